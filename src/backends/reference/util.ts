@@ -1,0 +1,215 @@
+/**
+ * Helpers shared by the reference kernels: element conversion between storage and JS numbers,
+ * shapes and strides, broadcasting, axis normalization.
+ */
+
+import { allocateStorage, isBigIntType, type DataType, type TensorData } from '../../core/dtype.js';
+import { NARROW_FLOAT_CODECS, type NarrowFloatCodec } from '../../core/float-formats.js';
+import { HeddleError } from '../../core/errors.js';
+import { Tensor } from '../../core/tensor.js';
+
+export function shapeSize(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+export function stridesOf(dims: readonly number[]): number[] {
+  const strides = new Array<number>(dims.length);
+  let s = 1;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= dims[i]!;
+  }
+  return strides;
+}
+
+/** Normalizes a possibly negative axis into [0, rank); `rank + 1` allowed with `inclusive`. */
+export function normalizeAxis(axis: number, rank: number, fail: (reason: string) => never, inclusive = false): number {
+  const limit = inclusive ? rank + 1 : rank;
+  const a = axis < 0 ? axis + limit : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= limit) fail(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+/** The numpy-style broadcast of several shapes. */
+export function broadcastShapes(shapes: readonly (readonly number[])[], fail: (reason: string) => never): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const shape of shapes) {
+    for (let i = 0; i < shape.length; i++) {
+      const o = rank - shape.length + i;
+      const d = shape[i]!;
+      if (out[o] === 1) out[o] = d;
+      else if (d !== 1 && d !== out[o]) {
+        fail(`shapes ${shapes.map((s) => `[${s.join(', ')}]`).join(' and ')} cannot be broadcast together`);
+      }
+    }
+  }
+  return out;
+}
+
+/** For each flat index of `outDims`, the flat index of the element of `inDims` broadcast to it. */
+export function broadcastIndex(inDims: readonly number[], outDims: readonly number[]): Int32Array {
+  const size = shapeSize(outDims);
+  const map = new Int32Array(size);
+  const rank = outDims.length;
+  const offset = rank - inDims.length;
+  const inStrides = stridesOf(inDims);
+  const effective = outDims.map((_, i) => (i < offset || inDims[i - offset] === 1 ? 0 : inStrides[i - offset]!));
+  if (inDims.length === rank && inDims.every((d, i) => d === outDims[i])) {
+    for (let i = 0; i < size; i++) map[i] = i;
+    return map;
+  }
+  const counter = new Array<number>(rank).fill(0);
+  let idx = 0;
+  for (let i = 0; i < size; i++) {
+    map[i] = idx;
+    for (let a = rank - 1; a >= 0; a--) {
+      counter[a]!++;
+      idx += effective[a]!;
+      if (counter[a]! < outDims[a]!) break;
+      idx -= effective[a]! * outDims[a]!;
+      counter[a] = 0;
+    }
+  }
+  return map;
+}
+
+/** A tensor's elements as JS numbers (narrow floats decoded, 64-bit ints rounded to doubles). */
+export function toNumbers(t: Tensor): Float64Array | Float32Array | Int32Array | Uint8Array | number[] {
+  const data = t.data;
+  switch (t.type) {
+    case 'float32':
+    case 'float64':
+    case 'int32':
+      return data as Float32Array;
+    case 'int8':
+    case 'int16':
+    case 'uint8':
+    case 'uint16':
+    case 'uint32':
+    case 'bool':
+    case 'int4':
+    case 'uint4':
+    case 'int2':
+    case 'uint2':
+      return Float64Array.from(data as Uint8Array);
+    case 'int64':
+    case 'uint64':
+      return Float64Array.from(data as BigInt64Array, Number);
+    case 'string':
+      throw new HeddleError('string tensors have no numeric value');
+    case 'complex64':
+    case 'complex128':
+      throw new HeddleError('complex tensors have no real value');
+    default: {
+      const decode = narrowDecoder(t.type);
+      return Float64Array.from(data as Uint8Array, decode);
+    }
+  }
+}
+
+/** A tensor of `type` from JS numbers, rounding and saturating as a cast to `type` would. */
+export function fromNumbers(type: DataType, values: ArrayLike<number>, dims: readonly number[]): Tensor {
+  return new Tensor(type, numbersToStorage(type, values), dims);
+}
+
+export function numbersToStorage(type: DataType, values: ArrayLike<number>): TensorData {
+  const n = values.length;
+  const out = allocateStorage(type, n);
+  switch (type) {
+    case 'float32':
+    case 'float64':
+      (out as Float64Array).set(values);
+      return out;
+    case 'int64':
+    case 'uint64': {
+      const big = out as BigInt64Array;
+      for (let i = 0; i < n; i++) big[i] = bigIntOf(values[i]!);
+      return out;
+    }
+    case 'bool': {
+      const b = out as Uint8Array;
+      for (let i = 0; i < n; i++) b[i] = values[i] ? 1 : 0;
+      return out;
+    }
+    case 'string':
+      for (let i = 0; i < n; i++) (out as string[])[i] = String(values[i]);
+      return out;
+    case 'int4':
+    case 'uint4':
+    case 'int2':
+    case 'uint2': {
+      const bits = type.endsWith('4') ? 4 : 2;
+      const signed = type.startsWith('int');
+      const modulus = 1 << bits;
+      const ints = out as Int8Array;
+      for (let i = 0; i < n; i++) {
+        let v = Math.trunc(values[i]!) & (modulus - 1);
+        if (signed && v >= modulus / 2) v -= modulus;
+        ints[i] = v;
+      }
+      return out;
+    }
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'uint8':
+    case 'uint16':
+    case 'uint32': {
+      const ints = out as Int32Array;
+      for (let i = 0; i < n; i++) {
+        const v = values[i]!;
+        ints[i] = Number.isFinite(v) ? Math.trunc(v) : 0;
+      }
+      return out;
+    }
+    default: {
+      const encode = narrowEncoder(type);
+      const bits = out as Uint16Array;
+      for (let i = 0; i < n; i++) bits[i] = encode(values[i]!);
+      return out;
+    }
+  }
+}
+
+function bigIntOf(v: number): bigint {
+  if (!Number.isFinite(v)) return 0n;
+  return BigInt(Math.trunc(v));
+}
+
+function narrowCodec(type: DataType): NarrowFloatCodec {
+  const codec = NARROW_FLOAT_CODECS[type];
+  if (!codec) throw new HeddleError(`Heddle cannot compute with ${type} values`);
+  return codec;
+}
+
+export function narrowDecoder(type: DataType): (bits: number) => number {
+  return narrowCodec(type).decode;
+}
+
+export function narrowEncoder(type: DataType): (value: number) => number {
+  return narrowCodec(type).encode;
+}
+
+/** Integer values of a shape-like input (int32 or int64), as numbers. */
+export function readInts(t: Tensor): number[] {
+  if (isBigIntType(t.type)) return Array.from(t.data as BigInt64Array, Number);
+  return Array.from(toNumbers(t));
+}
+
+/** The single value of a scalar (or one-element) tensor, as a number. */
+export function scalarNumber(t: Tensor): number {
+  if (t.size !== 1) throw new HeddleError(`expected a single value, got a tensor of dims [${t.dims.join(', ')}]`);
+  return toNumbers(t)[0]!;
+}
+
+/** Copies the elements of `data` at `indices` into new storage of the same kind. */
+export function gatherStorage(type: DataType, data: TensorData, indices: ArrayLike<number>): TensorData {
+  const out = allocateStorage(type, indices.length);
+  const src = data as unknown as unknown[];
+  const dst = out as unknown as unknown[];
+  for (let i = 0; i < indices.length; i++) dst[i] = src[indices[i]!];
+  return out;
+}

@@ -1,0 +1,85 @@
+/**
+ * `heddle conformance DIR`: runs every ONNX backend test case under DIR, prints each failure with
+ * its reason, and ends with `N passed, M failed`. It fails (exit 1) only when a case on the
+ * project's expected-pass list fails, so a regression breaks the build and a newly passing case
+ * is reported for the list.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { listCases, runCase } from '../conformance/runner.js';
+
+export interface ConformanceOptions {
+  filter?: string;
+  expected?: string;
+  updateExpected?: boolean;
+  verbose?: boolean;
+}
+
+/** The checked-in list, `conformance/expected-pass.txt` at the package root. */
+export const DEFAULT_EXPECTED_LIST = path.resolve(fileURLToPath(import.meta.url), '../../../../conformance/expected-pass.txt');
+
+export async function conformanceCommand(dir: string, options: ConformanceOptions): Promise<number> {
+  const suite = path.basename(path.resolve(dir));
+  const filter = options.filter ? new RegExp(options.filter) : undefined;
+  const cases = listCases(dir).filter((name) => !filter || filter.test(name));
+  const listFile = options.expected ?? DEFAULT_EXPECTED_LIST;
+  const expected = readExpected(listFile);
+  let passed = 0;
+  let failed = 0;
+  const regressions: string[] = [];
+  const newlyPassing: string[] = [];
+  const passingKeys: string[] = [];
+  for (const name of cases) {
+    const key = `${suite}/${name}`;
+    const result = await runCase(dir, name);
+    if (result.passed) {
+      passed++;
+      passingKeys.push(key);
+      if (!expected.has(key)) newlyPassing.push(key);
+      if (options.verbose) console.log(`ok   ${name} (${result.millis.toFixed(0)} ms)`);
+    } else {
+      failed++;
+      if (expected.has(key)) regressions.push(key);
+      console.log(`FAIL ${name}: ${oneLine(result.reason ?? 'failed')}`);
+    }
+  }
+  if (options.updateExpected) {
+    writeExpected(listFile, suite, expected, passingKeys, cases);
+    console.log(`updated ${listFile}`);
+  } else if (newlyPassing.length > 0) {
+    console.log(`${newlyPassing.length} cases pass that ${path.basename(listFile)} does not list yet (--update-expected adds them)`);
+  }
+  if (regressions.length > 0) {
+    console.log(`${regressions.length} cases on the expected-pass list failed: ${regressions.join(', ')}`);
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  return regressions.length > 0 ? 1 : 0;
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
+}
+
+function readExpected(file: string): Set<string> {
+  if (!fs.existsSync(file)) return new Set();
+  return new Set(
+    fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#')),
+  );
+}
+
+/** Rewrites the list's entries for the cases just run, keeping every other entry. */
+function writeExpected(file: string, suite: string, expected: Set<string>, passing: string[], ran: string[]): void {
+  const ranKeys = new Set(ran.map((name) => `${suite}/${name}`));
+  const kept = [...expected].filter((key) => !ranKeys.has(key));
+  const all = [...new Set([...kept, ...passing])].sort();
+  const header = '# ONNX conformance cases Heddle must pass; written by `heddle conformance DIR --update-expected`.\n';
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, header + all.join('\n') + '\n');
+}

@@ -1,0 +1,77 @@
+/**
+ * `heddle inspect MODEL`: inputs and outputs, opsets, producer, an operator histogram (subgraphs
+ * included) and the parameter count and bytes.
+ */
+
+import Table from 'cli-table3';
+import { bitsOf } from '../core/dtype.js';
+import { allNodes, describeType, opLabel, type Model } from '../ir/graph.js';
+import { importModel } from '../ir/import.js';
+import { loadModelProto } from '../onnx/load.js';
+
+export interface ModelSummary {
+  model: string;
+  irVersion: number;
+  producer: string;
+  opsets: Record<string, number>;
+  inputs: { name: string; type: string }[];
+  outputs: { name: string; type: string }[];
+  nodes: number;
+  operators: Record<string, number>;
+  parameters: number;
+  parameterBytes: number;
+}
+
+export function summarize(model: Model): ModelSummary {
+  const operators: Record<string, number> = {};
+  let nodes = 0;
+  for (const { node } of allNodes(model.graph)) {
+    nodes++;
+    const label = opLabel(node);
+    operators[label] = (operators[label] ?? 0) + 1;
+  }
+  let parameters = 0;
+  let parameterBytes = 0;
+  for (const tensor of model.graph.initializers.values()) {
+    parameters += tensor.size;
+    parameterBytes += Math.ceil((tensor.size * bitsOf(tensor.type)) / 8);
+  }
+  return {
+    model: model.source,
+    irVersion: model.irVersion,
+    producer: `${model.producerName} ${model.producerVersion}`.trim(),
+    opsets: Object.fromEntries([...model.opsets].map(([d, v]) => [d || 'ai.onnx', v])),
+    inputs: model.graph.inputs.map((i) => ({ name: i.name, type: describeType(i.type) })),
+    outputs: model.graph.outputs.map((o) => ({ name: o.name, type: describeType(o.type) })),
+    nodes,
+    operators: Object.fromEntries(Object.entries(operators).sort((a, b) => b[1] - a[1])),
+    parameters,
+    parameterBytes,
+  };
+}
+
+export async function inspectCommand(file: string, options: { json?: boolean }): Promise<number> {
+  const summary = summarize(importModel(loadModelProto(file)));
+  if (options.json) {
+    console.log(JSON.stringify(summary, null, 2));
+    return 0;
+  }
+  console.log(`model     ${summary.model} (IR version ${summary.irVersion}, producer ${summary.producer || 'unknown'})`);
+  console.log(`opsets    ${Object.entries(summary.opsets).map(([d, v]) => `${d} ${v}`).join(', ')}`);
+  console.log(`nodes     ${summary.nodes}`);
+  console.log(`params    ${summary.parameters.toLocaleString('en-US')} (${formatBytes(summary.parameterBytes)})`);
+  const io = new Table({ head: ['', 'name', 'type'] });
+  for (const i of summary.inputs) io.push(['input', i.name, i.type]);
+  for (const o of summary.outputs) io.push(['output', o.name, o.type]);
+  console.log(io.toString());
+  const ops = new Table({ head: ['operator', 'count'] });
+  for (const [op, count] of Object.entries(summary.operators)) ops.push([op, count]);
+  console.log(ops.toString());
+  return 0;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}

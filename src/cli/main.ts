@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The `heddle` command line: run, inspect, conformance.
+ */
+
+import { Command } from 'commander';
+import { HeddleError } from '../core/errors.js';
+import { conformanceCommand } from './conformance.js';
+import { inspectCommand } from './inspect.js';
+import { runCommand } from './run.js';
+
+const program = new Command();
+program.name('heddle').description('Run ONNX models and see where the time goes.').showHelpAfterError();
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program
+  .command('run')
+  .description('run a model once and print its outputs')
+  .argument('<model>', 'path to an .onnx file')
+  .option('--input <name=file.npy>', 'feed an input from a NumPy file (repeatable)', collect, [])
+  .option('--dim <name=value>', 'size of a symbolic dimension for random inputs (repeatable)', collect, [])
+  .option('--seed <n>', 'seed of the random inputs', '42')
+  .option('--save-outputs <dir>', 'write each output as DIR/<name>.npy')
+  .option('--backends <list>', 'backends in order of preference', 'reference')
+  .action(async (model: string, options) => {
+    process.exitCode = await runCommand(model, options);
+  });
+
+program
+  .command('inspect')
+  .description('print a model\'s inputs, outputs, opsets, operators and parameters')
+  .argument('<model>', 'path to an .onnx file')
+  .option('--json', 'print JSON')
+  .action(async (model: string, options) => {
+    process.exitCode = await inspectCommand(model, options);
+  });
+
+program
+  .command('conformance')
+  .description('run the ONNX backend test cases under DIR')
+  .argument('<dir>', 'folder of test cases (each with model.onnx and test_data_set_N)')
+  .option('--filter <regex>', 'only cases whose name matches')
+  .option('--expected <file>', 'expected-pass list (default: the project\'s)')
+  .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
+  .option('--verbose', 'print passing cases too')
+  .action(async (dir: string, options) => {
+    process.exitCode = await conformanceCommand(dir, options);
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof HeddleError) {
+    console.error(`heddle: ${error.message}`);
+  } else {
+    console.error(error);
+  }
+  process.exitCode = 2;
+});

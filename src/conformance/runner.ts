@@ -1,0 +1,152 @@
+/**
+ * Runs ONNX backend test cases (a folder with `model.onnx` and `test_data_set_N/` holding
+ * `input_K.pb` and `output_K.pb`) and compares Heddle's outputs with the expected ones.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isFloatType, isComplexType } from '../core/dtype.js';
+import { HeddleError } from '../core/errors.js';
+import { Tensor } from '../core/tensor.js';
+import type { ValueType } from '../ir/graph.js';
+import {
+  ContainerElemType,
+  decodeOptionalProto,
+  decodeSequenceProto,
+  decodeTensorProto,
+  type OptionalProto,
+  type SequenceProto,
+} from '../onnx/proto.js';
+import { tensorFromProto } from '../onnx/tensor.js';
+import { InferenceSession, type OnnxValue } from '../runtime/session.js';
+import { toNumbers } from '../backends/reference/util.js';
+
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+/** ONNX's own runner uses rtol 1e-3; atol 1e-5 is tighter than nothing and looser than 1e-7. */
+export const DEFAULT_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-5 };
+
+/** Cases that need a looser tolerance, each with the reason. */
+export const TOLERANCE_OVERRIDES: ReadonlyMap<string, Tolerance & { reason: string }> = new Map();
+
+export interface CaseResult {
+  name: string;
+  passed: boolean;
+  reason?: string;
+  millis: number;
+}
+
+export function listCases(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'model.onnx')))
+    .map((e) => e.name)
+    .sort();
+}
+
+export async function runCase(dir: string, name: string): Promise<CaseResult> {
+  const start = performance.now();
+  try {
+    const reason = await checkCase(path.join(dir, name), TOLERANCE_OVERRIDES.get(name) ?? DEFAULT_TOLERANCE);
+    return { name, passed: reason === undefined, reason, millis: performance.now() - start };
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name === 'HeddleError' ? '' : `${error.name}: `}${error.message}` : String(error);
+    return { name, passed: false, reason, millis: performance.now() - start };
+  }
+}
+
+/** Runs every data set of one case; returns the first mismatch, or undefined when all match. */
+async function checkCase(caseDir: string, tolerance: Tolerance): Promise<string | undefined> {
+  const session = await InferenceSession.create(path.join(caseDir, 'model.onnx'));
+  const graph = session.model.graph;
+  const dataSets = fs
+    .readdirSync(caseDir)
+    .filter((d) => d.startsWith('test_data_set_'))
+    .sort();
+  if (dataSets.length === 0) return 'the case has no test_data_set folder';
+  for (const set of dataSets) {
+    const setDir = path.join(caseDir, set);
+    const feedInfos = [...graph.inputs, ...graph.overridableInitializers];
+    const feeds: Record<string, OnnxValue> = {};
+    readIndexed(setDir, 'input').forEach((file, i) => {
+      const info = feedInfos[i];
+      if (!info) throw new HeddleError(`${set} has more inputs than the model declares`);
+      feeds[info.name] = readValue(file, info.type);
+    });
+    const expected = readIndexed(setDir, 'output').map((file, i) => readValue(file, graph.outputs[i]?.type));
+    const actual = await session.run(feeds);
+    for (let i = 0; i < expected.length; i++) {
+      const name = session.outputNames[i]!;
+      const mismatch = compareValues(actual[name] ?? null, expected[i]!, tolerance);
+      if (mismatch) return `${set}, output '${name}': ${mismatch}`;
+    }
+  }
+  return undefined;
+}
+
+function readIndexed(dir: string, prefix: string): string[] {
+  const files: string[] = [];
+  for (let i = 0; fs.existsSync(path.join(dir, `${prefix}_${i}.pb`)); i++) files.push(path.join(dir, `${prefix}_${i}.pb`));
+  return files;
+}
+
+function readValue(file: string, type: ValueType | undefined): OnnxValue {
+  const bytes = fs.readFileSync(file);
+  if (type?.kind === 'sequence') return sequenceValue(decodeSequenceProto(bytes));
+  if (type?.kind === 'optional') return optionalValue(decodeOptionalProto(bytes));
+  return tensorFromProto(decodeTensorProto(bytes));
+}
+
+function sequenceValue(proto: SequenceProto): Tensor[] {
+  if (proto.elemType !== ContainerElemType.TENSOR && proto.tensorValues.length === 0) return [];
+  return proto.tensorValues.map((t) => tensorFromProto(t));
+}
+
+function optionalValue(proto: OptionalProto): OnnxValue {
+  if (proto.elemType === ContainerElemType.TENSOR && proto.tensorValue) return tensorFromProto(proto.tensorValue);
+  if (proto.elemType === ContainerElemType.SEQUENCE && proto.sequenceValue) return sequenceValue(proto.sequenceValue);
+  return null;
+}
+
+export function compareValues(actual: OnnxValue, expected: OnnxValue, tolerance: Tolerance): string | undefined {
+  if (expected === null) return actual === null ? undefined : 'expected an empty optional';
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return 'expected a sequence';
+    if (actual.length !== expected.length) return `expected a sequence of ${expected.length}, got ${actual.length}`;
+    for (let i = 0; i < expected.length; i++) {
+      const m = compareTensors(actual[i]!, expected[i]!, tolerance);
+      if (m) return `sequence element ${i}: ${m}`;
+    }
+    return undefined;
+  }
+  if (!(actual instanceof Tensor)) return actual === null ? 'got an empty optional, expected a tensor' : 'expected a tensor, got a sequence';
+  return compareTensors(actual, expected, tolerance);
+}
+
+export function compareTensors(actual: Tensor, expected: Tensor, tolerance: Tolerance): string | undefined {
+  if (actual.type !== expected.type) return `type ${actual.type}, expected ${expected.type}`;
+  if (actual.dims.length !== expected.dims.length || actual.dims.some((d, i) => d !== expected.dims[i])) {
+    return `dims [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]`;
+  }
+  if (isFloatType(expected.type) || isComplexType(expected.type)) {
+    const a = isComplexType(expected.type) ? (actual.data as Float32Array) : toNumbers(actual);
+    const e = isComplexType(expected.type) ? (expected.data as Float32Array) : toNumbers(expected);
+    for (let i = 0; i < e.length; i++) {
+      const x = a[i]!;
+      const y = e[i]!;
+      if (Number.isNaN(y) ? !Number.isNaN(x) : !(x === y || Math.abs(x - y) <= tolerance.atol + tolerance.rtol * Math.abs(y))) {
+        return `element ${i} is ${x}, expected ${y} (rtol ${tolerance.rtol}, atol ${tolerance.atol})`;
+      }
+    }
+    return undefined;
+  }
+  const a = actual.data as ArrayLike<unknown>;
+  const e = expected.data as ArrayLike<unknown>;
+  for (let i = 0; i < e.length; i++) {
+    if (a[i] !== e[i]) return `element ${i} is ${String(a[i])}, expected ${String(e[i])}`;
+  }
+  return undefined;
+}

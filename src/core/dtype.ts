@@ -1,0 +1,242 @@
+/**
+ * Element types, named as onnxruntime-common names them where it has a name, and the storage each
+ * uses inside Heddle.
+ *
+ * Storage is chosen so that every kernel can index elements one per array slot:
+ * - numbers that fit a JS typed array use it (`int64` is a BigInt64Array, `bool` a Uint8Array of 0/1);
+ * - the narrow floats (float16, bfloat16, the float8 and float4 formats) keep their bit patterns in
+ *   a Uint16Array or Uint8Array, converted by `core/float-formats.ts`;
+ * - the 4-bit and 2-bit integers are unpacked, one element per byte (packing happens only at the
+ *   ONNX and public-API borders);
+ * - strings are a plain `string[]`.
+ */
+
+export type DataType =
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'bfloat16'
+  | 'float8e4m3fn'
+  | 'float8e4m3fnuz'
+  | 'float8e5m2'
+  | 'float8e5m2fnuz'
+  | 'float8e8m0'
+  | 'float4e2m1'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'int4'
+  | 'uint4'
+  | 'int2'
+  | 'uint2'
+  | 'bool'
+  | 'string'
+  | 'complex64'
+  | 'complex128';
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array
+  | string[];
+
+/** ONNX `TensorProto.DataType` codes, in the order of onnx.proto. */
+const ONNX_CODES: readonly (DataType | undefined)[] = [
+  undefined,
+  'float32',
+  'uint8',
+  'int8',
+  'uint16',
+  'int16',
+  'int32',
+  'int64',
+  'string',
+  'bool',
+  'float16',
+  'float64',
+  'uint32',
+  'uint64',
+  'complex64',
+  'complex128',
+  'bfloat16',
+  'float8e4m3fn',
+  'float8e4m3fnuz',
+  'float8e5m2',
+  'float8e5m2fnuz',
+  'uint4',
+  'int4',
+  'float4e2m1',
+  'float8e8m0',
+  'uint2',
+  'int2',
+];
+
+export function dataTypeFromOnnx(code: number): DataType | undefined {
+  return ONNX_CODES[code];
+}
+
+export function onnxCodeOf(type: DataType): number {
+  return ONNX_CODES.indexOf(type);
+}
+
+interface TypeTraits {
+  /** Constructor of the storage array (strings use a plain array). */
+  readonly storage: 'f32' | 'f64' | 'i8' | 'i16' | 'i32' | 'i64' | 'u8' | 'u16' | 'u32' | 'u64' | 'string';
+  /** Bits per element in ONNX's serialized form (and in onnxruntime's packed arrays). */
+  readonly bits: number;
+  readonly kind: 'float' | 'int' | 'uint' | 'bool' | 'string' | 'complex';
+}
+
+const TRAITS: Record<DataType, TypeTraits> = {
+  float32: { storage: 'f32', bits: 32, kind: 'float' },
+  float64: { storage: 'f64', bits: 64, kind: 'float' },
+  float16: { storage: 'u16', bits: 16, kind: 'float' },
+  bfloat16: { storage: 'u16', bits: 16, kind: 'float' },
+  float8e4m3fn: { storage: 'u8', bits: 8, kind: 'float' },
+  float8e4m3fnuz: { storage: 'u8', bits: 8, kind: 'float' },
+  float8e5m2: { storage: 'u8', bits: 8, kind: 'float' },
+  float8e5m2fnuz: { storage: 'u8', bits: 8, kind: 'float' },
+  float8e8m0: { storage: 'u8', bits: 8, kind: 'float' },
+  float4e2m1: { storage: 'u8', bits: 4, kind: 'float' },
+  int8: { storage: 'i8', bits: 8, kind: 'int' },
+  int16: { storage: 'i16', bits: 16, kind: 'int' },
+  int32: { storage: 'i32', bits: 32, kind: 'int' },
+  int64: { storage: 'i64', bits: 64, kind: 'int' },
+  uint8: { storage: 'u8', bits: 8, kind: 'uint' },
+  uint16: { storage: 'u16', bits: 16, kind: 'uint' },
+  uint32: { storage: 'u32', bits: 32, kind: 'uint' },
+  uint64: { storage: 'u64', bits: 64, kind: 'uint' },
+  int4: { storage: 'i8', bits: 4, kind: 'int' },
+  uint4: { storage: 'u8', bits: 4, kind: 'uint' },
+  int2: { storage: 'i8', bits: 2, kind: 'int' },
+  uint2: { storage: 'u8', bits: 2, kind: 'uint' },
+  bool: { storage: 'u8', bits: 8, kind: 'bool' },
+  string: { storage: 'string', bits: 0, kind: 'string' },
+  // Complex numbers are stored as interleaved (re, im) pairs: two slots per element.
+  complex64: { storage: 'f32', bits: 64, kind: 'complex' },
+  complex128: { storage: 'f64', bits: 128, kind: 'complex' },
+};
+
+export const ALL_DATA_TYPES = Object.keys(TRAITS) as DataType[];
+
+export function isDataType(name: string): name is DataType {
+  return Object.prototype.hasOwnProperty.call(TRAITS, name);
+}
+
+export function bitsOf(type: DataType): number {
+  return TRAITS[type].bits;
+}
+
+/** Bytes per element of a type's serialized form, rounded up for sub-byte types. */
+export function bytesPerElement(type: DataType): number {
+  return Math.ceil(TRAITS[type].bits / 8);
+}
+
+/** Real floating-point types, narrow formats included. */
+export function isFloatType(type: DataType): boolean {
+  return TRAITS[type].kind === 'float';
+}
+
+/** Types whose elements are computed with as JS numbers in a narrow format (bits stored). */
+export function isNarrowFloat(type: DataType): boolean {
+  return TRAITS[type].kind === 'float' && type !== 'float32' && type !== 'float64';
+}
+
+export function isIntegerType(type: DataType): boolean {
+  const kind = TRAITS[type].kind;
+  return kind === 'int' || kind === 'uint';
+}
+
+export function isSignedInteger(type: DataType): boolean {
+  return TRAITS[type].kind === 'int';
+}
+
+export function isBigIntType(type: DataType): boolean {
+  return type === 'int64' || type === 'uint64';
+}
+
+export function isComplexType(type: DataType): boolean {
+  return TRAITS[type].kind === 'complex';
+}
+
+/** Storage slots per element: 2 for complex types, 1 for the rest. */
+export function slotsPerElement(type: DataType): number {
+  return TRAITS[type].kind === 'complex' ? 2 : 1;
+}
+
+/** Allocates zeroed storage for `size` elements of `type`. */
+export function allocateStorage(type: DataType, size: number): TensorData {
+  const slots = size * slotsPerElement(type);
+  switch (TRAITS[type].storage) {
+    case 'f32':
+      return new Float32Array(slots);
+    case 'f64':
+      return new Float64Array(slots);
+    case 'i8':
+      return new Int8Array(slots);
+    case 'i16':
+      return new Int16Array(slots);
+    case 'i32':
+      return new Int32Array(slots);
+    case 'i64':
+      return new BigInt64Array(slots);
+    case 'u8':
+      return new Uint8Array(slots);
+    case 'u16':
+      return new Uint16Array(slots);
+    case 'u32':
+      return new Uint32Array(slots);
+    case 'u64':
+      return new BigUint64Array(slots);
+    case 'string':
+      return new Array<string>(slots).fill('');
+  }
+}
+
+/** True when `data` is the storage array kind that `type` uses. */
+export function storageMatches(type: DataType, data: unknown): boolean {
+  switch (TRAITS[type].storage) {
+    case 'f32':
+      return data instanceof Float32Array;
+    case 'f64':
+      return data instanceof Float64Array;
+    case 'i8':
+      return data instanceof Int8Array;
+    case 'i16':
+      return data instanceof Int16Array;
+    case 'i32':
+      return data instanceof Int32Array;
+    case 'i64':
+      return data instanceof BigInt64Array;
+    case 'u8':
+      return data instanceof Uint8Array;
+    case 'u16':
+      return data instanceof Uint16Array;
+    case 'u32':
+      return data instanceof Uint32Array;
+    case 'u64':
+      return data instanceof BigUint64Array;
+    case 'string':
+      return Array.isArray(data);
+  }
+}
+
+/** Inclusive value range of an integer type, as numbers (exact up to 2^53). */
+export function integerRange(type: DataType): [number, number] {
+  const { bits, kind } = TRAITS[type];
+  const effectiveBits = type === 'bool' ? 1 : bits;
+  if (kind === 'uint' || kind === 'bool') return [0, 2 ** effectiveBits - 1];
+  return [-(2 ** (effectiveBits - 1)), 2 ** (effectiveBits - 1) - 1];
+}

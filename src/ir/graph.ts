@@ -1,0 +1,120 @@
+/**
+ * Heddle's graph: typed values and nodes, with each node's opset version resolved, attributes
+ * decoded (subgraphs are Graphs themselves), and initializers as Tensors.
+ */
+
+import type { DataType } from '../core/dtype.js';
+import type { Tensor } from '../core/tensor.js';
+
+/** A dimension: a known size, a symbolic name (`"batch"`), or unknown (`null`). */
+export type Dim = number | string | null;
+
+export type ValueType =
+  | { kind: 'tensor'; elemType: DataType; shape?: Dim[] }
+  | { kind: 'sparse_tensor'; elemType: DataType; shape?: Dim[] }
+  | { kind: 'sequence'; elem?: ValueType }
+  | { kind: 'map'; key: DataType; value?: ValueType }
+  | { kind: 'optional'; elem?: ValueType };
+
+export interface ValueInfo {
+  name: string;
+  type?: ValueType;
+}
+
+export type Attribute =
+  | { name: string; type: 'float'; value: number }
+  | { name: string; type: 'int'; value: number }
+  | { name: string; type: 'string'; value: string }
+  | { name: string; type: 'tensor'; value: Tensor }
+  | { name: string; type: 'graph'; value: Graph }
+  | { name: string; type: 'floats'; value: number[] }
+  | { name: string; type: 'ints'; value: number[] }
+  | { name: string; type: 'strings'; value: string[] }
+  | { name: string; type: 'tensors'; value: Tensor[] }
+  | { name: string; type: 'graphs'; value: Graph[] }
+  | { name: string; type: 'sparse_tensor'; value: Tensor }
+  | { name: string; type: 'sparse_tensors'; value: Tensor[] }
+  | { name: string; type: 'type_proto'; value: ValueType }
+  | { name: string; type: 'type_protos'; value: ValueType[] };
+
+export type AttributeType = Attribute['type'];
+
+export const DEFAULT_DOMAIN = '';
+/** Heddle's own operators (fused nodes made by passes). */
+export const HEDDLE_DOMAIN = 'com.heddle';
+
+export interface Node {
+  /** The node's name, or a generated `OpType_N` when the model left it empty. */
+  name: string;
+  opType: string;
+  /** '' for ai.onnx. */
+  domain: string;
+  /** The opset version of the node's domain that the node was written against. */
+  opset: number;
+  /** Value names; '' marks an omitted optional input or output. */
+  inputs: string[];
+  outputs: string[];
+  attributes: Map<string, Attribute>;
+}
+
+export interface Graph {
+  name: string;
+  nodes: Node[];
+  /** Inputs the caller feeds (initializers excluded). */
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  /** Constants, including those a caller may override by feeding the same name. */
+  initializers: Map<string, Tensor>;
+  /** Initializers that are also listed as graph inputs, so a feed may replace them. */
+  overridableInitializers: ValueInfo[];
+  /** Declared or inferred types of values, graph inputs and outputs included. */
+  valueTypes: Map<string, ValueType>;
+  /** Opset version per domain, inherited by subgraphs. */
+  opsets: ReadonlyMap<string, number>;
+}
+
+export interface Model {
+  /** How errors name the model: its file name or "<bytes>". */
+  source: string;
+  irVersion: number;
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: number;
+  docString: string;
+  opsets: ReadonlyMap<string, number>;
+  metadata: Map<string, string>;
+  graph: Graph;
+}
+
+export function opLabel(node: Pick<Node, 'domain' | 'opType'>): string {
+  return node.domain && node.domain !== DEFAULT_DOMAIN ? `${node.domain}::${node.opType}` : node.opType;
+}
+
+export function describeType(type: ValueType | undefined): string {
+  if (!type) return 'unknown';
+  switch (type.kind) {
+    case 'tensor':
+    case 'sparse_tensor': {
+      const shape = type.shape ? `[${type.shape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '[?]';
+      return `${type.kind === 'sparse_tensor' ? 'sparse ' : ''}${type.elemType}${shape}`;
+    }
+    case 'sequence':
+      return `sequence<${describeType(type.elem)}>`;
+    case 'optional':
+      return `optional<${describeType(type.elem)}>`;
+    case 'map':
+      return `map<${type.key}, ${describeType(type.value)}>`;
+  }
+}
+
+/** Visits a graph's nodes and, depth first, those of every subgraph in their attributes. */
+export function* allNodes(graph: Graph): Generator<{ node: Node; graph: Graph }> {
+  for (const node of graph.nodes) {
+    yield { node, graph };
+    for (const attr of node.attributes.values()) {
+      if (attr.type === 'graph') yield* allNodes(attr.value);
+      if (attr.type === 'graphs') for (const g of attr.value) yield* allNodes(g);
+    }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * `InferenceSession`, shaped like onnxruntime's so a program written for onnxruntime-node runs
+ * on Heddle by changing its import: `create(pathOrBytes, options)`, `run(feeds, fetches?)`,
+ * `inputNames`, `outputNames`, `inputMetadata`, `outputMetadata`, `release()`.
+ */
+
+import type { Backend } from '../backends/backend.js';
+import { ReferenceBackend } from '../backends/reference/backend.js';
+import { HeddleError, type ErrorSite } from '../core/errors.js';
+import { Tensor } from '../core/tensor.js';
+import { EmptyOptional, TensorSequence, describeValue, type RuntimeValue } from '../core/values.js';
+import { allNodes, type Graph, type Model, type ValueInfo, type ValueType } from '../ir/graph.js';
+import { importModel } from '../ir/import.js';
+import { loadModelProto } from '../onnx/load.js';
+import type { Plan } from '../plan/plan.js';
+import { Executor, Scope } from './executor.js';
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  /** Backends in order of preference: 'cpu' and 'reference' select the reference backend. */
+  executionProviders?: readonly (string | { name: string })[];
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** 0 verbose, 1 info, 2 warning (default), 3 error, 4 fatal. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  logId?: string;
+}
+
+export interface RunOptions {
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  tag?: string;
+}
+
+export type OnnxValue = Tensor | Tensor[] | null;
+export type FeedsType = Record<string, OnnxValue>;
+export type ReturnType = Record<string, OnnxValue>;
+export type FetchesType = readonly string[] | Record<string, OnnxValue>;
+
+export interface ValueMetadata {
+  name: string;
+  isTensor: boolean;
+  /** Element type of a tensor value. */
+  type?: string;
+  /** Dimensions: a number when fixed, the symbolic name when named, -1 when unknown. */
+  shape?: (number | string)[];
+}
+
+const BACKEND_FACTORIES: Record<string, () => Backend> = {
+  reference: () => new ReferenceBackend(),
+  cpu: () => new ReferenceBackend(),
+};
+
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+  private released = false;
+
+  private constructor(
+    readonly model: Model,
+    private readonly executor: Executor,
+    private readonly plan: Plan,
+  ) {
+    const graph = model.graph;
+    this.inputNames = graph.inputs.map((i) => i.name);
+    this.outputNames = graph.outputs.map((o) => o.name);
+    this.inputMetadata = graph.inputs.map(metadataOf);
+    this.outputMetadata = graph.outputs.map(metadataOf);
+  }
+
+  static async create(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): Promise<InferenceSession> {
+    return InferenceSession.createSync(model, options);
+  }
+
+  /** Loads, imports and plans the model; every node gets a kernel now, so unknown ops fail here. */
+  static createSync(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): InferenceSession {
+    const loaded = loadModelProto(model);
+    const imported = importModel(loaded);
+    const site: ErrorSite = { model: loaded.source };
+    const executor = new Executor(backendsFor(options, site), site);
+    const plan = executor.plan(imported.graph);
+    planSubgraphs(imported.graph, executor);
+    return new InferenceSession(imported, executor, plan);
+  }
+
+  async run(feeds: FeedsType, fetches?: FetchesType, options?: RunOptions): Promise<ReturnType>;
+  async run(feeds: FeedsType, options?: RunOptions): Promise<ReturnType>;
+  async run(feeds: FeedsType, fetchesOrOptions?: FetchesType | RunOptions): Promise<ReturnType> {
+    return this.runSync(feeds, fetchesOrOptions);
+  }
+
+  runSync(feeds: FeedsType, fetchesOrOptions?: FetchesType | RunOptions): ReturnType {
+    if (this.released) throw new HeddleError('the session was released', this.site());
+    const wanted = this.outputsWanted(fetchesOrOptions);
+    const scope = new Scope();
+    this.bindFeeds(feeds, scope);
+    const values = this.executor.execute(this.plan, scope);
+    const result: ReturnType = {};
+    this.outputNames.forEach((name, i) => {
+      if (wanted.has(name)) result[name] = toOnnxValue(values[i]!);
+    });
+    return result;
+  }
+
+  async release(): Promise<void> {
+    this.released = true;
+  }
+
+  private site(): ErrorSite {
+    return { model: this.model.source };
+  }
+
+  private outputsWanted(fetchesOrOptions?: FetchesType | RunOptions): Set<string> {
+    let names: string[] = [...this.outputNames];
+    if (Array.isArray(fetchesOrOptions)) names = [...fetchesOrOptions];
+    else if (fetchesOrOptions && isFetchObject(fetchesOrOptions, this.outputNames)) names = Object.keys(fetchesOrOptions);
+    for (const name of names) {
+      if (!this.outputNames.includes(name)) {
+        throw new HeddleError(`'${name}' is not an output of the model (outputs: ${this.outputNames.join(', ')})`, this.site());
+      }
+    }
+    return new Set(names);
+  }
+
+  private bindFeeds(feeds: FeedsType, scope: Scope): void {
+    const graph = this.model.graph;
+    const known = new Map<string, ValueInfo>([...graph.inputs, ...graph.overridableInitializers].map((v) => [v.name, v]));
+    for (const name of Object.keys(feeds)) {
+      if (!known.has(name)) {
+        throw new HeddleError(`'${name}' is not an input of the model (inputs: ${this.inputNames.join(', ')})`, {
+          ...this.site(),
+          input: name,
+        });
+      }
+    }
+    const symbols = new Map<string, { size: number; input: string }>();
+    for (const info of known.values()) {
+      const feed = feeds[info.name];
+      if (feed === undefined) {
+        if (graph.initializers.has(info.name)) continue;
+        if (info.type?.kind === 'optional') {
+          scope.set(info.name, new EmptyOptional());
+          continue;
+        }
+        throw new HeddleError('this input is required but was not fed', { ...this.site(), input: info.name });
+      }
+      const value = fromOnnxValue(feed, info.type);
+      checkFeed(value, info, symbols, { ...this.site(), input: info.name });
+      scope.set(info.name, value);
+    }
+  }
+}
+
+function isFetchObject(value: FetchesType | RunOptions, outputs: readonly string[]): value is Record<string, OnnxValue> {
+  return Object.keys(value).some((k) => outputs.includes(k));
+}
+
+function backendsFor(options: SessionOptions, site: ErrorSite): Backend[] {
+  const requested = (options.executionProviders ?? ['reference']).map((p) => (typeof p === 'string' ? p : p.name));
+  const backends: Backend[] = [];
+  for (const name of requested) {
+    const make = BACKEND_FACTORIES[name];
+    if (!make) {
+      throw new HeddleError(
+        `unknown execution provider '${name}' (available: ${Object.keys(BACKEND_FACTORIES).join(', ')})`,
+        site,
+      );
+    }
+    if (!backends.some((b) => b.name === make().name)) backends.push(make());
+  }
+  if (!backends.some((b) => b.name === 'reference')) backends.push(new ReferenceBackend());
+  return backends;
+}
+
+/** Plans every subgraph now, so an unsupported operator inside If/Loop/Scan fails at create. */
+function planSubgraphs(graph: Graph, executor: Executor): void {
+  for (const { node } of allNodes(graph)) {
+    for (const attr of node.attributes.values()) {
+      if (attr.type === 'graph') executor.plan(attr.value);
+      if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g));
+    }
+  }
+}
+
+function metadataOf(info: ValueInfo): ValueMetadata {
+  const type = info.type;
+  if (type?.kind !== 'tensor') return { name: info.name, isTensor: false };
+  return {
+    name: info.name,
+    isTensor: true,
+    type: type.elemType,
+    shape: type.shape?.map((d) => (d === null ? -1 : d)),
+  };
+}
+
+function fromOnnxValue(value: OnnxValue, declared: ValueType | undefined): RuntimeValue {
+  if (value === null) return new EmptyOptional();
+  if (Array.isArray(value)) {
+    const elem = declared?.kind === 'sequence' && declared.elem?.kind === 'tensor' ? declared.elem.elemType : value[0]?.type;
+    return new TensorSequence(elem, value);
+  }
+  return value;
+}
+
+function toOnnxValue(value: RuntimeValue): OnnxValue {
+  if (value instanceof Tensor) return value;
+  if (value instanceof TensorSequence) return [...value.items];
+  if (value instanceof EmptyOptional) return null;
+  throw new HeddleError(`outputs of kind ${describeValue(value)} cannot be returned yet`);
+}
+
+function checkFeed(
+  value: RuntimeValue,
+  info: ValueInfo,
+  symbols: Map<string, { size: number; input: string }>,
+  site: ErrorSite,
+): void {
+  let declared = info.type;
+  if (declared?.kind === 'optional') {
+    if (value instanceof EmptyOptional) return;
+    declared = declared.elem;
+  }
+  if (!declared) return;
+  if (declared.kind === 'sequence') {
+    if (!(value instanceof TensorSequence)) throw new HeddleError(`expected a sequence (an array of tensors), got ${describeValue(value)}`, site);
+    return;
+  }
+  if (declared.kind !== 'tensor') return;
+  if (!(value instanceof Tensor)) throw new HeddleError(`expected a tensor, got ${describeValue(value)}`, site);
+  if (value.type !== declared.elemType) {
+    throw new HeddleError(`expected a tensor of type ${declared.elemType}, got ${value.type}`, site);
+  }
+  const shape = declared.shape;
+  if (!shape) return;
+  if (value.dims.length !== shape.length) {
+    throw new HeddleError(
+      `expected rank ${shape.length} (dims [${shape.map((d) => d ?? '?').join(', ')}]), got dims [${value.dims.join(', ')}]`,
+      site,
+    );
+  }
+  shape.forEach((dim, axis) => {
+    const actual = value.dims[axis]!;
+    if (typeof dim === 'number' && dim !== actual) {
+      throw new HeddleError(`dimension ${axis} must be ${dim}, got ${actual} (dims [${value.dims.join(', ')}])`, site);
+    }
+    if (typeof dim === 'string') {
+      const bound = symbols.get(dim);
+      if (bound && bound.size !== actual) {
+        throw new HeddleError(
+          `dimension ${axis} ('${dim}') is ${actual}, but input '${bound.input}' set '${dim}' to ${bound.size}`,
+          site,
+        );
+      }
+      symbols.set(dim, { size: actual, input: info.name });
+    }
+  });
+}
