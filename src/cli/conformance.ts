@@ -8,13 +8,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listCases, runCase } from '../conformance/runner.js';
+import { runCasesIsolated } from '../conformance/pool.js';
+import { listCases, type CaseResult } from '../conformance/runner.js';
 
 export interface ConformanceOptions {
   filter?: string;
   expected?: string;
   updateExpected?: boolean;
   verbose?: boolean;
+  /** Seconds after which a case is stopped and counted as failed. */
+  timeout?: string;
 }
 
 /** The checked-in list, `conformance/expected-pass.txt` at the package root. */
@@ -31,9 +34,12 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
   const regressions: string[] = [];
   const newlyPassing: string[] = [];
   const passingKeys: string[] = [];
-  for (const name of cases) {
+  const results: CaseResult[] = [];
+  await runCasesIsolated(dir, cases, (r) => results.push(r), { caseTimeoutMs: Number(options.timeout ?? 120) * 1000 });
+  results.sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const result of results) {
+    const { name } = result;
     const key = `${suite}/${name}`;
-    const result = await runCase(dir, name);
     if (result.passed) {
       passed++;
       passingKeys.push(key);

@@ -44,6 +44,7 @@ program
   .option('--expected <file>', 'expected-pass list (default: the project\'s)')
   .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
   .option('--verbose', 'print passing cases too')
+  .option('--timeout <seconds>', 'stop and fail a case that runs longer', '120')
   .action(async (dir: string, options) => {
     process.exitCode = await conformanceCommand(dir, options);
   });

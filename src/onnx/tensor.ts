@@ -85,7 +85,8 @@ function fromRaw(type: DataType, raw: Uint8Array, size: number, name: string): T
   const bytesPer = empty.BYTES_PER_ELEMENT;
   const slots = raw.length / bytesPer;
   if (raw.byteOffset % bytesPer === 0) return new ctor(raw.buffer, raw.byteOffset, slots);
-  const copy = raw.slice();
+  // A copy made with the Uint8Array constructor: Buffer.prototype.slice would return a view.
+  const copy = new Uint8Array(raw);
   return new ctor(copy.buffer, 0, slots);
 }
 

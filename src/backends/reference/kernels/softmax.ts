@@ -1,3 +1,105 @@
-import type { KernelDef } from '../kernel.js';
+/**
+ * Softmax, LogSoftmax and Hardmax. Each normalizes "lanes" of the input: before opset 13 the input
+ * is coerced to 2-D at `axis` (default 1) and every row is one lane; from opset 13 a lane is the
+ * run of elements along `axis` (default -1). The three operators differ only in how a lane is
+ * transformed, so one kernel factory takes that transform as data.
+ */
 
-export const kernels: KernelDef[] = [];
+import type { Tensor } from '../../../core/tensor.js';
+import type { KernelContext, KernelDef } from '../kernel.js';
+import { fromNumbers, normalizeAxis, shapeSize, toNumbers } from '../util.js';
+
+/** Rewrites `lane` (a copy of one lane's values, computed in float64) in place. */
+type LaneTransform = (lane: Float64Array) => void;
+
+function laneMax(lane: Float64Array): number {
+  let max = -Infinity;
+  for (const v of lane) if (v > max || v !== v) max = v;
+  return max;
+}
+
+/** exp(v - max) in place, returning their sum: the max shift keeps exp from overflowing. */
+function shiftedExpSum(lane: Float64Array, max: number): number {
+  let sum = 0;
+  for (let k = 0; k < lane.length; k++) {
+    lane[k] = Math.exp(lane[k]! - max);
+    sum += lane[k]!;
+  }
+  return sum;
+}
+
+const softmax: LaneTransform = (lane) => {
+  const sum = shiftedExpSum(lane, laneMax(lane));
+  for (let k = 0; k < lane.length; k++) lane[k] = lane[k]! / sum;
+};
+
+const logSoftmax: LaneTransform = (lane) => {
+  const max = laneMax(lane);
+  const logSum = Math.log(shiftedExpSum(Float64Array.from(lane), max));
+  for (let k = 0; k < lane.length; k++) lane[k] = lane[k]! - max - logSum;
+};
+
+/** One-hot of the first maximum. */
+const hardmax: LaneTransform = (lane) => {
+  let best = 0;
+  for (let k = 1; k < lane.length; k++) if (lane[k]! > lane[best]!) best = k;
+  lane.fill(0);
+  if (lane.length > 0) lane[best] = 1;
+};
+
+/** The input seen as [outer, laneLength, inner]; lanes run along the middle dimension. */
+interface LaneLayout {
+  outer: number;
+  laneLength: number;
+  inner: number;
+}
+
+function laneLayout(ctx: KernelContext, dims: readonly number[]): LaneLayout {
+  const rank = dims.length;
+  if (ctx.opset < 13) {
+    const axis = normalizeAxis(ctx.int('axis', 1), rank, ctx.fail.bind(ctx), true);
+    return { outer: shapeSize(dims.slice(0, axis)), laneLength: shapeSize(dims.slice(axis)), inner: 1 };
+  }
+  const axis = normalizeAxis(ctx.int('axis', -1), rank, ctx.fail.bind(ctx));
+  return {
+    outer: shapeSize(dims.slice(0, axis)),
+    laneLength: dims[axis]!,
+    inner: shapeSize(dims.slice(axis + 1)),
+  };
+}
+
+function applyToLanes(x: Tensor, layout: LaneLayout, transform: LaneTransform): Tensor {
+  const values = toNumbers(x);
+  const out = new Float64Array(values.length);
+  const { outer, laneLength, inner } = layout;
+  const lane = new Float64Array(laneLength);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * laneLength * inner + i;
+      for (let k = 0; k < laneLength; k++) lane[k] = values[base + k * inner]!;
+      transform(lane);
+      for (let k = 0; k < laneLength; k++) out[base + k * inner] = lane[k]!;
+    }
+  }
+  return fromNumbers(x.type, out, x.dims);
+}
+
+function laneKernel(op: string, transform: LaneTransform): KernelDef {
+  return {
+    op,
+    since: 1,
+    run: (ctx) => {
+      const x = ctx.input(0);
+      if (x.type !== 'float32' && x.type !== 'float64' && x.type !== 'float16' && x.type !== 'bfloat16') {
+        ctx.fail(`${op} takes float tensors, got ${x.type}`);
+      }
+      return [applyToLanes(x, laneLayout(ctx, x.dims), transform)];
+    },
+  };
+}
+
+export const kernels: KernelDef[] = [
+  laneKernel('Softmax', softmax),
+  laneKernel('LogSoftmax', logSoftmax),
+  laneKernel('Hardmax', hardmax),
+];
