@@ -71,7 +71,10 @@ function withHandWalker(bytes: Uint8Array): number {
       fields(c, d, (h, e, z) => {
         if (h !== 9) return;
         const raw = bytes.subarray(e, z);
-        const view = raw.byteOffset % 4 === 0 ? new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4) : new Float32Array(new Uint8Array(raw).buffer);
+        const view =
+          raw.byteOffset % 4 === 0
+            ? new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4)
+            : new Float32Array(new Uint8Array(raw).buffer);
         elements += view.length;
       });
     });

@@ -11,6 +11,7 @@ given. Adding a model is one entry in MODELS.
 
 import argparse
 import math
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,7 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def expected_files(folder: Path, input_names, output_names) -> list[Path]:
+def expected_files(folder: Path, input_names: list[str], output_names: list[str]) -> list[Path]:
     return (
         [folder / 'model.onnx']
         + [folder / 'inputs' / f'{name}.npy' for name in input_names]
@@ -177,6 +178,8 @@ def export(name: str, spec: ModelSpec, folder: Path) -> None:
     model = spec.build().eval()
     inputs = spec.make_inputs()
     args = tuple(inputs.values())
+    # Outputs are written last and removed first, so a folder holding them holds a complete export.
+    shutil.rmtree(folder / 'outputs', ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         outputs = model(*args)
@@ -192,14 +195,13 @@ def export(name: str, spec: ModelSpec, folder: Path) -> None:
     if isinstance(outputs, torch.Tensor):
         outputs = (outputs,)
     check_graph_names(name, folder / 'model.onnx', list(inputs), spec.output_names)
-    # Outputs are written last: a folder holding them holds everything.
     for group, tensors in (('inputs', inputs), ('outputs', dict(zip(spec.output_names, outputs)))):
         (folder / group).mkdir(exist_ok=True)
         for tensor_name, tensor in tensors.items():
             np.save(folder / group / f'{tensor_name}.npy', tensor.numpy())
 
 
-def check_graph_names(name: str, path: Path, input_names, output_names) -> None:
+def check_graph_names(name: str, path: Path, input_names: list[str], output_names: list[str]) -> None:
     graph = onnx.load(str(path)).graph
     graph_inputs = [i.name for i in graph.input]
     graph_outputs = [o.name for o in graph.output]
@@ -212,7 +214,7 @@ def main() -> int:
     parser.add_argument('out_dir', type=Path)
     parser.add_argument('names', nargs='*', help=f'models to export (default: all of {", ".join(MODELS)})')
     parser.add_argument('--force', action='store_true', help='export even models already exported')
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     unknown = [n for n in args.names if n not in MODELS]
     if unknown:
         parser.error(f'unknown model(s) {", ".join(unknown)}; known: {", ".join(MODELS)}')

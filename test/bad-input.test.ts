@@ -30,13 +30,22 @@ test('a truncated model file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-bad-'));
   const file = path.join(dir, 'cut.onnx');
   fs.writeFileSync(file, gatherModel.subarray(0, gatherModel.length - 9));
-  await assert.rejects(InferenceSession.create(file), heddleError(/cut\.onnx/, /truncated|not an ONNX model/));
+  await assert.rejects(
+    InferenceSession.create(file),
+    heddleError(/cut\.onnx/, /truncated|not an ONNX model/),
+  );
 });
 
 test('bytes that are not a model', async () => {
-  await assert.rejects(InferenceSession.create(new TextEncoder().encode('hello, this is not a model at all')), heddleError(/<bytes>/, /not an ONNX model/));
+  await assert.rejects(
+    InferenceSession.create(new TextEncoder().encode('hello, this is not a model at all')),
+    heddleError(/<bytes>/, /not an ONNX model/),
+  );
   await assert.rejects(InferenceSession.create(new Uint8Array(0)), heddleError(/empty/));
-  await assert.rejects(InferenceSession.create('/nonexistent/model.onnx'), heddleError(/cannot read the model file/));
+  await assert.rejects(
+    InferenceSession.create('/nonexistent/model.onnx'),
+    heddleError(/cannot read the model file/),
+  );
 });
 
 test('an external-data offset past the end of its file', async () => {
@@ -46,10 +55,15 @@ test('an external-data offset past the end of its file', async () => {
     nodes: [{ op: 'Identity', inputs: ['w'], outputs: ['y'] }],
     inputs: [],
     outputs: [{ name: 'y', type: 'float32' }],
-    initializers: [{ name: 'w', type: 'float32', dims: [4], external: { location: 'w.bin', offset: 4, length: 16 } }],
+    initializers: [
+      { name: 'w', type: 'float32', dims: [4], external: { location: 'w.bin', offset: 4, length: 16 } },
+    ],
   });
   fs.writeFileSync(path.join(dir, 'ext.onnx'), model);
-  await assert.rejects(InferenceSession.create(path.join(dir, 'ext.onnx')), heddleError(/ext\.onnx/, /past the end/));
+  await assert.rejects(
+    InferenceSession.create(path.join(dir, 'ext.onnx')),
+    heddleError(/ext\.onnx/, /past the end/),
+  );
 });
 
 test('a negative dimension', async () => {
@@ -66,8 +80,14 @@ test('a Gather index out of range', async () => {
   const session = await InferenceSession.create(gatherModel);
   const ok = await session.run({ idx: new Tensor('int64', [4n, -5n], [2]) });
   assert.deepEqual([...((ok.y as Tensor).data as Float32Array)], [4, 0]);
-  await assert.rejects(session.run({ idx: new Tensor('int64', [1n, 7n], [2]) }), heddleError(/node 'lookup'/, /Gather/, /7/, /out of range/));
-  await assert.rejects(session.run({ idx: new Tensor('int64', [-6n, 0n], [2]) }), heddleError(/node 'lookup'/, /out of range/));
+  await assert.rejects(
+    session.run({ idx: new Tensor('int64', [1n, 7n], [2]) }),
+    heddleError(/node 'lookup'/, /Gather/, /7/, /out of range/),
+  );
+  await assert.rejects(
+    session.run({ idx: new Tensor('int64', [-6n, 0n], [2]) }),
+    heddleError(/node 'lookup'/, /out of range/),
+  );
 });
 
 test('an unknown operator or domain', async () => {
@@ -76,7 +96,10 @@ test('an unknown operator or domain', async () => {
     inputs: [{ name: 'x', type: 'float32', dims: [1] }],
     outputs: [{ name: 'y', type: 'float32' }],
   });
-  await assert.rejects(InferenceSession.create(unknownOp), heddleError(/node 'f'/, /Frobnicate/, /not implemented/));
+  await assert.rejects(
+    InferenceSession.create(unknownOp),
+    heddleError(/node 'f'/, /Frobnicate/, /not implemented/),
+  );
   const unknownDomain = buildModel({
     opsets: { '': 17, 'com.example': 1 },
     nodes: [{ op: 'Relu', domain: 'com.example', name: 'r', inputs: ['x'], outputs: ['y'] }],
@@ -93,7 +116,10 @@ test('a missing opset import', async () => {
     inputs: [{ name: 'x', type: 'float32', dims: [1] }],
     outputs: [{ name: 'y', type: 'float32' }],
   });
-  await assert.rejects(InferenceSession.create(model), heddleError(/node 'r'/, /Relu/, /no opset for domain 'ai\.onnx'/));
+  await assert.rejects(
+    InferenceSession.create(model),
+    heddleError(/node 'r'/, /Relu/, /no opset for domain 'ai\.onnx'/),
+  );
 });
 
 test('an operator used before the opset it appeared in', async () => {

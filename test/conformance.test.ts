@@ -14,13 +14,21 @@ const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const data = fileURLToPath(new URL('../../../shared/onnx-tests', import.meta.url));
 
 for (const suite of ['node', 'simple']) {
-  test(`conformance: ${suite}`, { skip: !fs.existsSync(`${data}/${suite}`) && `no ${data}/${suite}` }, (t) => {
-    const run = spawnSync(process.execPath, [cli, 'conformance', `${data}/${suite}`], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
-    const lines = run.stdout.trim().split('\n');
-    const summary = lines[lines.length - 1] ?? '';
-    t.diagnostic(`${suite}: ${summary}`);
-    assert.match(summary, /^\d+ passed, \d+ failed$/, run.stderr);
-    const regressions = lines.find((l) => l.includes('on the expected-pass list failed'));
-    assert.equal(run.status, 0, regressions ?? run.stderr);
-  });
+  test(
+    `conformance: ${suite}`,
+    { skip: !fs.existsSync(`${data}/${suite}`) && `no ${data}/${suite}` },
+    (t) => {
+      const run = spawnSync(process.execPath, [cli, 'conformance', `${data}/${suite}`], {
+        cwd: root,
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      });
+      const lines = run.stdout.trim().split('\n');
+      const summary = lines[lines.length - 1] ?? '';
+      t.diagnostic(`${suite}: ${summary}`);
+      assert.match(summary, /^\d+ passed, \d+ failed$/, run.stderr);
+      const regressions = lines.find((l) => l.includes('on the expected-pass list failed'));
+      assert.equal(run.status, 0, regressions ?? run.stderr);
+    },
+  );
 }

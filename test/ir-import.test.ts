@@ -13,7 +13,14 @@ test('nodes carry the opset version of their domain, and attributes are decoded'
   const model = load(
     buildModel({
       opsets: { '': 13, 'ai.onnx.ml': 3 },
-      nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attributes: { axis: -1, mode: 'fast', scales: { floats: [0.5, 2] } } }],
+      nodes: [
+        {
+          op: 'Softmax',
+          inputs: ['x'],
+          outputs: ['y'],
+          attributes: { axis: -1, mode: 'fast', scales: { floats: [0.5, 2] } },
+        },
+      ],
       inputs: [{ name: 'x', type: 'float32', dims: ['batch', 4] }],
       outputs: [{ name: 'y', type: 'float32', dims: ['batch', 4] }],
     }),
@@ -30,11 +37,25 @@ test('nodes carry the opset version of their domain, and attributes are decoded'
 
 test('subgraph attributes become graphs that inherit the opsets', () => {
   const branch = (name: string) =>
-    graphAttr({ nodes: [{ op: 'Identity', inputs: ['x'], outputs: [name] }], inputs: [], outputs: [{ name, type: 'float32' }] });
+    graphAttr({
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: [name] }],
+      inputs: [],
+      outputs: [{ name, type: 'float32' }],
+    });
   const model = load(
     buildModel({
-      nodes: [{ op: 'If', inputs: ['c'], outputs: ['y'], attributes: { then_branch: branch('a'), else_branch: branch('b') } }],
-      inputs: [{ name: 'c', type: 'bool', dims: [] }, { name: 'x', type: 'float32', dims: [1] }],
+      nodes: [
+        {
+          op: 'If',
+          inputs: ['c'],
+          outputs: ['y'],
+          attributes: { then_branch: branch('a'), else_branch: branch('b') },
+        },
+      ],
+      inputs: [
+        { name: 'c', type: 'bool', dims: [] },
+        { name: 'x', type: 'float32', dims: [1] },
+      ],
       outputs: [{ name: 'y', type: 'float32' }],
     }),
   );
@@ -49,7 +70,7 @@ test('subgraph attributes become graphs that inherit the opsets', () => {
 test('model-local functions are expanded with renamed internals and bound attributes', () => {
   const model = load(
     buildModel({
-      opsets: { '': 17, 'custom': 1 },
+      opsets: { '': 17, custom: 1 },
       functions: [
         {
           name: 'Twice',
@@ -63,7 +84,16 @@ test('model-local functions are expanded with renamed internals and bound attrib
           ],
         },
       ],
-      nodes: [{ op: 'Twice', domain: 'custom', name: 'call', inputs: ['x'], outputs: ['y'], attributes: { axis: 0 } }],
+      nodes: [
+        {
+          op: 'Twice',
+          domain: 'custom',
+          name: 'call',
+          inputs: ['x'],
+          outputs: ['y'],
+          attributes: { axis: 0 },
+        },
+      ],
       inputs: [{ name: 'x', type: 'float32', dims: [2] }],
       outputs: [{ name: 'y', type: 'float32', dims: [2] }],
     }),
@@ -86,7 +116,11 @@ test('a node whose domain has no opset import is refused, naming the node', () =
   });
   assert.throws(
     () => load(bytes),
-    (e: unknown) => e instanceof HeddleError && /node 'foo1'/.test(e.message) && /com\.example/.test(e.message) && /opset/.test(e.message),
+    (e: unknown) =>
+      e instanceof HeddleError &&
+      /node 'foo1'/.test(e.message) &&
+      /com\.example/.test(e.message) &&
+      /opset/.test(e.message),
   );
 });
 

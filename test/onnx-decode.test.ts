@@ -12,17 +12,33 @@ import { tensorFromProto } from '../src/onnx/tensor.js';
 import { buildModel, float32Bytes, tensorProto } from './support/build-model.js';
 
 function protoOf(spec: Parameters<typeof tensorProto>[0]): TensorProto {
-  return { floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [], rawData: new Uint8Array(), dataLocation: 0, docString: '', ...tensorProto(spec) } as unknown as TensorProto;
+  return {
+    floatData: [],
+    int32Data: [],
+    stringData: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    externalData: [],
+    rawData: new Uint8Array(),
+    dataLocation: 0,
+    docString: '',
+    ...tensorProto(spec),
+  } as unknown as TensorProto;
 }
 
 test('raw_data becomes a view of the model bytes when aligned, a copy when not', () => {
   const buffer = new Uint8Array(64);
   buffer.set(float32Bytes([1, 2, 3]), 8);
-  const aligned = tensorFromProto(protoOf({ name: 'a', type: 'float32', dims: [3], raw: buffer.subarray(8, 20) }));
+  const aligned = tensorFromProto(
+    protoOf({ name: 'a', type: 'float32', dims: [3], raw: buffer.subarray(8, 20) }),
+  );
   assert.deepEqual([...(aligned.data as Float32Array)], [1, 2, 3]);
   assert.equal((aligned.data as Float32Array).buffer, buffer.buffer, 'aligned raw_data is not copied');
   buffer.set(float32Bytes([4, 5]), 9);
-  const unaligned = tensorFromProto(protoOf({ name: 'u', type: 'float32', dims: [2], raw: buffer.subarray(9, 17) }));
+  const unaligned = tensorFromProto(
+    protoOf({ name: 'u', type: 'float32', dims: [2], raw: buffer.subarray(9, 17) }),
+  );
   assert.deepEqual([...(unaligned.data as Float32Array)], [4, 5]);
   assert.notEqual((unaligned.data as Float32Array).buffer, buffer.buffer);
 });
@@ -52,10 +68,14 @@ test('typed fields decode for every storage kind', () => {
 });
 
 test('raw_data of sub-byte and bigint types', () => {
-  const int4 = tensorFromProto(protoOf({ name: 'p', type: 'uint4', dims: [3], raw: new Uint8Array([0x21, 0x03]) }));
+  const int4 = tensorFromProto(
+    protoOf({ name: 'p', type: 'uint4', dims: [3], raw: new Uint8Array([0x21, 0x03]) }),
+  );
   assert.deepEqual([...(int4.data as Uint8Array)], [1, 2, 3]);
   const big = new BigInt64Array([-(2n ** 62n), 5n]);
-  const i64 = tensorFromProto(protoOf({ name: 'l', type: 'int64', dims: [2], raw: new Uint8Array(big.buffer) }));
+  const i64 = tensorFromProto(
+    protoOf({ name: 'l', type: 'int64', dims: [2], raw: new Uint8Array(big.buffer) }),
+  );
   assert.deepEqual([...(i64.data as BigInt64Array)], [-(2n ** 62n), 5n]);
 });
 
@@ -78,7 +98,9 @@ test('a negative dimension is refused with the tensor named', () => {
 });
 
 test('decodeTensorProto reads a serialized TensorProto', () => {
-  const bytes = fs.readFileSync(new URL('../../../shared/onnx-tests/node/test_abs/test_data_set_0/input_0.pb', import.meta.url));
+  const bytes = fs.readFileSync(
+    new URL('../../../shared/onnx-tests/node/test_abs/test_data_set_0/input_0.pb', import.meta.url),
+  );
   const t = tensorFromProto(decodeTensorProto(bytes));
   assert.equal(t.type, 'float32');
   assert.deepEqual(t.dims, [3, 4, 5]);
@@ -90,7 +112,10 @@ function tempDir(): string {
 
 test('external data is read from beside the model with offset and length', () => {
   const dir = tempDir();
-  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat([Buffer.alloc(4), Buffer.from(float32Bytes([7, 8]))]));
+  fs.writeFileSync(
+    path.join(dir, 'weights.bin'),
+    Buffer.concat([Buffer.alloc(4), Buffer.from(float32Bytes([7, 8]))]),
+  );
   const read = externalDataReader(dir, 'm.onnx');
   assert.deepEqual([...new Float32Array(read('weights.bin', 4, 8).buffer)], [7, 8]);
 });
@@ -111,6 +136,12 @@ test('an external data range past the end of its file is refused', () => {
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'w.bin'), Buffer.alloc(8));
   const read = externalDataReader(dir, 'm.onnx');
-  assert.throws(() => read('w.bin', 4, 8), (e: unknown) => e instanceof HeddleError && /past the end of the file \(8 bytes\)/.test(e.message) && /m\.onnx/.test(e.message));
+  assert.throws(
+    () => read('w.bin', 4, 8),
+    (e: unknown) =>
+      e instanceof HeddleError &&
+      /past the end of the file \(8 bytes\)/.test(e.message) &&
+      /m\.onnx/.test(e.message),
+  );
   assert.throws(() => read('w.bin', 12, undefined), /past the end/);
 });

@@ -8,7 +8,7 @@
 
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as path from 'node:path';
 import { InferenceSession, Tensor } from '../src/index.js';
 import { repoRoot } from './helpers/repo-root.js';
@@ -21,16 +21,16 @@ const RELATIVE_TOLERANCE = 1e-4;
 
 const root = repoRoot(import.meta.url);
 const cacheDir = path.join(root, '.cache', 'models');
-const skipReason = missingPythonPackages();
+// One interpreter start for all models, at load so a missing torch can mark the tests skipped.
+const exported = spawnSync(PYTHON, [path.join(root, 'scripts', 'export-models.py'), cacheDir, ...MODELS], {
+  encoding: 'utf8',
+});
+const skipReason = missingPythonPackages(exported);
 
 before(() => {
-  if (skipReason) return;
-  // One interpreter start for all models: importing torch takes seconds.
-  const script = path.join(root, 'scripts', 'export-models.py');
-  const result = spawnSync(PYTHON, [script, cacheDir, ...MODELS], { encoding: 'utf8' });
-  if (result.status !== 0) {
+  if (!skipReason && exported.status !== 0) {
     throw new Error(
-      `export-models.py failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stderr}`,
+      `export-models.py failed (${exported.error?.message ?? `exit ${exported.status}`}):\n${exported.stderr}`,
     );
   }
 });
@@ -57,9 +57,8 @@ for (const name of MODELS) {
 }
 
 /** Why the tests cannot run here, or undefined when they can. */
-function missingPythonPackages(): string | undefined {
-  const result = spawnSync(PYTHON, ['-c', 'import torch, torchvision, onnx, numpy'], { encoding: 'utf8' });
-  if (result.status === 0) return undefined;
-  const detail = result.error?.message ?? result.stderr.trim().split('\n').at(-1);
-  return `${PYTHON} cannot import torch, torchvision, onnx and numpy (${detail})`;
+function missingPythonPackages(run: SpawnSyncReturns<string>): string | undefined {
+  if (run.error) return `${PYTHON} cannot be run (${run.error.message})`;
+  const missing = /ModuleNotFoundError: No module named '([\w.]+)'/.exec(run.stderr)?.[1];
+  return missing ? `${PYTHON} lacks the Python package '${missing}' that the export needs` : undefined;
 }

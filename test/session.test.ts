@@ -35,7 +35,12 @@ test('session exposes names and metadata, and runs', async () => {
   const session = await InferenceSession.create(identityModel);
   assert.deepEqual(session.inputNames, ['x', 'n']);
   assert.deepEqual(session.outputNames, ['y', 'm']);
-  assert.deepEqual(session.inputMetadata[0], { name: 'x', isTensor: true, type: 'float32', shape: ['batch', 3] });
+  assert.deepEqual(session.inputMetadata[0], {
+    name: 'x',
+    isTensor: true,
+    type: 'float32',
+    shape: ['batch', 3],
+  });
   const x = new Tensor('float32', [1, 2, 3, 4, 5, 6], [2, 3]);
   const out = await session.run({ x, n: new Tensor('int64', [7n, 8n], [2]) });
   assert.deepEqual([...((out.y as Tensor).data as Float32Array)], [1, 2, 3, 4, 5, 6]);
@@ -53,13 +58,22 @@ test('feeds are checked, and errors name the input', async () => {
     e instanceof HeddleError && e.site.input === input && pattern.test(e.message);
   await assert.rejects(session.run({ x }), named('n', /required/));
   await assert.rejects(session.run({ x, n, z: x }), named('z', /not an input/));
-  await assert.rejects(session.run({ x: new Tensor('float64', [1, 2, 3], [1, 3]), n }), named('x', /type float32, got float64/));
+  await assert.rejects(
+    session.run({ x: new Tensor('float64', [1, 2, 3], [1, 3]), n }),
+    named('x', /type float32, got float64/),
+  );
   await assert.rejects(session.run({ x: new Tensor('float32', [1, 2, 3], [3]), n }), named('x', /rank 2/));
-  await assert.rejects(session.run({ x: new Tensor('float32', [1, 2, 3, 4], [1, 4]), n }), named('x', /dimension 1 must be 3/));
+  await assert.rejects(
+    session.run({ x: new Tensor('float32', [1, 2, 3, 4], [1, 4]), n }),
+    named('x', /dimension 1 must be 3/),
+  );
   await assert.rejects(session.run({ x, n: new Tensor('int64', [1n, 2n], [2]) }), named('n', /'batch'/));
   await assert.rejects(session.run({ x, n }, ['nope']), /not an output/);
 });
 
 test('unknown execution providers are refused with the available list', async () => {
-  await assert.rejects(InferenceSession.create(identityModel, { executionProviders: ['tpu'] }), /unknown execution provider 'tpu'.*reference/);
+  await assert.rejects(
+    InferenceSession.create(identityModel, { executionProviders: ['tpu'] }),
+    /unknown execution provider 'tpu'.*reference/,
+  );
 });

@@ -21,7 +21,10 @@ export interface ConformanceOptions {
 }
 
 /** The checked-in list, `conformance/expected-pass.txt` at the package root. */
-export const DEFAULT_EXPECTED_LIST = path.resolve(fileURLToPath(import.meta.url), '../../../../conformance/expected-pass.txt');
+export const DEFAULT_EXPECTED_LIST = path.resolve(
+  fileURLToPath(import.meta.url),
+  '../../../../conformance/expected-pass.txt',
+);
 
 export async function conformanceCommand(dir: string, options: ConformanceOptions): Promise<number> {
   const suite = path.basename(path.resolve(dir));
@@ -35,7 +38,9 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
   const newlyPassing: string[] = [];
   const passingKeys: string[] = [];
   const results: CaseResult[] = [];
-  await runCasesIsolated(dir, cases, (r) => results.push(r), { caseTimeoutMs: Number(options.timeout ?? 120) * 1000 });
+  await runCasesIsolated(dir, cases, (r) => results.push(r), {
+    caseTimeoutMs: Number(options.timeout ?? 120) * 1000,
+  });
   results.sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const result of results) {
     const { name } = result;
@@ -55,7 +60,9 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
     writeExpected(listFile, suite, expected, passingKeys, cases);
     console.log(`updated ${listFile}`);
   } else if (newlyPassing.length > 0) {
-    console.log(`${newlyPassing.length} cases pass that ${path.basename(listFile)} does not list yet (--update-expected adds them)`);
+    console.log(
+      `${newlyPassing.length} cases pass that ${path.basename(listFile)} does not list yet (--update-expected adds them)`,
+    );
   }
   if (regressions.length > 0) {
     console.log(`${regressions.length} cases on the expected-pass list failed: ${regressions.join(', ')}`);
@@ -81,11 +88,18 @@ function readExpected(file: string): Set<string> {
 }
 
 /** Rewrites the list's entries for the cases just run, keeping every other entry. */
-function writeExpected(file: string, suite: string, expected: Set<string>, passing: string[], ran: string[]): void {
+function writeExpected(
+  file: string,
+  suite: string,
+  expected: Set<string>,
+  passing: string[],
+  ran: string[],
+): void {
   const ranKeys = new Set(ran.map((name) => `${suite}/${name}`));
   const kept = [...expected].filter((key) => !ranKeys.has(key));
   const all = [...new Set([...kept, ...passing])].sort();
-  const header = '# ONNX conformance cases Heddle must pass; written by `heddle conformance DIR --update-expected`.\n';
+  const header =
+    '# ONNX conformance cases Heddle must pass; written by `heddle conformance DIR --update-expected`.\n';
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, header + all.join('\n') + '\n');
 }

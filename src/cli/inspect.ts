@@ -56,10 +56,18 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
     console.log(JSON.stringify(summary, null, 2));
     return 0;
   }
-  console.log(`model     ${summary.model} (IR version ${summary.irVersion}, producer ${summary.producer || 'unknown'})`);
-  console.log(`opsets    ${Object.entries(summary.opsets).map(([d, v]) => `${d} ${v}`).join(', ')}`);
+  console.log(
+    `model     ${summary.model} (IR version ${summary.irVersion}, producer ${summary.producer || 'unknown'})`,
+  );
+  console.log(
+    `opsets    ${Object.entries(summary.opsets)
+      .map(([d, v]) => `${d} ${v}`)
+      .join(', ')}`,
+  );
   console.log(`nodes     ${summary.nodes}`);
-  console.log(`params    ${summary.parameters.toLocaleString('en-US')} (${formatBytes(summary.parameterBytes)})`);
+  console.log(
+    `params    ${summary.parameters.toLocaleString('en-US')} (${formatBytes(summary.parameterBytes)})`,
+  );
   const io = new Table({ head: ['', 'name', 'type'] });
   for (const i of summary.inputs) io.push(['input', i.name, i.type]);
   for (const o of summary.outputs) io.push(['output', o.name, o.type]);

@@ -29,7 +29,7 @@ program
 
 program
   .command('inspect')
-  .description('print a model\'s inputs, outputs, opsets, operators and parameters')
+  .description("print a model's inputs, outputs, opsets, operators and parameters")
   .argument('<model>', 'path to an .onnx file')
   .option('--json', 'print JSON')
   .action(async (model: string, options) => {
@@ -41,7 +41,7 @@ program
   .description('run the ONNX backend test cases under DIR')
   .argument('<dir>', 'folder of test cases (each with model.onnx and test_data_set_N)')
   .option('--filter <regex>', 'only cases whose name matches')
-  .option('--expected <file>', 'expected-pass list (default: the project\'s)')
+  .option('--expected <file>', "expected-pass list (default: the project's)")
   .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
   .option('--verbose', 'print passing cases too')
   .option('--timeout <seconds>', 'stop and fail a case that runs longer', '120')

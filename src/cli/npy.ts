@@ -21,7 +21,10 @@ const DESCR_TO_TYPE: Record<string, DataType> = {
   b1: 'bool',
 };
 
-const TYPE_TO_DESCR = Object.fromEntries(Object.entries(DESCR_TO_TYPE).map(([d, t]) => [t, d])) as Record<string, string>;
+const TYPE_TO_DESCR = Object.fromEntries(Object.entries(DESCR_TO_TYPE).map(([d, t]) => [t, d])) as Record<
+  string,
+  string
+>;
 
 export function readNpy(bytes: Uint8Array, source = '<npy>'): Tensor {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];

@@ -29,11 +29,20 @@ export function randomFeed(meta: ValueMetadata, dims: Record<string, number>, ra
   const shape = meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : (dims[String(d)] ?? 1)));
   const size = shape.reduce((a, b) => a * b, 1);
   const type = meta.type as Tensor['type'];
-  if (type === 'string') return new Tensor('string', Array.from({ length: size }, (_, i) => `s${i}`), shape);
+  if (type === 'string')
+    return new Tensor(
+      'string',
+      Array.from({ length: size }, (_, i) => `s${i}`),
+      shape,
+    );
   const values = new Float64Array(size);
   // Integer inputs are usually indices (token ids, positions): small non-negative values are safe.
   for (let i = 0; i < size; i++) {
-    values[i] = isFloatType(type) ? random() * 2 - 1 : type === 'bool' ? Math.round(random()) : Math.floor(random() * 10);
+    values[i] = isFloatType(type)
+      ? random() * 2 - 1
+      : type === 'bool'
+        ? Math.round(random())
+        : Math.floor(random() * 10);
   }
   return new Tensor(type, numbersToStorage(type, values), shape);
 }

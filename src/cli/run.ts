@@ -34,7 +34,8 @@ export function parseDims(items: readonly string[]): Record<string, number> {
   const dims: Record<string, number> = {};
   for (const [name, text] of parseAssignments(items, '--dim')) {
     const value = Number(text);
-    if (!Number.isInteger(value) || value < 0) throw new HeddleError(`--dim ${name} must be a non-negative integer, got '${text}'`);
+    if (!Number.isInteger(value) || value < 0)
+      throw new HeddleError(`--dim ${name} must be a non-negative integer, got '${text}'`);
     dims[name] = value;
   }
   return dims;
@@ -49,7 +50,8 @@ export async function runCommand(model: string, options: RunCommandOptions): Pro
   const random = seededRandom(Number(options.seed));
   const feeds: FeedsType = {};
   for (const [name] of files) {
-    if (!session.inputNames.includes(name)) throw new HeddleError(`--input names '${name}', which is not an input of the model`);
+    if (!session.inputNames.includes(name))
+      throw new HeddleError(`--input names '${name}', which is not an input of the model`);
   }
   for (const meta of session.inputMetadata) {
     const file = files.get(meta.name);
@@ -76,7 +78,8 @@ function describeOutput(name: string, value: OnnxValue): string {
   if (value === null) return `${name}: empty optional`;
   if (Array.isArray(value)) return `${name}: sequence of ${value.length} tensors`;
   const head = `${name}: ${value.type}[${value.dims.join(', ')}]`;
-  if (value.type === 'string') return `${head} first: ${JSON.stringify((value.data as string[]).slice(0, 6))}`;
+  if (value.type === 'string')
+    return `${head} first: ${JSON.stringify((value.data as string[]).slice(0, 6))}`;
   const numbers = value.type.startsWith('complex') ? (value.data as Float32Array) : toNumbers(value);
   const first = Array.from(numbers.slice(0, 6), (v) => formatNumber(v)).join(', ');
   let sum = 0;

@@ -44,7 +44,12 @@ function spawn(): Worker {
   return new Worker(new URL('./worker.js', import.meta.url));
 }
 
-function runOne(worker: Worker, dir: string, name: string, timeoutMs: number): Promise<{ result: CaseResult; restart: boolean }> {
+function runOne(
+  worker: Worker,
+  dir: string,
+  name: string,
+  timeoutMs: number,
+): Promise<{ result: CaseResult; restart: boolean }> {
   const start = performance.now();
   return new Promise((resolve) => {
     const finish = (result: CaseResult, restart: boolean) => {
@@ -58,7 +63,10 @@ function runOne(worker: Worker, dir: string, name: string, timeoutMs: number): P
     const onMessage = (result: CaseResult) => finish(result, false);
     const onError = (error: Error) => finish(failed(`the case crashed its worker: ${error.message}`), true);
     const onExit = (code: number) => finish(failed(`the case's worker exited with code ${code}`), true);
-    const timer = setTimeout(() => finish(failed(`the case did not finish within ${timeoutMs / 1000} s`), true), timeoutMs);
+    const timer = setTimeout(
+      () => finish(failed(`the case did not finish within ${timeoutMs / 1000} s`), true),
+      timeoutMs,
+    );
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);

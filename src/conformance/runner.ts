@@ -53,7 +53,10 @@ export async function runCase(dir: string, name: string): Promise<CaseResult> {
     const reason = await checkCase(path.join(dir, name), TOLERANCE_OVERRIDES.get(name) ?? DEFAULT_TOLERANCE);
     return { name, passed: reason === undefined, reason, millis: performance.now() - start };
   } catch (error) {
-    const reason = error instanceof Error ? `${error.name === 'HeddleError' ? '' : `${error.name}: `}${error.message}` : String(error);
+    const reason =
+      error instanceof Error
+        ? `${error.name === 'HeddleError' ? '' : `${error.name}: `}${error.message}`
+        : String(error);
     return { name, passed: false, reason, millis: performance.now() - start };
   }
 }
@@ -89,7 +92,8 @@ async function checkCase(caseDir: string, tolerance: Tolerance): Promise<string 
 
 function readIndexed(dir: string, prefix: string): string[] {
   const files: string[] = [];
-  for (let i = 0; fs.existsSync(path.join(dir, `${prefix}_${i}.pb`)); i++) files.push(path.join(dir, `${prefix}_${i}.pb`));
+  for (let i = 0; fs.existsSync(path.join(dir, `${prefix}_${i}.pb`)); i++)
+    files.push(path.join(dir, `${prefix}_${i}.pb`));
   return files;
 }
 
@@ -106,23 +110,31 @@ function sequenceValue(proto: SequenceProto): Tensor[] {
 }
 
 function optionalValue(proto: OptionalProto): OnnxValue {
-  if (proto.elemType === ContainerElemType.TENSOR && proto.tensorValue) return tensorFromProto(proto.tensorValue);
-  if (proto.elemType === ContainerElemType.SEQUENCE && proto.sequenceValue) return sequenceValue(proto.sequenceValue);
+  if (proto.elemType === ContainerElemType.TENSOR && proto.tensorValue)
+    return tensorFromProto(proto.tensorValue);
+  if (proto.elemType === ContainerElemType.SEQUENCE && proto.sequenceValue)
+    return sequenceValue(proto.sequenceValue);
   return null;
 }
 
-export function compareValues(actual: OnnxValue, expected: OnnxValue, tolerance: Tolerance): string | undefined {
+export function compareValues(
+  actual: OnnxValue,
+  expected: OnnxValue,
+  tolerance: Tolerance,
+): string | undefined {
   if (expected === null) return actual === null ? undefined : 'expected an empty optional';
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return 'expected a sequence';
-    if (actual.length !== expected.length) return `expected a sequence of ${expected.length}, got ${actual.length}`;
+    if (actual.length !== expected.length)
+      return `expected a sequence of ${expected.length}, got ${actual.length}`;
     for (let i = 0; i < expected.length; i++) {
       const m = compareTensors(actual[i]!, expected[i]!, tolerance);
       if (m) return `sequence element ${i}: ${m}`;
     }
     return undefined;
   }
-  if (!(actual instanceof Tensor)) return actual === null ? 'got an empty optional, expected a tensor' : 'expected a tensor, got a sequence';
+  if (!(actual instanceof Tensor))
+    return actual === null ? 'got an empty optional, expected a tensor' : 'expected a tensor, got a sequence';
   return compareTensors(actual, expected, tolerance);
 }
 
@@ -137,7 +149,11 @@ export function compareTensors(actual: Tensor, expected: Tensor, tolerance: Tole
     for (let i = 0; i < e.length; i++) {
       const x = a[i]!;
       const y = e[i]!;
-      if (Number.isNaN(y) ? !Number.isNaN(x) : !(x === y || Math.abs(x - y) <= tolerance.atol + tolerance.rtol * Math.abs(y))) {
+      if (
+        Number.isNaN(y)
+          ? !Number.isNaN(x)
+          : !(x === y || Math.abs(x - y) <= tolerance.atol + tolerance.rtol * Math.abs(y))
+      ) {
         return `element ${i} is ${x}, expected ${y} (rtol ${tolerance.rtol}, atol ${tolerance.atol})`;
       }
     }

@@ -171,7 +171,8 @@ function encodeMinifloat(layout: MinifloatLayout, value: number, saturate: boole
   const nanBits = nanBitsOf(layout);
   if (Number.isNaN(value)) return nanBits;
   const sign = value < 0 || Object.is(value, -0) ? signBit : 0;
-  const overflowBits = saturate || layout.special === 'finite' ? sign | maxBits : overflowBitsOf(layout, sign);
+  const overflowBits =
+    saturate || layout.special === 'finite' ? sign | maxBits : overflowBitsOf(layout, sign);
   const magnitude = Math.abs(value);
   if (magnitude === Infinity) return overflowBits;
   if (magnitude === 0) return layout.special === 'fnuz' ? 0 : sign;
@@ -180,7 +181,8 @@ function encodeMinifloat(layout: MinifloatLayout, value: number, saturate: boole
   const implicitOne = 1 << layout.mantissaBits;
   const scaled = roundHalfToEven(magnitude / 2 ** (exponent - layout.mantissaBits));
   // A mantissa that rounded up to 2^(M+1) carries into the exponent; the bit layout absorbs it.
-  const bits = scaled >= implicitOne ? ((exponent + layout.bias) << layout.mantissaBits) + scaled - implicitOne : scaled;
+  const bits =
+    scaled >= implicitOne ? ((exponent + layout.bias) << layout.mantissaBits) + scaled - implicitOne : scaled;
   if (bits > maxBits) return overflowBits;
   if (bits === 0 && layout.special === 'fnuz') return 0;
   return sign | bits;
@@ -190,6 +192,8 @@ function nanBitsOf(layout: MinifloatLayout): number {
   const signBit = signBitOf(layout);
   switch (layout.special) {
     case 'ieee':
+      // The quiet NaN: all-ones exponent, top mantissa bit set.
+      return (signBit - 1) ^ ((1 << (layout.mantissaBits - 1)) - 1);
     case 'fn':
       return signBit - 1;
     case 'fnuz':

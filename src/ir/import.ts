@@ -20,7 +20,15 @@ import {
   type ValueInfoProto,
 } from '../onnx/proto.js';
 import { decodeString, denseFromSparse, tensorFromProto, type ExternalDataReader } from '../onnx/tensor.js';
-import { DEFAULT_DOMAIN, HEDDLE_DOMAIN, type Attribute, type Graph, type Model, type Node, type ValueType } from './graph.js';
+import {
+  DEFAULT_DOMAIN,
+  HEDDLE_DOMAIN,
+  type Attribute,
+  type Graph,
+  type Model,
+  type Node,
+  type ValueType,
+} from './graph.js';
 
 interface ImportContext {
   source: string;
@@ -81,10 +89,17 @@ function opsetMap(imports: OperatorSetIdProto[], source: string): Map<string, nu
 
 function importGraph(proto: GraphProto, ctx: ImportContext, opsets: ReadonlyMap<string, number>): Graph {
   const initializers = new Map<string, Tensor>();
-  for (const t of proto.initializer) initializers.set(t.name, decodeTensor(() => tensorFromProto(t, ctx.readExternal), t.name, ctx));
+  for (const t of proto.initializer)
+    initializers.set(
+      t.name,
+      decodeTensor(() => tensorFromProto(t, ctx.readExternal), t.name, ctx),
+    );
   for (const s of proto.sparseInitializer) {
     const name = s.values?.name ?? '';
-    initializers.set(name, decodeTensor(() => denseFromSparse(s, ctx.readExternal), name, ctx));
+    initializers.set(
+      name,
+      decodeTensor(() => denseFromSparse(s, ctx.readExternal), name, ctx),
+    );
   }
   const valueTypes = new Map<string, ValueType>();
   for (const vi of [...proto.input, ...proto.output, ...proto.valueInfo]) {
@@ -143,7 +158,9 @@ function elemTypeOf(code: number): DataType | undefined {
   return dataTypeFromOnnx(code);
 }
 
-function importShape(shape: { dim: { dimValue?: unknown; dimParam?: string | null; value?: string }[] } | null | undefined) {
+function importShape(
+  shape: { dim: { dimValue?: unknown; dimParam?: string | null; value?: string }[] } | null | undefined,
+) {
   if (!shape) return undefined;
   return shape.dim.map((d) => {
     if (d.value === 'dimValue') return toNumber(d.dimValue as never);
@@ -152,7 +169,12 @@ function importShape(shape: { dim: { dimValue?: unknown; dimParam?: string | nul
   });
 }
 
-function appendNode(proto: NodeProto, opsets: ReadonlyMap<string, number>, ctx: ImportContext, out: Node[]): void {
+function appendNode(
+  proto: NodeProto,
+  opsets: ReadonlyMap<string, number>,
+  ctx: ImportContext,
+  out: Node[],
+): void {
   const domain = normalizeDomain(proto.domain);
   const fn = ctx.functions.get(functionKey(domain, proto.opType, proto.overload));
   if (fn) {
@@ -172,14 +194,27 @@ function appendNode(proto: NodeProto, opsets: ReadonlyMap<string, number>, ctx: 
     try {
       attributes.set(a.name, importAttribute(a, ctx, opsets));
     } catch (error) {
-      if (error instanceof HeddleError) throw error.within({ model: ctx.source, node: name, opType: proto.opType });
+      if (error instanceof HeddleError)
+        throw error.within({ model: ctx.source, node: name, opType: proto.opType });
       throw error;
     }
   }
-  out.push({ name, opType: proto.opType, domain, opset, inputs: [...proto.input], outputs: [...proto.output], attributes });
+  out.push({
+    name,
+    opType: proto.opType,
+    domain,
+    opset,
+    inputs: [...proto.input],
+    outputs: [...proto.output],
+    attributes,
+  });
 }
 
-function importAttribute(a: AttributeProto, ctx: ImportContext, opsets: ReadonlyMap<string, number>): Attribute {
+function importAttribute(
+  a: AttributeProto,
+  ctx: ImportContext,
+  opsets: ReadonlyMap<string, number>,
+): Attribute {
   const name = a.name;
   const tensor = (t: Parameters<typeof tensorFromProto>[0]) => tensorFromProto(t, ctx.readExternal);
   switch (a.type) {
@@ -206,7 +241,11 @@ function importAttribute(a: AttributeProto, ctx: ImportContext, opsets: Readonly
     case AT.SPARSE_TENSOR:
       return { name, type: 'sparse_tensor', value: denseFromSparse(a.sparseTensor!, ctx.readExternal) };
     case AT.SPARSE_TENSORS:
-      return { name, type: 'sparse_tensors', value: a.sparseTensors.map((s) => denseFromSparse(s, ctx.readExternal)) };
+      return {
+        name,
+        type: 'sparse_tensors',
+        value: a.sparseTensors.map((s) => denseFromSparse(s, ctx.readExternal)),
+      };
     case AT.TYPE_PROTO:
       return { name, type: 'type_proto', value: requireType(importType(a.tp), name) };
     case AT.TYPE_PROTOS:
@@ -222,7 +261,11 @@ function requireType(type: ValueType | undefined, name: string): ValueType {
 }
 
 /** IR version 3 writers sometimes left `type` unset: infer it from the one field that is filled. */
-function inferLegacyAttribute(a: AttributeProto, ctx: ImportContext, opsets: ReadonlyMap<string, number>): Attribute {
+function inferLegacyAttribute(
+  a: AttributeProto,
+  ctx: ImportContext,
+  opsets: ReadonlyMap<string, number>,
+): Attribute {
   const candidates: [boolean, number][] = [
     [a.floats.length > 0, AT.FLOATS],
     [a.ints.length > 0, AT.INTS],

@@ -74,7 +74,10 @@ export function externalDataReader(folder: string, model: string): ExternalDataR
   return (location, offset, length) => {
     const site = { model };
     if (path.isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location)) {
-      throw new HeddleError(`external data location '${location}' is an absolute path, which is refused`, site);
+      throw new HeddleError(
+        `external data location '${location}' is an absolute path, which is refused`,
+        site,
+      );
     }
     if (location.split(/[\\/]/).includes('..')) {
       throw new HeddleError(`external data location '${location}' contains '..', which is refused`, site);
@@ -86,7 +89,10 @@ export function externalDataReader(folder: string, model: string): ExternalDataR
       throw new HeddleError(`external data file '${location}' does not exist beside the model`, site);
     }
     if (!realFile.startsWith(realFolder + path.sep)) {
-      throw new HeddleError(`external data file '${location}' leads outside the model's folder, which is refused`, site);
+      throw new HeddleError(
+        `external data file '${location}' leads outside the model's folder, which is refused`,
+        site,
+      );
     }
     const size = fs.statSync(realFile).size;
     const end = length === undefined ? size : offset + length;

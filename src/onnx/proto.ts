@@ -174,7 +174,14 @@ export interface OptionalProto {
 }
 
 /** Element kinds of SequenceProto and OptionalProto. */
-export const ContainerElemType = { UNDEFINED: 0, TENSOR: 1, SPARSE_TENSOR: 2, SEQUENCE: 3, MAP: 4, OPTIONAL: 5 } as const;
+export const ContainerElemType = {
+  UNDEFINED: 0,
+  TENSOR: 1,
+  SPARSE_TENSOR: 2,
+  SEQUENCE: 3,
+  MAP: 4,
+  OPTIONAL: 5,
+} as const;
 
 const root = protobuf.parse(ONNX_PROTO).root;
 const modelType = root.lookupType('onnx.ModelProto');

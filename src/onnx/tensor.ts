@@ -32,7 +32,8 @@ export function tensorFromProto(proto: TensorProto, readExternal?: ExternalDataR
   if (!type) throw new HeddleError(`tensor '${proto.name}' has unknown data type ${proto.dataType}`);
   const dims = tensorDims(proto);
   const size = dims.reduce((a, b) => a * b, 1);
-  if (proto.segment) throw new HeddleError(`tensor '${proto.name}' is segmented, which ONNX models never use`);
+  if (proto.segment)
+    throw new HeddleError(`tensor '${proto.name}' is segmented, which ONNX models never use`);
   let raw: Uint8Array | undefined;
   if (proto.dataLocation === 1) {
     raw = readExternalBytes(proto, readExternal);
@@ -54,11 +55,17 @@ function readExternalBytes(proto: TensorProto, readExternal?: ExternalDataReader
   }
   const offset = parseExternalNumber(entries.get('offset'), 0, proto.name, 'offset');
   const lengthText = entries.get('length');
-  const length = lengthText === undefined ? undefined : parseExternalNumber(lengthText, 0, proto.name, 'length');
+  const length =
+    lengthText === undefined ? undefined : parseExternalNumber(lengthText, 0, proto.name, 'length');
   return readExternal(location, offset, length);
 }
 
-function parseExternalNumber(text: string | undefined, fallback: number, tensor: string, what: string): number {
+function parseExternalNumber(
+  text: string | undefined,
+  fallback: number,
+  tensor: string,
+  what: string,
+): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) {
@@ -81,7 +88,11 @@ function fromRaw(type: DataType, raw: Uint8Array, size: number, name: string): T
   if (bits < 8) return unpackSubByte(type, raw, size);
   if (!LITTLE_ENDIAN) throw new HeddleError('Heddle reads raw tensor data on little-endian hosts only');
   const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
-  const ctor = empty.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => TensorData;
+  const ctor = empty.constructor as new (
+    buffer: ArrayBufferLike,
+    offset: number,
+    length: number,
+  ) => TensorData;
   const bytesPer = empty.BYTES_PER_ELEMENT;
   const slots = raw.length / bytesPer;
   if (raw.byteOffset % bytesPer === 0) return new ctor(raw.buffer, raw.byteOffset, slots);

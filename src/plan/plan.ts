@@ -27,7 +27,12 @@ export function buildPlan(graph: Graph, backends: readonly Backend[], site: Erro
   return { graph, steps: withReleases(graph, steps) };
 }
 
-function bindNode(node: Node, backends: readonly Backend[], graph: Graph, site: ErrorSite): Omit<PlanStep, 'releases'> {
+function bindNode(
+  node: Node,
+  backends: readonly Backend[],
+  graph: Graph,
+  site: ErrorSite,
+): Omit<PlanStep, 'releases'> {
   const reasons: string[] = [];
   for (const backend of backends) {
     const verdict = backend.supports(node);
@@ -35,7 +40,8 @@ function bindNode(node: Node, backends: readonly Backend[], graph: Graph, site: 
       try {
         return { node, kernel: backend.prepare(node, graph.initializers), backend: backend.name };
       } catch (error) {
-        if (error instanceof HeddleError) throw error.within({ ...site, node: node.name, opType: opLabel(node) });
+        if (error instanceof HeddleError)
+          throw error.within({ ...site, node: node.name, opType: opLabel(node) });
         throw error;
       }
     }
@@ -72,7 +78,11 @@ function topologicalOrder(graph: Graph, site: ErrorSite): Node[] {
         if (!dep || dep === top.node) continue;
         const s = state.get(dep);
         if (s === 'visiting') {
-          throw new HeddleError('the graph has a cycle through this node', { ...site, node: dep.name, opType: opLabel(dep) });
+          throw new HeddleError('the graph has a cycle through this node', {
+            ...site,
+            node: dep.name,
+            opType: opLabel(dep),
+          });
         }
         if (!s) {
           state.set(dep, 'visiting');

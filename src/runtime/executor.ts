@@ -52,7 +52,9 @@ export class Executor {
     }
     for (const step of plan.steps) {
       const { node } = step;
-      const inputs = node.inputs.map((name) => (name === '' ? undefined : this.read(scope, name, node.name, opLabel(node))));
+      const inputs = node.inputs.map((name) =>
+        name === '' ? undefined : this.read(scope, name, node.name, opLabel(node)),
+      );
       let outputs: (RuntimeValue | undefined)[];
       try {
         outputs = step.kernel.run({
@@ -86,7 +88,11 @@ export class Executor {
     });
   }
 
-  private runSubgraph(graph: Graph, inputs: readonly (RuntimeValue | undefined)[], outer: Scope): RuntimeValue[] {
+  private runSubgraph(
+    graph: Graph,
+    inputs: readonly (RuntimeValue | undefined)[],
+    outer: Scope,
+  ): RuntimeValue[] {
     const scope = new Scope(outer);
     graph.inputs.forEach((input, i) => {
       const value = inputs[i];

@@ -71,12 +71,36 @@ export class InferenceSession {
     this.outputMetadata = graph.outputs.map(metadataOf);
   }
 
-  static async create(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): Promise<InferenceSession> {
-    return InferenceSession.createSync(model, options);
+  static async create(model: string | Uint8Array, options?: SessionOptions): Promise<InferenceSession>;
+  static async create(
+    buffer: ArrayBufferLike,
+    byteOffset?: number,
+    byteLength?: number,
+    options?: SessionOptions,
+  ): Promise<InferenceSession>;
+  static async create(
+    model: string | Uint8Array | ArrayBufferLike,
+    optionsOrOffset?: SessionOptions | number,
+    byteLength?: number,
+    options?: SessionOptions,
+  ): Promise<InferenceSession> {
+    if (typeof model === 'string' || model instanceof Uint8Array) {
+      return InferenceSession.createSync(model, (optionsOrOffset as SessionOptions | undefined) ?? {});
+    }
+    const offset = typeof optionsOrOffset === 'number' ? optionsOrOffset : 0;
+    const bytes = new Uint8Array(model, offset, byteLength ?? model.byteLength - offset);
+    return InferenceSession.createSync(
+      bytes,
+      (typeof optionsOrOffset === 'object' ? optionsOrOffset : options) ?? {},
+    );
   }
 
   /** Loads, imports and plans the model; every node gets a kernel now, so unknown ops fail here. */
-  static createSync(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): InferenceSession {
+  static createSync(
+    model: string | Uint8Array | ArrayBuffer,
+    options: SessionOptions = {},
+  ): InferenceSession {
+    checkOptions(options);
     const loaded = loadModelProto(model);
     const imported = importModel(loaded);
     const site: ErrorSite = { model: loaded.source };
@@ -116,10 +140,14 @@ export class InferenceSession {
   private outputsWanted(fetchesOrOptions?: FetchesType | RunOptions): Set<string> {
     let names: string[] = [...this.outputNames];
     if (Array.isArray(fetchesOrOptions)) names = [...fetchesOrOptions];
-    else if (fetchesOrOptions && isFetchObject(fetchesOrOptions, this.outputNames)) names = Object.keys(fetchesOrOptions);
+    else if (fetchesOrOptions && isFetchObject(fetchesOrOptions, this.outputNames))
+      names = Object.keys(fetchesOrOptions);
     for (const name of names) {
       if (!this.outputNames.includes(name)) {
-        throw new HeddleError(`'${name}' is not an output of the model (outputs: ${this.outputNames.join(', ')})`, this.site());
+        throw new HeddleError(
+          `'${name}' is not an output of the model (outputs: ${this.outputNames.join(', ')})`,
+          this.site(),
+        );
       }
     }
     return new Set(names);
@@ -127,13 +155,18 @@ export class InferenceSession {
 
   private bindFeeds(feeds: FeedsType, scope: Scope): void {
     const graph = this.model.graph;
-    const known = new Map<string, ValueInfo>([...graph.inputs, ...graph.overridableInitializers].map((v) => [v.name, v]));
+    const known = new Map<string, ValueInfo>(
+      [...graph.inputs, ...graph.overridableInitializers].map((v) => [v.name, v]),
+    );
     for (const name of Object.keys(feeds)) {
       if (!known.has(name)) {
-        throw new HeddleError(`'${name}' is not an input of the model (inputs: ${this.inputNames.join(', ')})`, {
-          ...this.site(),
-          input: name,
-        });
+        throw new HeddleError(
+          `'${name}' is not an input of the model (inputs: ${this.inputNames.join(', ')})`,
+          {
+            ...this.site(),
+            input: name,
+          },
+        );
       }
     }
     const symbols = new Map<string, { size: number; input: string }>();
@@ -154,12 +187,37 @@ export class InferenceSession {
   }
 }
 
-function isFetchObject(value: FetchesType | RunOptions, outputs: readonly string[]): value is Record<string, OnnxValue> {
+function checkOptions(options: SessionOptions): void {
+  const count = (name: string, value: number | undefined) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+      throw new HeddleError(`session option ${name} must be a non-negative integer, got ${value}`);
+    }
+  };
+  count('intraOpNumThreads', options.intraOpNumThreads);
+  count('interOpNumThreads', options.interOpNumThreads);
+  const level = options.graphOptimizationLevel;
+  if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
+    throw new HeddleError(
+      `session option graphOptimizationLevel must be disabled, basic, extended or all, got '${level}'`,
+    );
+  }
+  const severity = options.logSeverityLevel;
+  if (severity !== undefined && ![0, 1, 2, 3, 4].includes(severity)) {
+    throw new HeddleError(`session option logSeverityLevel must be 0 to 4, got ${severity}`);
+  }
+}
+
+function isFetchObject(
+  value: FetchesType | RunOptions,
+  outputs: readonly string[],
+): value is Record<string, OnnxValue> {
   return Object.keys(value).some((k) => outputs.includes(k));
 }
 
 function backendsFor(options: SessionOptions, site: ErrorSite): Backend[] {
-  const requested = (options.executionProviders ?? ['reference']).map((p) => (typeof p === 'string' ? p : p.name));
+  const requested = (options.executionProviders ?? ['reference']).map((p) =>
+    typeof p === 'string' ? p : p.name,
+  );
   const backends: Backend[] = [];
   for (const name of requested) {
     const make = BACKEND_FACTORIES[name];
@@ -199,7 +257,10 @@ function metadataOf(info: ValueInfo): ValueMetadata {
 function fromOnnxValue(value: OnnxValue, declared: ValueType | undefined): RuntimeValue {
   if (value === null) return new EmptyOptional();
   if (Array.isArray(value)) {
-    const elem = declared?.kind === 'sequence' && declared.elem?.kind === 'tensor' ? declared.elem.elemType : value[0]?.type;
+    const elem =
+      declared?.kind === 'sequence' && declared.elem?.kind === 'tensor'
+        ? declared.elem.elemType
+        : value[0]?.type;
     return new TensorSequence(elem, value);
   }
   return value;
@@ -225,11 +286,13 @@ function checkFeed(
   }
   if (!declared) return;
   if (declared.kind === 'sequence') {
-    if (!(value instanceof TensorSequence)) throw new HeddleError(`expected a sequence (an array of tensors), got ${describeValue(value)}`, site);
+    if (!(value instanceof TensorSequence))
+      throw new HeddleError(`expected a sequence (an array of tensors), got ${describeValue(value)}`, site);
     return;
   }
   if (declared.kind !== 'tensor') return;
-  if (!(value instanceof Tensor)) throw new HeddleError(`expected a tensor, got ${describeValue(value)}`, site);
+  if (!(value instanceof Tensor))
+    throw new HeddleError(`expected a tensor, got ${describeValue(value)}`, site);
   if (value.type !== declared.elemType) {
     throw new HeddleError(`expected a tensor of type ${declared.elemType}, got ${value.type}`, site);
   }
@@ -244,7 +307,10 @@ function checkFeed(
   shape.forEach((dim, axis) => {
     const actual = value.dims[axis]!;
     if (typeof dim === 'number' && dim !== actual) {
-      throw new HeddleError(`dimension ${axis} must be ${dim}, got ${actual} (dims [${value.dims.join(', ')}])`, site);
+      throw new HeddleError(
+        `dimension ${axis} must be ${dim}, got ${actual} (dims [${value.dims.join(', ')}])`,
+        site,
+      );
     }
     if (typeof dim === 'string') {
       const bound = symbols.get(dim);

@@ -12,7 +12,10 @@ export interface NodeSpec {
   outputs: string[];
   name?: string;
   domain?: string;
-  attributes?: Record<string, number | number[] | string | { floats: number[] } | { float: number } | ReturnType<typeof graphAttr>>;
+  attributes?: Record<
+    string,
+    number | number[] | string | { floats: number[] } | { float: number } | ReturnType<typeof graphAttr>
+  >;
 }
 
 export interface ValueSpec {
@@ -89,13 +92,25 @@ function graphProto(spec: GraphSpec) {
 
 function nodeProto(n: NodeSpec, refAttributes: Record<string, string> = {}) {
   const attribute = Object.entries(n.attributes ?? {}).map(([name, value]) => attributeProto(name, value));
-  for (const [name, ref] of Object.entries(refAttributes)) attribute.push({ name, refAttrName: ref, type: AttributeType.INT });
-  return { name: n.name ?? '', opType: n.op, domain: n.domain ?? '', input: n.inputs, output: n.outputs, attribute };
+  for (const [name, ref] of Object.entries(refAttributes))
+    attribute.push({ name, refAttrName: ref, type: AttributeType.INT });
+  return {
+    name: n.name ?? '',
+    opType: n.op,
+    domain: n.domain ?? '',
+    input: n.inputs,
+    output: n.outputs,
+    attribute,
+  };
 }
 
-function attributeProto(name: string, value: NonNullable<NodeSpec['attributes']>[string]): Record<string, unknown> {
+function attributeProto(
+  name: string,
+  value: NonNullable<NodeSpec['attributes']>[string],
+): Record<string, unknown> {
   if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
-  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === 'string')
+    return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
   if ('floats' in value) return { name, type: AttributeType.FLOATS, floats: value.floats };
   if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float };

@@ -25,7 +25,10 @@ export class KernelContext {
     readonly node: Node,
     readonly inputs: readonly (RuntimeValue | undefined)[],
     readonly site: ErrorSite,
-    private readonly subgraphRunner: (graph: Graph, inputs: readonly (RuntimeValue | undefined)[]) => RuntimeValue[],
+    private readonly subgraphRunner: (
+      graph: Graph,
+      inputs: readonly (RuntimeValue | undefined)[],
+    ) => RuntimeValue[],
   ) {}
 
   get opset(): number {

@@ -3,7 +3,7 @@
  * shapes and strides, broadcasting, axis normalization.
  */
 
-import { allocateStorage, isBigIntType, type DataType, type TensorData } from '../../core/dtype.js';
+import { allocateStorage, isBigIntType, slotsPerElement, type DataType, type TensorData } from '../../core/dtype.js';
 import { NARROW_FLOAT_CODECS, type NarrowFloatCodec } from '../../core/float-formats.js';
 import { HeddleError } from '../../core/errors.js';
 import { Tensor } from '../../core/tensor.js';
@@ -24,8 +24,16 @@ export function stridesOf(dims: readonly number[]): number[] {
   return strides;
 }
 
-/** Normalizes a possibly negative axis into [0, rank); `rank + 1` allowed with `inclusive`. */
-export function normalizeAxis(axis: number, rank: number, fail: (reason: string) => never, inclusive = false): number {
+/**
+ * Normalizes a possibly negative axis into [0, rank). With `inclusive` the axis names a position
+ * to insert at, in [0, rank]: negative values count from rank + 1 (as Unsqueeze's do).
+ */
+export function normalizeAxis(
+  axis: number,
+  rank: number,
+  fail: (reason: string) => never,
+  inclusive = false,
+): number {
   const limit = inclusive ? rank + 1 : rank;
   const a = axis < 0 ? axis + limit : axis;
   if (!Number.isInteger(a) || a < 0 || a >= limit) fail(`axis ${axis} is out of range for rank ${rank}`);
@@ -33,7 +41,10 @@ export function normalizeAxis(axis: number, rank: number, fail: (reason: string)
 }
 
 /** The numpy-style broadcast of several shapes. */
-export function broadcastShapes(shapes: readonly (readonly number[])[], fail: (reason: string) => never): number[] {
+export function broadcastShapes(
+  shapes: readonly (readonly number[])[],
+  fail: (reason: string) => never,
+): number[] {
   const rank = Math.max(0, ...shapes.map((s) => s.length));
   const out = new Array<number>(rank).fill(1);
   for (const shape of shapes) {
@@ -56,7 +67,9 @@ export function broadcastIndex(inDims: readonly number[], outDims: readonly numb
   const rank = outDims.length;
   const offset = rank - inDims.length;
   const inStrides = stridesOf(inDims);
-  const effective = outDims.map((_, i) => (i < offset || inDims[i - offset] === 1 ? 0 : inStrides[i - offset]!));
+  const effective = outDims.map((_, i) =>
+    i < offset || inDims[i - offset] === 1 ? 0 : inStrides[i - offset]!,
+  );
   if (inDims.length === rank && inDims.every((d, i) => d === outDims[i])) {
     for (let i = 0; i < size; i++) map[i] = i;
     return map;
@@ -201,15 +214,19 @@ export function readInts(t: Tensor): number[] {
 
 /** The single value of a scalar (or one-element) tensor, as a number. */
 export function scalarNumber(t: Tensor): number {
-  if (t.size !== 1) throw new HeddleError(`expected a single value, got a tensor of dims [${t.dims.join(', ')}]`);
+  if (t.size !== 1)
+    throw new HeddleError(`expected a single value, got a tensor of dims [${t.dims.join(', ')}]`);
   return toNumbers(t)[0]!;
 }
 
-/** Copies the elements of `data` at `indices` into new storage of the same kind. */
+/** Copies the elements of `data` at `indices` into new storage of the same kind (complex: both slots). */
 export function gatherStorage(type: DataType, data: TensorData, indices: ArrayLike<number>): TensorData {
   const out = allocateStorage(type, indices.length);
+  const slots = slotsPerElement(type);
   const src = data as unknown as unknown[];
   const dst = out as unknown as unknown[];
-  for (let i = 0; i < indices.length; i++) dst[i] = src[indices[i]!];
+  for (let i = 0; i < indices.length; i++) {
+    for (let s = 0; s < slots; s++) dst[i * slots + s] = src[indices[i]! * slots + s];
+  }
   return out;
 }

@@ -1,3 +1,379 @@
-import type { KernelDef } from '../kernel.js';
+/**
+ * Transformer building blocks: scaled dot-product Attention (opset 23, with opset 24's
+ * nonpad_kv_seqlen), RotaryEmbedding and SwiGLU. Attention handles 3-D (heads packed in the last
+ * axis) and 4-D inputs, grouped-query heads, a key/value cache, boolean or additive masks, causal
+ * masking, softcap and the four qk_matmul_output modes. Everything is computed in float64 and
+ * rounded to the output type once.
+ */
 
-export const kernels: KernelDef[] = [];
+import type { Tensor } from '../../../core/tensor.js';
+import type { KernelContext, KernelDef } from '../kernel.js';
+import { fromNumbers, readInts, shapeSize, toNumbers } from '../util.js';
+
+/** A tensor seen as [batch, heads, sequence, size], whatever its stored layout. */
+interface Heads {
+  values: Float64Array;
+  batch: number;
+  heads: number;
+  sequence: number;
+  size: number;
+}
+
+/**
+ * Reads a 4-D [batch, heads, sequence, size] tensor, or a 3-D [batch, sequence, heads * size] one
+ * split into `heads` heads, into [batch, heads, sequence, size] order.
+ */
+function readHeads(ctx: KernelContext, t: Tensor, name: string, heads: number | undefined): Heads {
+  const data = toNumbers(t);
+  if (t.dims.length === 4) {
+    const [batch, count, sequence, size] = t.dims as [number, number, number, number];
+    if (heads !== undefined && heads !== count) {
+      ctx.fail(`${name} has ${count} heads, the attributes say ${heads}`);
+    }
+    return { values: Float64Array.from(data), batch, heads: count, sequence, size };
+  }
+  if (t.dims.length !== 3) ctx.fail(`${name} must have rank 3 or 4, got dims [${t.dims.join(', ')}]`);
+  if (heads === undefined) ctx.fail('3-D inputs need the q_num_heads and kv_num_heads attributes');
+  const [batch, sequence, hidden] = t.dims as [number, number, number];
+  if (heads <= 0 || hidden % heads !== 0) {
+    ctx.fail(`${name}'s hidden size ${hidden} does not split into ${heads} heads`);
+  }
+  const size = hidden / heads;
+  const values = new Float64Array(data.length);
+  for (let b = 0; b < batch; b++) {
+    for (let s = 0; s < sequence; s++) {
+      for (let h = 0; h < heads; h++) {
+        const from = (b * sequence + s) * hidden + h * size;
+        const to = ((b * heads + h) * sequence + s) * size;
+        for (let d = 0; d < size; d++) values[to + d] = data[from + d]!;
+      }
+    }
+  }
+  return { values, batch, heads, sequence, size };
+}
+
+/** The cache `past` followed by the new entries `current`, along the sequence axis. */
+function appendToCache(ctx: KernelContext, past: Tensor | undefined, current: Heads, name: string): Heads {
+  if (!past) return current;
+  const { batch, heads, size } = current;
+  if (past.dims.length !== 4 || past.dims[0] !== batch || past.dims[1] !== heads || past.dims[3] !== size) {
+    ctx.fail(
+      `${name} must have dims [${batch}, ${heads}, past length, ${size}], got [${past.dims.join(', ')}]`,
+    );
+  }
+  const pastLength = past.dims[2]!;
+  const pastValues = toNumbers(past);
+  const sequence = pastLength + current.sequence;
+  const values = new Float64Array(batch * heads * sequence * size);
+  for (let bh = 0; bh < batch * heads; bh++) {
+    values.set(pastValues.slice(bh * pastLength * size, (bh + 1) * pastLength * size), bh * sequence * size);
+    values.set(
+      current.values.subarray(bh * current.sequence * size, (bh + 1) * current.sequence * size),
+      (bh * sequence + pastLength) * size,
+    );
+  }
+  return { values, batch, heads, sequence, size };
+}
+
+/**
+ * The additive attention bias for one query row: the mask (boolean false → -inf, a float mask
+ * added as is, a mask shorter than the keys padded with -inf), causal masking and the padding
+ * given by nonpad_kv_seqlen.
+ */
+type BiasRow = (b: number, h: number, i: number, out: Float64Array) => void;
+
+function attentionBias(
+  ctx: KernelContext,
+  dims: { batch: number; heads: number; queries: number; keys: number },
+  causalOffsets: number[] | undefined,
+  validKeys: number[] | undefined,
+): BiasRow {
+  const mask = ctx.optionalInput(3);
+  const maskValues = mask && toNumbers(mask);
+  const target = [dims.batch, dims.heads, dims.queries];
+  let maskStrides: number[] = [];
+  let maskLength = 0;
+  if (mask) {
+    if (mask.dims.length < 2 || mask.dims.length > 4) {
+      ctx.fail(`attn_mask must have rank 2 to 4, got [${mask.dims.join(', ')}]`);
+    }
+    const padded = [...new Array<number>(4 - mask.dims.length).fill(1), ...mask.dims];
+    maskLength = padded[3]!;
+    if (maskLength > dims.keys) ctx.fail(`attn_mask covers ${maskLength} keys, there are only ${dims.keys}`);
+    padded.slice(0, 3).forEach((d, axis) => {
+      if (d !== 1 && d !== target[axis]) {
+        ctx.fail(
+          `attn_mask dims [${mask.dims.join(', ')}] do not broadcast to [${[...target, dims.keys].join(', ')}]`,
+        );
+      }
+    });
+    const strides = [padded[1]! * padded[2]! * maskLength, padded[2]! * maskLength, maskLength];
+    maskStrides = strides.map((s, axis) => (padded[axis] === 1 ? 0 : s));
+  }
+  const booleanMask = mask?.type === 'bool';
+  return (b, h, i, out) => {
+    out.fill(0);
+    if (maskValues) {
+      const base = b * maskStrides[0]! + h * maskStrides[1]! + i * maskStrides[2]!;
+      for (let j = 0; j < dims.keys; j++) {
+        if (j >= maskLength) out[j] = -Infinity;
+        else if (booleanMask) out[j] = maskValues[base + j] ? 0 : -Infinity;
+        else out[j] = maskValues[base + j]!;
+      }
+    }
+    if (causalOffsets) {
+      const last = i + causalOffsets[b]!;
+      for (let j = Math.max(0, last + 1); j < dims.keys; j++) out[j] = -Infinity;
+    }
+    if (validKeys) {
+      for (let j = validKeys[b]!; j < dims.keys; j++) out[j] = -Infinity;
+    }
+  };
+}
+
+/** What qk_matmul_output holds, by qk_matmul_output_mode. */
+const QK_OUTPUT_STAGES = ['scores', 'softcapped', 'biased', 'probabilities'] as const;
+
+function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
+  const q = ctx.input(0);
+  const k = ctx.input(1);
+  const v = ctx.input(2);
+  if (q.dims.length !== k.dims.length || q.dims.length !== v.dims.length) {
+    ctx.fail(
+      `Q, K and V must have one rank, got [${q.dims.join(', ')}], [${k.dims.join(', ')}], [${v.dims.join(', ')}]`,
+    );
+  }
+  const qHeadsAttr = ctx.has('q_num_heads') ? ctx.int('q_num_heads') : undefined;
+  const kvHeadsAttr = ctx.has('kv_num_heads') ? ctx.int('kv_num_heads') : undefined;
+  const query = readHeads(ctx, q, 'Q', qHeadsAttr);
+  const keys = appendToCache(ctx, ctx.optionalInput(4), readHeads(ctx, k, 'K', kvHeadsAttr), 'past_key');
+  const values = appendToCache(ctx, ctx.optionalInput(5), readHeads(ctx, v, 'V', kvHeadsAttr), 'past_value');
+  const { batch, heads, sequence: queries } = query;
+  if (keys.batch !== batch || values.batch !== batch) ctx.fail('Q, K and V must have one batch size');
+  if (keys.size !== query.size) ctx.fail(`Q's head size ${query.size} differs from K's ${keys.size}`);
+  if (keys.heads !== values.heads || keys.sequence !== values.sequence) {
+    ctx.fail('K and V (with their caches) must have the same heads and sequence length');
+  }
+  if (heads % keys.heads !== 0) {
+    ctx.fail(`${heads} query heads cannot be grouped over ${keys.heads} key/value heads`);
+  }
+  const group = heads / keys.heads;
+  const total = keys.sequence;
+
+  const pastLength = total - (k.dims.length === 4 ? k.dims[2]! : k.dims[1]!);
+  const nonpadInput = ctx.opset >= 24 ? ctx.optionalInput(6) : undefined;
+  const validKeys = nonpadInput && readInts(nonpadInput);
+  if (validKeys) {
+    if (validKeys.length !== batch) {
+      ctx.fail(`nonpad_kv_seqlen must have ${batch} entries, got ${validKeys.length}`);
+    }
+    for (const n of validKeys) {
+      if (n < 0 || n > total) ctx.fail(`nonpad_kv_seqlen ${n} is out of range [0, ${total}]`);
+    }
+  }
+  // Causal masking is aligned bottom-right: a query sees the keys that precede its block plus its own position.
+  const causalOffsets =
+    ctx.int('is_causal', 0) === 1
+      ? Array.from({ length: batch }, (_, b) =>
+          ctx.optionalInput(4) === undefined && validKeys ? validKeys[b]! - queries : pastLength,
+        )
+      : undefined;
+  const biasRow = attentionBias(ctx, { batch, heads, queries, keys: total }, causalOffsets, validKeys);
+
+  const scale = ctx.has('scale') ? ctx.float('scale') : 1 / Math.sqrt(query.size);
+  const softcap = ctx.float('softcap', 0);
+  const mode = ctx.int('qk_matmul_output_mode', 0);
+  const stage = QK_OUTPUT_STAGES[mode];
+  if (stage === undefined) ctx.fail(`qk_matmul_output_mode must be 0 to 3, got ${mode}`);
+
+  const valueSize = values.size;
+  const y = new Float64Array(batch * heads * queries * valueSize);
+  const qkOutput = new Float64Array(batch * heads * queries * total);
+  const stages = {
+    scores: new Float64Array(total),
+    softcapped: new Float64Array(total),
+    biased: new Float64Array(total),
+    probabilities: new Float64Array(total),
+  };
+  const bias = new Float64Array(total);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const kvBase = (b * keys.heads + Math.floor(h / group)) * total;
+      for (let i = 0; i < queries; i++) {
+        const row = (b * heads + h) * queries + i;
+        const qOffset = row * query.size;
+        for (let j = 0; j < total; j++) {
+          let dot = 0;
+          const kOffset = (kvBase + j) * keys.size;
+          for (let d = 0; d < query.size; d++) dot += query.values[qOffset + d]! * keys.values[kOffset + d]!;
+          stages.scores[j] = dot * scale;
+          stages.softcapped[j] =
+            softcap > 0 ? softcap * Math.tanh(stages.scores[j]! / softcap) : stages.scores[j]!;
+        }
+        biasRow(b, h, i, bias);
+        for (let j = 0; j < total; j++) stages.biased[j] = stages.softcapped[j]! + bias[j]!;
+        // A row with every key masked attends to nothing: its probabilities are all zero, not NaN.
+        if (bias.every((x) => x === -Infinity)) stages.probabilities.fill(0);
+        else softmaxInto(stages.biased, stages.probabilities);
+        qkOutput.set(stages[stage], row * total);
+        for (let j = 0; j < total; j++) {
+          const p = stages.probabilities[j]!;
+          if (p === 0) continue;
+          const vOffset = (kvBase + j) * valueSize;
+          for (let d = 0; d < valueSize; d++) y[row * valueSize + d] += p * values.values[vOffset + d]!;
+        }
+      }
+    }
+  }
+
+  const yDims =
+    q.dims.length === 3 ? [batch, queries, heads * valueSize] : [batch, heads, queries, valueSize];
+  return [
+    fromNumbers(q.type, q.dims.length === 3 ? mergeHeads(y, batch, heads, queries, valueSize) : y, yDims),
+    ctx.wantsOutput(1) ? fromNumbers(k.type, keys.values, [batch, keys.heads, total, keys.size]) : undefined,
+    ctx.wantsOutput(2)
+      ? fromNumbers(v.type, values.values, [batch, values.heads, total, valueSize])
+      : undefined,
+    ctx.wantsOutput(3) ? fromNumbers(q.type, qkOutput, [batch, heads, queries, total]) : undefined,
+  ];
+}
+
+function softmaxInto(x: Float64Array, out: Float64Array): void {
+  let max = -Infinity;
+  for (const v of x) if (v > max) max = v;
+  let sum = 0;
+  for (let j = 0; j < x.length; j++) {
+    out[j] = Math.exp(x[j]! - max);
+    sum += out[j]!;
+  }
+  for (let j = 0; j < x.length; j++) out[j] /= sum;
+}
+
+/** [batch, heads, sequence, size] → [batch, sequence, heads * size]. */
+function mergeHeads(
+  x: Float64Array,
+  batch: number,
+  heads: number,
+  sequence: number,
+  size: number,
+): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let s = 0; s < sequence; s++) {
+        const from = ((b * heads + h) * sequence + s) * size;
+        out.set(x.subarray(from, from + size), ((b * sequence + s) * heads + h) * size);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * RotaryEmbedding: rotates pairs of each head's first `rotary_embedding_dim` features by the
+ * angle whose cosine and sine the caches hold for the token's position. Pairs are (i, i + dim/2),
+ * or adjacent (2i, 2i + 1) when interleaved.
+ */
+function runRotaryEmbedding(ctx: KernelContext): Tensor[] {
+  const x = ctx.input(0);
+  const cosCache = ctx.input(1);
+  const sinCache = ctx.input(2);
+  const positionIds = ctx.optionalInput(3);
+  const heads = x.dims.length === 3 ? ctx.int('num_heads') : x.dims[1]!;
+  const input = readHeads(ctx, x, 'input', heads);
+  const { batch, sequence, size } = input;
+  const rotaryDim = ctx.int('rotary_embedding_dim', 0) || size;
+  if (rotaryDim > size || rotaryDim % 2 !== 0) {
+    ctx.fail(`rotary_embedding_dim ${rotaryDim} must be even and at most ${size}`);
+  }
+  const half = rotaryDim / 2;
+  const interleaved = ctx.int('interleaved', 0) === 1;
+  if (cosCache.dims.join() !== sinCache.dims.join()) {
+    ctx.fail('cos_cache and sin_cache must have the same dims');
+  }
+  if (cosCache.dims[cosCache.dims.length - 1] !== half) {
+    ctx.fail(
+      `the caches' last axis must be rotary_embedding_dim / 2 = ${half}, got [${cosCache.dims.join(', ')}]`,
+    );
+  }
+  const cos = toNumbers(cosCache);
+  const sin = toNumbers(sinCache);
+  const cacheRow = cacheRowLookup(ctx, cosCache, positionIds, batch, sequence);
+
+  const out = Float64Array.from(input.values);
+  for (let b = 0; b < batch; b++) {
+    for (let s = 0; s < sequence; s++) {
+      const cacheOffset = cacheRow(b, s) * half;
+      for (let h = 0; h < heads; h++) {
+        const base = ((b * heads + h) * sequence + s) * size;
+        for (let i = 0; i < half; i++) {
+          const [first, second] = interleaved
+            ? [base + 2 * i, base + 2 * i + 1]
+            : [base + i, base + half + i];
+          const c = cos[cacheOffset + i]!;
+          const n = sin[cacheOffset + i]!;
+          const x1 = input.values[first]!;
+          const x2 = input.values[second]!;
+          out[first] = c * x1 - n * x2;
+          out[second] = n * x1 + c * x2;
+        }
+      }
+    }
+  }
+  const result = x.dims.length === 3 ? mergeHeads(out, batch, heads, sequence, size) : out;
+  return [fromNumbers(x.type, result, x.dims)];
+}
+
+/** Which cache row serves token (b, s): the position id's row, or the token's own [b, s] row. */
+function cacheRowLookup(
+  ctx: KernelContext,
+  cache: Tensor,
+  positionIds: Tensor | undefined,
+  batch: number,
+  sequence: number,
+): (b: number, s: number) => number {
+  if (!positionIds) {
+    if (cache.dims.length !== 3 || cache.dims[0] !== batch || cache.dims[1] !== sequence) {
+      ctx.fail(
+        `without position_ids the caches must have dims [${batch}, ${sequence}, dim / 2], got [${cache.dims.join(', ')}]`,
+      );
+    }
+    return (b, s) => b * sequence + s;
+  }
+  if (cache.dims.length !== 2) {
+    ctx.fail(`with position_ids the caches must be 2-D, got [${cache.dims.join(', ')}]`);
+  }
+  if (positionIds.dims.length !== 2 || positionIds.dims[0] !== batch || positionIds.dims[1] !== sequence) {
+    ctx.fail(`position_ids must have dims [${batch}, ${sequence}], got [${positionIds.dims.join(', ')}]`);
+  }
+  const positions = readInts(positionIds);
+  const rows = cache.dims[0]!;
+  for (const p of positions) {
+    if (p < 0 || p >= rows) ctx.fail(`position id ${p} is out of range for caches of ${rows} positions`);
+  }
+  return (b, s) => positions[b * sequence + s]!;
+}
+
+/** SwiGLU: Swish(A) · B, with Swish(a) = a · sigmoid(alpha · a); A and B have identical shapes. */
+function runSwiGLU(ctx: KernelContext): Tensor[] {
+  const gate = ctx.input(0);
+  const linear = ctx.input(1);
+  if (gate.type !== linear.type) ctx.fail(`A and B must have one type, got ${gate.type} and ${linear.type}`);
+  if (gate.dims.join() !== linear.dims.join() || gate.dims.length !== linear.dims.length) {
+    ctx.fail(
+      `A and B must have identical dims, got [${gate.dims.join(', ')}] and [${linear.dims.join(', ')}]`,
+    );
+  }
+  const alpha = ctx.float('alpha', 1);
+  const a = toNumbers(gate);
+  const b = toNumbers(linear);
+  const out = new Float64Array(shapeSize(gate.dims));
+  for (let i = 0; i < out.length; i++) out[i] = (a[i]! * b[i]!) / (1 + Math.exp(-alpha * a[i]!));
+  return [fromNumbers(gate.type, out, gate.dims)];
+}
+
+export const kernels: KernelDef[] = [
+  { op: 'Attention', since: 23, run: runAttention },
+  { op: 'RotaryEmbedding', since: 23, run: runRotaryEmbedding },
+  { op: 'SwiGLU', since: 28, run: runSwiGLU },
+];

@@ -27,7 +27,12 @@ interface ClassLayout {
 }
 
 /** Validates the shapes of scores, target and weight against each other. */
-function classLayout(ctx: KernelContext, scores: Tensor, target: Tensor, weight: Tensor | undefined): ClassLayout {
+function classLayout(
+  ctx: KernelContext,
+  scores: Tensor,
+  target: Tensor,
+  weight: Tensor | undefined,
+): ClassLayout {
   const dims = scores.dims;
   if (dims.length < 2) ctx.fail(`the input must have at least 2 dims [N, C, ...], got [${dims.join(', ')}]`);
   const expectedTarget = [dims[0]!, ...dims.slice(2)];

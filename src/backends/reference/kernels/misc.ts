@@ -72,7 +72,8 @@ function determinant(values: ArrayLike<number>, offset: number, n: number): numb
   let det = 1;
   for (let col = 0; col < n; col++) {
     let pivot = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(a[r * n + col]!) > Math.abs(a[pivot * n + col]!)) pivot = r;
+    for (let r = col + 1; r < n; r++)
+      if (Math.abs(a[r * n + col]!) > Math.abs(a[pivot * n + col]!)) pivot = r;
     if (a[pivot * n + col] === 0) return 0;
     if (pivot !== col) {
       for (let c = 0; c < n; c++) [a[col * n + c], a[pivot * n + c]] = [a[pivot * n + c]!, a[col * n + c]!];
@@ -93,10 +94,13 @@ function det(ctx: KernelContext): Tensor[] {
   if (!isFloatType(x.type)) ctx.fail(`Det takes float tensors, got ${x.type}`);
   const rank = x.dims.length;
   const n = x.dims[rank - 1]!;
-  if (rank < 2 || x.dims[rank - 2] !== n) ctx.fail(`Det needs square matrices [..., M, M], got [${x.dims.join(', ')}]`);
+  if (rank < 2 || x.dims[rank - 2] !== n)
+    ctx.fail(`Det needs square matrices [..., M, M], got [${x.dims.join(', ')}]`);
   const batchDims = x.dims.slice(0, -2);
   const values = toNumbers(x);
-  const out = Float64Array.from({ length: shapeSize(batchDims) }, (_, b) => determinant(values, b * n * n, n));
+  const out = Float64Array.from({ length: shapeSize(batchDims) }, (_, b) =>
+    determinant(values, b * n * n, n),
+  );
   return [fromNumbers(x.type, out, batchDims)];
 }
 
@@ -152,7 +156,9 @@ function nonMaxSuppression(ctx: KernelContext): Tensor[] {
   const scoreValues = toNumbers(scores);
   const selected: number[] = [];
   for (let b = 0; b < batches; b++) {
-    const corners = Array.from({ length: boxCount }, (_, i) => boxCorners(boxValues, (b * boxCount + i) * 4, centerPointBox));
+    const corners = Array.from({ length: boxCount }, (_, i) =>
+      boxCorners(boxValues, (b * boxCount + i) * 4, centerPointBox),
+    );
     for (let c = 0; c < classes; c++) {
       const scoreAt = (b * classes + c) * boxCount;
       const candidates = Array.from({ length: boxCount }, (_, i) => i)

@@ -6,7 +6,13 @@
  * whose results stay integers, since those can be asked about values beyond 2^53.
  */
 
-import { integerRange, isBigIntType, isFloatType, isNarrowFloat, type DataType } from '../../../core/dtype.js';
+import {
+  integerRange,
+  isBigIntType,
+  isFloatType,
+  isNarrowFloat,
+  type DataType,
+} from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { fromNumbers, normalizeAxis, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
@@ -87,7 +93,11 @@ const REDUCTIONS: Record<string, Reduction> = {
   },
   ReduceL1: { identity: zero, step: addAbs, exact: { identity: bigZero, step: (acc, x) => acc + bigAbs(x) } },
   ReduceL2: { identity: zero, step: addSquare, finish: Math.sqrt },
-  ReduceSumSquare: { identity: zero, step: addSquare, exact: { identity: bigZero, step: (acc, x) => acc + x * x } },
+  ReduceSumSquare: {
+    identity: zero,
+    step: addSquare,
+    exact: { identity: bigZero, step: (acc, x) => acc + x * x },
+  },
   ReduceLogSum: { identity: zero, step: add, finish: Math.log },
   ReduceLogSumExp: { identity: () => -Infinity, step: logAddExp },
 };
@@ -212,7 +222,8 @@ function argKernel(op: string, beats: (x: number | bigint, best: number | bigint
       const axisSize = x.dims[axis]!;
       const outer = shapeSize(x.dims.slice(0, axis));
       const inner = shapeSize(x.dims.slice(axis + 1));
-      if (axisSize === 0 && outer * inner > 0) ctx.fail(`${op} cannot choose an index along an empty axis ${axis}`);
+      if (axisSize === 0 && outer * inner > 0)
+        ctx.fail(`${op} cannot choose an index along an empty axis ${axis}`);
       const values = comparableValues(x);
       const out = new BigInt64Array(outer * inner);
       for (let o = 0; o < outer; o++) {
@@ -232,7 +243,9 @@ function argKernel(op: string, beats: (x: number | bigint, best: number | bigint
         }
       }
       const keepdims = ctx.int('keepdims', 1) !== 0;
-      const outDims = keepdims ? x.dims.map((d, a) => (a === axis ? 1 : d)) : x.dims.filter((_, a) => a !== axis);
+      const outDims = keepdims
+        ? x.dims.map((d, a) => (a === axis ? 1 : d))
+        : x.dims.filter((_, a) => a !== axis);
       return [new Tensor('int64', out, outDims)];
     },
   };
@@ -241,7 +254,9 @@ function argKernel(op: string, beats: (x: number | bigint, best: number | bigint
 const isNaNValue = (v: number | bigint): boolean => v !== v;
 
 export const kernels: KernelDef[] = [
-  ...Object.entries(REDUCTIONS).map(([op, reduction]) => reduceKernel(op, reduction, op === 'ReduceSum' ? 13 : 18)),
+  ...Object.entries(REDUCTIONS).map(([op, reduction]) =>
+    reduceKernel(op, reduction, op === 'ReduceSum' ? 13 : 18),
+  ),
   argKernel('ArgMax', (x, best) => (isNaNValue(x) && !isNaNValue(best)) || x > best),
   argKernel('ArgMin', (x, best) => (isNaNValue(x) && !isNaNValue(best)) || x < best),
 ];

@@ -134,7 +134,9 @@ function lstmCell(inputForget: boolean): Cell {
   return (xw, state, weights, acts, hidden) => {
     const [f, g, hAct] = acts as [Activation, Activation, Activation];
     const pre = xw.slice();
-    for (let gate = 0; gate < 4; gate++) addRecurrence(pre.subarray(gate * hidden), gate, state.h, weights, hidden);
+    for (let gate = 0; gate < 4; gate++) {
+      addRecurrence(pre.subarray(gate * hidden), gate, state.h, weights, hidden);
+    }
     const { h, c } = state;
     const p = weights.p;
     for (let j = 0; j < hidden; j++) {
@@ -172,9 +174,12 @@ const RECURRENT_OPS: RecurrentOp[] = [
 function readActivations(ctx: KernelContext, spec: RecurrentOp, directions: number): Activation[][] {
   const perDirection = spec.defaultActivations.length;
   const names = ctx.strings('activations', []);
-  const all = names.length > 0 ? names : Array.from({ length: directions }, () => spec.defaultActivations).flat();
+  const all =
+    names.length > 0 ? names : Array.from({ length: directions }, () => spec.defaultActivations).flat();
   if (all.length !== perDirection * directions) {
-    ctx.fail(`expected ${perDirection * directions} activations (${perDirection} per direction), got ${all.length}`);
+    ctx.fail(
+      `expected ${perDirection * directions} activations (${perDirection} per direction), got ${all.length}`,
+    );
   }
   const alphas = ctx.floats('activation_alpha', []);
   const betas = ctx.floats('activation_beta', []);
@@ -196,7 +201,9 @@ function readActivations(ctx: KernelContext, spec: RecurrentOp, directions: numb
     }
     return clip === undefined ? fn : (x: number) => fn(Math.min(clip, Math.max(-clip, x)));
   });
-  return Array.from({ length: directions }, (_, d) => functions.slice(d * perDirection, (d + 1) * perDirection));
+  return Array.from({ length: directions }, (_, d) =>
+    functions.slice(d * perDirection, (d + 1) * perDirection),
+  );
 }
 
 function expectDims(ctx: KernelContext, name: string, t: Tensor, dims: number[]): void {
@@ -219,7 +226,9 @@ function runRecurrent(ctx: KernelContext, spec: RecurrentOp): (Tensor | undefine
   if (x.dims.length !== 3) ctx.fail(`X must have rank 3, got dims [${x.dims.join(', ')}]`);
   const [seqLength, batch, inputSize] = (batchMajor ? [x.dims[1], x.dims[0], x.dims[2]] : x.dims) as number[];
   const direction = ctx.string('direction', 'forward');
-  if (!['forward', 'reverse', 'bidirectional'].includes(direction)) ctx.fail(`unknown direction '${direction}'`);
+  if (!['forward', 'reverse', 'bidirectional'].includes(direction)) {
+    ctx.fail(`unknown direction '${direction}'`);
+  }
   const directions = direction === 'bidirectional' ? 2 : 1;
   if (w.dims.length !== 3) ctx.fail(`W must have rank 3, got dims [${w.dims.join(', ')}]`);
   const hidden = ctx.int('hidden_size', w.dims[1]! / spec.gates);

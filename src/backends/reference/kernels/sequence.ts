@@ -40,13 +40,19 @@ export function sliceAlongAxis(t: Tensor, axis: number, start: number, length: n
 }
 
 /** Concatenates tensors of one type along `axis`; all other dims must agree. */
-export function concatAlongAxis(tensors: readonly Tensor[], axis: number, fail: (reason: string) => never): Tensor {
+export function concatAlongAxis(
+  tensors: readonly Tensor[],
+  axis: number,
+  fail: (reason: string) => never,
+): Tensor {
   const first = tensors[0];
   if (!first) fail('cannot concatenate an empty list of tensors');
   for (const t of tensors) {
     if (t.type !== first.type) fail(`cannot concatenate tensors of types ${first.type} and ${t.type}`);
     if (t.dims.length !== first.dims.length || t.dims.some((d, i) => i !== axis && d !== first.dims[i])) {
-      fail(`cannot concatenate tensors of dims [${first.dims.join(', ')}] and [${t.dims.join(', ')}] on axis ${axis}`);
+      fail(
+        `cannot concatenate tensors of dims [${first.dims.join(', ')}] and [${t.dims.join(', ')}] on axis ${axis}`,
+      );
     }
   }
   const dims = [...first.dims];
@@ -66,7 +72,11 @@ export function concatAlongAxis(tensors: readonly Tensor[], axis: number, fail: 
 }
 
 /** Stacks same-shaped tensors along a new axis `axis`. */
-export function stackAlongAxis(tensors: readonly Tensor[], axis: number, fail: (reason: string) => never): Tensor {
+export function stackAlongAxis(
+  tensors: readonly Tensor[],
+  axis: number,
+  fail: (reason: string) => never,
+): Tensor {
   const withAxis = tensors.map((t) => t.reshape([...t.dims.slice(0, axis), 1, ...t.dims.slice(axis)]));
   return concatAlongAxis(withAxis, axis, fail);
 }
@@ -161,7 +171,9 @@ function splitToSequence(ctx: KernelContext): RuntimeValue[] {
 
 /** The chunk lengths of a `split` input: one length for equal chunks (the last may be shorter), or a list. */
 function splitLengths(ctx: KernelContext, split: Tensor, axisSize: number): number[] {
-  if (split.type !== 'int32' && split.type !== 'int64') ctx.fail(`split must be int32 or int64, got ${split.type}`);
+  if (split.type !== 'int32' && split.type !== 'int64') {
+    ctx.fail(`split must be int32 or int64, got ${split.type}`);
+  }
   const values = readInts(split);
   if (split.dims.length === 0) {
     const chunk = values[0]!;
@@ -172,7 +184,9 @@ function splitLengths(ctx: KernelContext, split: Tensor, axisSize: number): numb
   if (split.dims.length !== 1) ctx.fail(`split must be a scalar or 1-D, got dims [${split.dims.join(', ')}]`);
   if (values.some((v) => v < 0)) ctx.fail(`split lengths must be non-negative, got [${values.join(', ')}]`);
   const total = values.reduce((a, b) => a + b, 0);
-  if (total !== axisSize) ctx.fail(`split lengths [${values.join(', ')}] sum to ${total}, not the axis size ${axisSize}`);
+  if (total !== axisSize) {
+    ctx.fail(`split lengths [${values.join(', ')}] sum to ${total}, not the axis size ${axisSize}`);
+  }
   return values;
 }
 
@@ -204,13 +218,17 @@ function sequenceMap(ctx: KernelContext): RuntimeValue[] {
   });
   const results: Tensor[][] = body.outputs.map(() => []);
   for (let position = 0; position < length; position++) {
-    const elements = inputs.map((value) => (value instanceof TensorSequence ? value.items[position]! : value));
+    const elements = inputs.map((value) =>
+      value instanceof TensorSequence ? value.items[position]! : value,
+    );
     ctx.runSubgraph(body, elements).forEach((out, k) => {
       if (!(out instanceof Tensor)) ctx.fail(`body output ${k} must be a tensor, got ${describeValue(out)}`);
       results[k]!.push(out);
     });
   }
-  return results.map((items, k) => new TensorSequence(items[0]?.type ?? declaredTensorType(body.outputs[k]?.type), items));
+  return results.map(
+    (items, k) => new TensorSequence(items[0]?.type ?? declaredTensorType(body.outputs[k]?.type), items),
+  );
 }
 
 function declaredTensorType(type: ValueType | undefined) {

@@ -6,19 +6,27 @@
  * uint64 get a BigInt path wherever an operator can be exact on them.
  */
 
-import { allocateStorage, isBigIntType, isFloatType, isIntegerType, isSignedInteger, type DataType } from '../../../core/dtype.js';
+import {
+  allocateStorage,
+  isBigIntType,
+  isFloatType,
+  isIntegerType,
+  isSignedInteger,
+  type DataType,
+} from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { fromNumbers, toNumbers } from '../util.js';
 
 /** The element types an operator accepts, by family. */
-export type TypeFamily = 'float' | 'signed' | 'numeric' | 'integer' | 'bool';
+export type TypeFamily = 'float' | 'signed' | 'numeric' | 'integer' | 'unsigned' | 'bool';
 
 const FAMILY_DESCRIPTIONS: Record<TypeFamily, string> = {
   float: 'a floating-point type',
   signed: 'a floating-point or signed integer type',
   numeric: 'a numeric type',
   integer: 'an integer type',
+  unsigned: 'an unsigned integer type',
   bool: 'bool',
 };
 
@@ -32,6 +40,8 @@ function inFamily(type: DataType, family: TypeFamily): boolean {
       return isFloatType(type) || isIntegerType(type);
     case 'integer':
       return isIntegerType(type);
+    case 'unsigned':
+      return isIntegerType(type) && !isSignedInteger(type);
     case 'bool':
       return type === 'bool';
   }
@@ -39,7 +49,9 @@ function inFamily(type: DataType, family: TypeFamily): boolean {
 
 /** Fails unless `t`'s element type belongs to `family`. */
 export function requireFamily(ctx: KernelContext, t: Tensor, family: TypeFamily, what = 'input'): void {
-  if (!inFamily(t.type, family)) ctx.fail(`${what} has type ${t.type}, expected ${FAMILY_DESCRIPTIONS[family]}`);
+  if (!inFamily(t.type, family)) {
+    ctx.fail(`${what} has type ${t.type}, expected ${FAMILY_DESCRIPTIONS[family]}`);
+  }
 }
 
 /**
@@ -101,6 +113,22 @@ function roundHalfToEven(v: number): number {
   return rounded - v === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
 }
 
+function negate(v: number): number {
+  return -v;
+}
+
+function bigNegate(v: bigint): bigint {
+  return -v;
+}
+
+function bitwiseNot(v: number): number {
+  return ~v;
+}
+
+function bigBitwiseNot(v: bigint): bigint {
+  return ~v;
+}
+
 function bigAbs(v: bigint): bigint {
   return v < 0n ? -v : v;
 }
@@ -128,7 +156,7 @@ function elementwise(
   };
 }
 
-function isInf(ctx: KernelContext): Tensor[] {
+function detectInfinity(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'float');
   const negative = ctx.int('detect_negative', 1) !== 0;
@@ -136,7 +164,7 @@ function isInf(ctx: KernelContext): Tensor[] {
   return [mapUnary(x, 'bool', (v) => Number((v === Infinity && positive) || (v === -Infinity && negative)))];
 }
 
-function isNaN(ctx: KernelContext): Tensor[] {
+function detectNaN(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'float');
   return [mapUnary(x, 'bool', (v) => Number(Number.isNaN(v)))];
@@ -144,7 +172,7 @@ function isNaN(ctx: KernelContext): Tensor[] {
 
 export const kernels: KernelDef[] = [
   elementwise('Abs', 1, 'numeric', Math.abs, bigAbs),
-  elementwise('Neg', 1, 'signed', (v) => -v, (v) => -v),
+  elementwise('Neg', 1, 'signed', negate, bigNegate),
   elementwise('Sign', 9, 'numeric', Math.sign, bigSign),
   elementwise('Floor', 1, 'float', Math.floor),
   elementwise('Ceil', 1, 'float', Math.ceil),
@@ -167,7 +195,7 @@ export const kernels: KernelDef[] = [
   // Integer inputs are allowed from opset 13; the result is stored truncated, as the output keeps the input type.
   elementwise('Erf', 9, 'numeric', erf),
   elementwise('Not', 1, 'bool', (v) => 1 - v),
-  elementwise('BitwiseNot', 18, 'integer', (v) => ~v, (v) => ~v),
-  { op: 'IsNaN', since: 9, run: isNaN },
-  { op: 'IsInf', since: 10, run: isInf },
+  elementwise('BitwiseNot', 18, 'integer', bitwiseNot, bigBitwiseNot),
+  { op: 'IsNaN', since: 9, run: detectNaN },
+  { op: 'IsInf', since: 10, run: detectInfinity },
 ];
