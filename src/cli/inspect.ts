@@ -68,11 +68,13 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
   console.log(
     `params    ${summary.parameters.toLocaleString('en-US')} (${formatBytes(summary.parameterBytes)})`,
   );
-  const io = new Table({ head: ['', 'name', 'type'] });
+  // Colour only on a terminal: piped output stays plain text.
+  const style = process.stdout.isTTY ? {} : { head: [], border: [] };
+  const io = new Table({ head: ['', 'name', 'type'], style });
   for (const i of summary.inputs) io.push(['input', i.name, i.type]);
   for (const o of summary.outputs) io.push(['output', o.name, o.type]);
   console.log(io.toString());
-  const ops = new Table({ head: ['operator', 'count'] });
+  const ops = new Table({ head: ['operator', 'count'], style });
   for (const [op, count] of Object.entries(summary.operators)) ops.push([op, count]);
   console.log(ops.toString());
   return 0;

@@ -223,7 +223,8 @@ function minifloatCodec(layout: MinifloatLayout): {
 } {
   const table = decodeTable(layout);
   return {
-    decode: (bits) => table[bits]!,
+    // The mask keeps a stray high bit (a 4-bit value held in a byte) from reading past the table.
+    decode: (bits) => table[bits & (table.length - 1)]!,
     saturating: (value) => encodeMinifloat(layout, value, true),
     nonSaturating: (value) => encodeMinifloat(layout, value, false),
   };

@@ -87,6 +87,10 @@ export class NodeContext implements RuleContext {
     return this.#typed(name, 'floats');
   }
 
+  strings(name: string): string[] | undefined {
+    return this.#typed(name, 'strings');
+  }
+
   tensorAttribute(name: string): Tensor | undefined {
     const attribute = this.attribute(name);
     if (attribute?.type === 'sparse_tensor') return attribute.value;

@@ -1,8 +1,8 @@
 /**
- * Rules for operators that map each element on its own and keep the input's shape: math
- * functions, activations, the softmax family, Identity and Dropout, and the predicates that
- * turn a tensor into booleans of the same shape. The few that shape computations use (Identity,
- * Neg, Abs, Floor, Ceil, Not) also fold known values.
+ * Rules for operators whose output is shaped like their input: element-wise math functions,
+ * activations, the softmax family, running sums and products, Trilu, Identity and Dropout, and
+ * the predicates that turn a tensor into booleans of the same shape. The few that shape
+ * computations use (Identity, Neg, Abs, Floor, Ceil, Not) also fold known values.
  */
 
 import type { Dim } from '../graph.js';
@@ -16,7 +16,7 @@ const SAME_TYPE_AND_SHAPE = [
   'Round', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Sqrt', 'Tan', 'Tanh', 'BitwiseNot',
   'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Softsign',
   'ThresholdedRelu', 'Mish', 'Gelu', 'Swish', 'Shrink', 'Clip',
-  'Softmax', 'LogSoftmax', 'Hardmax',
+  'Softmax', 'LogSoftmax', 'Hardmax', 'CumSum', 'CumProd', 'Trilu',
 ];
 
 /** Element-wise functions that shape arithmetic uses, with how each acts on one element. */

@@ -1,7 +1,7 @@
 /**
- * Rules for matrix products: MatMul (numpy semantics: 1-D operands promoted then squeezed, batch
- * dims broadcast), its integer and quantized forms, Gemm with its transposes, and Einsum, whose
- * equation names every axis.
+ * Rules for linear algebra: MatMul (numpy semantics: 1-D operands promoted then squeezed, batch
+ * dims broadcast), its integer and quantized forms, Gemm with its transposes, Einsum, whose
+ * equation names every axis, and Det (one determinant per matrix of the batch).
  */
 
 import type { DataType } from '../../core/dtype.js';
@@ -98,6 +98,13 @@ function implicitOutput(terms: EinsumTerm[]): EinsumTerm {
   return { letters, ellipsisAt: terms.some((t) => t.ellipsisAt >= 0) ? 0 : -1 };
 }
 
+function determinant(ctx: RuleContext): (TensorType | undefined)[] {
+  const x = ctx.shape(0);
+  if (x && x.length < 2) ctx.fail(`Det takes matrices, got ${formatShape(x)}`);
+  if (x && !dimsCompatible(x[x.length - 1]!, x[x.length - 2]!)) ctx.fail(`Det takes square matrices, got ${formatShape(x)}`);
+  return [tensorType(ctx.elemType(0), x?.slice(0, -2))];
+}
+
 export const rules: InferenceRule[] = [
   { op: 'MatMul', infer: matmulOf(0, 1, (ctx) => ctx.elemType(0)) },
   { op: 'MatMulInteger', infer: matmulOf(0, 1, () => 'int32') },
@@ -105,4 +112,5 @@ export const rules: InferenceRule[] = [
   { op: 'QLinearMatMul', infer: matmulOf(0, 3, (ctx) => ctx.elemType(7)) },
   { op: 'Gemm', infer: gemm },
   { op: 'Einsum', infer: einsum },
+  { op: 'Det', infer: determinant },
 ];

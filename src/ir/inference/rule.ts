@@ -48,6 +48,7 @@ export interface RuleContext {
   string(name: string, fallback: string): string;
   ints(name: string): number[] | undefined;
   floats(name: string): number[] | undefined;
+  strings(name: string): string[] | undefined;
   tensorAttribute(name: string): Tensor | undefined;
   graph(name: string): Graph | undefined;
   /**

@@ -30,6 +30,8 @@ export class Scope {
   }
 
   #lookup(name: string): Entry | undefined {
-    return this.#entries.get(name) ?? this.parent?.#lookup(name);
+    const own = this.#entries.get(name);
+    if (own || !this.parent) return own;
+    return this.parent.#lookup(name);
   }
 }

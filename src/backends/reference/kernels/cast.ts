@@ -75,13 +75,15 @@ function castOptions(ctx: KernelContext): CastOptions {
 function cast(input: Tensor, to: DataType, options: CastOptions, fail: Fail): Tensor {
   if (input.type === to) return input;
   if (isComplexType(input.type) || isComplexType(to)) fail(`Cast does not convert ${input.type} to ${to}`);
-  if (to === 'string') return new Tensor(to, formatElements(input), input.dims);
-  if (input.type === 'string')
-    return new Tensor(to, parseStrings(input.data as string[], to, options, fail), input.dims);
-  if (isBigIntType(to)) return new Tensor(to, toBigInts(input, to), input.dims);
-  if (isBigIntType(input.type))
-    return new Tensor(to, fromBigInts(input.data as BigInt64Array, to, options), input.dims);
-  return new Tensor(to, numbersTo(to, toNumbers(input), options), input.dims);
+  return new Tensor(to, convertedStorage(input, to, options, fail), input.dims);
+}
+
+function convertedStorage(input: Tensor, to: DataType, options: CastOptions, fail: Fail): TensorData {
+  if (to === 'string') return formatElements(input);
+  if (input.type === 'string') return parseStrings(input.data as string[], to, options, fail);
+  if (isBigIntType(to)) return toBigInts(input, to);
+  if (isBigIntType(input.type)) return fromBigInts(input.data as BigInt64Array, to, options);
+  return numbersTo(to, toNumbers(input), options);
 }
 
 /** Numbers into the storage of a non-64-bit, non-string type, with wrapping or rounding. */
@@ -158,11 +160,8 @@ function fromBigInts(source: BigInt64Array | BigUint64Array, to: DataType, optio
     // Wrap in BigInt first: a Number conversion would round away the low bits.
     const bits = bitsOf(to);
     const wrap = isSignedInteger(to) ? BigInt.asIntN : BigInt.asUintN;
-    return numbersTo(
-      to,
-      Array.from(source, (v) => Number(wrap(bits, v))),
-      options,
-    );
+    const wrapped = Array.from(source, (v) => Number(wrap(bits, v)));
+    return numbersTo(to, wrapped, options);
   }
   return numbersTo(to, Array.from(source, Number), options);
 }
@@ -217,11 +216,8 @@ function parseStrings(
     // numpy reads any non-empty string as true.
     return Uint8Array.from(strings, (text) => (text.length > 0 ? 1 : 0));
   }
-  return numbersTo(
-    to,
-    strings.map((text) => parseFloatString(text, fail)),
-    options,
-  );
+  const values = strings.map((text) => parseFloatString(text, fail));
+  return numbersTo(to, values, options);
 }
 
 // Numbers → strings.
@@ -247,7 +243,7 @@ function formatElements(input: Tensor): string[] {
 interface FloatStyle {
   /** True when a decimal string reads back as the same value of the format. */
   roundTrips: (candidate: number, value: number) => boolean;
-  /** Magnitudes from here up are printed in scientific notation (numpy's threshold per precision). */
+  /** Magnitudes from here up are printed in scientific notation (numpy 2's threshold for the type). */
   positionalLimit: number;
 }
 
@@ -284,10 +280,12 @@ function formatFloat(value: number, style: FloatStyle): string {
 
 /** The fewest significant digits (and the decimal exponent of the first) that round-trip. */
 function shortestDigits(value: number, style: FloatStyle): { digits: string; exponent: number } {
-  let text = Math.abs(value).toExponential();
-  for (let precision = 1; precision <= 17; precision++) {
-    const candidate = Math.abs(value).toExponential(precision - 1);
-    if (style.roundTrips(Number(candidate), Math.abs(value))) {
+  const magnitude = Math.abs(value);
+  // 17 significant digits always read back as the same double.
+  let text = magnitude.toExponential(16);
+  for (let precision = 1; precision < 17; precision++) {
+    const candidate = magnitude.toExponential(precision - 1);
+    if (style.roundTrips(Number(candidate), magnitude)) {
       text = candidate;
       break;
     }
@@ -308,8 +306,9 @@ function positional(digits: string, exponent: number): string {
 function bitCast(input: Tensor, to: DataType, fail: Fail): Tensor {
   if (input.type === 'string' || to === 'string') fail('BitCast does not take strings');
   const bits = bitsOf(input.type);
-  if (bitsOf(to) !== bits)
+  if (bitsOf(to) !== bits) {
     fail(`BitCast needs types of one bit width: ${input.type} has ${bits}, ${to} ${bitsOf(to)}`);
+  }
   if (bits < 8) return new Tensor(to, reinterpretSubByte(input, to), input.dims);
   const out = allocateStorage(to, input.size) as Uint8Array;
   const source = input.data as Uint8Array;

@@ -36,8 +36,9 @@ export interface WindowGeometry {
 /** Reads an int-list attribute of one entry per spatial axis (or two, for pads), or its default. */
 export function spatialInts(ctx: KernelContext, name: string, count: number, fallback: number): number[] {
   const values = ctx.ints(name, new Array<number>(count).fill(fallback));
-  if (values.length !== count)
+  if (values.length !== count) {
     ctx.fail(`attribute '${name}' must have ${count} values, got ${values.length}`);
+  }
   return values;
 }
 
@@ -55,8 +56,9 @@ export function windowGeometry(
   const rank = inSpatial.length;
   const strides = spatialInts(ctx, 'strides', rank, 1);
   const dilations = spatialInts(ctx, 'dilations', rank, 1);
-  if (strides.some((s) => s < 1) || dilations.some((d) => d < 1))
+  if (strides.some((s) => s < 1) || dilations.some((d) => d < 1)) {
     ctx.fail('strides and dilations must be positive');
+  }
   if (kernel.some((k) => k < 1)) ctx.fail(`kernel dims [${kernel.join(', ')}] must be positive`);
   const autoPad = ctx.string('auto_pad', 'NOTSET');
   const padsBegin = new Array<number>(rank).fill(0);
@@ -79,8 +81,9 @@ export function windowGeometry(
       padsEnd[d] = pads[d + rank]!;
     }
     const room = inSpatial[d]! + padsBegin[d]! + padsEnd[d]! - span;
-    if (room < 0)
+    if (room < 0) {
       ctx.fail(`a window of ${span} does not fit in ${inSpatial[d]} plus padding on spatial axis ${d}`);
+    }
     let count = (ceilMode ? Math.ceil(room / strides[d]!) : Math.floor(room / strides[d]!)) + 1;
     if (ceilMode && (count - 1) * strides[d]! >= inSpatial[d]! + padsBegin[d]!) count--;
     outSpatial[d] = count;
@@ -286,8 +289,17 @@ function conv(ctx: KernelContext): Tensor {
   const outChannels = checkConvShapes(ctx, x.dims, w.dims, group);
   checkBias(ctx, bias, outChannels);
   const geometry = windowGeometry(ctx, x.dims.slice(2), kernel);
-  const ops = { x: floatValues(ctx, x), xDims: x.dims, w: floatValues(ctx, w), wDims: w.dims, group };
-  const { out, dims } = convolve({ ...ops, bias: bias && toNumbers(bias) }, geometry);
+  const { out, dims } = convolve(
+    {
+      x: floatValues(ctx, x),
+      xDims: x.dims,
+      w: floatValues(ctx, w),
+      wDims: w.dims,
+      bias: bias && toNumbers(bias),
+      group,
+    },
+    geometry,
+  );
   return fromNumbers(x.type, out, dims);
 }
 
@@ -301,8 +313,9 @@ function subtractZeroPoint(
   if (!QUANTIZED_TYPES.has(t.type)) ctx.fail(`${ctx.node.opType} does not support ${t.type}`);
   const values = Float64Array.from(t.data as Uint8Array);
   if (!zeroPoint) return values;
-  if (zeroPoint.type !== t.type)
+  if (zeroPoint.type !== t.type) {
     ctx.fail(`zero point of type ${zeroPoint.type} does not match ${t.type} data`);
+  }
   const points = toNumbers(zeroPoint);
   if (points.length !== 1 && points.length !== perChannel) {
     ctx.fail(
@@ -472,8 +485,9 @@ function transposedGeometry(
   const dilations = spatialInts(ctx, 'dilations', rank, 1);
   const outputPadding = spatialInts(ctx, 'output_padding', rank, 0);
   const autoPad = ctx.string('auto_pad', 'NOTSET');
-  if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad))
+  if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) {
     ctx.fail(`unknown auto_pad '${autoPad}'`);
+  }
   const fullSize = inSpatial.map(
     (n, d) => strides[d]! * (n - 1) + outputPadding[d]! + (kernel[d]! - 1) * dilations[d]! + 1,
   );
@@ -501,8 +515,9 @@ function transposedGeometry(
     padsEnd = pads.slice(rank);
     outSpatial = fullSize.map((size, d) => size - padsBegin[d]! - padsEnd[d]!);
   }
-  if (outSpatial.some((size) => size < 1))
+  if (outSpatial.some((size) => size < 1)) {
     ctx.fail(`output spatial dims [${outSpatial.join(', ')}] must be positive`);
+  }
   return { kernel, strides, dilations, padsBegin, padsEnd, outSpatial };
 }
 
@@ -517,12 +532,14 @@ function col2im(ctx: KernelContext): Tensor {
   if (imageShape.length !== blockShape.length || imageShape.length === 0) {
     ctx.fail('image_shape and block_shape must have the same, non-zero length');
   }
-  if (input.dims.length !== 3)
+  if (input.dims.length !== 3) {
     ctx.fail(`input must be [N, C * block size, L], got [${input.dims.join(', ')}]`);
+  }
   const [batch, rows, blocks] = input.dims as [number, number, number];
   const blockSize = shapeSize(blockShape);
-  if (rows % blockSize !== 0)
+  if (rows % blockSize !== 0) {
     ctx.fail(`input dim 1 (${rows}) is not a multiple of the block size ${blockSize}`);
+  }
   const channels = rows / blockSize;
   const geometry = windowGeometry(ctx, imageShape, blockShape);
   if (shapeSize(geometry.outSpatial) !== blocks) {
@@ -597,8 +614,9 @@ function deformConv(ctx: KernelContext): Tensor {
   // Regular (undeformed) sampling origins: per output position, and per tap within the kernel.
   const origins = new Float64Array(outPlane * rank);
   forEachIndex(geometry.outSpatial, (p, coords) => {
-    for (let d = 0; d < rank; d++)
+    for (let d = 0; d < rank; d++) {
       origins[p * rank + d] = coords[d]! * geometry.strides[d]! - geometry.padsBegin[d]!;
+    }
   });
   const tapShifts = new Float64Array(taps * rank);
   forEachIndex(kernel, (t, coords) => {

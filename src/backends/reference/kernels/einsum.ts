@@ -108,8 +108,9 @@ function einsum(ctx: KernelContext): Tensor {
   });
 
   const outputLabels = axisLabels(outputTerm, ellipsisRank, ellipsisRank);
-  if (new Set(outputLabels).size !== outputLabels.length)
+  if (new Set(outputLabels).size !== outputLabels.length) {
     ctx.fail(`output of '${equation}' repeats a subscript`);
+  }
   for (const label of outputLabels) {
     if (!sizes.has(label)) ctx.fail(`output subscript '${label}' of '${equation}' appears in no input`);
   }

@@ -100,8 +100,9 @@ interface MatMulShapes {
 }
 
 function matmulShapes(ctx: KernelContext, a: Tensor, b: Tensor): MatMulShapes {
-  if (a.dims.length === 0 || b.dims.length === 0)
+  if (a.dims.length === 0 || b.dims.length === 0) {
     ctx.fail('MatMul operands must have at least one dimension');
+  }
   const aDims = a.dims.length === 1 ? [1, a.dims[0]!] : [...a.dims];
   const bDims = b.dims.length === 1 ? [b.dims[0]!, 1] : [...b.dims];
   const rows = aDims[aDims.length - 2]!;
@@ -121,8 +122,9 @@ function matmul(ctx: KernelContext): Tensor {
   const a = ctx.input(0);
   const b = ctx.input(1);
   if (a.type !== b.type) ctx.fail(`MatMul operands must have the same type, got ${a.type} and ${b.type}`);
-  if (!FLOAT_TYPES.has(a.type) && !MATMUL_INT_TYPES.has(a.type))
+  if (!FLOAT_TYPES.has(a.type) && !MATMUL_INT_TYPES.has(a.type)) {
     ctx.fail(`MatMul does not support ${a.type}`);
+  }
   const shapes = matmulShapes(ctx, a, b);
   const { aDims, bDims, batchDims, rows, depth, cols, outDims } = shapes;
   const aBatch = broadcastIndex(aDims.slice(0, -2), batchDims);

@@ -201,8 +201,9 @@ function readTreeModel(ctx: KernelContext): TreeModel {
     model.trueLeafs,
     model.falseLeafs,
   ];
-  if (nodeLists.some((list) => list.length !== nodeCount))
+  if (nodeLists.some((list) => list.length !== nodeCount)) {
     ctx.fail('the nodes_* attributes differ in length');
+  }
   if (model.leafTargets.length !== model.leafWeights.length) {
     ctx.fail('leaf_targetids and leaf_weights differ in length');
   }
@@ -228,8 +229,9 @@ function memberSets(ctx: KernelContext, modes: readonly number[]): Map<number, S
     current = new Set<number>();
   }
   if (current.size > 0) ctx.fail('membership_values must end every set with a NaN');
-  if (sets.size !== memberNodes.length)
+  if (sets.size !== memberNodes.length) {
     ctx.fail('membership_values holds fewer sets than set-membership nodes');
+  }
   return sets;
 }
 
@@ -243,8 +245,9 @@ function findLeaf(model: TreeModel, root: number, row: ArrayLike<number>, fail: 
   for (let steps = 0; steps <= modes.length; steps++) {
     if (node < 0 || node >= modes.length) fail(`tree node ${node} does not exist`);
     const feature = model.features[node]!;
-    if (feature < 0 || feature >= row.length)
+    if (feature < 0 || feature >= row.length) {
       fail(`node ${node} tests feature ${feature}, but rows have ${row.length}`);
+    }
     const x = row[feature]!;
     const goesTrue =
       branchTest(model, node, x, fail) || (Number.isNaN(x) && model.missingTracksTrue[node] === 1);

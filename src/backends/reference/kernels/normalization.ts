@@ -88,19 +88,17 @@ function stashType(ctx: KernelContext): DataType {
  * before 14 add the batch mean and variance as saved_mean and saved_var. With the legacy
  * `spatial = 0` (opsets before 9) there is one statistic per element of a sample, not per channel.
  */
-function batchNormalization(ctx: KernelContext): (Tensor | undefined)[] {
+function batchNormalization(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
-  const [scale, bias, inputMean, inputVar] = [1, 2, 3, 4].map((i) => ctx.input(i)) as [
-    Tensor,
-    Tensor,
-    Tensor,
-    Tensor,
-  ];
+  const scale = ctx.input(1);
+  const bias = ctx.input(2);
+  const inputMean = ctx.input(3);
+  const inputVar = ctx.input(4);
   if (x.dims.length < 2) ctx.fail(`X must be [N, C, ...], got dims [${x.dims.join(', ')}]`);
   const batch = x.dims[0]!;
   const perSample = shapeSize(x.dims.slice(1));
-  const spatial = ctx.opset < 9 && ctx.int('spatial', 1) === 0;
-  const features = spatial ? perSample : x.dims[1]!;
+  const perElement = ctx.opset < 9 && ctx.int('spatial', 1) === 0;
+  const features = perElement ? perSample : x.dims[1]!;
   const featureSize = perSample / features;
   const training =
     ctx.opset >= 14
@@ -111,39 +109,46 @@ function batchNormalization(ctx: KernelContext): (Tensor | undefined)[] {
   const xs = floatValues(ctx, x);
   const gamma = channelValues(ctx, scale, features, 'scale');
   const beta = channelValues(ctx, bias, features, 'B');
-  let mean = channelValues(ctx, inputMean, features, 'mean');
-  let variance = channelValues(ctx, inputVar, features, 'var');
-  const batchMean = new Float64Array(features);
-  const batchVar = new Float64Array(features);
-  if (training) {
-    const count = batch * featureSize;
-    forEachFeature(batch, features, featureSize, (f, start) => {
-      for (let i = 0; i < featureSize; i++) batchMean[f]! += xs[start + i]!;
-    });
-    for (let f = 0; f < features; f++) batchMean[f]! /= count;
-    forEachFeature(batch, features, featureSize, (f, start) => {
-      for (let i = 0; i < featureSize; i++) batchVar[f]! += (xs[start + i]! - batchMean[f]!) ** 2;
-    });
-    for (let f = 0; f < features; f++) batchVar[f]! /= count;
-    mean = batchMean;
-    variance = batchVar;
-  }
+  const given = {
+    mean: channelValues(ctx, inputMean, features, 'mean'),
+    variance: channelValues(ctx, inputVar, features, 'var'),
+  };
+  const stats = training ? batchStatistics(xs, batch, features, featureSize) : given;
   const y = new Float64Array(x.size);
   forEachFeature(batch, features, featureSize, (f, start) => {
-    const factor = gamma[f]! / Math.sqrt(variance[f]! + epsilon);
-    for (let i = start; i < start + featureSize; i++) y[i] = (xs[i]! - mean[f]!) * factor + beta[f]!;
+    const factor = gamma[f]! / Math.sqrt(stats.variance[f]! + epsilon);
+    for (let i = start; i < start + featureSize; i++) y[i] = (xs[i]! - stats.mean[f]!) * factor + beta[f]!;
   });
-  const outputs: (Tensor | undefined)[] = [fromNumbers(x.type, y, x.dims)];
+  const outputs = [fromNumbers(x.type, y, x.dims)];
   if (!training) return outputs;
-  const running = (given: ArrayLike<number>, current: Float64Array) =>
-    Float64Array.from(current, (v, f) => given[f]! * momentum + v * (1 - momentum));
-  outputs.push(fromNumbers(inputMean.type, running(floatValues(ctx, inputMean), batchMean), inputMean.dims));
-  outputs.push(fromNumbers(inputVar.type, running(floatValues(ctx, inputVar), batchVar), inputVar.dims));
+  const running = (previous: ArrayLike<number>, current: ArrayLike<number>) =>
+    Float64Array.from(current, (v, f) => previous[f]! * momentum + v * (1 - momentum));
+  outputs.push(fromNumbers(inputMean.type, running(given.mean, stats.mean), inputMean.dims));
+  outputs.push(fromNumbers(inputVar.type, running(given.variance, stats.variance), inputVar.dims));
   if (ctx.opset < 14) {
-    outputs.push(fromNumbers(inputMean.type, batchMean, inputMean.dims));
-    outputs.push(fromNumbers(inputVar.type, batchVar, inputVar.dims));
+    outputs.push(fromNumbers(inputMean.type, stats.mean, inputMean.dims));
+    outputs.push(fromNumbers(inputVar.type, stats.variance, inputVar.dims));
   }
   return outputs;
+}
+
+/** Per-feature mean and population variance over the batch and each feature's own elements. */
+function batchStatistics(
+  xs: ArrayLike<number>,
+  batch: number,
+  features: number,
+  featureSize: number,
+): { mean: Float64Array; variance: Float64Array } {
+  const count = batch * featureSize;
+  const mean = new Float64Array(features);
+  const variance = new Float64Array(features);
+  forEachFeature(batch, features, featureSize, (f, start) => {
+    for (let i = start; i < start + featureSize; i++) mean[f]! += xs[i]! / count;
+  });
+  forEachFeature(batch, features, featureSize, (f, start) => {
+    for (let i = start; i < start + featureSize; i++) variance[f]! += (xs[i]! - mean[f]!) ** 2 / count;
+  });
+  return { mean, variance };
 }
 
 /** Calls `visit(feature, start)` for each sample's run of `featureSize` values of each feature. */
@@ -170,8 +175,9 @@ function normalizeRows(
   const invStdDev = variance.map((v) => 1 / Math.sqrt(v + epsilon));
   const y = new Float64Array(rows * rowLength);
   for (let r = 0; r < rows; r++) {
-    for (let i = r * rowLength; i < (r + 1) * rowLength; i++)
+    for (let i = r * rowLength; i < (r + 1) * rowLength; i++) {
       y[i] = affine((x[i]! - mean[r]!) * invStdDev[r]!, i, r);
+    }
   }
   return { y, mean, invStdDev };
 }
@@ -237,8 +243,9 @@ function groupNormalization(ctx: KernelContext): Tensor {
   if (x.dims.length < 2) ctx.fail(`X must be [N, C, ...], got dims [${x.dims.join(', ')}]`);
   const groups = ctx.int('num_groups');
   const channels = x.dims[1]!;
-  if (groups < 1 || channels % groups !== 0)
+  if (groups < 1 || channels % groups !== 0) {
     ctx.fail(`num_groups ${groups} does not divide ${channels} channels`);
+  }
   const perChannel = ctx.opset >= 21;
   const paramCount = perChannel ? channels : groups;
   const scale = channelValues(ctx, ctx.input(1), paramCount, 'scale');
@@ -323,8 +330,9 @@ function lpNormalization(ctx: KernelContext): Tensor {
     for (let j = 0; j < inner; j++) {
       const start = o * length * inner + j;
       let norm = 0;
-      for (let k = 0; k < length; k++)
+      for (let k = 0; k < length; k++) {
         norm += p === 1 ? Math.abs(xs[start + k * inner]!) : xs[start + k * inner]! ** 2;
+      }
       if (p === 2) norm = Math.sqrt(norm);
       for (let k = 0; k < length; k++) y[start + k * inner] = norm === 0 ? 0 : xs[start + k * inner]! / norm;
     }

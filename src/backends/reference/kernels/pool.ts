@@ -20,6 +20,15 @@ const MAX_POOL_TYPES: ReadonlySet<DataType> = new Set([...FLOAT_TYPES, 'int8', '
 
 type WindowVisitor = (outIndex: number, taps: Int32Array, tapCount: number, paddedCount: number) => void;
 
+/** Reduces one window of the plane starting at `planeStart` (its first `tapCount` taps) to a value. */
+type WindowReducer = (
+  values: ArrayLike<number>,
+  planeStart: number,
+  taps: Int32Array,
+  tapCount: number,
+  paddedCount: number,
+) => number;
+
 /** Visits every output position of `geometry` over `inSpatial` with the window taps it covers. */
 function forEachWindow(inSpatial: readonly number[], geometry: WindowGeometry, visit: WindowVisitor): void {
   const { kernel, strides, dilations, padsBegin, padsEnd, outSpatial } = geometry;
@@ -91,17 +100,7 @@ function globalGeometry(inSpatial: readonly number[]): WindowGeometry {
 }
 
 /** Applies `reduce` to every window of every plane; the result has x's type and [N, C, out...] dims. */
-function poolWith(
-  x: Tensor,
-  geometry: WindowGeometry,
-  reduce: (
-    values: ArrayLike<number>,
-    planeStart: number,
-    taps: Int32Array,
-    tapCount: number,
-    paddedCount: number,
-  ) => number,
-): Tensor {
+function poolWith(x: Tensor, geometry: WindowGeometry, reduce: WindowReducer): Tensor {
   const inSpatial = x.dims.slice(2);
   const planes = x.dims[0]! * x.dims[1]!;
   const inPlane = shapeSize(inSpatial);
@@ -109,8 +108,9 @@ function poolWith(
   const values = toNumbers(x);
   const out = new Float64Array(planes * outPlane);
   forEachWindow(inSpatial, geometry, (o, taps, tapCount, paddedCount) => {
-    for (let p = 0; p < planes; p++)
+    for (let p = 0; p < planes; p++) {
       out[p * outPlane + o] = reduce(values, p * inPlane, taps, tapCount, paddedCount);
+    }
   });
   return fromNumbers(x.type, out, [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial]);
 }
@@ -119,14 +119,8 @@ function requireType(ctx: KernelContext, x: Tensor, allowed: ReadonlySet<DataTyp
   if (!allowed.has(x.type)) ctx.fail(`${ctx.node.opType} does not support ${x.type}`);
 }
 
-function averageOf(countIncludePad: boolean) {
-  return (
-    values: ArrayLike<number>,
-    start: number,
-    taps: Int32Array,
-    tapCount: number,
-    paddedCount: number,
-  ) => {
+function averageOf(countIncludePad: boolean): WindowReducer {
+  return (values, start, taps, tapCount, paddedCount) => {
     let sum = 0;
     for (let i = 0; i < tapCount; i++) sum += values[start + taps[i]!]!;
     return sum / (countIncludePad ? paddedCount : tapCount);
@@ -134,8 +128,8 @@ function averageOf(countIncludePad: boolean) {
 }
 
 /** Lp norm of a window; padding contributes zeros, so only the taps inside count. */
-function lpNormOf(p: number) {
-  return (values: ArrayLike<number>, start: number, taps: Int32Array, tapCount: number) => {
+function lpNormOf(p: number): WindowReducer {
+  return (values, start, taps, tapCount) => {
     let sum = 0;
     for (let i = 0; i < tapCount; i++) sum += Math.abs(values[start + taps[i]!]!) ** p;
     return sum ** (1 / p);
@@ -187,9 +181,10 @@ function maxPool(ctx: KernelContext): Tensor[] {
     for (let p = 0; p < planes; p++) {
       const start = p * inPlane;
       const best = argMaxTap(values, start, taps, tapCount);
-      out[p * outPlane + o] = best < 0 ? (tapCount > 0 ? NaN : -Infinity) : values[start + taps[best]!]!;
-      if (wantsIndices)
+      out[p * outPlane + o] = best < 0 ? NaN : values[start + taps[best]!]!;
+      if (wantsIndices) {
         indices[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
+      }
     }
   });
   const outDims = [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial];
@@ -212,20 +207,17 @@ function columnMajor(dims: readonly number[]): (offset: number) => number {
   };
 }
 
-function globalPool(
-  ctx: KernelContext,
-  allowed: ReadonlySet<DataType>,
-  reduce: Parameters<typeof poolWith>[2],
-): Tensor {
+function globalPool(ctx: KernelContext, reduce: WindowReducer): Tensor {
   const x = ctx.input(0);
-  requireType(ctx, x, allowed);
+  requireType(ctx, x, FLOAT_TYPES);
   return poolWith(x, globalGeometry(planesOf(ctx, x).inSpatial), reduce);
 }
 
-function maxOfWindow(values: ArrayLike<number>, start: number, taps: Int32Array, tapCount: number): number {
+/** A window's maximum; NaN when it holds no number. */
+const maxOfWindow: WindowReducer = (values, start, taps, tapCount) => {
   const best = argMaxTap(values, start, taps, tapCount);
   return best < 0 ? NaN : values[start + taps[best]!]!;
-}
+};
 
 /**
  * MaxUnpool: scatters X back to the positions its MaxPool indices name, zeros elsewhere. Indices
@@ -293,8 +285,9 @@ function maxRoiPool(ctx: KernelContext): Tensor {
   requireType(ctx, x, FLOAT_TYPES);
   if (rois.type !== x.type) ctx.fail(`rois must have X's type ${x.type}, got ${rois.type}`);
   if (x.dims.length !== 4) ctx.fail(`X must be [N, C, H, W], got dims [${x.dims.join(', ')}]`);
-  if (rois.dims.length !== 2 || rois.dims[1] !== 5)
+  if (rois.dims.length !== 2 || rois.dims[1] !== 5) {
     ctx.fail(`rois must be [R, 5], got [${rois.dims.join(', ')}]`);
+  }
   const [batch, channels, height, width] = x.dims as [number, number, number, number];
   const pooled = ctx.ints('pooled_shape');
   if (pooled.length !== 2 || pooled.some((p) => p < 1)) ctx.fail('pooled_shape must be two positive values');
@@ -306,8 +299,9 @@ function maxRoiPool(ctx: KernelContext): Tensor {
   const out = new Float64Array(regionCount * channels * pooledHeight * pooledWidth);
   for (let r = 0; r < regionCount; r++) {
     const n = regions[r * 5]!;
-    if (!Number.isInteger(n) || n < 0 || n >= batch)
+    if (!Number.isInteger(n) || n < 0 || n >= batch) {
       ctx.fail(`roi ${r} names batch ${n}, out of range for ${batch}`);
+    }
     const [startW, startH, endW, endH] = [1, 2, 3, 4].map((i) =>
       roundHalfAway(regions[r * 5 + i]! * scale),
     ) as [number, number, number, number];
@@ -339,12 +333,12 @@ export const kernels: KernelDef[] = [
   { op: 'MaxPool', since: 1, run: maxPool },
   { op: 'AveragePool', since: 1, run: (ctx) => [averagePool(ctx)] },
   { op: 'LpPool', since: 1, run: (ctx) => [lpPool(ctx)] },
-  { op: 'GlobalMaxPool', since: 1, run: (ctx) => [globalPool(ctx, FLOAT_TYPES, maxOfWindow)] },
-  { op: 'GlobalAveragePool', since: 1, run: (ctx) => [globalPool(ctx, FLOAT_TYPES, averageOf(false))] },
+  { op: 'GlobalMaxPool', since: 1, run: (ctx) => [globalPool(ctx, maxOfWindow)] },
+  { op: 'GlobalAveragePool', since: 1, run: (ctx) => [globalPool(ctx, averageOf(false))] },
   {
     op: 'GlobalLpPool',
     since: 1,
-    run: (ctx) => [globalPool(ctx, FLOAT_TYPES, lpNormOf(ctx.float('p', 2)))],
+    run: (ctx) => [globalPool(ctx, lpNormOf(ctx.float('p', 2)))],
   },
   { op: 'MaxUnpool', since: 9, run: (ctx) => [maxUnpool(ctx)] },
   { op: 'MaxRoiPool', since: 1, run: (ctx) => [maxRoiPool(ctx)] },

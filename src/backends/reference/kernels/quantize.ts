@@ -43,9 +43,9 @@ const QUANTIZED_TYPES: ReadonlySet<DataType> = new Set<DataType>([
 ]);
 
 function roundHalfToEven(x: number): number {
-  const rounded = Math.round(x);
   // Math.round sends halves up; a half must go to the even neighbour instead.
-  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : rounded;
+  if (Math.abs(x % 1) === 0.5) return 2 * Math.round(x / 2);
+  return Math.round(x);
 }
 
 /** Rounds a double to the values of a float type, as numpy's arithmetic in that type would. */
@@ -227,8 +227,9 @@ function matmul(a: Matrix, b: Matrix, fail: Fail): Matrix {
   const bDims = b.dims.length === 1 ? [b.dims[0]!, 1] : b.dims;
   const [m, k] = aDims.slice(-2) as [number, number];
   const [kb, n] = bDims.slice(-2) as [number, number];
-  if (k !== kb)
+  if (k !== kb) {
     fail(`cannot multiply [${a.dims.join(', ')}] by [${b.dims.join(', ')}]: inner dimensions differ`);
+  }
   const aBatch = aDims.slice(0, -2);
   const bBatch = bDims.slice(0, -2);
   const batch = broadcastShapes([aBatch, bBatch], fail);

@@ -1,0 +1,44 @@
+/**
+ * Rules for operators that select some elements by value: TopK (k along one axis, with int64
+ * indices), Unique and NonMaxSuppression, whose result sizes depend on the data and stay unknown.
+ */
+
+import { knownScalarNumber } from './known-values.js';
+import { dimProduct, normalizeAxis, tensorType } from './dims.js';
+import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
+
+function topK(ctx: RuleContext): InferredTypes {
+  const x = ctx.shape(0);
+  if (!x) return [tensorType(ctx.elemType(0)), tensorType('int64')];
+  const axis = normalizeAxis(ctx.int('axis', -1), x.length, (reason) => ctx.fail(reason));
+  // TopK-1 took k as an attribute; from opset 10 it is input 1.
+  const k = ctx.opset < 10 ? ctx.int('k', 0) : knownScalarNumber(ctx.value(1));
+  const size = x[axis]!;
+  if (k !== undefined && typeof size === 'number' && k > size) ctx.fail(`k = ${k} exceeds the axis size ${size}`);
+  const shape = x.map((d, i) => (i === axis ? (k ?? null) : d));
+  return [tensorType(ctx.elemType(0), shape), tensorType('int64', shape)];
+}
+
+function unique(ctx: RuleContext): InferredTypes {
+  const x = ctx.shape(0);
+  const elemType = ctx.elemType(0);
+  if (!ctx.has('axis')) {
+    const size = x ? dimProduct(x) : null;
+    return [tensorType(elemType, [null]), tensorType('int64', [null]), tensorType('int64', [size]), tensorType('int64', [null])];
+  }
+  if (!x) return [tensorType(elemType), tensorType('int64', [null]), tensorType('int64', [null]), tensorType('int64', [null])];
+  const axis = normalizeAxis(ctx.int('axis', 0), x.length, (reason) => ctx.fail(reason));
+  return [
+    tensorType(elemType, x.map((d, i) => (i === axis ? null : d))),
+    tensorType('int64', [null]),
+    tensorType('int64', [x[axis]!]),
+    tensorType('int64', [null]),
+  ];
+}
+
+export const rules: InferenceRule[] = [
+  { op: 'TopK', infer: topK },
+  { op: 'Unique', infer: unique },
+  // One row (batch, class, box) per selected box; how many is up to the data.
+  { op: 'NonMaxSuppression', infer: () => [tensorType('int64', [null, 3])] },
+];
