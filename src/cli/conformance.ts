@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCasesIsolated } from '../conformance/pool.js';
 import { listCases, type CaseResult } from '../conformance/runner.js';
+import type { OptimizationLevel } from '../passes/index.js';
 
 export interface ConformanceOptions {
   filter?: string;
@@ -18,6 +19,7 @@ export interface ConformanceOptions {
   verbose?: boolean;
   /** Seconds after which a case is stopped and counted as failed. */
   timeout?: string;
+  optimization?: OptimizationLevel;
 }
 
 /** The checked-in list, `conformance/expected-pass.txt` at the package root. */

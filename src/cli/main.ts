@@ -3,7 +3,7 @@
  * The `heddle` command line: run, inspect, conformance.
  */
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { HeddleError } from '../core/errors.js';
 import { conformanceCommand } from './conformance.js';
 import { inspectCommand } from './inspect.js';
@@ -45,6 +45,11 @@ program
   .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
   .option('--verbose', 'print passing cases too')
   .option('--timeout <seconds>', 'stop and fail a case that runs longer', '120')
+  .addOption(
+    new Option('--optimization <level>', 'graph optimization level')
+      .choices(['disabled', 'basic', 'extended', 'all'])
+      .default('all'),
+  )
   .action(async (dir: string, options) => {
     process.exitCode = await conformanceCommand(dir, options);
   });

@@ -5,9 +5,10 @@
 
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { CaseResult } from './runner.js';
+import type { CaseOptions, CaseResult } from './runner.js';
 
 export interface PoolOptions {
+  caseOptions?: CaseOptions;
   workers?: number;
   /** A case still running after this long is stopped and failed. */
   caseTimeoutMs?: number;
@@ -27,7 +28,7 @@ export async function runCasesIsolated(
     let worker = spawn();
     while (next < names.length) {
       const name = names[next++]!;
-      const result = await runOne(worker, dir, name, timeoutMs);
+      const result = await runOne(worker, { dir, name, options: options.caseOptions ?? {} }, timeoutMs);
       if (result.restart) {
         await worker.terminate();
         worker = spawn();
@@ -46,10 +47,10 @@ function spawn(): Worker {
 
 function runOne(
   worker: Worker,
-  dir: string,
-  name: string,
+  job: { dir: string; name: string; options: CaseOptions },
   timeoutMs: number,
 ): Promise<{ result: CaseResult; restart: boolean }> {
+  const { name } = job;
   const start = performance.now();
   return new Promise((resolve) => {
     const finish = (result: CaseResult, restart: boolean) => {
@@ -70,6 +71,6 @@ function runOne(
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
-    worker.postMessage({ dir, name });
+    worker.postMessage(job);
   });
 }

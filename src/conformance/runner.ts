@@ -18,6 +18,7 @@ import {
   type SequenceProto,
 } from '../onnx/proto.js';
 import { tensorFromProto } from '../onnx/tensor.js';
+import type { OptimizationLevel } from '../passes/index.js';
 import { InferenceSession, type OnnxValue } from '../runtime/session.js';
 import { toNumbers } from '../backends/reference/util.js';
 
@@ -47,10 +48,16 @@ export function listCases(dir: string): string[] {
     .sort();
 }
 
-export async function runCase(dir: string, name: string): Promise<CaseResult> {
+export interface CaseOptions {
+  /** Graph optimization level the session runs with. */
+  optimization?: OptimizationLevel;
+}
+
+export async function runCase(dir: string, name: string, options: CaseOptions = {}): Promise<CaseResult> {
   const start = performance.now();
   try {
-    const reason = await checkCase(path.join(dir, name), TOLERANCE_OVERRIDES.get(name) ?? DEFAULT_TOLERANCE);
+    const tolerance = TOLERANCE_OVERRIDES.get(name) ?? DEFAULT_TOLERANCE;
+    const reason = await checkCase(path.join(dir, name), tolerance, options);
     return { name, passed: reason === undefined, reason, millis: performance.now() - start };
   } catch (error) {
     const reason =
@@ -62,8 +69,10 @@ export async function runCase(dir: string, name: string): Promise<CaseResult> {
 }
 
 /** Runs every data set of one case; returns the first mismatch, or undefined when all match. */
-async function checkCase(caseDir: string, tolerance: Tolerance): Promise<string | undefined> {
-  const session = await InferenceSession.create(path.join(caseDir, 'model.onnx'));
+async function checkCase(caseDir: string, tolerance: Tolerance, options: CaseOptions): Promise<string | undefined> {
+  const session = await InferenceSession.create(path.join(caseDir, 'model.onnx'), {
+    graphOptimizationLevel: options.optimization,
+  });
   const graph = session.model.graph;
   const dataSets = fs
     .readdirSync(caseDir)

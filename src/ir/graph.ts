@@ -118,3 +118,25 @@ export function* allNodes(graph: Graph): Generator<{ node: Node; graph: Graph }>
     }
   }
 }
+
+/** Values a node reads: its inputs and, for control flow, what its subgraphs read from outside. */
+export function readsOf(node: Node): string[] {
+  const reads = node.inputs.filter((i) => i !== '');
+  for (const attr of node.attributes.values()) {
+    const graphs = attr.type === 'graph' ? [attr.value] : attr.type === 'graphs' ? attr.value : [];
+    for (const g of graphs) reads.push(...outerReads(g));
+  }
+  return reads;
+}
+
+/** Names a subgraph reads that it does not define itself. */
+export function outerReads(graph: Graph): string[] {
+  const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+  const reads = new Set<string>();
+  for (const node of graph.nodes) {
+    for (const name of readsOf(node)) if (!defined.has(name)) reads.add(name);
+    for (const out of node.outputs) defined.add(out);
+  }
+  for (const out of graph.outputs) if (!defined.has(out.name)) reads.add(out.name);
+  return [...reads];
+}

@@ -6,7 +6,7 @@
 
 import type { Backend, PreparedKernel } from '../backends/backend.js';
 import { HeddleError, type ErrorSite } from '../core/errors.js';
-import { opLabel, type Graph, type Node } from '../ir/graph.js';
+import { opLabel, readsOf, type Graph, type Node } from '../ir/graph.js';
 
 export interface PlanStep {
   readonly node: Node;
@@ -97,28 +97,6 @@ function topologicalOrder(graph: Graph, site: ErrorSite): Node[] {
   };
   for (const node of graph.nodes) if (!state.has(node)) visit(node);
   return order;
-}
-
-/** Values a node reads: its inputs and, for control flow, what its subgraphs read from outside. */
-export function readsOf(node: Node): string[] {
-  const reads = node.inputs.filter((i) => i !== '');
-  for (const attr of node.attributes.values()) {
-    const graphs = attr.type === 'graph' ? [attr.value] : attr.type === 'graphs' ? attr.value : [];
-    for (const g of graphs) reads.push(...outerReads(g));
-  }
-  return reads;
-}
-
-/** Names a subgraph reads that it does not define itself. */
-export function outerReads(graph: Graph): string[] {
-  const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
-  const reads = new Set<string>();
-  for (const node of graph.nodes) {
-    for (const name of readsOf(node)) if (!defined.has(name)) reads.add(name);
-    for (const out of node.outputs) defined.add(out);
-  }
-  for (const out of graph.outputs) if (!defined.has(out.name)) reads.add(out.name);
-  return [...reads];
 }
 
 function withReleases(graph: Graph, steps: Omit<PlanStep, 'releases'>[]): PlanStep[] {

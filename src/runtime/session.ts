@@ -13,16 +13,18 @@ import { allNodes, type Graph, type Model, type ValueInfo, type ValueType } from
 import { importModel } from '../ir/import.js';
 import { loadModelProto } from '../onnx/load.js';
 import type { Plan } from '../plan/plan.js';
+import { ALL_PASSES, optimizeGraph, type OptimizationLevel, type OptimizationReport } from '../passes/index.js';
 import { Executor, Scope } from './executor.js';
 
-export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+export type { OptimizationLevel as GraphOptimizationLevel } from '../passes/index.js';
 
 export interface SessionOptions {
   /** Backends in order of preference: 'cpu' and 'reference' select the reference backend. */
   executionProviders?: readonly (string | { name: string })[];
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
-  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Graph passes to run before planning, as onnxruntime's levels (default 'all'). */
+  graphOptimizationLevel?: OptimizationLevel;
   /** 0 verbose, 1 info, 2 warning (default), 3 error, 4 fatal. */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   logId?: string;
@@ -63,6 +65,8 @@ export class InferenceSession {
     readonly model: Model,
     private readonly executor: Executor,
     private readonly plan: Plan,
+    /** What the graph passes did before planning. */
+    readonly optimization: OptimizationReport,
   ) {
     const graph = model.graph;
     this.inputNames = graph.inputs.map((i) => i.name);
@@ -103,11 +107,12 @@ export class InferenceSession {
     checkOptions(options);
     const loaded = loadModelProto(model);
     const imported = importModel(loaded);
+    const optimization = optimizeGraph(imported.graph, options.graphOptimizationLevel ?? 'all', ALL_PASSES);
     const site: ErrorSite = { model: loaded.source };
     const executor = new Executor(backendsFor(options, site), site);
     const plan = executor.plan(imported.graph);
     planSubgraphs(imported.graph, executor);
-    return new InferenceSession(imported, executor, plan);
+    return new InferenceSession(imported, executor, plan, optimization);
   }
 
   async run(feeds: FeedsType, fetches?: FetchesType, options?: RunOptions): Promise<ReturnType>;

@@ -90,7 +90,7 @@ export function broadcastIndex(inDims: readonly number[], outDims: readonly numb
 }
 
 /** A tensor's elements as JS numbers (narrow floats decoded, 64-bit ints rounded to doubles). */
-export function toNumbers(t: Tensor): Float64Array | Float32Array | Int32Array | Uint8Array | number[] {
+export function toNumbers(t: Tensor): Float64Array | Float32Array | Int32Array {
   const data = t.data;
   switch (t.type) {
     case 'float32':

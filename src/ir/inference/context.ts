@@ -9,17 +9,19 @@ import type { Attribute, Dim, Graph, Node, ValueType } from '../graph.js';
 import { InferenceConflict, type KnownValue, type RuleContext, type TensorType } from './rule.js';
 import type { Scope } from './scope.js';
 
-export type SubgraphInferrer = (
-  graph: Graph,
-  inputs: (ValueType | undefined)[],
-  outer: Scope,
-) => (ValueType | undefined)[];
+type AttributeValue<T extends Attribute['type']> = Extract<Attribute, { type: T }>['value'];
+
+/** What the engine does for a rule's subgraphs: infer one in a scope, and recall its output values. */
+export interface Subgraphs {
+  infer(graph: Graph, inputs: (ValueType | undefined)[], outer: Scope): (ValueType | undefined)[];
+  values(graph: Graph): (KnownValue | undefined)[];
+}
 
 export class NodeContext implements RuleContext {
   constructor(
     readonly node: Node,
     private readonly scope: Scope,
-    private readonly subgraphs: SubgraphInferrer,
+    private readonly subgraphs: Subgraphs,
   ) {}
 
   get opset(): number {
@@ -102,17 +104,21 @@ export class NodeContext implements RuleContext {
   }
 
   inferSubgraph(graph: Graph, inputs: (ValueType | undefined)[]): (ValueType | undefined)[] {
-    return this.subgraphs(graph, inputs, this.scope);
+    return this.subgraphs.infer(graph, inputs, this.scope);
+  }
+
+  subgraphValues(graph: Graph): (KnownValue | undefined)[] {
+    return this.subgraphs.values(graph);
   }
 
   fail(reason: string): never {
     throw new InferenceConflict(reason);
   }
 
-  #typed<T extends Attribute['type']>(name: string, type: T): Extract<Attribute, { type: T }>['value'] | undefined {
+  #typed<T extends Attribute['type']>(name: string, type: T): AttributeValue<T> | undefined {
     const attribute = this.node.attributes.get(name);
     if (!attribute) return undefined;
     if (attribute.type !== type) this.fail(`attribute '${name}' is of type ${attribute.type}, expected ${type}`);
-    return attribute.value as Extract<Attribute, { type: T }>['value'];
+    return attribute.value as AttributeValue<T> | undefined;
   }
 }

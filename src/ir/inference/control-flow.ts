@@ -8,7 +8,7 @@
 import type { Dim, Graph, ValueType } from '../graph.js';
 import { normalizeAxis, tensorType, unifyDims } from './dims.js';
 import { knownScalarNumber } from './known-values.js';
-import type { InferredTypes, InferenceRule, RuleContext } from './rule.js';
+import type { InferredTypes, InferenceRule, KnownValue, RuleContext } from './rule.js';
 import { commonType, sameType } from './value-types.js';
 
 type Types = (ValueType | undefined)[];
@@ -19,12 +19,25 @@ function subgraph(ctx: RuleContext, name: string): Graph {
   return graph;
 }
 
+/** The branch an If takes, when its condition is known at load time. */
+function takenBranch(ctx: RuleContext): Graph | undefined {
+  const condition = knownScalarNumber(ctx.value(0));
+  if (condition === undefined) return undefined;
+  return subgraph(ctx, condition !== 0 ? 'then_branch' : 'else_branch');
+}
+
 function ifRule(ctx: RuleContext): InferredTypes {
   const thenTypes = ctx.inferSubgraph(subgraph(ctx, 'then_branch'), []);
   const elseTypes = ctx.inferSubgraph(subgraph(ctx, 'else_branch'), []);
-  const condition = knownScalarNumber(ctx.value(0));
-  if (condition !== undefined) return condition !== 0 ? thenTypes : elseTypes;
+  const taken = takenBranch(ctx);
+  if (taken) return taken === ctx.graph('then_branch') ? thenTypes : elseTypes;
   return Array.from({ length: ctx.outputCount }, (_, i) => commonType(thenTypes[i], elseTypes[i]));
+}
+
+/** A known condition lets the values of the taken branch through (exporters branch on shapes). */
+function foldIf(ctx: RuleContext): (KnownValue | undefined)[] {
+  const taken = takenBranch(ctx);
+  return taken ? ctx.subgraphValues(taken) : [];
 }
 
 /**
@@ -128,7 +141,7 @@ function scan8(ctx: RuleContext): InferredTypes {
 }
 
 export const rules: InferenceRule[] = [
-  { op: 'If', infer: ifRule },
+  { op: 'If', infer: ifRule, fold: foldIf },
   { op: 'Loop', infer: loop },
   { op: 'Scan', infer: (ctx) => (ctx.opset < 9 ? scan8(ctx) : scan(ctx)) },
 ];

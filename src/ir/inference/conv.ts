@@ -5,6 +5,7 @@
  */
 
 import type { DataType } from '../../core/dtype.js';
+import { lengthOfInput } from './common.js';
 import type { Dim } from '../graph.js';
 import { divideDim, dimProduct, dimsCompatible, formatShape, multiplyDims, tensorType, unknownDims } from './dims.js';
 import { elementsAsDims, knownNumbers } from './known-values.js';
@@ -70,7 +71,8 @@ function col2Im(ctx: RuleContext): (TensorType | undefined)[] {
   const input = ctx.shape(0);
   const image = ctx.value(1);
   const block = knownNumbers(ctx.value(2));
-  const imageDims = image ? elementsAsDims(image) : undefined;
+  const imageRank = lengthOfInput(ctx, 1);
+  const imageDims = image ? elementsAsDims(image) : imageRank === undefined ? undefined : unknownDims(imageRank);
   if (!imageDims) return [tensorType(ctx.elemType(0))];
   const blockSize = block ? dimProduct(block) : null;
   const channels = input && typeof blockSize === 'number' ? divideDim(input[1]!, blockSize) : null;

@@ -106,11 +106,14 @@ export function commonDim(a: Dim, b: Dim): Dim {
   return a === b ? a : null;
 }
 
-/** Resolves a possibly negative axis; fails when it is outside [-rank, rank) (or [-rank-1, rank] when `inclusive`). */
+/**
+ * Resolves a possibly negative axis; fails outside [-rank, rank), or outside [-rank, rank] when
+ * `inclusive` (axes that may also name the position after the last, as Flatten's does).
+ */
 export function normalizeAxis(axis: number, rank: number, fail: Fail, inclusive = false): number {
-  const limit = inclusive ? rank + 1 : rank;
-  if (axis < -limit || axis >= limit) fail(`axis ${axis} is out of range for rank ${rank}`);
-  return axis < 0 ? axis + limit : axis;
+  const high = inclusive ? rank : rank - 1;
+  if (axis < -rank || axis > high) fail(`axis ${axis} is out of range for rank ${rank}`);
+  return axis < 0 ? axis + rank : axis;
 }
 
 export function normalizeAxes(axes: readonly number[], rank: number, fail: Fail): number[] {

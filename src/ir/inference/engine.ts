@@ -6,7 +6,7 @@
 
 import type { Tensor } from '../../core/tensor.js';
 import { opLabel, type Graph, type Model, type Node, type ValueType } from '../graph.js';
-import { NodeContext } from './context.js';
+import { NodeContext, type Subgraphs } from './context.js';
 import { isStaticShape } from './dims.js';
 import { knownFromTensor } from './known-values.js';
 import { InferenceConflict, type InferredTypes, type KnownValue } from './rule.js';
@@ -59,6 +59,11 @@ export function inferShapes(model: Model, options: InferenceOptions = {}): Infer
 class Engine {
   readonly #findings: InferenceFinding[] = [];
   readonly #withoutRules = new Set<string>();
+  readonly #subgraphValues = new WeakMap<Graph, (KnownValue | undefined)[]>();
+  readonly #subgraphs: Subgraphs = {
+    infer: (graph, inputs, outer) => this.inferSubgraph(graph, inputs, outer),
+    values: (graph) => this.#subgraphValues.get(graph) ?? [],
+  };
   #outputs = 0;
   #typed = 0;
   #static = 0;
@@ -96,6 +101,10 @@ class Engine {
     const scope = new Scope(outer);
     graph.inputs.forEach((input, i) => this.#define(graph, scope, declared, input.name, inputs[i]));
     this.#inferBody(graph, scope, declared, new Set());
+    this.#subgraphValues.set(
+      graph,
+      graph.outputs.map((output) => scope.value(output.name)),
+    );
     return graph.outputs.map((output) => scope.type(output.name) ?? declared.get(output.name));
   }
 
@@ -120,7 +129,7 @@ class Engine {
     if (!rule) {
       this.#withoutRules.add(opLabel(node));
     } else {
-      const ctx = new NodeContext(node, scope, (g, inputs, outer) => this.inferSubgraph(g, inputs, outer));
+      const ctx = new NodeContext(node, scope, this.#subgraphs);
       try {
         types = rule.infer(ctx);
         if (rule.fold) values = rule.fold(ctx, types);

@@ -4,7 +4,7 @@
  */
 
 import type { Dim } from '../graph.js';
-import { formatShape, normalizeAxes, tensorType } from './dims.js';
+import { formatShape, normalizeAxes, tensorType, unknownDims } from './dims.js';
 import { elementsAsDims, knownNumbers } from './known-values.js';
 import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
 
@@ -79,11 +79,17 @@ function gridSample(ctx: RuleContext): InferredTypes {
   return [tensorType(ctx.elemType(0), [x[0]!, x[1]!, ...grid.slice(1, -1)])];
 }
 
+/** AffineGrid: theta [N, r, r + 1] and size [N, C, spatial...] give a grid [N, spatial..., r]. */
 function affineGrid(ctx: RuleContext): InferredTypes {
   const size = ctx.value(1);
-  if (!size) return [tensorType(ctx.elemType(0))];
-  const [n, , ...spatial] = elementsAsDims(size);
-  return [tensorType(ctx.elemType(0), [n ?? null, ...spatial, spatial.length])];
+  const theta = ctx.shape(0);
+  if (size) {
+    const [n, , ...spatial] = elementsAsDims(size);
+    return [tensorType(ctx.elemType(0), [n ?? null, ...spatial, spatial.length])];
+  }
+  const spatialRank = theta?.[1];
+  if (typeof spatialRank !== 'number') return [tensorType(ctx.elemType(0))];
+  return [tensorType(ctx.elemType(0), [theta![0]!, ...unknownDims(spatialRank), spatialRank])];
 }
 
 export const rules: InferenceRule[] = [

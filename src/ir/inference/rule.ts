@@ -56,6 +56,8 @@ export interface RuleContext {
    * declares); returns its output types. The subgraph sees the node's scope.
    */
   inferSubgraph(graph: Graph, inputs: (ValueType | undefined)[]): (ValueType | undefined)[];
+  /** The known values of a subgraph's outputs, as its latest `inferSubgraph` found them. */
+  subgraphValues(graph: Graph): (KnownValue | undefined)[];
   /** Stops the rule: the node contradicts its inputs (a finding, not a crash). */
   fail(reason: string): never;
 }

@@ -16,10 +16,16 @@ function dft(ctx: RuleContext): InferredTypes {
   if (!x) return [tensorType(ctx.elemType(0))];
   // DFT-17 took the axis as an attribute (default 1); DFT-20 takes it as input 2 (default -2).
   const requestedAxis = ctx.opset < 20 ? ctx.int('axis', 1) : ctx.hasInput(2) ? knownScalarNumber(ctx.value(2)) : -2;
-  if (requestedAxis === undefined) return [tensorType(ctx.elemType(0), x.map((d, i) => (i === x.length - 1 ? 2 : null)))];
+  if (requestedAxis === undefined) return [tensorType(ctx.elemType(0), x.map(() => null))];
   const axis = normalizeAxis(requestedAxis, x.length, (reason) => ctx.fail(reason));
   const length: Dim = ctx.hasInput(1) ? (knownScalarNumber(ctx.value(1)) ?? null) : x[axis]!;
-  const bins = ctx.int('onesided', 0) !== 0 ? mapDim(length, halfPlusOne) : length;
+  const onesided = ctx.int('onesided', 0) !== 0;
+  // An inverse one-sided transform rebuilds a real signal; its length and layout changed between
+  // releases of the spec, so only the axes it leaves alone are claimed.
+  if (onesided && ctx.int('inverse', 0) !== 0) {
+    return [tensorType(ctx.elemType(0), x.map((d, i) => (i === axis || i === x.length - 1 ? null : d)))];
+  }
+  const bins = onesided ? mapDim(length, halfPlusOne) : length;
   return [tensorType(ctx.elemType(0), x.map((d, i) => (i === x.length - 1 ? 2 : i === axis ? bins : d)))];
 }
 

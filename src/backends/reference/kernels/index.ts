@@ -27,6 +27,9 @@ import { kernels as sequence } from './sequence.js';
 import { kernels as string } from './string.js';
 import { kernels as random } from './random.js';
 import { kernels as misc } from './misc.js';
+import { kernels as fusedTransformer } from './fused-transformer.js';
+import { kernels as fusedElementwise } from './fused-elementwise.js';
+import { kernels as fusedConv } from './fused-conv.js';
 import { kernels as loss } from './loss.js';
 import { kernels as training } from './training.js';
 import { kernels as ml } from './ml.js';
@@ -58,6 +61,9 @@ export const ALL_KERNELS: readonly KernelDef[] = [
   ...string,
   ...random,
   ...misc,
+  ...fusedTransformer,
+  ...fusedElementwise,
+  ...fusedConv,
   ...loss,
   ...training,
   ...ml,

@@ -143,7 +143,10 @@ function matmul(ctx: KernelContext): Tensor {
 
   if (a.type === 'int32' || a.type === 'uint32') {
     // Reinterpreting uint32 bits as int32 leaves the low 32 bits of every product and sum unchanged.
-    const asInt32 = (t: Tensor) => new Int32Array(t.data.buffer as ArrayBuffer, t.data.byteOffset, t.size);
+    const asInt32 = (t: Tensor) => {
+      const data = t.data as Int32Array | Uint32Array;
+      return new Int32Array(data.buffer, data.byteOffset, t.size);
+    };
     const out = new Int32Array(total);
     const aData = asInt32(a);
     const bData = asInt32(b);

@@ -1,0 +1,3 @@
+import type { GraphPass } from './pass.js';
+
+export const passes: GraphPass[] = [];
