@@ -9,8 +9,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InferenceSession, Tensor } from '../src/index.js';
 import { fromNumbers, toNumbers } from '../src/backends/reference/util.js';
-import { AttributeType, decodeModelProto, encodeModelProto } from '../src/onnx/proto.js';
-import { buildModel, tensorProto, type NodeSpec, type TensorSpec, type ValueSpec } from './support/build-model.js';
+import { importModel } from '../src/ir/import.js';
+import { inferShapes } from '../src/ir/inference/index.js';
+import { loadModelProto } from '../src/onnx/load.js';
+import {
+  AttributeType,
+  decodeModelProto,
+  encodeModelProto,
+  type AttributeProto,
+  type TensorProto,
+} from '../src/onnx/proto.js';
+import {
+  buildModel,
+  tensorProto,
+  type NodeSpec,
+  type TensorSpec,
+  type ValueSpec,
+} from './support/build-model.js';
 import {
   FIRST_OPSETS,
   NEWEST_OPSET,
@@ -35,21 +50,27 @@ function withTensorAttributes(bytes: Uint8Array, attributes: TensorAttribute[]):
   if (attributes.length === 0) return bytes;
   const model = decodeModelProto(bytes);
   for (const a of attributes) {
-    model.graph!.node[a.node]!.attribute.push({
+    const attribute: Partial<AttributeProto> = {
       name: a.name,
       type: AttributeType.TENSOR,
-      t: tensorProto({ name: a.name, ...a.value }),
-    } as never);
+      t: tensorProto({ name: a.name, ...a.value }) as TensorProto,
+    };
+    model.graph!.node[a.node]!.attribute.push(attribute as AttributeProto);
   }
   return encodeModelProto(model);
 }
 
-function caseModel(c: OpsetCase): Uint8Array {
+/** The case's model; its outputs declare their shapes unless shape inference is to find them. */
+function caseModel(c: OpsetCase, declareOutputShapes = true): Uint8Array {
   const bytes = buildModel({
     opsets: { '': c.opset },
     nodes: c.nodes,
     inputs: Object.entries(c.feeds).map(([name, v]) => ({ name, type: v.type, dims: v.dims })),
-    outputs: Object.entries(c.expected).map(([name, v]) => ({ name, type: v.type })),
+    outputs: Object.entries(c.expected).map(([name, v]) => ({
+      name,
+      type: v.type,
+      dims: declareOutputShapes ? v.dims : undefined,
+    })),
     initializers: Object.entries(c.constants).map(([name, v]) => initializer(name, v)),
   });
   return withTensorAttributes(bytes, c.tensorAttributes ?? []);
@@ -59,8 +80,13 @@ function assertMatches(actual: Tensor, expected: Values, name: string): void {
   assert.equal(actual.type, expected.type, `${name}: type`);
   assert.deepEqual([...actual.dims], expected.dims, `${name}: dims`);
   const got = [...toNumbers(actual)];
-  const close = got.every((g, i) => Math.abs(g - expected.values[i]!) <= 1e-5 + 1e-5 * Math.abs(expected.values[i]!));
-  assert.ok(close, `${name}: got [${got.map(round).join(', ')}], expected [${expected.values.map(round).join(', ')}]`);
+  const close = got.every(
+    (g, i) => Math.abs(g - expected.values[i]!) <= 1e-5 + 1e-5 * Math.abs(expected.values[i]!),
+  );
+  assert.ok(
+    close,
+    `${name}: got [${got.map(round).join(', ')}], expected [${expected.values.map(round).join(', ')}]`,
+  );
 }
 
 function round(v: number): number {
@@ -74,6 +100,26 @@ async function runCase(c: OpsetCase): Promise<void> {
   for (const [name, want] of Object.entries(c.expected)) assertMatches(outputs[name] as Tensor, want, name);
 }
 
+/** Shape inference must agree with the run: every dim it claims to know is the real one. */
+function checkInference(c: OpsetCase): void {
+  const model = importModel(loadModelProto(caseModel(c, false)));
+  const report = inferShapes(model);
+  assert.deepEqual(report.findings, [], 'inference findings');
+  for (const [name, want] of Object.entries(c.expected)) {
+    const inferred = model.graph.valueTypes.get(name);
+    assert.ok(inferred?.kind === 'tensor', `${name}: inferred as a tensor`);
+    assert.equal(inferred.elemType, want.type, `${name}: inferred type`);
+    if (!inferred.shape) continue;
+    const agrees =
+      inferred.shape.length === want.dims.length &&
+      inferred.shape.every((d, i) => typeof d !== 'number' || d === want.dims[i]);
+    assert.ok(
+      agrees,
+      `${name}: inferred shape [${inferred.shape.join(', ')}], real [${want.dims.join(', ')}]`,
+    );
+  }
+}
+
 const byOp = new Map<string, OpsetCase[]>();
 for (const c of opsetCases()) byOp.set(c.op, [...(byOp.get(c.op) ?? []), c]);
 
@@ -81,18 +127,29 @@ for (const [op, cases] of byOp) {
   test(`${op} in each opset's node form`, async (t) => {
     for (const c of cases) await t.test(`opset ${c.opset}: ${c.form}`, () => runCase(c));
   });
+  test(`${op} shape inference in each opset's node form`, async (t) => {
+    for (const c of cases) await t.test(`opset ${c.opset}: ${c.form}`, () => checkInference(c));
+  });
 }
 
 /** Conv → BatchNormalization → Relu → MaxPool → Dropout → Reshape → Gemm → Softmax, as each era wrote it. */
 const network = {
   x: { type: 'float32', dims: [1, 1, 4, 4], values: Array.from({ length: 16 }, (_, i) => ((i * 5) % 7) - 3) },
-  w: { type: 'float32', dims: [2, 1, 3, 3], values: Array.from({ length: 18 }, (_, i) => ((i * 7) % 11) / 10 - 0.5) },
+  w: {
+    type: 'float32',
+    dims: [2, 1, 3, 3],
+    values: Array.from({ length: 18 }, (_, i) => ((i * 7) % 11) / 10 - 0.5),
+  },
   b: { type: 'float32', dims: [2], values: [0.1, -0.2] },
   bn_scale: { type: 'float32', dims: [2], values: [1.5, 0.5] },
   bn_bias: { type: 'float32', dims: [2], values: [0.2, 0.1] },
   bn_mean: { type: 'float32', dims: [2], values: [0.3, -0.1] },
   bn_var: { type: 'float32', dims: [2], values: [2, 0.5] },
-  fc_w: { type: 'float32', dims: [3, 8], values: Array.from({ length: 24 }, (_, i) => ((i * 3) % 5) / 4 - 0.5) },
+  fc_w: {
+    type: 'float32',
+    dims: [3, 8],
+    values: Array.from({ length: 24 }, (_, i) => ((i * 3) % 5) / 4 - 0.5),
+  },
   fc_b: { type: 'float32', dims: [3], values: [0.5, 0, -0.5] },
 } satisfies Record<string, Values>;
 
@@ -100,22 +157,44 @@ type Attributes = NonNullable<NodeSpec['attributes']>;
 
 function eraNodes(opset: number): NodeSpec[] {
   const batchNormAttributes: Attributes =
-    opset < 6 ? { consumed_inputs: [0, 0, 0, 1, 1], is_test: 1 } : opset < 7 ? { is_test: 1 } : opset < 9 ? { spatial: 1 } : {};
-  const dropoutAttributes: Attributes = opset < 7 ? { is_test: 1 } : opset < 12 ? { ratio: { float: 0.5 } } : {};
+    opset < 6
+      ? { consumed_inputs: [0, 0, 0, 1, 1], is_test: 1 }
+      : opset < 7
+        ? { is_test: 1 }
+        : opset < 9
+          ? { spatial: 1 }
+          : {};
+  const dropoutAttributes: Attributes =
+    opset < 7 ? { is_test: 1 } : opset < 12 ? { ratio: { float: 0.5 } } : {};
   const reshape: NodeSpec =
     opset < 5
       ? { op: 'Reshape', inputs: ['dropped'], outputs: ['flat'], attributes: { shape: [1, -1] } }
       : { op: 'Reshape', inputs: ['dropped', 'flat_shape'], outputs: ['flat'] };
   return [
-    { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['conv'], attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+    {
+      op: 'Conv',
+      inputs: ['x', 'w', 'b'],
+      outputs: ['conv'],
+      attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+    },
     {
       op: 'BatchNormalization',
       inputs: ['conv', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'],
       outputs: ['normed'],
       attributes: batchNormAttributes,
     },
-    { op: 'Relu', inputs: ['normed'], outputs: ['relu'], attributes: opset < 6 ? { consumed_inputs: [0] } : {} },
-    { op: 'MaxPool', inputs: ['relu'], outputs: ['pooled'], attributes: { kernel_shape: [2, 2], strides: [2, 2] } },
+    {
+      op: 'Relu',
+      inputs: ['normed'],
+      outputs: ['relu'],
+      attributes: opset < 6 ? { consumed_inputs: [0] } : {},
+    },
+    {
+      op: 'MaxPool',
+      inputs: ['relu'],
+      outputs: ['pooled'],
+      attributes: { kernel_shape: [2, 2], strides: [2, 2] },
+    },
     { op: 'Dropout', inputs: ['pooled'], outputs: ['dropped'], attributes: dropoutAttributes },
     reshape,
     {
@@ -138,7 +217,9 @@ function eraModel(opset: number): Uint8Array {
   if (opset >= 5) constants.flat_shape = { type: 'int64', dims: [2], values: [1, -1] };
   const irVersion = opset === 1 ? 3 : 8;
   const defaults: ValueSpec[] =
-    irVersion === 3 ? Object.entries(constants).map(([name, v]) => ({ name, type: v.type, dims: v.dims })) : [];
+    irVersion === 3
+      ? Object.entries(constants).map(([name, v]) => ({ name, type: v.type, dims: v.dims }))
+      : [];
   return buildModel({
     opsets: { '': opset },
     irVersion,
@@ -158,7 +239,8 @@ function networkByHand(): number[] {
     for (let kr = 0; kr < 3; kr++) {
       for (let kc = 0; kc < 3; kc++) {
         const [r, c] = [row + kr - 1, col + kc - 1];
-        if (r >= 0 && r < 4 && c >= 0 && c < 4) total += x.values[r * 4 + c]! * w.values[channel * 9 + kr * 3 + kc]!;
+        if (r >= 0 && r < 4 && c >= 0 && c < 4)
+          total += x.values[r * 4 + c]! * w.values[channel * 9 + kr * 3 + kc]!;
       }
     }
     return total;
@@ -175,7 +257,10 @@ function networkByHand(): number[] {
     const at = (r: number, c: number) => relu[channel * 16 + (row * 2 + r) * 4 + col * 2 + c]!;
     return Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
   });
-  const fcTransposed = Array.from({ length: 24 }, (_, i) => network.fc_w.values[(i % 3) * 8 + Math.floor(i / 3)]!);
+  const fcTransposed = Array.from(
+    { length: 24 },
+    (_, i) => network.fc_w.values[(i % 3) * 8 + Math.floor(i / 3)]!,
+  );
   const logits = gemm(pooled, fcTransposed, 1, 8, 3, 1, 1, network.fc_b);
   const max = Math.max(...logits);
   const exps = logits.map((v) => Math.exp(v - max));

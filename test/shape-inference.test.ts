@@ -26,7 +26,7 @@ import { tensorFromProto } from '../src/onnx/tensor.js';
 
 const OPSET = 21;
 
-function tensorType(elemType: 'float32' | 'int64', shape: Dim[]): ValueType {
+function tensorType(elemType: 'float32' | 'int64' | 'bool', shape: Dim[]): ValueType {
   return { kind: 'tensor', elemType, shape };
 }
 
@@ -44,17 +44,21 @@ function node(opType: string, inputs: string[], outputs: string[], attributes: A
 
 const ints = (name: string, value: number[]): Attribute => ({ name, type: 'ints', value });
 const int = (name: string, value: number): Attribute => ({ name, type: 'int', value });
+const body = (name: string, value: Graph): Attribute => ({ name, type: 'graph', value });
 
-function modelOf(spec: {
+interface GraphSpec {
   inputs: ValueInfo[];
   nodes: Node[];
   outputs: ValueInfo[];
   initializers?: Record<string, Tensor>;
-}): Model {
+}
+
+const opsets = new Map([['', OPSET]]);
+
+function graphOf(spec: GraphSpec): Graph {
   const valueTypes = new Map<string, ValueType>();
   for (const vi of [...spec.inputs, ...spec.outputs]) if (vi.type) valueTypes.set(vi.name, vi.type);
-  const opsets = new Map([['', OPSET]]);
-  const graph: Graph = {
+  return {
     name: 'test',
     nodes: spec.nodes,
     inputs: spec.inputs,
@@ -64,6 +68,9 @@ function modelOf(spec: {
     valueTypes,
     opsets,
   };
+}
+
+function modelOf(spec: GraphSpec): Model {
   return {
     source: 'test',
     irVersion: 10,
@@ -74,12 +81,14 @@ function modelOf(spec: {
     docString: '',
     opsets,
     metadata: new Map(),
-    graph,
+    graph: graphOf(spec),
   };
 }
 
-const floats = (dims: number[]) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
-const int64s = (values: number[]) => new Tensor('int64', BigInt64Array.from(values.map(BigInt)), [values.length]);
+const floats = (dims: number[]) =>
+  new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+const int64s = (values: number[]) =>
+  new Tensor('int64', BigInt64Array.from(values.map(BigInt)), [values.length]);
 
 function shapeOf(model: Model, name: string): Dim[] | undefined {
   const type = model.graph.valueTypes.get(name);
@@ -108,7 +117,11 @@ test('a symbolic batch dim survives Conv, Relu, Flatten and Gemm', () => {
 test('a Shape → Gather → Concat → Reshape chain keeps the batch dim and computes the rest', () => {
   const model = modelOf({
     inputs: [{ name: 'x', type: tensorType('float32', ['batch', 4, 6]) }],
-    initializers: { zero: new Tensor('int64', BigInt64Array.from([0n]), []), axes: int64s([0]), rest: int64s([-1]) },
+    initializers: {
+      zero: new Tensor('int64', BigInt64Array.from([0n]), []),
+      axes: int64s([0]),
+      rest: int64s([-1]),
+    },
     nodes: [
       node('Shape', ['x'], ['shape']),
       node('Gather', ['shape', 'zero'], ['batch']),
@@ -178,6 +191,55 @@ test('data-dependent sizes stay unknown, and operators without rules are listed'
   assert.deepEqual(report.opsWithoutRules, ['MadeUpOp']);
 });
 
+test('an If whose condition is unknown keeps what both branches agree on', () => {
+  const x = { name: 'x', type: tensorType('float32', ['batch', 4]) };
+  const thenBranch = graphOf({
+    inputs: [],
+    nodes: [node('Identity', ['x'], ['same'])],
+    outputs: [{ name: 'same' }],
+  });
+  const elseBranch = graphOf({
+    inputs: [],
+    nodes: [node('Concat', ['x', 'x'], ['wide'], [int('axis', 1)])],
+    outputs: [{ name: 'wide' }],
+  });
+  const model = modelOf({
+    inputs: [x, { name: 'flag', type: tensorType('bool', []) }],
+    nodes: [node('If', ['flag'], ['y'], [body('then_branch', thenBranch), body('else_branch', elseBranch)])],
+    outputs: [{ name: 'y' }],
+  });
+  inferShapes(model);
+  assert.deepEqual(elseBranch.valueTypes.get('wide'), tensorType('float32', ['batch', 8]));
+  assert.deepEqual(shapeOf(model, 'y'), ['batch', null]);
+});
+
+test('a Loop widens what grows between iterations and stacks its scan outputs M high', () => {
+  const loopBody = graphOf({
+    inputs: [
+      { name: 'i', type: tensorType('int64', []) },
+      { name: 'go', type: tensorType('bool', []) },
+      { name: 'acc', type: { kind: 'tensor', elemType: 'float32' } },
+    ],
+    initializers: { one: floats([1]) },
+    nodes: [
+      node('Identity', ['go'], ['go_on']),
+      node('Concat', ['acc', 'one'], ['longer'], [int('axis', 0)]),
+      node('Identity', ['x'], ['row']),
+    ],
+    outputs: [{ name: 'go_on' }, { name: 'longer' }, { name: 'row' }],
+  });
+  const model = modelOf({
+    inputs: [{ name: 'x', type: tensorType('float32', ['batch', 4]) }],
+    initializers: { trips: new Tensor('int64', BigInt64Array.from([3n]), []), start: floats([1]) },
+    nodes: [node('Loop', ['trips', '', 'start'], ['final', 'rows'], [body('body', loopBody)])],
+    outputs: [{ name: 'final' }, { name: 'rows' }],
+  });
+  const report = inferShapes(model);
+  assert.deepEqual(report.findings, []);
+  assert.deepEqual(shapeOf(model, 'final'), [null]);
+  assert.deepEqual(shapeOf(model, 'rows'), [3, 'batch', 4]);
+});
+
 // The conformance cases: every graph output's inferred type against the real expected output.
 
 /** The repository root: the nearest folder above this file with a package.json. */
@@ -205,8 +267,12 @@ function readActual(file: string, declared: ValueType | undefined): Actual {
   if (declared?.kind === 'sequence') return sequenceTensors(decodeSequenceProto(bytes));
   if (declared?.kind === 'optional') {
     const proto = decodeOptionalProto(bytes);
-    if (proto.elemType === ContainerElemType.TENSOR && proto.tensorValue) return tensorFromProto(proto.tensorValue);
-    if (proto.elemType === ContainerElemType.SEQUENCE && proto.sequenceValue) return sequenceTensors(proto.sequenceValue);
+    if (proto.elemType === ContainerElemType.TENSOR && proto.tensorValue) {
+      return tensorFromProto(proto.tensorValue);
+    }
+    if (proto.elemType === ContainerElemType.SEQUENCE && proto.sequenceValue) {
+      return sequenceTensors(proto.sequenceValue);
+    }
     return null;
   }
   return tensorFromProto(decodeTensorProto(bytes));
@@ -223,7 +289,9 @@ function contradictions(inferred: ValueType | undefined, actual: Actual): string
   if (inferred.kind !== 'tensor') return [`inferred a ${inferred.kind}`];
   if (!(actual instanceof Tensor)) return ['inferred a tensor'];
   const problems: string[] = [];
-  if (inferred.elemType !== actual.type) problems.push(`element type ${inferred.elemType}, actually ${actual.type}`);
+  if (inferred.elemType !== actual.type) {
+    problems.push(`element type ${inferred.elemType}, actually ${actual.type}`);
+  }
   const shape = inferred.shape;
   const wrongDim = shape?.some((d, i) => typeof d === 'number' && d !== actual.dims[i]);
   if (shape && (shape.length !== actual.dims.length || wrongDim)) {
@@ -233,7 +301,9 @@ function contradictions(inferred: ValueType | undefined, actual: Actual): string
 }
 
 function isStatic(type: ValueType | undefined): boolean {
-  if (type?.kind === 'tensor') return type.shape !== undefined && type.shape.every((d) => typeof d === 'number');
+  if (type?.kind === 'tensor') {
+    return type.shape !== undefined && type.shape.every((d) => typeof d === 'number');
+  }
   if (type?.kind === 'sequence' || type?.kind === 'optional') return isStatic(type.elem);
   return false;
 }
@@ -297,12 +367,14 @@ const SUITES = ['node', 'simple'];
  * less a margin: with inputs as graph inputs (sizes that inputs' values decide stay unknown), and
  * with the inputs known.
  */
-const COVERAGE_FLOOR = { declaredInputs: 0.78, knownInputs: 0.95 };
+const COVERAGE_FLOOR = { declaredInputs: 0.78, knownInputs: 0.92 };
 
 for (const inputsKnown of [false, true]) {
   const mode = inputsKnown ? 'knownInputs' : 'declaredInputs';
   const title = inputsKnown ? 'with the inputs known' : 'from the declared inputs';
-  test(`inferred types of every conformance output agree with the expected outputs, ${title}`, (t) => {
+  const name = `inferred types of every conformance output agree with the expected outputs, ${title}`;
+  // About 1800 small models: a second each way, so a minute means something is badly wrong.
+  test(name, { timeout: 60_000 }, (t) => {
     if (!fs.existsSync(DATA)) {
       t.skip(`no conformance data at ${DATA}`);
       return;
@@ -325,7 +397,9 @@ for (const inputsKnown of [false, true]) {
       }
     }
     const coverage = staticOutputs / outputs;
-    t.diagnostic(`fully static ${title}: ${staticOutputs} of ${outputs} outputs (${(coverage * 100).toFixed(1)}%)`);
+    t.diagnostic(
+      `fully static ${title}: ${staticOutputs} of ${outputs} outputs (${(coverage * 100).toFixed(1)}%)`,
+    );
     t.diagnostic(`operators without rules: ${[...withoutRules].sort().join(', ') || 'none'}`);
     assert.deepEqual(mismatches, [], `${mismatches.length} inferred types contradict the expected outputs`);
     assert.deepEqual(findings, [], `${findings.length} findings on valid models`);

@@ -1,32 +1,58 @@
 /**
- * The interface every backend offers the planner: what it can run, and a kernel bound to a node.
- * Backends import the IR and core layers only; the planner sees them only through this interface.
+ * The interface every backend offers the planner: what it can run and at what cost, kernels bound
+ * to nodes, and the moves of values into and out of its memory. Backends import the IR and core
+ * layers only; the planner sees them only through this interface.
  */
 
+import type { DataType } from '../core/dtype.js';
 import type { ErrorSite } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
 import type { Graph, Node } from '../ir/graph.js';
+
+/** The memory space of backends whose values are plain host memory (the reference backend's). */
+export const HOST_DEVICE = 'host';
 
 /** What a kernel is handed each time it runs. */
 export interface KernelArgs {
   readonly inputs: readonly (RuntimeValue | undefined)[];
   /** Runs a subgraph (If/Loop/Scan bodies) with the current values visible as its outer scope. */
   runSubgraph(graph: Graph, inputs: readonly (RuntimeValue | undefined)[]): RuntimeValue[];
+  /**
+   * A tensor to write output `index` into: a view of the memory the plan set aside for it when
+   * the plan has a place of that size, otherwise new memory.
+   */
+  allocateOutput(index: number, type: DataType, dims: readonly number[]): Tensor;
   /** Where errors point: the model. */
   readonly site: ErrorSite;
 }
 
+export type KernelOutputs = (RuntimeValue | undefined)[];
+
 export interface PreparedKernel {
   /** The kernel's name, as traces and errors show it. */
   readonly name: string;
-  run(args: KernelArgs): (RuntimeValue | undefined)[];
+  /** Runs the kernel; a backend that computes off the calling thread returns a promise. */
+  run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs>;
+}
+
+/** The work a node does, for partitioning now and for the roofline later. */
+export interface NodeCost {
+  flops: number;
+  bytesRead: number;
+  bytesWritten: number;
 }
 
 export interface Backend {
   readonly name: string;
+  /** The memory space its values live in; `HOST_DEVICE` backends share plain host memory. */
+  readonly device: string;
   /** `true`, or the reason this backend cannot run the node. */
   supports(node: Node): true | string;
   /** Binds a kernel to the node (attributes read, constants packed); runs once per plan. */
   prepare(node: Node, constants: ReadonlyMap<string, Tensor>): PreparedKernel;
+  /** Moves a host value into this backend's memory (backends whose device is not the host). */
+  toDevice?(value: RuntimeValue): RuntimeValue;
+  /** Moves a value of this backend's memory back to the host. */
+  toHost?(value: RuntimeValue): RuntimeValue;
 }

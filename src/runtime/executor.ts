@@ -1,121 +1,322 @@
 /**
- * Runs plans: a loop over the steps, values held in a scope by name, subgraphs (If/Loop/Scan
- * bodies) planned once and run with the enclosing scope visible.
+ * Runs plans. A run is a loop over the plan's steps reading and writing numbered slots.
+ *
+ * Steps start in plan order. A kernel that computes off the calling thread returns a promise: the
+ * loop goes on with the next steps and waits only when a step needs a value still being computed,
+ * so independent branches on such backends overlap. Host kernels run inline, which keeps the
+ * memory plan's lifetimes true. Between steps a run checks its AbortSignal and deadline; with a
+ * signal it also yields to the event loop so the signal can fire.
+ *
+ * Kernels ask for output memory through `allocateOutput`: slots the memory plan placed in the
+ * arena get views of it, the rest get new memory, and every such allocation is counted.
  */
 
-import type { Backend } from '../backends/backend.js';
+import { HOST_DEVICE, type Backend, type KernelArgs, type KernelOutputs } from '../backends/backend.js';
+import { allocateStorage, slotsPerElement, type DataType, type TensorData } from '../core/dtype.js';
 import { HeddleError, type ErrorSite } from '../core/errors.js';
+import { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
 import { opLabel, type Graph } from '../ir/graph.js';
-import { buildPlan, type Plan } from '../plan/plan.js';
+import { storageBytes, type MemoryPlan } from '../plan/memory.js';
+import { buildPlan, type KernelStep, type Plan } from '../plan/plan.js';
 
-/** Values by name, falling back to the enclosing graph's scope for outer-scope reads. */
-export class Scope {
-  private readonly values = new Map<string, RuntimeValue>();
+/** How a run may be stopped early. */
+export interface RunControl {
+  signal?: AbortSignal;
+  /** `performance.now()` time after which the run stops. */
+  deadline?: number;
+  /** The timeout the deadline came from, for the error message. */
+  timeoutMs?: number;
+}
 
-  constructor(private readonly parent?: Scope) {}
+/** Counts of tensor memory a session allocated while running (arena creation included). */
+export interface AllocationStats {
+  /** Tensors whose memory was allocated because the plan had no place for them. */
+  tensorAllocations: number;
+  tensorBytes: number;
+  /** Arenas created (one per concurrent run and shape signature). */
+  arenas: number;
+}
 
-  get(name: string): RuntimeValue | undefined {
-    return this.values.get(name) ?? this.parent?.get(name);
+/** A plan with the memory plan for one input-shape signature and the arenas it runs in. */
+export interface PlanInstance {
+  readonly plan: Plan;
+  readonly memory?: MemoryPlan;
+  /** Host arenas not in use by a run; a run takes one or makes one. */
+  readonly freeArenas: ArrayBuffer[];
+}
+
+/** Where graph outputs should be written when the caller supplied tensors for them. */
+export type OutputBuffers = ReadonlyMap<number, Tensor>;
+
+class Frame {
+  readonly values: (RuntimeValue | undefined)[];
+
+  constructor(
+    readonly plan: Plan,
+    readonly parent: Frame | undefined,
+  ) {
+    this.values = new Array(plan.slots.length);
+    for (const [slot, value] of plan.constants) this.values[slot] = value;
+    for (const [name, slot] of plan.outerReads) this.values[slot] = parent?.lookup(name);
   }
 
-  set(name: string, value: RuntimeValue): void {
-    this.values.set(name, value);
-  }
-
-  delete(name: string): void {
-    this.values.delete(name);
+  lookup(name: string): RuntimeValue | undefined {
+    const slot = this.plan.visible.get(name);
+    return (slot === undefined ? undefined : this.values[slot]) ?? this.parent?.lookup(name);
   }
 }
 
 export class Executor {
-  private readonly subgraphPlans = new WeakMap<Graph, Plan>();
+  private readonly plans = new WeakMap<Graph, Plan>();
+  readonly stats: AllocationStats = { tensorAllocations: 0, tensorBytes: 0, arenas: 0 };
 
   constructor(
     private readonly backends: readonly Backend[],
     private readonly site: ErrorSite,
   ) {}
 
-  plan(graph: Graph): Plan {
-    let plan = this.subgraphPlans.get(graph);
+  /** The plan of a graph (subgraphs run on host backends only: their kernels run synchronously). */
+  plan(graph: Graph, subgraph = false): Plan {
+    let plan = this.plans.get(graph);
     if (!plan) {
-      plan = buildPlan(graph, this.backends, this.site);
-      this.subgraphPlans.set(graph, plan);
+      const backends = subgraph ? this.backends.filter((b) => b.device === HOST_DEVICE) : this.backends;
+      plan = buildPlan(graph, backends, this.site);
+      this.plans.set(graph, plan);
     }
     return plan;
   }
 
-  /** Runs a plan on values already placed in `scope` (feeds and constants); returns the outputs. */
-  execute(plan: Plan, scope: Scope): RuntimeValue[] {
-    for (const [name, tensor] of plan.graph.initializers) {
-      if (scope.get(name) === undefined) scope.set(name, tensor);
-    }
-    for (const step of plan.steps) {
-      const { node } = step;
-      const inputs = node.inputs.map((name) =>
-        name === '' ? undefined : this.read(scope, name, node.name, opLabel(node)),
-      );
-      let outputs: (RuntimeValue | undefined)[];
-      try {
-        outputs = step.kernel.run({
-          inputs,
-          site: this.site,
-          runSubgraph: (graph, subInputs) => this.runSubgraph(graph, subInputs, scope),
-        });
-      } catch (error) {
-        throw this.nodeError(error, node.name, opLabel(node));
-      }
-      node.outputs.forEach((name, i) => {
-        if (name === '') return;
-        const value = outputs[i];
-        if (value === undefined) {
-          throw new HeddleError(`the kernel produced no value for output ${i} ('${name}')`, {
-            ...this.site,
-            node: node.name,
-            opType: opLabel(node),
-          });
+  async run(
+    instance: PlanInstance,
+    feeds: ReadonlyMap<string, RuntimeValue>,
+    control: RunControl = {},
+    outputBuffers: OutputBuffers = new Map(),
+  ): Promise<RuntimeValue[]> {
+    const { plan, memory } = instance;
+    const arena = this.takeArena(instance);
+    try {
+      const frame = new Frame(plan, undefined);
+      for (const [name, value] of feeds) frame.values[plan.inputs.get(name)!] = value;
+      const pending = new Map<number, Promise<void>>();
+      for (let i = 0; i < plan.steps.length; i++) {
+        await this.checkControl(control, plan, i);
+        const step = plan.steps[i]!;
+        const reads = step.kind === 'kernel' ? step.inputs : [step.from];
+        for (const slot of reads) {
+          const waiting = pending.get(slot);
+          if (waiting) await waiting;
         }
-        scope.set(name, value);
-      });
-      for (const name of step.releases) scope.delete(name);
-    }
-    return plan.graph.outputs.map((out) => {
-      const value = scope.get(out.name);
-      if (value === undefined) {
-        throw new HeddleError(`graph output '${out.name}' was never produced`, this.site);
+        if (step.kind === 'copy') {
+          frame.values[step.to] = step.move(frame.values[step.from]!);
+          continue;
+        }
+        const outputs = this.runKernel(step, frame, memory, arena, outputBuffers);
+        if (outputs instanceof Promise) {
+          const done = outputs.then((values) => this.store(step, frame, values, memory, arena));
+          for (const slot of step.outputs) if (slot >= 0) pending.set(slot, done);
+        } else {
+          this.store(step, frame, outputs, memory, arena);
+        }
+        for (const slot of step.releases) if (!pending.has(slot)) frame.values[slot] = undefined;
       }
-      return value;
+      await Promise.all(pending.values());
+      return this.collectOutputs(plan, frame, arena, outputBuffers);
+    } finally {
+      if (arena) instance.freeArenas.push(arena);
+    }
+  }
+
+  private takeArena(instance: PlanInstance): ArrayBuffer | undefined {
+    const bytes = instance.memory?.arenaBytes.get(HOST_DEVICE) ?? 0;
+    if (bytes === 0) return undefined;
+    const free = instance.freeArenas.pop();
+    if (free) return free;
+    this.stats.arenas++;
+    this.stats.tensorBytes += bytes;
+    return new ArrayBuffer(bytes);
+  }
+
+  private async checkControl(control: RunControl, plan: Plan, index: number): Promise<void> {
+    if (control.signal) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (control.signal.aborted) {
+        throw new HeddleError(`the run was cancelled ${progress(plan, index)}`, this.site, {
+          cause: control.signal.reason,
+        });
+      }
+    }
+    if (control.deadline !== undefined && performance.now() > control.deadline) {
+      throw new HeddleError(
+        `the run exceeded its timeout of ${control.timeoutMs} ms ${progress(plan, index)}`,
+        this.site,
+      );
+    }
+  }
+
+  private runKernel(
+    step: KernelStep,
+    frame: Frame,
+    memory: MemoryPlan | undefined,
+    arena: ArrayBuffer | undefined,
+    outputBuffers: OutputBuffers,
+  ): KernelOutputs | Promise<KernelOutputs> {
+    const args: KernelArgs = {
+      inputs: Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot])),
+      site: this.site,
+      runSubgraph: (graph, inputs) => this.runSubgraph(graph, inputs, frame),
+      allocateOutput: (index, type, dims) =>
+        this.allocate(step.outputs[index] ?? -1, type, dims, memory, arena, outputBuffers),
+    };
+    try {
+      const result = step.kernel.run(args);
+      return result instanceof Promise
+        ? result.catch((error: unknown) => Promise.reject(this.nodeError(error, step)))
+        : result;
+    } catch (error) {
+      throw this.nodeError(error, step);
+    }
+  }
+
+  private allocate(
+    slot: number,
+    type: DataType,
+    dims: readonly number[],
+    memory: MemoryPlan | undefined,
+    arena: ArrayBuffer | undefined,
+    outputBuffers: OutputBuffers,
+  ): Tensor {
+    const size = dims.reduce((a, b) => a * b, 1);
+    const bytes = size * storageBytes(type);
+    const given = outputBuffers.get(slot);
+    if (given && given.type === type && given.size === size) return given.reshape(dims);
+    const place = memory?.placements.get(slot);
+    if (arena && place && place.bytes === bytes && type !== 'string') {
+      return new Tensor(type, viewOf(type, arena, place.offset, size), dims);
+    }
+    this.stats.tensorAllocations++;
+    this.stats.tensorBytes += bytes;
+    return new Tensor(type, allocateStorage(type, size), dims);
+  }
+
+  /**
+   * Stores a kernel's outputs. A host tensor left in the arena anywhere but its own planned place
+   * (a kernel that returned a view of an input the plan did not expect) is copied out, so a later
+   * value reusing that memory cannot change it.
+   */
+  private store(
+    step: KernelStep,
+    frame: Frame,
+    outputs: KernelOutputs,
+    memory: MemoryPlan | undefined,
+    arena: ArrayBuffer | undefined,
+  ): void {
+    step.node.outputs.forEach((name, i) => {
+      const slot = step.outputs[i]!;
+      if (slot < 0) return;
+      let value = outputs[i];
+      if (value === undefined) {
+        throw new HeddleError(`the kernel produced no value for output ${i} ('${name}')`, {
+          ...this.site,
+          node: step.node.name,
+          opType: opLabel(step.node),
+        });
+      }
+      if (value instanceof Tensor && arena && inBuffer(value.data, arena)) {
+        const place = memory?.placements.get(slot);
+        if (!place || byteOffsetOf(value.data) !== place.offset) value = this.copyOut(value);
+      }
+      frame.values[slot] = value;
     });
   }
 
+  private collectOutputs(
+    plan: Plan,
+    frame: Frame,
+    arena: ArrayBuffer | undefined,
+    outputBuffers: OutputBuffers,
+  ): RuntimeValue[] {
+    return Array.from(plan.outputs, (slot) => {
+      const value = frame.values[slot];
+      if (value === undefined) {
+        throw new HeddleError(`graph output '${plan.slots[slot]!.name}' was never produced`, this.site);
+      }
+      const given = outputBuffers.get(slot);
+      if (given && value instanceof Tensor && value.data !== given.data)
+        return copyInto(given, value, this.site);
+      return value instanceof Tensor && arena && inBuffer(value.data, arena) ? this.copyOut(value) : value;
+    });
+  }
+
+  private copyOut(tensor: Tensor): Tensor {
+    this.stats.tensorAllocations++;
+    this.stats.tensorBytes += tensor.size * storageBytes(tensor.type);
+    const data = tensor.data as Exclude<TensorData, string[]>;
+    return new Tensor(tensor.type, data.slice() as TensorData, tensor.dims);
+  }
+
+  /** Runs an If/Loop/Scan body synchronously, its outer reads resolved in the enclosing frame. */
   private runSubgraph(
     graph: Graph,
     inputs: readonly (RuntimeValue | undefined)[],
-    outer: Scope,
+    outer: Frame,
   ): RuntimeValue[] {
-    const scope = new Scope(outer);
+    const plan = this.plan(graph, true);
+    const frame = new Frame(plan, outer);
     graph.inputs.forEach((input, i) => {
       const value = inputs[i];
-      if (value !== undefined) scope.set(input.name, value);
+      if (value !== undefined) frame.values[plan.inputs.get(input.name)!] = value;
     });
-    return this.execute(this.plan(graph), scope);
-  }
-
-  private read(scope: Scope, name: string, node: string, opType: string): RuntimeValue {
-    const value = scope.get(name);
-    if (value === undefined) {
-      throw new HeddleError(`input '${name}' is neither fed, a constant, nor produced by an earlier node`, {
-        ...this.site,
-        node,
-        opType,
-      });
+    for (const step of plan.steps) {
+      if (step.kind === 'copy') {
+        frame.values[step.to] = step.move(frame.values[step.from]!);
+        continue;
+      }
+      const outputs = this.runKernel(step, frame, undefined, undefined, new Map());
+      if (outputs instanceof Promise) {
+        throw new HeddleError(`backend ${step.backend} cannot run inside a subgraph`, this.site);
+      }
+      this.store(step, frame, outputs, undefined, undefined);
+      for (const slot of step.releases) frame.values[slot] = undefined;
     }
-    return value;
+    return this.collectOutputs(plan, frame, undefined, new Map());
   }
 
-  private nodeError(error: unknown, node: string, opType: string): HeddleError {
-    if (error instanceof HeddleError) return error.within({ ...this.site, node, opType });
+  private nodeError(error: unknown, step: KernelStep): HeddleError {
+    const site = { ...this.site, node: step.node.name, opType: opLabel(step.node) };
+    if (error instanceof HeddleError) return error.within(site);
     const message = error instanceof Error ? error.message : String(error);
-    return new HeddleError(`the kernel failed: ${message}`, { ...this.site, node, opType }, { cause: error });
+    return new HeddleError(`the kernel failed: ${message}`, site, { cause: error });
   }
+}
+
+function progress(plan: Plan, index: number): string {
+  const step = plan.steps[index];
+  const next = step?.kind === 'kernel' ? ` (next: node '${step.node.name}')` : '';
+  return `after ${index} of ${plan.steps.length} steps${next}`;
+}
+
+function viewOf(type: DataType, arena: ArrayBuffer, offset: number, size: number): TensorData {
+  const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
+  const ctor = empty.constructor as new (buffer: ArrayBuffer, offset: number, length: number) => TensorData;
+  return new ctor(arena, offset, size * slotsPerElement(type));
+}
+
+function inBuffer(data: TensorData, buffer: ArrayBuffer): boolean {
+  return !Array.isArray(data) && (data as Uint8Array).buffer === buffer;
+}
+
+function byteOffsetOf(data: TensorData): number {
+  return (data as Uint8Array).byteOffset;
+}
+
+function copyInto(target: Tensor, source: Tensor, site: ErrorSite): Tensor {
+  if (target.type !== source.type || target.size !== source.size) {
+    throw new HeddleError(
+      `the output buffer given holds ${target.type}[${target.dims.join(', ')}], the output is ${source.type}[${source.dims.join(', ')}]`,
+      site,
+    );
+  }
+  (target.data as Float32Array).set(source.data as Float32Array);
+  return target.reshape(source.dims);
 }

@@ -9,18 +9,36 @@ import { ReferenceBackend } from '../backends/reference/backend.js';
 import { HeddleError, type ErrorSite } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { EmptyOptional, TensorSequence, describeValue, type RuntimeValue } from '../core/values.js';
-import { allNodes, type Graph, type Model, type ValueInfo, type ValueType } from '../ir/graph.js';
+import { cloneGraph } from '../ir/clone.js';
+import {
+  allNodes,
+  describeType,
+  type Graph,
+  type Model,
+  type ValueInfo,
+  type ValueType,
+} from '../ir/graph.js';
+import { inferShapes } from '../ir/inference/index.js';
+import { planMemory } from '../plan/memory.js';
 import { importModel } from '../ir/import.js';
 import { loadModelProto } from '../onnx/load.js';
 import type { Plan } from '../plan/plan.js';
-import { ALL_PASSES, optimizeGraph, type OptimizationLevel, type OptimizationReport } from '../passes/index.js';
-import { Executor, Scope } from './executor.js';
+import {
+  ALL_PASSES,
+  optimizeGraph,
+  type OptimizationLevel,
+  type OptimizationReport,
+} from '../passes/index.js';
+import { Executor, type AllocationStats, type PlanInstance, type RunControl } from './executor.js';
 
 export type { OptimizationLevel as GraphOptimizationLevel } from '../passes/index.js';
 
 export interface SessionOptions {
-  /** Backends in order of preference: 'cpu' and 'reference' select the reference backend. */
-  executionProviders?: readonly (string | { name: string })[];
+  /**
+   * Backends in order of preference: 'cpu' and 'reference' select the reference backend; a
+   * `Backend` object (Heddle's own interface) plugs in a backend of the caller's.
+   */
+  executionProviders?: readonly (string | { name: string } | Backend)[];
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
   /** Graph passes to run before planning, as onnxruntime's levels (default 'all'). */
@@ -33,6 +51,10 @@ export interface SessionOptions {
 export interface RunOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   tag?: string;
+  /** Stops the run between two steps, with an error; the session stays usable. */
+  signal?: AbortSignal;
+  /** Stops the run between two steps once it has taken this long, with an error. */
+  timeoutMs?: number;
 }
 
 export type OnnxValue = Tensor | Tensor[] | null;
@@ -60,13 +82,17 @@ export class InferenceSession {
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
   private released = false;
+  /** Plans specialised to one input-shape signature, most recently used last. */
+  private readonly instances = new Map<string, PlanInstance>();
 
   private constructor(
     readonly model: Model,
     private readonly executor: Executor,
-    private readonly plan: Plan,
+    /** The plan for the declared shapes: proof at create time that every node has a kernel. */
+    readonly plan: Plan,
     /** What the graph passes did before planning. */
     readonly optimization: OptimizationReport,
+    private readonly level: OptimizationLevel,
   ) {
     const graph = model.graph;
     this.inputNames = graph.inputs.map((i) => i.name);
@@ -99,7 +125,7 @@ export class InferenceSession {
     );
   }
 
-  /** Loads, imports and plans the model; every node gets a kernel now, so unknown ops fail here. */
+  /** Loads, imports, optimizes and plans the model; every node gets a kernel now, so unknown ops fail here. */
   static createSync(
     model: string | Uint8Array | ArrayBuffer,
     options: SessionOptions = {},
@@ -107,46 +133,102 @@ export class InferenceSession {
     checkOptions(options);
     const loaded = loadModelProto(model);
     const imported = importModel(loaded);
-    const optimization = optimizeGraph(imported.graph, options.graphOptimizationLevel ?? 'all', ALL_PASSES);
+    const level = options.graphOptimizationLevel ?? 'all';
+    inferShapes(imported);
+    const optimization = optimizeGraph(imported.graph, level, ALL_PASSES);
     const site: ErrorSite = { model: loaded.source };
     const executor = new Executor(backendsFor(options, site), site);
     const plan = executor.plan(imported.graph);
     planSubgraphs(imported.graph, executor);
-    return new InferenceSession(imported, executor, plan, optimization);
+    return new InferenceSession(imported, executor, plan, optimization, level);
   }
 
   async run(feeds: FeedsType, fetches?: FetchesType, options?: RunOptions): Promise<ReturnType>;
   async run(feeds: FeedsType, options?: RunOptions): Promise<ReturnType>;
-  async run(feeds: FeedsType, fetchesOrOptions?: FetchesType | RunOptions): Promise<ReturnType> {
-    return this.runSync(feeds, fetchesOrOptions);
-  }
-
-  runSync(feeds: FeedsType, fetchesOrOptions?: FetchesType | RunOptions): ReturnType {
+  async run(
+    feeds: FeedsType,
+    fetchesOrOptions?: FetchesType | RunOptions,
+    maybeOptions?: RunOptions,
+  ): Promise<ReturnType> {
     if (this.released) throw new HeddleError('the session was released', this.site());
-    const wanted = this.outputsWanted(fetchesOrOptions);
-    const scope = new Scope();
-    this.bindFeeds(feeds, scope);
-    const values = this.executor.execute(this.plan, scope);
+    const fetches = isFetches(fetchesOrOptions, this.outputNames) ? fetchesOrOptions : undefined;
+    const options = (fetches ? maybeOptions : (fetchesOrOptions as RunOptions | undefined)) ?? {};
+    const wanted = this.outputsWanted(fetches);
+    const values = this.bindFeeds(feeds);
+    const instance = this.instanceFor(values);
+    const outputBuffers = this.outputBuffers(fetches, instance);
+    const outputs = await this.executor.run(instance, values, runControl(options), outputBuffers);
     const result: ReturnType = {};
     this.outputNames.forEach((name, i) => {
-      if (wanted.has(name)) result[name] = toOnnxValue(values[i]!);
+      if (wanted.has(name)) result[name] = toOnnxValue(outputs[i]!);
     });
     return result;
   }
 
+  /** Tensor memory allocated by runs so far (see `AllocationStats`). */
+  get allocations(): Readonly<AllocationStats> {
+    return { ...this.executor.stats };
+  }
+
+  /** The plan and memory plan runs with these input dims use (specialised and cached on first use). */
+  planFor(inputDims: ReadonlyMap<string, readonly number[]>): PlanInstance {
+    const types = new Map<string, ValueType>();
+    for (const info of this.model.graph.inputs) {
+      const declared = info.type;
+      const dims = inputDims.get(info.name);
+      if (declared?.kind === 'tensor' && dims) types.set(info.name, { ...declared, shape: [...dims] });
+    }
+    return this.specialise(types);
+  }
+
   async release(): Promise<void> {
     this.released = true;
+    this.instances.clear();
   }
 
   private site(): ErrorSite {
     return { model: this.model.source };
   }
 
-  private outputsWanted(fetchesOrOptions?: FetchesType | RunOptions): Set<string> {
-    let names: string[] = [...this.outputNames];
-    if (Array.isArray(fetchesOrOptions)) names = [...fetchesOrOptions];
-    else if (fetchesOrOptions && isFetchObject(fetchesOrOptions, this.outputNames))
-      names = Object.keys(fetchesOrOptions);
+  /**
+   * The plan for these feeds' shapes. A new signature gets its own copy of the graph with the
+   * feeds' shapes as input types: inference then knows every static shape, the passes fold the
+   * shape computations that became constant, and the memory plan places every value.
+   */
+  private instanceFor(feeds: ReadonlyMap<string, RuntimeValue>): PlanInstance {
+    const types = new Map<string, ValueType>();
+    for (const [name, value] of feeds) {
+      if (value instanceof Tensor)
+        types.set(name, { kind: 'tensor', elemType: value.type, shape: [...value.dims] });
+    }
+    return this.specialise(types);
+  }
+
+  private specialise(inputTypes: ReadonlyMap<string, ValueType>): PlanInstance {
+    const signature = [...inputTypes].map(([name, t]) => `${name}:${describeType(t)}`).join(';');
+    const cached = this.instances.get(signature);
+    if (cached) {
+      this.instances.delete(signature);
+      this.instances.set(signature, cached);
+      return cached;
+    }
+    const graph = cloneGraph(this.model.graph);
+    inferShapes({ ...this.model, graph }, { inputs: inputTypes });
+    optimizeGraph(graph, this.level, ALL_PASSES);
+    const plan = this.executor.plan(graph);
+    const instance: PlanInstance = { plan, memory: planMemory(plan, graph.valueTypes), freeArenas: [] };
+    this.instances.set(signature, instance);
+    if (this.instances.size > MAX_CACHED_PLANS) this.instances.delete(this.instances.keys().next().value!);
+    return instance;
+  }
+
+  private outputsWanted(fetches: FetchesType | undefined): Set<string> {
+    const names =
+      fetches === undefined
+        ? [...this.outputNames]
+        : Array.isArray(fetches)
+          ? [...fetches]
+          : Object.keys(fetches);
     for (const name of names) {
       if (!this.outputNames.includes(name)) {
         throw new HeddleError(
@@ -158,7 +240,17 @@ export class InferenceSession {
     return new Set(names);
   }
 
-  private bindFeeds(feeds: FeedsType, scope: Scope): void {
+  /** Output tensors the caller passed in a fetches object, by the plan's output slots. */
+  private outputBuffers(fetches: FetchesType | undefined, instance: PlanInstance): Map<number, Tensor> {
+    const buffers = new Map<number, Tensor>();
+    if (!fetches || Array.isArray(fetches)) return buffers;
+    for (const [name, value] of Object.entries(fetches)) {
+      if (value instanceof Tensor) buffers.set(instance.plan.outputs[this.outputNames.indexOf(name)]!, value);
+    }
+    return buffers;
+  }
+
+  private bindFeeds(feeds: FeedsType): Map<string, RuntimeValue> {
     const graph = this.model.graph;
     const known = new Map<string, ValueInfo>(
       [...graph.inputs, ...graph.overridableInitializers].map((v) => [v.name, v]),
@@ -174,22 +266,37 @@ export class InferenceSession {
         );
       }
     }
+    const values = new Map<string, RuntimeValue>();
     const symbols = new Map<string, { size: number; input: string }>();
     for (const info of known.values()) {
       const feed = feeds[info.name];
       if (feed === undefined) {
         if (graph.initializers.has(info.name)) continue;
         if (info.type?.kind === 'optional') {
-          scope.set(info.name, new EmptyOptional());
+          values.set(info.name, new EmptyOptional());
           continue;
         }
         throw new HeddleError('this input is required but was not fed', { ...this.site(), input: info.name });
       }
       const value = fromOnnxValue(feed, info.type);
       checkFeed(value, info, symbols, { ...this.site(), input: info.name });
-      scope.set(info.name, value);
+      values.set(info.name, value);
     }
+    return values;
   }
+}
+
+/** Input-shape signatures whose plans a session keeps. */
+const MAX_CACHED_PLANS = 8;
+
+function runControl(options: RunOptions): RunControl {
+  const { signal, timeoutMs } = options;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+    throw new HeddleError(`run option timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
+  }
+  if (signal?.aborted)
+    throw new HeddleError('the run was cancelled before it started', {}, { cause: signal.reason });
+  return { signal, timeoutMs, deadline: timeoutMs === undefined ? undefined : performance.now() + timeoutMs };
 }
 
 function checkOptions(options: SessionOptions): void {
@@ -212,19 +319,23 @@ function checkOptions(options: SessionOptions): void {
   }
 }
 
-function isFetchObject(
-  value: FetchesType | RunOptions,
+/** Fetches are a list of names or an object keyed by output names; anything else is run options. */
+function isFetches(
+  value: FetchesType | RunOptions | undefined,
   outputs: readonly string[],
-): value is Record<string, OnnxValue> {
-  return Object.keys(value).some((k) => outputs.includes(k));
+): value is FetchesType {
+  if (value === undefined) return false;
+  return Array.isArray(value) || Object.keys(value).some((k) => outputs.includes(k));
 }
 
 function backendsFor(options: SessionOptions, site: ErrorSite): Backend[] {
-  const requested = (options.executionProviders ?? ['reference']).map((p) =>
-    typeof p === 'string' ? p : p.name,
-  );
   const backends: Backend[] = [];
-  for (const name of requested) {
+  for (const provider of options.executionProviders ?? ['reference']) {
+    if (isBackend(provider)) {
+      backends.push(provider);
+      continue;
+    }
+    const name = typeof provider === 'string' ? provider : provider.name;
     const make = BACKEND_FACTORIES[name];
     if (!make) {
       throw new HeddleError(
@@ -238,12 +349,17 @@ function backendsFor(options: SessionOptions, site: ErrorSite): Backend[] {
   return backends;
 }
 
+function isBackend(value: unknown): value is Backend {
+  const candidate = value as Partial<Backend>;
+  return typeof candidate.supports === 'function' && typeof candidate.prepare === 'function';
+}
+
 /** Plans every subgraph now, so an unsupported operator inside If/Loop/Scan fails at create. */
 function planSubgraphs(graph: Graph, executor: Executor): void {
   for (const { node } of allNodes(graph)) {
     for (const attr of node.attributes.values()) {
-      if (attr.type === 'graph') executor.plan(attr.value);
-      if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g));
+      if (attr.type === 'graph') executor.plan(attr.value, true);
+      if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g, true));
     }
   }
 }

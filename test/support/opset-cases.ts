@@ -101,11 +101,22 @@ function reshapeCases(): OpsetCase[] {
   const to2x12 = { y: f32([2, 12], iota(24)) };
   return forms('Reshape', { feeds: { x }, expected: to4x6 }, [
     { opset: 1, form: 'shape attribute', attributes: { shape: [4, -1] } },
-    { opset: 4, form: 'shape attribute with 0 copying a dim', attributes: { shape: [0, -1] }, expected: to2x12 },
+    {
+      opset: 4,
+      form: 'shape attribute with 0 copying a dim',
+      attributes: { shape: [0, -1] },
+      expected: to2x12,
+    },
     { opset: 5, form: 'shape input', args: [i64([2], [4, -1])] },
     { opset: 5, form: 'shape input with 0 copying a dim', args: [i64([2], [0, -1])], expected: to2x12 },
     { opset: 13, form: 'shape input', args: [i64([2], [4, -1])] },
-    { opset: 14, form: 'allowzero=0, 0 copies a dim', attributes: { allowzero: 0 }, args: [i64([2], [0, -1])], expected: to2x12 },
+    {
+      opset: 14,
+      form: 'allowzero=0, 0 copies a dim',
+      attributes: { allowzero: 0 },
+      args: [i64([2], [0, -1])],
+      expected: to2x12,
+    },
     {
       opset: 14,
       form: 'allowzero=1 keeps a 0 dim',
@@ -127,7 +138,12 @@ function squeezeCases(): OpsetCase[] {
     { opset: 11, form: 'negative axes attribute', attributes: { axes: [-4, -2] } },
     { opset: 12, form: 'axes attribute', attributes: { axes: [0, 2] } },
     { opset: 13, form: 'axes input', args: [i64([2], [0, 2])] },
-    { opset: 13, form: 'negative axes input', args: [i64([1], [-2])], expected: { y: f32([1, 3, 2], iota(6)) } },
+    {
+      opset: 13,
+      form: 'negative axes input',
+      args: [i64([1], [-2])],
+      expected: { y: f32([1, 3, 2], iota(6)) },
+    },
     { opset: 13, form: 'no axes input: every 1 dropped' },
     { opset: 21, form: 'axes input', args: [i64([2], [0, 2])] },
     { opset: NEWEST_OPSET, form: 'axes input', args: [i64([2], [0, 2])] },
@@ -141,6 +157,7 @@ function unsqueezeCases(): OpsetCase[] {
     { opset: 1, form: 'axes attribute', attributes: { axes: [0, 3] } },
     { opset: 11, form: 'negative axes attribute', attributes: { axes: [-1] }, expected: trailing },
     { opset: 11, form: 'mixed-sign axes attribute', attributes: { axes: [0, -1] } },
+    { opset: 11, form: 'unsorted axes attribute', attributes: { axes: [3, 0] } },
     { opset: 12, form: 'axes attribute', attributes: { axes: [0, 3] } },
     { opset: 13, form: 'axes input', args: [i64([2], [0, 3])] },
     { opset: 13, form: 'negative axes input', args: [i64([1], [-1])], expected: trailing },
@@ -219,19 +236,28 @@ function splitCases(): OpsetCase[] {
 }
 
 /** Each reduction, and the opset from which it takes `axes` as an input. */
-const REDUCTIONS: { op: string; axesInputSince: number; reduce: (v: number[]) => number; noopSafe: boolean }[] =
-  [
-    { op: 'ReduceSum', axesInputSince: 13, reduce: (v) => sum(v), noopSafe: true },
-    { op: 'ReduceMean', axesInputSince: 18, reduce: (v) => sum(v) / v.length, noopSafe: true },
-    { op: 'ReduceMax', axesInputSince: 18, reduce: (v) => Math.max(...v), noopSafe: true },
-    { op: 'ReduceMin', axesInputSince: 18, reduce: (v) => Math.min(...v), noopSafe: true },
-    { op: 'ReduceProd', axesInputSince: 18, reduce: (v) => v.reduce((a, b) => a * b, 1), noopSafe: false },
-    { op: 'ReduceL1', axesInputSince: 18, reduce: (v) => sum(v.map(Math.abs)), noopSafe: false },
-    { op: 'ReduceL2', axesInputSince: 18, reduce: (v) => Math.sqrt(sum(v.map((a) => a * a))), noopSafe: false },
-    { op: 'ReduceLogSum', axesInputSince: 18, reduce: (v) => Math.log(sum(v)), noopSafe: false },
-    { op: 'ReduceLogSumExp', axesInputSince: 18, reduce: (v) => Math.log(sum(v.map(Math.exp))), noopSafe: false },
-    { op: 'ReduceSumSquare', axesInputSince: 18, reduce: (v) => sum(v.map((a) => a * a)), noopSafe: false },
-  ];
+const REDUCTIONS: {
+  op: string;
+  axesInputSince: number;
+  reduce: (v: number[]) => number;
+  noopSafe: boolean;
+}[] = [
+  { op: 'ReduceSum', axesInputSince: 13, reduce: (v) => sum(v), noopSafe: true },
+  { op: 'ReduceMean', axesInputSince: 18, reduce: (v) => sum(v) / v.length, noopSafe: true },
+  { op: 'ReduceMax', axesInputSince: 18, reduce: (v) => Math.max(...v), noopSafe: true },
+  { op: 'ReduceMin', axesInputSince: 18, reduce: (v) => Math.min(...v), noopSafe: true },
+  { op: 'ReduceProd', axesInputSince: 18, reduce: (v) => v.reduce((a, b) => a * b, 1), noopSafe: false },
+  { op: 'ReduceL1', axesInputSince: 18, reduce: (v) => sum(v.map(Math.abs)), noopSafe: false },
+  { op: 'ReduceL2', axesInputSince: 18, reduce: (v) => Math.sqrt(sum(v.map((a) => a * a))), noopSafe: false },
+  { op: 'ReduceLogSum', axesInputSince: 18, reduce: (v) => Math.log(sum(v)), noopSafe: false },
+  {
+    op: 'ReduceLogSumExp',
+    axesInputSince: 18,
+    reduce: (v) => Math.log(sum(v.map(Math.exp))),
+    noopSafe: false,
+  },
+  { op: 'ReduceSumSquare', axesInputSince: 18, reduce: (v) => sum(v.map((a) => a * a)), noopSafe: false },
+];
 
 function reduceCases(): OpsetCase[] {
   const x = f32([2, 3], [1, 2.5, 3, 0.5, 5, 2]);
@@ -241,16 +267,33 @@ function reduceCases(): OpsetCase[] {
     const all = over([0, 1], true);
     const columns = over([0], true);
     const list: Form[] = [
-      { opset: 1, form: 'axes attribute, keepdims=0', attributes: { axes: [1], keepdims: 0 }, expected: rows },
+      {
+        opset: 1,
+        form: 'axes attribute, keepdims=0',
+        attributes: { axes: [1], keepdims: 0 },
+        expected: rows,
+      },
       { opset: 1, form: 'no axes: all reduced, dims kept', expected: all },
       { opset: 11, form: 'negative axes attribute', attributes: { axes: [-2] }, expected: columns },
       { opset: since - 1, form: 'axes attribute', attributes: { axes: [1], keepdims: 0 }, expected: rows },
       { opset: since - 1, form: 'no axes: all reduced', expected: all },
-      { opset: since, form: 'axes input', attributes: { keepdims: 0 }, args: [i64([1], [1])], expected: rows },
+      {
+        opset: since,
+        form: 'axes input',
+        attributes: { keepdims: 0 },
+        args: [i64([1], [1])],
+        expected: rows,
+      },
       { opset: since, form: 'negative axes input', args: [i64([1], [-2])], expected: columns },
       { opset: since, form: 'no axes input: all reduced', expected: all },
       { opset: since, form: 'empty axes input: all reduced', args: [i64([0], [])], expected: all },
-      { opset: NEWEST_OPSET, form: 'axes input', attributes: { keepdims: 0 }, args: [i64([1], [1])], expected: rows },
+      {
+        opset: NEWEST_OPSET,
+        form: 'axes input',
+        attributes: { keepdims: 0 },
+        args: [i64([1], [1])],
+        expected: rows,
+      },
     ];
     if (noopSafe) {
       list.push({
@@ -275,9 +318,19 @@ function padCases(): OpsetCase[] {
   const nine = f32([], [9]);
   return forms('Pad', { feeds: { x }, expected: constant }, [
     { opset: 1, form: 'paddings attribute', attributes: { paddings: [0, 1, 1, 0], value: float(9) } },
-    { opset: 1, form: 'edge mode, paddings attribute', attributes: { mode: 'edge', paddings: [0, 1, 0, 1] }, expected: edge },
+    {
+      opset: 1,
+      form: 'edge mode, paddings attribute',
+      attributes: { mode: 'edge', paddings: [0, 1, 0, 1] },
+      expected: edge,
+    },
     { opset: 2, form: 'pads attribute', attributes: { pads: [0, 1, 1, 0], value: float(9) } },
-    { opset: 2, form: 'reflect mode', attributes: { mode: 'reflect', pads: [0, 1, 0, 1] }, expected: reflect },
+    {
+      opset: 2,
+      form: 'reflect mode',
+      attributes: { mode: 'reflect', pads: [0, 1, 0, 1] },
+      expected: reflect,
+    },
     { opset: 2, form: 'edge mode', attributes: { mode: 'edge', pads: [0, 1, 0, 1] }, expected: edge },
     { opset: 10, form: 'pads attribute', attributes: { pads: [0, 1, 1, 0], value: float(9) } },
     { opset: 11, form: 'pads and constant_value inputs', args: [pads, nine] },
@@ -291,7 +344,12 @@ function padCases(): OpsetCase[] {
     { opset: 11, form: 'edge mode', attributes: { mode: 'edge' }, args: [sidePads], expected: edge },
     { opset: 13, form: 'pads and constant_value inputs', args: [pads, nine] },
     { opset: 18, form: 'axes input', args: [i64([2], [1, 0]), nine, i64([1], [1])], expected: leftOnly },
-    { opset: 18, form: 'negative axes input', args: [i64([2], [1, 0]), nine, i64([1], [-1])], expected: leftOnly },
+    {
+      opset: 18,
+      form: 'negative axes input',
+      args: [i64([2], [1, 0]), nine, i64([1], [-1])],
+      expected: leftOnly,
+    },
     {
       opset: 19,
       form: 'wrap mode',
@@ -340,6 +398,7 @@ function resizeCases(): OpsetCase[] {
   const rowScales = f32([4], [1, 1, 1, 2]);
   const noRoi = f32([0], []);
   const sizes = i64([4], [1, 1, 4, 4]);
+  const cropped = { y: f32([1, 1, 3, 3], [1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4]) };
   const upsample: Form[] = [
     {
       opset: 1,
@@ -362,14 +421,42 @@ function resizeCases(): OpsetCase[] {
       expected: asymmetric,
     },
     { opset: 9, form: 'scales input', args: [scales] },
-    { opset: 9, form: 'linear mode, scales input', attributes: { mode: 'linear' }, args: [rowScales], feeds: row, expected: asymmetric },
+    {
+      opset: 9,
+      form: 'linear mode, scales input',
+      attributes: { mode: 'linear' },
+      args: [rowScales],
+      feeds: row,
+      expected: asymmetric,
+    },
   ];
   const resize: Form[] = [
     { opset: 10, form: 'scales input', args: [scales] },
-    { opset: 10, form: 'linear: asymmetric coordinates', attributes: { mode: 'linear' }, args: [rowScales], feeds: row, expected: asymmetric },
+    {
+      opset: 10,
+      form: 'linear: asymmetric coordinates',
+      attributes: { mode: 'linear' },
+      args: [rowScales],
+      feeds: row,
+      expected: asymmetric,
+    },
     { opset: 11, form: 'roi and scales inputs', args: [noRoi, scales] },
-    { opset: 11, form: 'linear: half_pixel by default', attributes: { mode: 'linear' }, args: [noRoi, rowScales], feeds: row, expected: halfPixel },
+    {
+      opset: 11,
+      form: 'linear: half_pixel by default',
+      attributes: { mode: 'linear' },
+      args: [noRoi, rowScales],
+      feeds: row,
+      expected: halfPixel,
+    },
     { opset: 11, form: 'sizes input, empty scales', args: [noRoi, f32([0], []), sizes] },
+    {
+      opset: 11,
+      form: 'tf_crop_and_resize: roi over every dim',
+      attributes: { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize' },
+      args: [f32([8], [0, 0, 0, 0, 1, 1, 1, 1]), f32([0], []), i64([4], [1, 1, 3, 3])],
+      expected: cropped,
+    },
     { opset: 13, form: 'scales input, roi omitted', args: [OMITTED, scales] },
     { opset: 13, form: 'sizes input, roi and scales omitted', args: [OMITTED, OMITTED, sizes] },
     {
@@ -380,16 +467,59 @@ function resizeCases(): OpsetCase[] {
       feeds: row,
       expected: asymmetric,
     },
-    { opset: 18, form: 'axes attribute with 2 scales', attributes: { axes: [2, 3] }, args: [OMITTED, f32([2], [2, 2])] },
+    {
+      opset: 18,
+      form: 'axes attribute with 2 scales',
+      attributes: { axes: [2, 3] },
+      args: [OMITTED, f32([2], [2, 2])],
+    },
     {
       opset: 18,
       form: 'sizes with keep_aspect_ratio_policy=not_larger',
       attributes: { axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' },
       args: [OMITTED, OMITTED, i64([2], [4, 6])],
     },
+    {
+      opset: 18,
+      form: 'tf_crop_and_resize: roi over the axes only',
+      attributes: { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', axes: [2, 3] },
+      args: [f32([4], [0, 0, 1, 1]), OMITTED, i64([2], [3, 3])],
+      expected: cropped,
+    },
     { opset: 19, form: 'scales input', args: [OMITTED, scales] },
     { opset: NEWEST_OPSET, form: 'scales input', args: [OMITTED, scales] },
   ];
+  // Upsample and Resize-10 floor the source coordinate; Resize-11's default nearest_mode rounds it.
+  const third = { x: f32([1, 1, 1, 2], [1, 2]) };
+  const floored = { y: f32([1, 1, 1, 3], [1, 1, 2]) };
+  const rounded = { y: f32([1, 1, 1, 3], [1, 2, 2]) };
+  const threeHalves = f32([4], [1, 1, 1, 1.5]);
+  upsample.push({
+    opset: 9,
+    form: 'nearest at scale 1.5 floors',
+    args: [threeHalves],
+    feeds: third,
+    expected: floored,
+  });
+  resize.push(
+    { opset: 10, form: 'nearest at scale 1.5 floors', args: [threeHalves], feeds: third, expected: floored },
+    {
+      opset: 11,
+      form: 'asymmetric nearest at scale 1.5 rounds (round_prefer_floor)',
+      attributes: { coordinate_transformation_mode: 'asymmetric' },
+      args: [noRoi, threeHalves],
+      feeds: third,
+      expected: rounded,
+    },
+    {
+      opset: 13,
+      form: "asymmetric nearest at scale 1.5, nearest_mode='floor'",
+      attributes: { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
+      args: [OMITTED, threeHalves],
+      feeds: third,
+      expected: floored,
+    },
+  );
   return [
     ...forms('Upsample', { feeds: { x }, expected: nearest }, upsample),
     ...forms('Resize', { feeds: { x }, expected: nearest }, resize),
@@ -441,21 +571,54 @@ function batchNormalizationCases(): OpsetCase[] {
   const x = f32([1, 2, 1, 2], [1, 2, 3, 4]);
   const params = { scale: [1, 2], bias: [0, 1], mean: [1, 0], variance: [4, 1] };
   const args = [params.scale, params.bias, params.mean, params.variance].map((v) => f32([2], v));
+  const perActivation = {
+    scale: [1, 2, 3, 4],
+    bias: [0, 0, 1, 1],
+    mean: [1, 1, 1, 1],
+    variance: [1, 4, 1, 4],
+  };
   const inference = { y: f32([1, 2, 1, 2], batchNorm(x.values, 2, params)) };
   const batch = batchStatistics(x.values, 2);
   const training = {
     y: f32([1, 2, 1, 2], batchNorm(x.values, 2, { ...params, ...batch })),
-    running_mean: f32([2], params.mean.map((m, c) => 0.9 * m + 0.1 * batch.mean[c]!)),
+    running_mean: f32(
+      [2],
+      params.mean.map((m, c) => 0.9 * m + 0.1 * batch.mean[c]!),
+    ),
+    running_var: f32(
+      [2],
+      params.variance.map((v, c) => 0.9 * v + 0.1 * batch.variance[c]!),
+    ),
   };
   return forms('BatchNormalization', { feeds: { x }, expected: inference }, [
-    { opset: 1, form: 'consumed_inputs and is_test', attributes: { consumed_inputs: [0, 0, 0, 1, 1], is_test: 1 }, args },
+    {
+      opset: 1,
+      form: 'consumed_inputs and is_test',
+      attributes: { consumed_inputs: [0, 0, 0, 1, 1], is_test: 1 },
+      args,
+    },
     { opset: 6, form: 'is_test=1', attributes: { is_test: 1 }, args },
     { opset: 6, form: 'is_test=1, spatial=1', attributes: { is_test: 1, spatial: 1 }, args },
     { opset: 7, form: 'spatial=1, no is_test', attributes: { spatial: 1 }, args },
     { opset: 7, form: 'default attributes', args },
+    {
+      opset: 7,
+      form: 'spatial=0: statistics per activation',
+      attributes: { spatial: 0 },
+      args: [perActivation.scale, perActivation.bias, perActivation.mean, perActivation.variance].map((v) =>
+        f32([2, 1, 2], v),
+      ),
+      expected: { y: f32([1, 2, 1, 2], batchNorm(x.values, 4, perActivation)) },
+    },
     { opset: 9, form: 'default attributes', args },
     { opset: 14, form: 'training_mode=0', attributes: { training_mode: 0 }, args },
-    { opset: 14, form: 'training_mode=1: batch statistics', attributes: { training_mode: 1 }, args, expected: training },
+    {
+      opset: 14,
+      form: 'training_mode=1: batch statistics',
+      attributes: { training_mode: 1 },
+      args,
+      expected: training,
+    },
     { opset: 15, form: 'default attributes', args },
     { opset: NEWEST_OPSET, form: 'default attributes', args },
   ]);
@@ -491,7 +654,12 @@ function gemmCases(): OpsetCase[] {
   });
   return forms('Gemm', { feeds: { a }, expected: y(vectorC) }, [
     { opset: 1, form: 'broadcast=1 for a vector C', attributes: { broadcast: 1 }, args: [b, vectorC] },
-    { opset: 1, form: 'full C, no broadcast', args: [b, f32([2, 2], [1, 2, 3, 4])], expected: y(f32([2, 2], [1, 2, 3, 4])) },
+    {
+      opset: 1,
+      form: 'full C, no broadcast',
+      args: [b, f32([2, 2], [1, 2, 3, 4])],
+      expected: y(f32([2, 2], [1, 2, 3, 4])),
+    },
     { opset: 6, form: 'broadcast=1, transB', attributes: { broadcast: 1, transB: 1 }, args: [bT, vectorC] },
     {
       opset: 6,
@@ -528,18 +696,48 @@ function binaryCases(): OpsetCase[] {
   const perChannel = [10, 20, 30];
   const trailing = [1, 2];
   const leading = iota(6, 1);
-  const compute = (fn: (x: number, y: number) => number, other: (i: number, j: number, k: number) => number) =>
-    over3(dims, (i, j, k, n) => fn(a.values[n]!, other(i, j, k)));
+  const compute = (
+    fn: (x: number, y: number) => number,
+    other: (i: number, j: number, k: number) => number,
+  ) => over3(dims, (i, j, k, n) => fn(a.values[n]!, other(i, j, k)));
   const add = (x: number, y: number) => x + y;
   const mul = (x: number, y: number) => x * y;
   const sub = (x: number, y: number) => x - y;
   const div = (x: number, y: number) => x / y;
-  const channelAdd = { y: f32(dims, compute(add, (_, j) => perChannel[j]!)) };
-  const channelMul = { y: f32(dims, compute(mul, (_, j) => perChannel[j]!)) };
-  const trailingSub = { y: f32(dims, compute(sub, (_i, _j, k) => trailing[k]!)) };
-  const leadingDiv = { y: f32(dims, compute(div, (i, j) => leading[i * 3 + j]!)) };
+  const channelAdd = {
+    y: f32(
+      dims,
+      compute(add, (_, j) => perChannel[j]!),
+    ),
+  };
+  const channelMul = {
+    y: f32(
+      dims,
+      compute(mul, (_, j) => perChannel[j]!),
+    ),
+  };
+  const trailingSub = {
+    y: f32(
+      dims,
+      compute(sub, (_i, _j, k) => trailing[k]!),
+    ),
+  };
+  const leadingDiv = {
+    y: f32(
+      dims,
+      compute(div, (i, j) => leading[i * 3 + j]!),
+    ),
+  };
   const thresholds = [2, 5, 9];
-  const greater = { y: bool(dims, compute((x, y) => Number(x > y), (_, j) => thresholds[j]!)) };
+  const greater = {
+    y: bool(
+      dims,
+      compute(
+        (x, y) => Number(x > y),
+        (_, j) => thresholds[j]!,
+      ),
+    ),
+  };
   const legacyChannel = { broadcast: 1, axis: 1 };
   const base = { feeds: { a }, expected: channelAdd };
   const ints = i32([2, 3], [1, 2, 3, 4, 5, 6]);
@@ -551,7 +749,12 @@ function binaryCases(): OpsetCase[] {
         opset: 6,
         form: 'same shapes, no broadcast',
         args: [a],
-        expected: { y: f32(dims, a.values.map((v) => 2 * v)) },
+        expected: {
+          y: f32(
+            dims,
+            a.values.map((v) => 2 * v),
+          ),
+        },
       },
       { opset: 7, form: 'numpy broadcasting', args: [f32([3, 1], perChannel)] },
       { opset: 14, form: 'numpy broadcasting', args: [f32([3, 1], perChannel)] },
@@ -568,22 +771,50 @@ function binaryCases(): OpsetCase[] {
       { opset: 13, form: 'numpy broadcasting', args: [f32([2], trailing)] },
     ]),
     ...forms('Div', { ...base, expected: leadingDiv }, [
-      { opset: 6, form: 'broadcast=1, axis=0', attributes: { broadcast: 1, axis: 0 }, args: [f32([2, 3], leading)] },
+      {
+        opset: 6,
+        form: 'broadcast=1, axis=0',
+        attributes: { broadcast: 1, axis: 0 },
+        args: [f32([2, 3], leading)],
+      },
       { opset: 7, form: 'numpy broadcasting', args: [f32([2, 3, 1], leading)] },
       { opset: 14, form: 'numpy broadcasting', args: [f32([2, 3, 1], leading)] },
     ]),
-    ...forms('Pow', { ...base, expected: { y: f32(dims, compute(Math.pow, (_i, _j, k) => trailing[k]!)) } }, [
-      { opset: 1, form: 'broadcast=1, trailing B', attributes: { broadcast: 1 }, args: [f32([2], trailing)] },
-      { opset: 7, form: 'numpy broadcasting', args: [f32([2], trailing)] },
-      { opset: 15, form: 'numpy broadcasting', args: [f32([2], trailing)] },
-    ]),
+    ...forms(
+      'Pow',
+      {
+        ...base,
+        expected: {
+          y: f32(
+            dims,
+            compute(Math.pow, (_i, _j, k) => trailing[k]!),
+          ),
+        },
+      },
+      [
+        {
+          opset: 1,
+          form: 'broadcast=1, trailing B',
+          attributes: { broadcast: 1 },
+          args: [f32([2], trailing)],
+        },
+        { opset: 7, form: 'numpy broadcasting', args: [f32([2], trailing)] },
+        { opset: 12, form: 'int64 exponent', args: [i64([2], trailing)] },
+        { opset: 15, form: 'numpy broadcasting', args: [f32([2], trailing)] },
+      ],
+    ),
     ...forms('Greater', { ...base, expected: greater }, [
       { opset: 1, form: 'broadcast=1, axis=1', attributes: legacyChannel, args: [f32([3], thresholds)] },
       { opset: 7, form: 'numpy broadcasting', args: [f32([3, 1], thresholds)] },
       { opset: 13, form: 'numpy broadcasting', args: [f32([3, 1], thresholds)] },
     ]),
     ...forms('Equal', { feeds: { a: ints }, expected: { y: bool([2, 3], [1, 0, 0, 0, 1, 0]) } }, [
-      { opset: 1, form: 'int32, broadcast=1, trailing B', attributes: { broadcast: 1 }, args: [i32([3], [1, 5, 0])] },
+      {
+        opset: 1,
+        form: 'int32, broadcast=1, trailing B',
+        attributes: { broadcast: 1 },
+        args: [i32([3], [1, 5, 0])],
+      },
       { opset: 7, form: 'int32, numpy broadcasting', args: [i32([3], [1, 5, 0])] },
       { opset: 19, form: 'int32, numpy broadcasting', args: [i32([3], [1, 5, 0])] },
     ]),
@@ -603,8 +834,18 @@ function variadicCases(): OpsetCase[] {
     ['Mean', (a, b) => (a + b) / 2],
   ];
   return table.flatMap(([op, fn]) => {
-    const same = { z: f32([2], x.values.map((v, i) => fn(v, y.values[i]!))) };
-    const outer = { z: f32([2, 3], column.values.flatMap((c) => row.values.map((r) => fn(c, r)))) };
+    const same = {
+      z: f32(
+        [2],
+        x.values.map((v, i) => fn(v, y.values[i]!)),
+      ),
+    };
+    const outer = {
+      z: f32(
+        [2, 3],
+        column.values.flatMap((c) => row.values.map((r) => fn(c, r))),
+      ),
+    };
     return forms(op, { feeds: { x, y }, expected: same }, [
       { opset: 1, form: 'consumed_inputs, same shapes', attributes: { consumed_inputs: [0, 0] } },
       { opset: 6, form: 'same shapes' },
@@ -667,16 +908,38 @@ function castCases(): OpsetCase[] {
   const toInt32 = { y: i32([4], truncated) };
   return forms('Cast', { feeds: { x }, expected: toInt32 }, [
     { opset: 1, form: "to='INT32' as a string", attributes: { to: 'INT32' } },
-    { opset: 1, form: "to='INT64' as a string", attributes: { to: 'INT64' }, expected: { y: i64([4], truncated) } },
+    {
+      opset: 1,
+      form: "to='INT64' as a string",
+      attributes: { to: 'INT64' },
+      expected: { y: i64([4], truncated) },
+    },
     {
       opset: 1,
       form: "to='DOUBLE' as a string",
       attributes: { to: 'DOUBLE' },
       expected: { y: f64([4], x.values.map(Math.fround)) },
     },
-    { opset: 1, form: "to='BOOL' as a string", attributes: { to: 'BOOL' }, expected: { y: bool([4], [1, 1, 1, 0]) } },
+    {
+      opset: 1,
+      form: "to='BOOL' as a string",
+      attributes: { to: 'BOOL' },
+      expected: { y: bool([4], [1, 1, 1, 0]) },
+    },
+    {
+      opset: 1,
+      form: "int32 to='FLOAT' as a string",
+      attributes: { to: 'FLOAT' },
+      feeds: { x: i32([2], [3, -4]) },
+      expected: { y: f32([2], [3, -4]) },
+    },
     { opset: 6, form: 'to=6 (int32)', attributes: { to: 6 } },
-    { opset: 6, form: 'to=11 (double)', attributes: { to: 11 }, expected: { y: f64([4], x.values.map(Math.fround)) } },
+    {
+      opset: 6,
+      form: 'to=11 (double)',
+      attributes: { to: 11 },
+      expected: { y: f64([4], x.values.map(Math.fround)) },
+    },
     { opset: 9, form: 'to=6', attributes: { to: 6 } },
     { opset: 13, form: 'to=7 (int64)', attributes: { to: 7 }, expected: { y: i64([4], truncated) } },
     { opset: 19, form: 'to=6', attributes: { to: 6 } },
@@ -750,7 +1013,13 @@ function gatherCases(): OpsetCase[] {
   const column = { data, indices: i64([1], [1]) };
   return forms('Gather', { feeds: rows, expected: { y: f32([2, 2], [4, 5, 0, 1]) } }, [
     { opset: 1, form: 'axis 0' },
-    { opset: 1, form: 'axis=1', attributes: { axis: 1 }, feeds: column, expected: { y: f32([3, 1], [1, 3, 5]) } },
+    {
+      opset: 1,
+      form: 'axis=1',
+      attributes: { axis: 1 },
+      feeds: column,
+      expected: { y: f32([3, 1], [1, 3, 5]) },
+    },
     {
       opset: 11,
       form: 'negative index',
@@ -792,7 +1061,12 @@ function poolCases(): OpsetCase[] {
       expected: { ...corners, indices: i64([1, 1, 2, 2], [4, 7, 5, 8]) },
     },
     { opset: 10, form: 'ceil_mode=1', attributes: { ...strided, ceil_mode: 1 }, expected: corners },
-    { opset: 10, form: 'dilations', attributes: { ...kernel, dilations: [2, 2] }, expected: { y: f32([1, 1, 1, 1], [8]) } },
+    {
+      opset: 10,
+      form: 'dilations',
+      attributes: { ...kernel, dilations: [2, 2] },
+      expected: { y: f32([1, 1, 1, 1], [8]) },
+    },
     { opset: 11, form: 'pads', attributes: topLeftPad, expected: { y: x3 } },
     { opset: 12, form: 'kernel 2, stride 2', attributes: strided },
     { opset: NEWEST_OPSET, form: 'kernel 2, stride 2', attributes: strided },
@@ -801,7 +1075,12 @@ function poolCases(): OpsetCase[] {
   const included = { y: f32([1, 1, 2, 2], [0.25, 0.75, 1, 2.5]) };
   const averagePool = forms('AveragePool', { feeds: { x: x2 }, expected: excluded }, [
     { opset: 1, form: 'pads, padding left out of the count', attributes: topLeftPad },
-    { opset: 7, form: 'count_include_pad=1', attributes: { ...topLeftPad, count_include_pad: 1 }, expected: included },
+    {
+      opset: 7,
+      form: 'count_include_pad=1',
+      attributes: { ...topLeftPad, count_include_pad: 1 },
+      expected: included,
+    },
     { opset: 7, form: 'count_include_pad=0', attributes: { ...topLeftPad, count_include_pad: 0 } },
     {
       opset: 10,
@@ -850,7 +1129,12 @@ function convCases(): OpsetCase[] {
   const neighbourhoodSums = { y: f32([1, 1, 3, 3], [8, 15, 12, 21, 36, 27, 20, 33, 24]) };
   return forms('Conv', { feeds: { x }, expected: neighbourhoodSums }, [
     { opset: 1, form: 'auto_pad=SAME_UPPER', attributes: { auto_pad: 'SAME_UPPER' }, args: [ones] },
-    { opset: 1, form: 'explicit pads', attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, args: [ones] },
+    {
+      opset: 1,
+      form: 'explicit pads',
+      attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+      args: [ones],
+    },
     { opset: 11, form: 'auto_pad=SAME_UPPER', attributes: { auto_pad: 'SAME_UPPER' }, args: [ones] },
     { opset: 11, form: 'explicit pads', attributes: { pads: [1, 1, 1, 1] }, args: [ones] },
     { opset: NEWEST_OPSET, form: 'explicit pads', attributes: { pads: [1, 1, 1, 1] }, args: [ones] },
@@ -865,7 +1149,12 @@ function preluCases(): OpsetCase[] {
   const half = f32([1], [0.5]);
   const channelSlopes = f32([3, 1], [0.1, 0.2, 0.3]);
   return forms('PRelu', { feeds: { x }, expected: shared }, [
-    { opset: 1, form: 'consumed_inputs, size-1 slope', attributes: { consumed_inputs: [0, 0] }, args: [half] },
+    {
+      opset: 1,
+      form: 'consumed_inputs, size-1 slope',
+      attributes: { consumed_inputs: [0, 0] },
+      args: [half],
+    },
     { opset: 6, form: 'size-1 slope', args: [half] },
     { opset: 7, form: 'size-1 slope', args: [half] },
     { opset: 7, form: 'per-channel slope [3,1]', args: [channelSlopes], expected: perChannel },
@@ -888,9 +1177,16 @@ function normalizationCases(): OpsetCase[] {
   // GroupNormalization-18 scales and shifts per group, -21 per channel: the same result here.
   const gx = f32([1, 4, 1, 2], [1, 2, 3, 4, 5, 6, 7, 9]);
   const groupStats = batchStatistics(gx.values, 2);
-  const grouped = { y: f32(gx.dims, batchNorm(gx.values, 2, { scale: [1, 2], bias: [0, 1], ...groupStats })) };
+  const grouped = {
+    y: f32(gx.dims, batchNorm(gx.values, 2, { scale: [1, 2], bias: [0, 1], ...groupStats })),
+  };
   const groupNorm = forms('GroupNormalization', { feeds: { x: gx }, expected: grouped }, [
-    { opset: 18, form: 'per-group scale and bias', attributes: { num_groups: 2 }, args: [f32([2], [1, 2]), f32([2], [0, 1])] },
+    {
+      opset: 18,
+      form: 'per-group scale and bias',
+      attributes: { num_groups: 2 },
+      args: [f32([2], [1, 2]), f32([2], [0, 1])],
+    },
     {
       opset: 21,
       form: 'per-channel scale and bias',
@@ -921,23 +1217,36 @@ function scatterCases(): OpsetCase[] {
     { opset: 18, form: "reduction='max'", attributes: { reduction: 'max' }, expected: result([10, 2, 3]) },
     { opset: 18, form: "reduction='min'", attributes: { reduction: 'min' }, expected: result([1, 2, -20]) },
   ]);
-  const nd = forms('ScatterND', { feeds: { ...feeds, indices: i64([2, 1], [0, 2]) }, expected: result([10, 2, -20]) }, [
-    { opset: 11, form: 'no reduction' },
-    { opset: 16, form: "reduction='add'", attributes: { reduction: 'add' }, expected: result([11, 2, -17]) },
-    { opset: 18, form: "reduction='max'", attributes: { reduction: 'max' }, expected: result([10, 2, 3]) },
-  ]);
+  const nd = forms(
+    'ScatterND',
+    { feeds: { ...feeds, indices: i64([2, 1], [0, 2]) }, expected: result([10, 2, -20]) },
+    [
+      { opset: 11, form: 'no reduction' },
+      {
+        opset: 16,
+        form: "reduction='add'",
+        attributes: { reduction: 'add' },
+        expected: result([11, 2, -17]),
+      },
+      { opset: 18, form: "reduction='max'", attributes: { reduction: 'max' }, expected: result([10, 2, 3]) },
+    ],
+  );
   const data = f32([2, 2], [1, 2, 3, 4]);
-  const gatherNd = forms('GatherND', { feeds: { data, indices: i64([1, 2], [1, 0]) }, expected: { y: f32([1], [3]) } }, [
-    { opset: 11, form: 'full index' },
-    {
-      opset: 12,
-      form: 'batch_dims=1',
-      attributes: { batch_dims: 1 },
-      feeds: { data, indices: i64([2, 1], [1, 0]) },
-      expected: { y: f32([2], [2, 3]) },
-    },
-    { opset: 13, form: 'full index' },
-  ]);
+  const gatherNd = forms(
+    'GatherND',
+    { feeds: { data, indices: i64([1, 2], [1, 0]) }, expected: { y: f32([1], [3]) } },
+    [
+      { opset: 11, form: 'full index' },
+      {
+        opset: 12,
+        form: 'batch_dims=1',
+        attributes: { batch_dims: 1 },
+        feeds: { data, indices: i64([2, 1], [1, 0]) },
+        expected: { y: f32([2], [2, 3]) },
+      },
+      { opset: 13, form: 'full index' },
+    ],
+  );
   return [...elements, ...nd, ...gatherNd];
 }
 
@@ -966,15 +1275,23 @@ function rnnCases(): OpsetCase[] {
 /** OneHot and Compress accept negative indices/axes from opset 11. */
 function negativeIndexCases(): OpsetCase[] {
   const oneHotArgs = [i64([], [3]), f32([2], [0, 1])];
-  const oneHot = forms('OneHot', { feeds: { indices: i64([2], [0, 2]) }, expected: { y: f32([2, 3], [1, 0, 0, 0, 0, 1]) } }, [
-    { opset: 9, form: 'non-negative indices', args: oneHotArgs },
-    { opset: 11, form: 'negative index', args: oneHotArgs, feeds: { indices: i64([2], [0, -1]) } },
-    { opset: 11, form: 'negative axis', attributes: { axis: -1 }, args: oneHotArgs },
-  ]);
-  const compress = forms('Compress', { feeds: { x: f32([2, 2], [1, 2, 3, 4]) }, expected: { y: f32([2, 1], [2, 4]) } }, [
-    { opset: 9, form: 'axis=1', attributes: { axis: 1 }, args: [bool([2], [0, 1])] },
-    { opset: 11, form: 'negative axis', attributes: { axis: -1 }, args: [bool([2], [0, 1])] },
-  ]);
+  const oneHot = forms(
+    'OneHot',
+    { feeds: { indices: i64([2], [0, 2]) }, expected: { y: f32([2, 3], [1, 0, 0, 0, 0, 1]) } },
+    [
+      { opset: 9, form: 'non-negative indices', args: oneHotArgs },
+      { opset: 11, form: 'negative index', args: oneHotArgs, feeds: { indices: i64([2], [0, -1]) } },
+      { opset: 11, form: 'negative axis', attributes: { axis: -1 }, args: oneHotArgs },
+    ],
+  );
+  const compress = forms(
+    'Compress',
+    { feeds: { x: f32([2, 2], [1, 2, 3, 4]) }, expected: { y: f32([2, 1], [2, 4]) } },
+    [
+      { opset: 9, form: 'axis=1', attributes: { axis: 1 }, args: [bool([2], [0, 1])] },
+      { opset: 11, form: 'negative axis', attributes: { axis: -1 }, args: [bool([2], [0, 1])] },
+    ],
+  );
   return [...oneHot, ...compress];
 }
 
@@ -1007,23 +1324,36 @@ function constantCases(): OpsetCase[] {
   const constant = forms('Constant', { feeds: {}, expected: { y: tensor } }, [
     { opset: 1, form: 'value tensor attribute', tensorAttributes: value },
     { opset: 9, form: 'value tensor attribute', tensorAttributes: value },
-    { opset: 12, form: 'value_float', attributes: { value_float: float(2.5) }, expected: { y: f32([], [2.5]) } },
+    {
+      opset: 12,
+      form: 'value_float',
+      attributes: { value_float: float(2.5) },
+      expected: { y: f32([], [2.5]) },
+    },
     { opset: 12, form: 'value_ints', attributes: { value_ints: [1, 2] }, expected: { y: i64([2], [1, 2]) } },
     { opset: 13, form: 'value_floats', attributes: { value_floats: { floats: [1.5, -2] } } },
     { opset: NEWEST_OPSET, form: 'value tensor attribute', tensorAttributes: value },
   ]);
   const shape = { shape: i64([2], [2, 2]) };
-  const constantOfShape = forms('ConstantOfShape', { feeds: shape, expected: { y: f32([2, 2], [7, 7, 7, 7]) } }, [
-    { opset: 9, form: 'value attribute', tensorAttributes: [{ name: 'value', value: f32([1], [7]) }] },
-    { opset: 9, form: 'no value: float zeros', expected: { y: f32([2, 2], [0, 0, 0, 0]) } },
-    {
-      opset: 20,
-      form: 'int64 value',
-      tensorAttributes: [{ name: 'value', value: i64([1], [3]) }],
-      expected: { y: i64([2, 2], [3, 3, 3, 3]) },
-    },
-    { opset: NEWEST_OPSET, form: 'value attribute', tensorAttributes: [{ name: 'value', value: f32([1], [7]) }] },
-  ]);
+  const constantOfShape = forms(
+    'ConstantOfShape',
+    { feeds: shape, expected: { y: f32([2, 2], [7, 7, 7, 7]) } },
+    [
+      { opset: 9, form: 'value attribute', tensorAttributes: [{ name: 'value', value: f32([1], [7]) }] },
+      { opset: 9, form: 'no value: float zeros', expected: { y: f32([2, 2], [0, 0, 0, 0]) } },
+      {
+        opset: 20,
+        form: 'int64 value',
+        tensorAttributes: [{ name: 'value', value: i64([1], [3]) }],
+        expected: { y: i64([2, 2], [3, 3, 3, 3]) },
+      },
+      {
+        opset: NEWEST_OPSET,
+        form: 'value attribute',
+        tensorAttributes: [{ name: 'value', value: f32([1], [7]) }],
+      },
+    ],
+  );
   return [...constant, ...constantOfShape];
 }
 
@@ -1048,7 +1378,12 @@ function scanCases(): OpsetCase[] {
   const rows = iota(6);
   const forward = [0, 1, 2, 4, 6, 9];
   const backward = [4, 5, 6, 8, 6, 9];
-  const scan8 = (opset: number, form: string, partials: number[], attributes: Attributes = {}): OpsetCase => ({
+  const scan8 = (
+    opset: number,
+    form: string,
+    partials: number[],
+    attributes: Attributes = {},
+  ): OpsetCase => ({
     op: 'Scan',
     opset,
     form,
@@ -1175,7 +1510,12 @@ function sum(values: number[]): number {
 }
 
 /** Reduces a 2-D tensor over `axes` with `reduce`: the result's dims and values. */
-function reduceAxes(x: Values, axes: number[], keep: boolean, reduce: (v: number[]) => number): [number[], number[]] {
+function reduceAxes(
+  x: Values,
+  axes: number[],
+  keep: boolean,
+  reduce: (v: number[]) => number,
+): [number[], number[]] {
   const [rows, cols] = x.dims as [number, number];
   const at = (r: number, c: number) => x.values[r * cols + c]!;
   if (axes.length === 2) return [keep ? [1, 1] : [], [reduce(x.values)]];
@@ -1191,7 +1531,12 @@ function reduceAxes(x: Values, axes: number[], keep: boolean, reduce: (v: number
  * Softmax, LogSoftmax or Hardmax along `axis`: over that dim alone, or (coerced, the pre-13 rule)
  * over all dims from `axis` on, flattened into one.
  */
-function normalizeAlong(op: 'Softmax' | 'LogSoftmax' | 'Hardmax', x: Values, axis: number, coerced: boolean): number[] {
+function normalizeAlong(
+  op: 'Softmax' | 'LogSoftmax' | 'Hardmax',
+  x: Values,
+  axis: number,
+  coerced: boolean,
+): number[] {
   const inner = x.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const length = coerced ? x.dims[axis]! * inner : x.dims[axis]!;
   const stride = coerced ? 1 : inner;

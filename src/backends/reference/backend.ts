@@ -3,9 +3,13 @@
  * It is the oracle every other backend is tested against, and the fallback for what they lack.
  */
 
-import type { Backend, KernelArgs, PreparedKernel } from '../backend.js';
+import { HOST_DEVICE, type Backend, type KernelArgs, type PreparedKernel } from '../backend.js';
 import type { Node } from '../../ir/graph.js';
-import { HeddleError } from '../../core/errors.js';
+import { allocateStorage } from '../../core/dtype.js';
+import { HeddleError, type ErrorSite } from '../../core/errors.js';
+import { Tensor } from '../../core/tensor.js';
+import type { RuntimeValue } from '../../core/values.js';
+import { shapeSize } from './util.js';
 import { opLabel } from '../../ir/graph.js';
 import { KernelContext } from './kernel.js';
 import { ALL_KERNELS } from './kernels/index.js';
@@ -15,6 +19,7 @@ export const referenceRegistry = new KernelRegistry(ALL_KERNELS);
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
+  readonly device = HOST_DEVICE;
 
   supports(node: Node): true | string {
     const found = referenceRegistry.find(node);
@@ -26,7 +31,29 @@ export class ReferenceBackend implements Backend {
     if (typeof def === 'string') throw new HeddleError(def, { node: node.name, opType: opLabel(node) });
     return {
       name: `${node.opType.toLowerCase()}_reference`,
-      run: (args: KernelArgs) => def.run(new KernelContext(node, args.inputs, args.site, args.runSubgraph)),
+      run: (args: KernelArgs) => def.run(new KernelContext(node, args)),
     };
   }
+}
+
+/**
+ * Runs one node's reference kernel outside any plan, its outputs in new memory: how constant
+ * folding evaluates nodes whose inputs are all known. Nodes with subgraphs cannot be evaluated so.
+ */
+export function evaluateNode(
+  node: Node,
+  inputs: readonly (RuntimeValue | undefined)[],
+  site: ErrorSite = {},
+): (RuntimeValue | undefined)[] {
+  const kernel = new ReferenceBackend().prepare(node);
+  const outputs = kernel.run({
+    inputs,
+    site,
+    allocateOutput: (_index, type, dims) => new Tensor(type, allocateStorage(type, shapeSize(dims)), dims),
+    runSubgraph: () => {
+      throw new HeddleError('nodes with subgraphs cannot be evaluated outside a plan', site);
+    },
+  });
+  if (outputs instanceof Promise) throw new HeddleError('the reference backend runs synchronously', site);
+  return outputs;
 }

@@ -4,7 +4,9 @@
  * Kernels are registered as data, `KernelDef`s keyed by (domain, op type, opset range).
  */
 
+import type { DataType } from '../../core/dtype.js';
 import { HeddleError, type ErrorSite } from '../../core/errors.js';
+import type { KernelArgs } from '../backend.js';
 import { Tensor } from '../../core/tensor.js';
 import { describeValue, type RuntimeValue } from '../../core/values.js';
 import { opLabel, type Attribute, type Graph, type Node, type ValueType } from '../../ir/graph.js';
@@ -21,15 +23,16 @@ export interface KernelDef {
 }
 
 export class KernelContext {
+  readonly inputs: readonly (RuntimeValue | undefined)[];
+  readonly site: ErrorSite;
+
   constructor(
     readonly node: Node,
-    readonly inputs: readonly (RuntimeValue | undefined)[],
-    readonly site: ErrorSite,
-    private readonly subgraphRunner: (
-      graph: Graph,
-      inputs: readonly (RuntimeValue | undefined)[],
-    ) => RuntimeValue[],
-  ) {}
+    private readonly args: KernelArgs,
+  ) {
+    this.inputs = args.inputs;
+    this.site = args.site;
+  }
 
   get opset(): number {
     return this.node.opset;
@@ -62,7 +65,16 @@ export class KernelContext {
   }
 
   runSubgraph(graph: Graph, inputs: readonly (RuntimeValue | undefined)[]): RuntimeValue[] {
-    return this.subgraphRunner(graph, inputs);
+    return this.args.runSubgraph(graph, inputs);
+  }
+
+  /**
+   * The tensor output `index` is to be written into: memory the plan set aside for it when it
+   * has a place of this size, otherwise new memory. Writing outputs here is what lets a stream
+   * of same-shaped runs allocate no tensor memory.
+   */
+  output(index: number, type: DataType, dims: readonly number[]): Tensor {
+    return this.args.allocateOutput(index, type, dims);
   }
 
   fail(reason: string): never {

@@ -3,7 +3,13 @@
  * shapes and strides, broadcasting, axis normalization.
  */
 
-import { allocateStorage, isBigIntType, slotsPerElement, type DataType, type TensorData } from '../../core/dtype.js';
+import {
+  allocateStorage,
+  isBigIntType,
+  slotsPerElement,
+  type DataType,
+  type TensorData,
+} from '../../core/dtype.js';
 import { NARROW_FLOAT_CODECS, type NarrowFloatCodec } from '../../core/float-formats.js';
 import { HeddleError } from '../../core/errors.js';
 import { Tensor } from '../../core/tensor.js';
@@ -37,6 +43,16 @@ export function normalizeAxis(
   const limit = inclusive ? rank + 1 : rank;
   const a = axis < 0 ? axis + limit : axis;
   if (!Number.isInteger(a) || a < 0 || a >= limit) fail(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+/**
+ * Normalizes an axis that splits the dims into two groups (Flatten, and Softmax before opset 13
+ * coercing to 2-D): it lies in [-rank, rank], and a negative one counts from `rank`.
+ */
+export function splitAxis(axis: number, rank: number, fail: (reason: string) => never): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a > rank) fail(`axis ${axis} is out of range for rank ${rank}`);
   return a;
 }
 

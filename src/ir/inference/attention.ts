@@ -20,7 +20,9 @@ function headsOf(ctx: RuleContext, input: number, headsAttribute: string): Heads
   const shape = ctx.shape(input);
   if (!shape) return undefined;
   if (shape.length === 4) return { batch: shape[0]!, heads: shape[1]!, sequence: shape[2]!, size: shape[3]! };
-  if (shape.length !== 3) ctx.fail(`attention inputs are 3-D or 4-D, input ${input} has rank ${shape.length}`);
+  if (shape.length !== 3) {
+    ctx.fail(`attention inputs are 3-D or 4-D, input ${input} has rank ${shape.length}`);
+  }
   const heads = ctx.has(headsAttribute) ? ctx.int(headsAttribute, 0) : null;
   if (heads === null) ctx.fail(`3-D attention inputs need attribute '${headsAttribute}'`);
   return { batch: shape[0]!, heads, sequence: shape[1]!, size: divideDim(shape[2]!, heads) };
@@ -35,7 +37,11 @@ function attention(ctx: RuleContext): InferredTypes {
   const past = ctx.shape(4);
   const pastLength = ctx.hasInput(4) ? (past?.[2] ?? null) : 0;
   const total = k ? addDims(pastLength, k.sequence) : null;
-  const y = q && v && (folded ? [q.batch, q.sequence, multiplyDims(q.heads, v.size)] : [q.batch, q.heads, q.sequence, v.size]);
+  const output = (query: Heads, values: Heads) =>
+    folded
+      ? [query.batch, query.sequence, multiplyDims(query.heads, values.size)]
+      : [query.batch, query.heads, query.sequence, values.size];
+  const y = q && v ? output(q, v) : undefined;
   const present = (cache: Heads | undefined) => cache && [cache.batch, cache.heads, total, cache.size];
   const scores = q && [q.batch, q.heads, q.sequence, total];
   return [

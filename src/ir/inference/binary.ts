@@ -5,7 +5,7 @@
  * so those fold known values too, keeping a symbolic dim where the result provably equals it.
  */
 
-import type { DataType } from '../../core/dtype.js';
+import { isFloatType, type DataType } from '../../core/dtype.js';
 import type { Dim } from '../graph.js';
 import { rulesFor } from './common.js';
 import { broadcastShapes, tensorType } from './dims.js';
@@ -13,12 +13,24 @@ import { mapBroadcast, storeAs } from './known-values.js';
 import type { InferenceRule, KnownValue, RuleContext, TensorType } from './rule.js';
 
 /** Operators that had the `broadcast`/`axis` attributes before opset 7: the result took A's shape. */
-const LEGACY_BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or', 'Xor', 'Equal', 'Greater', 'Less']);
+const LEGACY_BROADCAST = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'And',
+  'Or',
+  'Xor',
+  'Equal',
+  'Greater',
+  'Less',
+]);
 
 function broadcastResult(ctx: RuleContext, elemType: DataType | undefined): TensorType | undefined {
   if (ctx.opset < 7 && LEGACY_BROADCAST.has(ctx.node.opType)) return tensorType(elemType, ctx.shape(0));
   const inputs = Array.from({ length: ctx.inputCount }, (_, i) => ctx.shape(i));
-  return tensorType(elemType, broadcastShapes(inputs, (reason) => ctx.fail(reason)));
+  return tensorType(elemType, broadcastShapes(inputs, ctx.fail));
 }
 
 const sameTypeAsFirst = (ctx: RuleContext) => [broadcastResult(ctx, ctx.elemType(0))];
@@ -31,12 +43,12 @@ const bothNumbers = (a: Dim, b: Dim): [number, number] | undefined =>
 
 const sameSymbol = (a: Dim, b: Dim) => typeof a === 'string' && a === b;
 
-/** Integer division whose result the rounding direction cannot change, or exact float division. */
+/** A quotient as stored: exact for floats; for integers only where truncating and flooring agree. */
 function divide(a: number, b: number, elemType: DataType): number | null {
   if (b === 0) return null;
   const quotient = a / b;
-  if (elemType === 'float32' || elemType === 'float64' || Number.isInteger(quotient) || quotient > 0) return quotient;
-  return null;
+  const unambiguous = isFloatType(elemType) || Number.isInteger(quotient) || quotient > 0;
+  return unambiguous ? quotient : null;
 }
 
 function arithmetic(elemType: DataType): Record<string, Combine> {
@@ -113,7 +125,10 @@ function knownInputs(ctx: RuleContext): KnownValue[] | undefined {
 }
 
 /** Folds a left-to-right combination of the inputs, stored in `elemType`. */
-function foldWith(combineFor: (elemType: DataType) => Combine, resultType: (ctx: RuleContext) => DataType | undefined) {
+function foldWith(
+  combineFor: (elemType: DataType) => Combine,
+  resultType: (ctx: RuleContext) => DataType | undefined,
+) {
   return (ctx: RuleContext): (KnownValue | undefined)[] => {
     const values = knownInputs(ctx);
     const elemType = resultType(ctx);
@@ -130,7 +145,7 @@ function foldWith(combineFor: (elemType: DataType) => Combine, resultType: (ctx:
 
 function where(ctx: RuleContext) {
   const shapes = [ctx.shape(0), ctx.shape(1), ctx.shape(2)];
-  return [tensorType(ctx.elemType(1), broadcastShapes(shapes, (reason) => ctx.fail(reason)))];
+  return [tensorType(ctx.elemType(1), broadcastShapes(shapes, ctx.fail))];
 }
 
 function foldWhere(ctx: RuleContext): (KnownValue | undefined)[] {
@@ -150,7 +165,10 @@ export const rules: InferenceRule[] = [
   ...FOLDED_ARITHMETIC.map((op) => ({
     op,
     infer: sameTypeAsFirst,
-    fold: foldWith((elemType) => arithmetic(elemType)[op]!, (ctx) => ctx.elemType(0)),
+    fold: foldWith(
+      (elemType) => arithmetic(elemType)[op]!,
+      (ctx) => ctx.elemType(0),
+    ),
   })),
   ...rulesFor(['Pow', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor', 'Xor', 'Sum', 'Mean'], {
     infer: sameTypeAsFirst,
@@ -158,7 +176,10 @@ export const rules: InferenceRule[] = [
   ...Object.entries(COMPARISONS).map(([op, combine]) => ({
     op,
     infer: boolean,
-    fold: foldWith(() => combine, () => 'bool'),
+    fold: foldWith(
+      () => combine,
+      () => 'bool',
+    ),
   })),
   // The slope broadcasts towards X only, so the result is shaped like X.
   { op: 'PRelu', infer: (ctx) => [ctx.tensor(0)] },

@@ -26,7 +26,9 @@ function foldCast(to: (ctx: RuleContext) => DataType | undefined) {
     const input = ctx.value(0);
     const target = to(ctx);
     if (!input || !target || !(isIntegerType(target) || isFloatType(target) || target === 'bool')) return [];
-    return [{ elemType: target, shape: input.shape, elements: input.elements.map((e) => castElement(e, target)) }];
+    return [
+      { elemType: target, shape: input.shape, elements: input.elements.map((e) => castElement(e, target)) },
+    ];
   };
 }
 

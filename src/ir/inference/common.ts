@@ -6,18 +6,13 @@
 
 import { dataTypeFromOnnx, type DataType } from '../../core/dtype.js';
 import type { Dim } from '../graph.js';
-import { tensorType } from './dims.js';
-import { knownNumbers } from './known-values.js';
-import type { InferenceRule, InferredTypes, RuleContext, TensorType } from './rule.js';
+import { unknownDims } from './dims.js';
+import { elementsAsDims, knownNumbers } from './known-values.js';
+import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
 
 /** The output has the type of input `i`, whatever its kind. */
 export function sameAsInput(ctx: RuleContext, i = 0): InferredTypes {
   return [ctx.inputType(i)];
-}
-
-/** A tensor of input `i`'s element type with `shape`. */
-export function likeInput(ctx: RuleContext, i: number, shape: Dim[] | undefined): TensorType | undefined {
-  return tensorType(ctx.elemType(i), shape);
 }
 
 /**
@@ -33,6 +28,17 @@ export function listArgument(
   if (ctx.opset < inputSince) return ctx.ints(attribute);
   if (!ctx.hasInput(index)) return undefined;
   return knownNumbers(ctx.value(index)) ?? null;
+}
+
+/**
+ * A shape given as 1-D input `i` (Reshape's, Expand's, ConstantOfShape's...): its elements as
+ * dims when known, else as many unknown dims as it has elements, else undefined.
+ */
+export function shapeArgument(ctx: RuleContext, i: number): Dim[] | undefined {
+  const value = ctx.value(i);
+  if (value) return elementsAsDims(value);
+  const length = lengthOfInput(ctx, i);
+  return length === undefined ? undefined : unknownDims(length);
 }
 
 /** How many elements a 1-D input holds, when its shape says so. */

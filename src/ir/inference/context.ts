@@ -13,7 +13,12 @@ type AttributeValue<T extends Attribute['type']> = Extract<Attribute, { type: T 
 
 /** What the engine does for a rule's subgraphs: infer one in a scope, and recall its output values. */
 export interface Subgraphs {
-  infer(graph: Graph, inputs: (ValueType | undefined)[], outer: Scope): (ValueType | undefined)[];
+  infer(
+    graph: Graph,
+    inputs: (ValueType | undefined)[],
+    values: (KnownValue | undefined)[],
+    outer: Scope,
+  ): (ValueType | undefined)[];
   values(graph: Graph): (KnownValue | undefined)[];
 }
 
@@ -103,22 +108,28 @@ export class NodeContext implements RuleContext {
     return this.#typed(name, 'graph');
   }
 
-  inferSubgraph(graph: Graph, inputs: (ValueType | undefined)[]): (ValueType | undefined)[] {
-    return this.subgraphs.infer(graph, inputs, this.scope);
+  inferSubgraph(
+    graph: Graph,
+    inputs: (ValueType | undefined)[],
+    values: (KnownValue | undefined)[] = [],
+  ): (ValueType | undefined)[] {
+    return this.subgraphs.infer(graph, inputs, values, this.scope);
   }
 
   subgraphValues(graph: Graph): (KnownValue | undefined)[] {
     return this.subgraphs.values(graph);
   }
 
-  fail(reason: string): never {
+  readonly fail = (reason: string): never => {
     throw new InferenceConflict(reason);
-  }
+  };
 
   #typed<T extends Attribute['type']>(name: string, type: T): AttributeValue<T> | undefined {
     const attribute = this.node.attributes.get(name);
     if (!attribute) return undefined;
-    if (attribute.type !== type) this.fail(`attribute '${name}' is of type ${attribute.type}, expected ${type}`);
+    if (attribute.type !== type) {
+      this.fail(`attribute '${name}' is of type ${attribute.type}, expected ${type}`);
+    }
     return attribute.value as AttributeValue<T> | undefined;
   }
 }

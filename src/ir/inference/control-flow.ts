@@ -6,7 +6,7 @@
  */
 
 import type { Dim, Graph, ValueType } from '../graph.js';
-import { normalizeAxis, tensorType, unifyDims } from './dims.js';
+import { normalizeAxis, tensorType, unifyDims, withoutAxis } from './dims.js';
 import { knownScalarNumber } from './known-values.js';
 import type { InferredTypes, InferenceRule, KnownValue, RuleContext } from './rule.js';
 import { commonType, sameType } from './value-types.js';
@@ -26,11 +26,15 @@ function takenBranch(ctx: RuleContext): Graph | undefined {
   return subgraph(ctx, condition !== 0 ? 'then_branch' : 'else_branch');
 }
 
+/**
+ * What both branches agree on; with a known condition, the taken branch alone (the other may not
+ * even be valid for these inputs: exporters guard branches by the very shapes they differ on).
+ */
 function ifRule(ctx: RuleContext): InferredTypes {
+  const taken = takenBranch(ctx);
+  if (taken) return ctx.inferSubgraph(taken, []);
   const thenTypes = ctx.inferSubgraph(subgraph(ctx, 'then_branch'), []);
   const elseTypes = ctx.inferSubgraph(subgraph(ctx, 'else_branch'), []);
-  const taken = takenBranch(ctx);
-  if (taken) return taken === ctx.graph('then_branch') ? thenTypes : elseTypes;
   return Array.from({ length: ctx.outputCount }, (_, i) => commonType(thenTypes[i], elseTypes[i]));
 }
 
@@ -44,13 +48,20 @@ function foldIf(ctx: RuleContext): (KnownValue | undefined)[] {
  * Infers a loop body whose inputs depend on the loop-carried state; returns the body's outputs
  * and the carried types that hold on every iteration.
  */
-function iterate(ctx: RuleContext, body: Graph, initial: Types, inputsFor: (state: Types) => Types, stateOf: (outputs: Types) => Types) {
+function iterate(
+  ctx: RuleContext,
+  body: Graph,
+  initial: Types,
+  inputsFor: (state: Types) => Types,
+  stateOf: (outputs: Types) => Types,
+  values: (KnownValue | undefined)[] = [],
+) {
   let state = initial;
-  let outputs = ctx.inferSubgraph(body, inputsFor(state));
+  let outputs = ctx.inferSubgraph(body, inputsFor(state), values);
   const widened = state.map((t, i) => commonType(t, stateOf(outputs)[i]));
   if (widened.some((t, i) => !sameType(t, state[i]))) {
     state = widened;
-    outputs = ctx.inferSubgraph(body, inputsFor(state));
+    outputs = ctx.inferSubgraph(body, inputsFor(state), values);
   }
   return { outputs, state: state.map((t, i) => commonType(t, stateOf(outputs)[i])) };
 }
@@ -64,6 +75,22 @@ function stacked(type: ValueType | undefined, count: Dim, axis = 0): ValueType |
   return tensorType(type.elemType, shape);
 }
 
+/** With a condition input, the body runs only while the condition holds: its condition input is true. */
+const ALWAYS_TRUE: KnownValue = { elemType: 'bool', shape: [], elements: [1] };
+
+/**
+ * How many times a Loop runs, when known: M times without a condition input, or with one that
+ * starts true and that the body provably keeps true; never when it starts false.
+ */
+function tripCount(ctx: RuleContext, body: Graph): Dim {
+  const limit = ctx.hasInput(0) ? knownScalarNumber(ctx.value(0)) : undefined;
+  if (!ctx.hasInput(1)) return limit ?? null;
+  const initial = knownScalarNumber(ctx.value(1));
+  if (initial === 0) return 0;
+  if (initial === undefined || limit === undefined) return null;
+  return knownScalarNumber(ctx.subgraphValues(body)[0]) === 1 ? limit : null;
+}
+
 function loop(ctx: RuleContext): InferredTypes {
   const body = subgraph(ctx, 'body');
   const carriedCount = ctx.inputCount - 2;
@@ -75,10 +102,10 @@ function loop(ctx: RuleContext): InferredTypes {
     initial,
     (carried) => [scalar('int64'), scalar('bool'), ...carried],
     (out) => out.slice(1, 1 + carriedCount),
+    ctx.hasInput(1) ? [undefined, ALWAYS_TRUE] : [],
   );
-  // Without a condition input the loop runs exactly M times.
-  const tripCount = ctx.hasInput(1) ? undefined : knownScalarNumber(ctx.value(0));
-  const scans = outputs.slice(1 + carriedCount).map((type) => stacked(type, tripCount ?? null));
+  const iterations = tripCount(ctx, body);
+  const scans = outputs.slice(1 + carriedCount).map((type) => stacked(type, iterations));
   return [...state, ...scans];
 }
 
@@ -93,9 +120,9 @@ function scan(ctx: RuleContext): InferredTypes {
   const slices: Types = Array.from({ length: scanCount }, (_, k) => {
     const input = ctx.tensor(stateCount + k);
     if (!input?.shape) return input && tensorType(input.elemType);
-    const axis = normalizeAxis(inputAxes[k] ?? 0, input.shape.length, (reason) => ctx.fail(reason));
+    const axis = normalizeAxis(inputAxes[k] ?? 0, input.shape.length, ctx.fail);
     length = unifyDims(length, input.shape[axis]!);
-    return tensorType(input.elemType, input.shape.filter((_, i) => i !== axis));
+    return tensorType(input.elemType, withoutAxis(input.shape, axis));
   });
   const { outputs, state } = iterate(
     ctx,
@@ -107,7 +134,7 @@ function scan(ctx: RuleContext): InferredTypes {
   const outputAxes = ctx.ints('scan_output_axes') ?? [];
   const scans = outputs.slice(stateCount).map((type, k) => {
     const rank = type?.kind === 'tensor' && type.shape ? type.shape.length + 1 : undefined;
-    const axis = rank === undefined ? 0 : normalizeAxis(outputAxes[k] ?? 0, rank, (reason) => ctx.fail(reason));
+    const axis = rank === undefined ? 0 : normalizeAxis(outputAxes[k] ?? 0, rank, ctx.fail);
     return stacked(type, length, axis);
   });
   return [...state, ...scans];

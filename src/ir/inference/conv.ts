@@ -5,10 +5,18 @@
  */
 
 import type { DataType } from '../../core/dtype.js';
-import { lengthOfInput } from './common.js';
 import type { Dim } from '../graph.js';
-import { divideDim, dimProduct, dimsCompatible, formatShape, multiplyDims, tensorType, unknownDims } from './dims.js';
-import { elementsAsDims, knownNumbers } from './known-values.js';
+import { shapeArgument } from './common.js';
+import {
+  divideDim,
+  dimProduct,
+  dimsCompatible,
+  formatShape,
+  multiplyDims,
+  tensorType,
+  unknownDims,
+} from './dims.js';
+import { knownNumbers } from './known-values.js';
 import type { InferenceRule, RuleContext, TensorType } from './rule.js';
 import { readWindow, windowOutput } from './windows.js';
 
@@ -19,9 +27,17 @@ function convolutionRank(ctx: RuleContext, x: Dim[] | undefined, w: Dim[] | unde
   return rank;
 }
 
-function checkChannels(ctx: RuleContext, x: Dim[] | undefined, w: Dim[] | undefined, perGroup: Dim, total: Dim): void {
+function checkChannels(
+  ctx: RuleContext,
+  x: Dim[] | undefined,
+  w: Dim[] | undefined,
+  perGroup: Dim,
+  total: Dim,
+): void {
   if (x && w && !dimsCompatible(x[1]!, total)) {
-    ctx.fail(`X ${formatShape(x)} has ${x[1]} channels, W ${formatShape(w)} expects ${total} (${perGroup} per group)`);
+    ctx.fail(
+      `X ${formatShape(x)} has ${x[1]} channels, W ${formatShape(w)} expects ${total} (${perGroup} per group)`,
+    );
   }
 }
 
@@ -49,9 +65,9 @@ function convTranspose(ctx: RuleContext): (TensorType | undefined)[] {
   checkChannels(ctx, x, w, w ? divideDim(w[0]!, group) : null, w?.[0] ?? null);
   const channels = multiplyDims(w?.[1] ?? null, group);
   const explicit = ctx.ints('output_shape');
-  if (explicit) {
-    return [tensorType(ctx.elemType(0), [x?.[0] ?? null, channels, ...explicit.slice(explicit.length - spatialRank)])];
-  }
+  // output_shape may give all dims or only the spatial ones.
+  const requested = explicit?.slice(explicit.length - spatialRank);
+  if (requested) return [tensorType(ctx.elemType(0), [x?.[0] ?? null, channels, ...requested])];
   const window = readWindow(ctx, spatialRank, w?.slice(2));
   const outputPadding = ctx.ints('output_padding') ?? new Array<number>(spatialRank).fill(0);
   const spatial = (x?.slice(2) ?? unknownDims(spatialRank)).map((size, axis): Dim => {
@@ -69,10 +85,8 @@ function convTranspose(ctx: RuleContext): (TensorType | undefined)[] {
 
 function col2Im(ctx: RuleContext): (TensorType | undefined)[] {
   const input = ctx.shape(0);
-  const image = ctx.value(1);
+  const imageDims = shapeArgument(ctx, 1);
   const block = knownNumbers(ctx.value(2));
-  const imageRank = lengthOfInput(ctx, 1);
-  const imageDims = image ? elementsAsDims(image) : imageRank === undefined ? undefined : unknownDims(imageRank);
   if (!imageDims) return [tensorType(ctx.elemType(0))];
   const blockSize = block ? dimProduct(block) : null;
   const channels = input && typeof blockSize === 'number' ? divideDim(input[1]!, blockSize) : null;

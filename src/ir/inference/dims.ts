@@ -24,6 +24,18 @@ export function unknownDims(rank: number): Dim[] {
   return new Array<Dim>(rank).fill(null);
 }
 
+/** A copy of `shape` with the dim at `axis` replaced. */
+export function withDim(shape: readonly Dim[], axis: number, dim: Dim): Dim[] {
+  const out = [...shape];
+  out[axis] = dim;
+  return out;
+}
+
+/** A copy of `shape` without the dim at `axis`. */
+export function withoutAxis(shape: readonly Dim[], axis: number): Dim[] {
+  return shape.filter((_, i) => i !== axis);
+}
+
 export function formatShape(shape: readonly Dim[]): string {
   return `[${shape.map((d) => (d === null ? '?' : d)).join(', ')}]`;
 }

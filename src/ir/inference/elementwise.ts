@@ -2,7 +2,7 @@
  * Rules for operators whose output is shaped like their input: element-wise math functions,
  * activations, the softmax family, running sums and products, Trilu, Identity and Dropout, and
  * the predicates that turn a tensor into booleans of the same shape. The few that shape
- * computations use (Identity, Neg, Abs, Floor, Ceil, Not) also fold known values.
+ * computations use (Identity, Neg, Abs, Floor, Ceil, Not, Relu) also fold known values.
  */
 
 import type { Dim } from '../graph.js';
@@ -12,11 +12,47 @@ import { storeAs } from './known-values.js';
 import type { InferenceRule, KnownValue, RuleContext } from './rule.js';
 
 const SAME_TYPE_AND_SHAPE = [
-  'Acos', 'Acosh', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Cos', 'Cosh', 'Erf', 'Exp', 'Log', 'Reciprocal',
-  'Round', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Sqrt', 'Tan', 'Tanh', 'BitwiseNot',
-  'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Softsign',
-  'ThresholdedRelu', 'Mish', 'Gelu', 'Swish', 'Shrink', 'Clip',
-  'Softmax', 'LogSoftmax', 'Hardmax', 'CumSum', 'CumProd', 'Trilu',
+  'Acos',
+  'Acosh',
+  'Asin',
+  'Asinh',
+  'Atan',
+  'Atanh',
+  'Cos',
+  'Cosh',
+  'Erf',
+  'Exp',
+  'Log',
+  'Reciprocal',
+  'Round',
+  'Sigmoid',
+  'Sign',
+  'Sin',
+  'Sinh',
+  'Sqrt',
+  'Tan',
+  'Tanh',
+  'BitwiseNot',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'HardSigmoid',
+  'HardSwish',
+  'Softplus',
+  'Softsign',
+  'ThresholdedRelu',
+  'Mish',
+  'Gelu',
+  'Swish',
+  'Shrink',
+  'Clip',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'CumSum',
+  'CumProd',
+  'Trilu',
 ];
 
 /** Element-wise functions that shape arithmetic uses, with how each acts on one element. */
@@ -26,6 +62,7 @@ const FOLDING: Record<string, (x: number) => number> = {
   Floor: Math.floor,
   Ceil: Math.ceil,
   Not: (x) => (x === 0 ? 1 : 0),
+  Relu: (x) => Math.max(x, 0),
 };
 
 function sameShape(ctx: RuleContext) {
@@ -36,7 +73,9 @@ function foldElementwise(fn: (x: number) => number) {
   return (ctx: RuleContext): (KnownValue | undefined)[] => {
     const input = ctx.value(0);
     if (!input) return [];
-    const elements: Dim[] = input.elements.map((e) => (typeof e === 'number' ? storeAs(input.elemType, fn(e)) : null));
+    const elements: Dim[] = input.elements.map((e) =>
+      typeof e === 'number' ? storeAs(input.elemType, fn(e)) : null,
+    );
     return [{ ...input, elements }];
   };
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Tensor } from '../../core/tensor.js';
-import { opLabel, type Graph, type Model, type Node, type ValueType } from '../graph.js';
+import { allNodes, opLabel, type Graph, type Model, type Node, type ValueType } from '../graph.js';
 import { NodeContext, type Subgraphs } from './context.js';
 import { isStaticShape } from './dims.js';
 import { knownFromTensor } from './known-values.js';
@@ -53,30 +53,18 @@ const declarations = new WeakMap<Graph, ReadonlyMap<string, ValueType>>();
 export function inferShapes(model: Model, options: InferenceOptions = {}): InferenceReport {
   const engine = new Engine();
   engine.inferMain(model.graph, options.inputs ?? new Map());
-  return engine.report();
+  return engine.report(model.graph);
 }
 
 class Engine {
-  readonly #findings: InferenceFinding[] = [];
+  /** Keyed by their text: a loop body inferred twice finds the same things twice. */
+  readonly #findings = new Map<string, InferenceFinding>();
   readonly #withoutRules = new Set<string>();
   readonly #subgraphValues = new WeakMap<Graph, (KnownValue | undefined)[]>();
   readonly #subgraphs: Subgraphs = {
-    infer: (graph, inputs, outer) => this.inferSubgraph(graph, inputs, outer),
+    infer: (graph, inputs, values, outer) => this.inferSubgraph(graph, inputs, values, outer),
     values: (graph) => this.#subgraphValues.get(graph) ?? [],
   };
-  #outputs = 0;
-  #typed = 0;
-  #static = 0;
-
-  report(): InferenceReport {
-    return {
-      findings: this.#findings,
-      opsWithoutRules: [...this.#withoutRules].sort(),
-      outputs: this.#outputs,
-      typedOutputs: this.#typed,
-      staticOutputs: this.#static,
-    };
-  }
 
   inferMain(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>): void {
     const declared = declaredTypes(graph);
@@ -95,26 +83,57 @@ class Engine {
     this.#inferBody(graph, scope, declared, overridable);
   }
 
-  /** Infers a subgraph given the types of its formal inputs; returns the types of its outputs. */
-  inferSubgraph(graph: Graph, inputs: (ValueType | undefined)[], outer: Scope): (ValueType | undefined)[] {
+  /** Infers a subgraph given the types (and any known values) of its formal inputs; returns its output types. */
+  inferSubgraph(
+    graph: Graph,
+    inputs: (ValueType | undefined)[],
+    values: (KnownValue | undefined)[],
+    outer: Scope,
+  ): (ValueType | undefined)[] {
     const declared = declaredTypes(graph);
     const scope = new Scope(outer);
-    graph.inputs.forEach((input, i) => this.#define(graph, scope, declared, input.name, inputs[i]));
-    this.#inferBody(graph, scope, declared, new Set());
-    this.#subgraphValues.set(
-      graph,
-      graph.outputs.map((output) => scope.value(output.name)),
+    graph.inputs.forEach((input, i) =>
+      this.#define(graph, scope, declared, input.name, inputs[i], values[i]),
     );
+    this.#inferBody(graph, scope, declared, new Set());
+    const outputValues = graph.outputs.map((output) => scope.value(output.name));
+    this.#subgraphValues.set(graph, outputValues);
     return graph.outputs.map((output) => scope.type(output.name) ?? declared.get(output.name));
   }
 
-  #inferBody(graph: Graph, scope: Scope, declared: ReadonlyMap<string, ValueType>, overridable: Set<string>): void {
+  report(main: Graph): InferenceReport {
+    const report: InferenceReport = {
+      findings: [...this.#findings.values()],
+      opsWithoutRules: [...this.#withoutRules].sort(),
+      outputs: 0,
+      typedOutputs: 0,
+      staticOutputs: 0,
+    };
+    for (const { node, graph } of allNodes(main)) {
+      for (const name of node.outputs.filter((output) => output !== '')) {
+        const type = graph.valueTypes.get(name);
+        report.outputs++;
+        if (!type) continue;
+        report.typedOutputs++;
+        if ('shape' in type && isStaticShape(type.shape)) report.staticOutputs++;
+      }
+    }
+    return report;
+  }
+
+  #inferBody(
+    graph: Graph,
+    scope: Scope,
+    declared: ReadonlyMap<string, ValueType>,
+    overridable: Set<string>,
+  ): void {
     for (const [name, tensor] of graph.initializers) {
-      if (!overridable.has(name)) this.#define(graph, scope, declared, name, typeOfTensor(tensor), knownFromTensor(tensor));
+      if (overridable.has(name)) continue;
+      this.#define(graph, scope, declared, name, typeOfTensor(tensor), knownFromTensor(tensor));
     }
     const { order, cyclic } = dependencyOrder(graph);
     if (cyclic.length > 0) {
-      this.#findings.push({
+      this.#find({
         graph: graph.name,
         message: `nodes ${cyclic.map((n) => `'${n.name}'`).join(', ')} depend on each other in a cycle`,
       });
@@ -135,7 +154,12 @@ class Engine {
         if (rule.fold) values = rule.fold(ctx, types);
       } catch (error) {
         if (!(error instanceof InferenceConflict)) throw error;
-        this.#findings.push({ graph: graph.name, node: node.name, opType: opLabel(node), message: error.reason });
+        this.#find({
+          graph: graph.name,
+          node: node.name,
+          opType: opLabel(node),
+          message: error.reason,
+        });
         types = [];
         values = [];
       }
@@ -144,8 +168,7 @@ class Engine {
       if (!name) return;
       const value = values[i];
       const type = value ? typeOfValue(value) : types[i];
-      const known = this.#define(graph, scope, declared, name, type, value, node);
-      this.#count(known);
+      this.#define(graph, scope, declared, name, type, value, node);
     });
   }
 
@@ -158,22 +181,24 @@ class Engine {
     inferred: ValueType | undefined,
     value?: KnownValue,
     node?: Node,
-  ): ValueType | undefined {
+  ): void {
     const { type, conflicts } = reconcile(declared.get(name), inferred);
     for (const message of conflicts) {
-      this.#findings.push({ graph: graph.name, node: node?.name, opType: node && opLabel(node), value: name, message });
+      this.#find({
+        graph: graph.name,
+        node: node?.name,
+        opType: node && opLabel(node),
+        value: name,
+        message,
+      });
     }
     if (type) graph.valueTypes.set(name, type);
     else graph.valueTypes.delete(name);
     scope.define(name, type, value);
-    return type;
   }
 
-  #count(type: ValueType | undefined): void {
-    this.#outputs++;
-    if (!type) return;
-    this.#typed++;
-    if ((type.kind === 'tensor' || type.kind === 'sparse_tensor') && isStaticShape(type.shape)) this.#static++;
+  #find(finding: InferenceFinding): void {
+    this.#findings.set(JSON.stringify(finding), finding);
   }
 }
 

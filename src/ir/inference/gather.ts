@@ -5,7 +5,7 @@
  */
 
 import type { Dim } from '../graph.js';
-import { formatShape, normalizeAxis, tensorType } from './dims.js';
+import { formatShape, normalizeAxis, tensorType, withDim } from './dims.js';
 import { knownNumbers, knownScalarNumber, MAX_KNOWN_ELEMENTS } from './known-values.js';
 import type { InferenceRule, InferredTypes, KnownValue, RuleContext } from './rule.js';
 
@@ -13,7 +13,7 @@ function gather(ctx: RuleContext): InferredTypes {
   const data = ctx.shape(0);
   const indices = ctx.shape(1);
   if (!data || !indices) return [tensorType(ctx.elemType(0))];
-  const axis = normalizeAxis(ctx.int('axis', 0), data.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', 0), data.length, ctx.fail);
   const size = data[axis]!;
   const known = knownNumbers(ctx.value(1));
   if (known && typeof size === 'number') {
@@ -28,7 +28,7 @@ function foldGather(ctx: RuleContext): (KnownValue | undefined)[] {
   const indices = ctx.value(1);
   const picks = knownNumbers(indices);
   if (!data || !indices || !picks) return [];
-  const axis = normalizeAxis(ctx.int('axis', 0), data.shape.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', 0), data.shape.length, ctx.fail);
   const outer = data.shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const size = data.shape[axis]!;
   const inner = data.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
@@ -66,10 +66,10 @@ function compress(ctx: RuleContext): InferredTypes {
   const data = ctx.shape(0);
   if (!ctx.has('axis')) return [tensorType(ctx.elemType(0), [countTrue(ctx.value(1))])];
   if (!data) return [tensorType(ctx.elemType(0))];
-  const axis = normalizeAxis(ctx.int('axis', 0), data.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', 0), data.length, ctx.fail);
   const size = data[axis]!;
   const kept = countTrue(ctx.value(1), typeof size === 'number' ? size : Infinity);
-  return [tensorType(ctx.elemType(0), data.map((d, i) => (i === axis ? kept : d)))];
+  return [tensorType(ctx.elemType(0), withDim(data, axis, kept))];
 }
 
 function nonZero(ctx: RuleContext): InferredTypes {
@@ -81,7 +81,7 @@ function oneHot(ctx: RuleContext): InferredTypes {
   const indices = ctx.shape(0);
   const elemType = ctx.elemType(2);
   if (!indices) return [tensorType(elemType)];
-  const axis = normalizeAxis(ctx.int('axis', -1), indices.length + 1, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', -1), indices.length + 1, ctx.fail);
   const depth = knownScalarNumber(ctx.value(1));
   const out = [...indices];
   out.splice(axis, 0, depth === undefined ? null : Math.trunc(depth));

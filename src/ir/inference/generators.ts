@@ -6,10 +6,9 @@
 
 import type { DataType } from '../../core/dtype.js';
 import type { Dim, ValueType } from '../graph.js';
-import { dataTypeAttribute, lengthOfInput } from './common.js';
-import { tensorType, unknownDims } from './dims.js';
+import { dataTypeAttribute, shapeArgument } from './common.js';
+import { tensorType } from './dims.js';
 import {
-  elementsAsDims,
   filledValue,
   knownFromTensor,
   knownScalar,
@@ -19,25 +18,35 @@ import {
 } from './known-values.js';
 import type { InferenceRule, InferredTypes, KnownValue, RuleContext } from './rule.js';
 
-/** Constant's value attribute (exactly one is set) as a known value and a type. */
+/** A Constant made of numbers given as attribute values. */
+function numbers(
+  elemType: DataType,
+  elements: number[],
+  shape: number[],
+): { type: ValueType; value: KnownValue } {
+  return { type: { kind: 'tensor', elemType, shape }, value: { elemType, shape, elements } };
+}
+
+/** Constant's value, from whichever of its value attributes is set, as a type and a known value. */
 function constantValue(ctx: RuleContext): { type: ValueType; value?: KnownValue } {
-  const tensor = ctx.tensorAttribute('value') ?? ctx.tensorAttribute('sparse_value');
+  const sparse = ctx.tensorAttribute('sparse_value');
+  if (sparse) return { type: { kind: 'sparse_tensor', elemType: sparse.type, shape: [...sparse.dims] } };
+  const tensor = ctx.tensorAttribute('value');
   if (tensor) {
-    if (ctx.has('sparse_value')) return { type: { kind: 'sparse_tensor', elemType: tensor.type, shape: [...tensor.dims] } };
-    return { type: { kind: 'tensor', elemType: tensor.type, shape: [...tensor.dims] }, value: knownFromTensor(tensor) };
+    return {
+      type: { kind: 'tensor', elemType: tensor.type, shape: [...tensor.dims] },
+      value: knownFromTensor(tensor),
+    };
   }
-  const list = (elemType: DataType, elements: number[] | undefined, scalar: boolean) => {
-    const shape = scalar ? [] : [elements!.length];
-    const value = elemType === 'string' ? undefined : { elemType, shape, elements: elements! };
-    return { type: { kind: 'tensor' as const, elemType, shape }, value };
-  };
-  if (ctx.has('value_float')) return list('float32', [ctx.float('value_float', 0)], true);
-  if (ctx.has('value_floats')) return list('float32', ctx.floats('value_floats'), false);
-  if (ctx.has('value_int')) return list('int64', [ctx.int('value_int', 0)], true);
-  if (ctx.has('value_ints')) return list('int64', ctx.ints('value_ints'), false);
+  const floats = ctx.floats('value_floats');
+  const ints = ctx.ints('value_ints');
+  const strings = ctx.strings('value_strings');
+  if (ctx.has('value_float')) return numbers('float32', [ctx.float('value_float', 0)], []);
+  if (floats) return numbers('float32', floats, [floats.length]);
+  if (ctx.has('value_int')) return numbers('int64', [ctx.int('value_int', 0)], []);
+  if (ints) return numbers('int64', ints, [ints.length]);
   if (ctx.has('value_string')) return { type: { kind: 'tensor', elemType: 'string', shape: [] } };
-  const strings = ctx.attribute('value_strings');
-  if (strings?.type === 'strings') return { type: { kind: 'tensor', elemType: 'string', shape: [strings.value.length] } };
+  if (strings) return { type: { kind: 'tensor', elemType: 'string', shape: [strings.length] } };
   ctx.fail('Constant has none of its value attributes');
 }
 
@@ -46,13 +55,6 @@ function fillOf(ctx: RuleContext): { elemType: DataType; fill: Dim } {
   const tensor = ctx.tensorAttribute('value');
   if (!tensor) return { elemType: 'float32', fill: 0 };
   return { elemType: tensor.type, fill: knownFromTensor(tensor)?.elements[0] ?? null };
-}
-
-function requestedShape(ctx: RuleContext): Dim[] | undefined {
-  const value = ctx.value(0);
-  if (value) return elementsAsDims(value);
-  const length = lengthOfInput(ctx, 0);
-  return length === undefined ? undefined : unknownDims(length);
 }
 
 /** Range's length; `Range(0, n, 1)` over a symbolic n (position ids) is n long. */
@@ -97,10 +99,10 @@ export const rules: InferenceRule[] = [
   },
   {
     op: 'ConstantOfShape',
-    infer: (ctx) => [tensorType(fillOf(ctx).elemType, requestedShape(ctx))],
+    infer: (ctx) => [tensorType(fillOf(ctx).elemType, shapeArgument(ctx, 0))],
     fold: (ctx) => {
       const { elemType, fill } = fillOf(ctx);
-      return [filledValue(elemType, requestedShape(ctx), fill)];
+      return [filledValue(elemType, shapeArgument(ctx, 0), fill)];
     },
   },
   {

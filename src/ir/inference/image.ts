@@ -9,6 +9,8 @@ import type { InferenceRule } from './rule.js';
 export const rules: InferenceRule[] = [
   {
     op: 'ImageDecoder',
-    infer: (ctx) => [tensorType('uint8', [null, null, ctx.string('pixel_format', 'RGB') === 'Grayscale' ? 1 : 3])],
+    infer: (ctx) => [
+      tensorType('uint8', [null, null, ctx.string('pixel_format', 'RGB') === 'Grayscale' ? 1 : 3]),
+    ],
   },
 ];

@@ -5,4 +5,3 @@
  */
 
 export { inferShapes, type InferenceFinding, type InferenceOptions, type InferenceReport } from './engine.js';
-export { operatorsWithRules } from './rules.js';

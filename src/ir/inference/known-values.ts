@@ -34,7 +34,11 @@ function tensorElements(tensor: Tensor): Dim[] | undefined {
 }
 
 /** A known value of the given type and shape whose elements are all `fill`, when small enough. */
-export function filledValue(elemType: DataType, shape: readonly Dim[] | undefined, fill: Dim): KnownValue | undefined {
+export function filledValue(
+  elemType: DataType,
+  shape: readonly Dim[] | undefined,
+  fill: Dim,
+): KnownValue | undefined {
   if (!isStaticShape(shape)) return undefined;
   const size = shape.reduce((a, b) => a * b, 1);
   if (size > MAX_KNOWN_ELEMENTS) return undefined;
@@ -59,7 +63,9 @@ export function knownScalarNumber(value: KnownValue | undefined): number | undef
 
 /** Elements read as dimension sizes: integers and symbolic names pass, anything else becomes null. */
 export function elementsAsDims(value: KnownValue): Dim[] {
-  return value.elements.map((e) => (typeof e === 'string' || (typeof e === 'number' && Number.isInteger(e)) ? e : null));
+  return value.elements.map((e) =>
+    typeof e === 'string' || (typeof e === 'number' && Number.isInteger(e)) ? e : null,
+  );
 }
 
 /** Rounds a computed number the way storing it in `type` does; null when it does not fit. */
@@ -119,7 +125,7 @@ export function mapBroadcast(
     const args = values.map((v, k) => {
       let offset = 0;
       for (let axis = 0; axis < rank; axis++) {
-        offset += Math.floor(flat / outStrides[axis]!) % shape[axis]! * inStrides[k]![axis]!;
+        offset += (Math.floor(flat / outStrides[axis]!) % shape[axis]!) * inStrides[k]![axis]!;
       }
       return v.elements[offset]!;
     });

@@ -18,7 +18,7 @@ function matmulShape(ctx: RuleContext, a: Dim[] | undefined, b: Dim[] | undefine
   if (!dimsCompatible(inner, right[right.length - 2]!)) {
     ctx.fail(`inner dimensions differ: ${formatShape(a)} times ${formatShape(b)}`);
   }
-  const batch = broadcastShapes([left.slice(0, -2), right.slice(0, -2)], (reason) => ctx.fail(reason))!;
+  const batch = broadcastShapes([left.slice(0, -2), right.slice(0, -2)], ctx.fail)!;
   const rows = a.length > 1 ? [left[left.length - 2]!] : [];
   const columns = b.length > 1 ? [right[right.length - 1]!] : [];
   return [...batch, ...rows, ...columns];
@@ -32,7 +32,9 @@ function gemm(ctx: RuleContext): (TensorType | undefined)[] {
   const a = ctx.shape(0);
   const b = ctx.shape(1);
   if (!a || !b) return [tensorType(ctx.elemType(0))];
-  if (a.length !== 2 || b.length !== 2) ctx.fail(`Gemm takes matrices, got ${formatShape(a)} and ${formatShape(b)}`);
+  if (a.length !== 2 || b.length !== 2) {
+    ctx.fail(`Gemm takes matrices, got ${formatShape(a)} and ${formatShape(b)}`);
+  }
   const [m, k] = ctx.int('transA', 0) ? [a[1]!, a[0]!] : [a[0]!, a[1]!];
   const [kb, n] = ctx.int('transB', 0) ? [b[1]!, b[0]!] : [b[0]!, b[1]!];
   if (!dimsCompatible(k, kb)) ctx.fail(`inner dimensions differ: ${formatShape(a)} and ${formatShape(b)}`);
@@ -47,7 +49,9 @@ interface EinsumTerm {
 function parseTerm(term: string, ctx: RuleContext): EinsumTerm {
   const ellipsisAt = term.indexOf('...');
   const letters = [...term.replace('...', '')];
-  if (letters.some((c) => !/[a-zA-Z]/.test(c))) ctx.fail(`einsum term '${term}' holds characters other than letters`);
+  if (letters.some((c) => !/[a-zA-Z]/.test(c))) {
+    ctx.fail(`einsum term '${term}' holds characters other than letters`);
+  }
   return { letters, ellipsisAt: ellipsisAt < 0 ? -1 : [...term.slice(0, ellipsisAt)].length };
 }
 
@@ -55,7 +59,9 @@ function einsum(ctx: RuleContext): (TensorType | undefined)[] {
   const equation = ctx.string('equation', '').replace(/\s/g, '');
   const [lhs, rhs] = equation.split('->') as [string, string | undefined];
   const terms = lhs.split(',').map((t) => parseTerm(t, ctx));
-  if (terms.length !== ctx.inputCount) ctx.fail(`equation '${equation}' has ${terms.length} operands, the node ${ctx.inputCount}`);
+  if (terms.length !== ctx.inputCount) {
+    ctx.fail(`equation '${equation}' has ${terms.length} operands, the node ${ctx.inputCount}`);
+  }
   const sizes = new Map<string, Dim>();
   let ellipsis: Dim[] | undefined = [];
   for (const [i, term] of terms.entries()) {
@@ -70,8 +76,11 @@ function einsum(ctx: RuleContext): (TensorType | undefined)[] {
     }
     const at = term.ellipsisAt < 0 ? shape.length : term.ellipsisAt;
     const lettered = [...shape.slice(0, at), ...shape.slice(at + ellipsisRank)];
-    term.letters.forEach((letter, k) => sizes.set(letter, letterSize(sizes.get(letter), lettered[k]!, letter, ctx)));
-    if (ellipsis) ellipsis = broadcastShapes([ellipsis, shape.slice(at, at + ellipsisRank)], (reason) => ctx.fail(reason));
+    term.letters.forEach((letter, k) => {
+      sizes.set(letter, letterSize(sizes.get(letter), lettered[k]!, letter, ctx));
+    });
+    const own = shape.slice(at, at + ellipsisRank);
+    if (ellipsis) ellipsis = broadcastShapes([ellipsis, own], ctx.fail);
   }
   const output = rhs === undefined ? implicitOutput(terms) : parseTerm(rhs, ctx);
   const dims = output.letters.map((letter) => sizes.get(letter) ?? null);
@@ -86,22 +95,30 @@ function letterSize(seen: Dim | undefined, dim: Dim, letter: string, ctx: RuleCo
   if (seen === undefined) return dim;
   if (seen === 1) return dim;
   if (dim === 1) return seen;
-  if (!dimsCompatible(seen, dim)) ctx.fail(`axis '${letter}' is ${seen} in one operand and ${dim} in another`);
+  if (!dimsCompatible(seen, dim)) {
+    ctx.fail(`axis '${letter}' is ${seen} in one operand and ${dim} in another`);
+  }
   return unifyDims(seen, dim);
 }
 
 /** Without '->': the ellipsis, then the letters used once, in alphabetical order. */
 function implicitOutput(terms: EinsumTerm[]): EinsumTerm {
   const counts = new Map<string, number>();
-  for (const term of terms) for (const letter of term.letters) counts.set(letter, (counts.get(letter) ?? 0) + 1);
-  const letters = [...counts].filter(([, n]) => n === 1).map(([letter]) => letter).sort();
+  for (const term of terms)
+    for (const letter of term.letters) counts.set(letter, (counts.get(letter) ?? 0) + 1);
+  const letters = [...counts]
+    .filter(([, n]) => n === 1)
+    .map(([letter]) => letter)
+    .sort();
   return { letters, ellipsisAt: terms.some((t) => t.ellipsisAt >= 0) ? 0 : -1 };
 }
 
 function determinant(ctx: RuleContext): (TensorType | undefined)[] {
   const x = ctx.shape(0);
   if (x && x.length < 2) ctx.fail(`Det takes matrices, got ${formatShape(x)}`);
-  if (x && !dimsCompatible(x[x.length - 1]!, x[x.length - 2]!)) ctx.fail(`Det takes square matrices, got ${formatShape(x)}`);
+  if (x && !dimsCompatible(x[x.length - 1]!, x[x.length - 2]!)) {
+    ctx.fail(`Det takes square matrices, got ${formatShape(x)}`);
+  }
   return [tensorType(ctx.elemType(0), x?.slice(0, -2))];
 }
 

@@ -34,7 +34,11 @@ function treeEnsemble(ctx: RuleContext): InferredTypes {
 }
 
 export const rules: InferenceRule[] = [
-  { domain: ML_DOMAIN, op: 'LabelEncoder', infer: (ctx) => [tensorType(labelEncoderType(ctx), ctx.shape(0))] },
+  {
+    domain: ML_DOMAIN,
+    op: 'LabelEncoder',
+    infer: (ctx) => [tensorType(labelEncoderType(ctx), ctx.shape(0))],
+  },
   { domain: ML_DOMAIN, op: 'Binarizer', infer: (ctx) => [ctx.tensor(0)] },
   { domain: ML_DOMAIN, op: 'ArrayFeatureExtractor', infer: arrayFeatureExtractor },
   { domain: ML_DOMAIN, op: 'TreeEnsemble', infer: treeEnsemble },

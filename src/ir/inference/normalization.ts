@@ -20,7 +20,7 @@ function layerNormalization(ctx: RuleContext): (TensorType | undefined)[] {
   const stashType = dataTypeFromOnnx(ctx.int('stash_type', 1));
   if (!stashType) ctx.fail(`attribute 'stash_type' names an unknown data type`);
   if (!x) return [ctx.tensor(0), tensorType(stashType), tensorType(stashType)];
-  const axis = normalizeAxis(ctx.int('axis', -1), x.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', -1), x.length, ctx.fail);
   const reduced: Dim[] = x.map((d, i) => (i < axis ? d : 1));
   return [ctx.tensor(0), tensorType(stashType, reduced), tensorType(stashType, reduced)];
 }
@@ -29,7 +29,14 @@ export const rules: InferenceRule[] = [
   { op: 'BatchNormalization', infer: batchNormalization },
   { op: 'LayerNormalization', infer: layerNormalization },
   ...rulesFor(
-    ['InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'LpNormalization', 'MeanVarianceNormalization', 'LRN'],
+    [
+      'InstanceNormalization',
+      'GroupNormalization',
+      'RMSNormalization',
+      'LpNormalization',
+      'MeanVarianceNormalization',
+      'LRN',
+    ],
     { infer: (ctx) => [ctx.tensor(0)] },
   ),
 ];

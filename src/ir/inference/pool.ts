@@ -5,9 +5,8 @@
  */
 
 import type { Dim } from '../graph.js';
-import { rulesFor } from './common.js';
-import { tensorType, unknownDims } from './dims.js';
-import { elementsAsDims } from './known-values.js';
+import { rulesFor, shapeArgument } from './common.js';
+import { tensorType } from './dims.js';
 import type { InferenceRule, RuleContext, TensorType } from './rule.js';
 import { readWindow, windowOutput } from './windows.js';
 
@@ -32,12 +31,7 @@ function globalPool(ctx: RuleContext): (TensorType | undefined)[] {
 
 function maxUnpool(ctx: RuleContext): (TensorType | undefined)[] {
   const elemType = ctx.elemType(0);
-  if (ctx.hasInput(2)) {
-    const requested = ctx.value(2);
-    const length = ctx.shape(2)?.[0];
-    if (requested) return [tensorType(elemType, elementsAsDims(requested))];
-    return [tensorType(elemType, typeof length === 'number' ? unknownDims(length) : undefined)];
-  }
+  if (ctx.hasInput(2)) return [tensorType(elemType, shapeArgument(ctx, 2))];
   const x = ctx.shape(0);
   if (!x) return [tensorType(elemType)];
   const spatialRank = x.length - 2;

@@ -5,12 +5,20 @@
 
 import type { Dim } from '../graph.js';
 import { lengthOfInput, listArgument, rulesFor } from './common.js';
-import { normalizeAxes, normalizeAxis, tensorType, unknownDims } from './dims.js';
+import { normalizeAxes, normalizeAxis, tensorType, unknownDims, withDim, withoutAxis } from './dims.js';
 import type { InferenceRule, RuleContext, TensorType } from './rule.js';
 
 const REDUCTIONS = [
-  'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin',
-  'ReduceProd', 'ReduceSum', 'ReduceSumSquare',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceMax',
+  'ReduceMean',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceSum',
+  'ReduceSumSquare',
 ];
 
 function reduce(ctx: RuleContext): (TensorType | undefined)[] {
@@ -24,7 +32,7 @@ function reduce(ctx: RuleContext): (TensorType | undefined)[] {
     if (ctx.int('noop_with_empty_axes', 0) !== 0) return [ctx.tensor(0)];
     return [tensorType(elemType, keepDims ? x.map(() => 1) : [])];
   }
-  const reduced = new Set(normalizeAxes(axes, x.length, (reason) => ctx.fail(reason)));
+  const reduced = new Set(normalizeAxes(axes, x.length, ctx.fail));
   const shape = keepDims ? x.map((d, i) => (reduced.has(i) ? 1 : d)) : x.filter((_, i) => !reduced.has(i));
   return [tensorType(elemType, shape)];
 }
@@ -39,9 +47,9 @@ function unknownAxesResult(ctx: RuleContext, x: Dim[], keepDims: boolean): Dim[]
 function argReduce(ctx: RuleContext): (TensorType | undefined)[] {
   const x = ctx.shape(0);
   if (!x) return [tensorType('int64')];
-  const axis = normalizeAxis(ctx.int('axis', 0), x.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', 0), x.length, ctx.fail);
   const keepDims = ctx.int('keepdims', 1) !== 0;
-  return [tensorType('int64', keepDims ? x.map((d, i) => (i === axis ? 1 : d)) : x.filter((_, i) => i !== axis))];
+  return [tensorType('int64', keepDims ? withDim(x, axis, 1) : withoutAxis(x, axis))];
 }
 
 export const rules: InferenceRule[] = [

@@ -15,7 +15,7 @@ function scaledDim(dim: Dim, scale: number): Dim {
 }
 
 function scaledShape(ctx: RuleContext, x: Dim[], scales: number[] | undefined): Dim[] {
-  if (!scales) return x.map(() => null);
+  if (!scales) return unknownDims(x.length);
   if (scales.length !== x.length) ctx.fail(`${scales.length} scales for an input of rank ${x.length}`);
   return x.map((d, i) => scaledDim(d, scales[i]!));
 }
@@ -24,7 +24,7 @@ function scaledShape(ctx: RuleContext, x: Dim[], scales: number[] | undefined): 
 function spreadOverAxes<T>(ctx: RuleContext, x: Dim[], given: T[], fill: (axis: number) => T): T[] {
   const axes = ctx.opset >= 18 ? ctx.ints('axes') : undefined;
   if (!axes) return given;
-  const normalized = normalizeAxes(axes, x.length, (reason) => ctx.fail(reason));
+  const normalized = normalizeAxes(axes, x.length, ctx.fail);
   if (given.length !== normalized.length) ctx.fail(`${given.length} values for ${normalized.length} axes`);
   return x.map((_, axis) => (normalized.includes(axis) ? given[normalized.indexOf(axis)]! : fill(axis)));
 }
@@ -40,27 +40,30 @@ function sizedShape(ctx: RuleContext, x: Dim[], sizes: Dim[]): Dim[] {
     return typeof size === 'number' && typeof dim === 'number' ? size / dim : undefined;
   });
   if (ratios.some((r) => r === undefined)) return x.map((d, i) => (axes.includes(i) ? null : d));
-  const scale = policy === 'not_larger' ? Math.min(...(ratios as number[])) : Math.max(...(ratios as number[]));
+  const scale =
+    policy === 'not_larger' ? Math.min(...(ratios as number[])) : Math.max(...(ratios as number[]));
   // The policy keeps the aspect ratio: one scale for every axis, rounded half up.
   return x.map((d, i) => (axes.includes(i) ? Math.floor(scale * (d as number) + 0.5) : d));
 }
 
-function resize(ctx: RuleContext): InferredTypes {
-  const x = ctx.shape(0);
-  if (!x) return [tensorType(ctx.elemType(0))];
-  if (ctx.opset < 11) return [tensorType(ctx.elemType(0), scaledShape(ctx, x, knownNumbers(ctx.value(1))))];
+function resizedShape(ctx: RuleContext, x: Dim[]): Dim[] {
+  if (ctx.opset < 11) return scaledShape(ctx, x, knownNumbers(ctx.value(1)));
   const sizes = ctx.value(3);
   const sizesLength = sizes?.elements.length ?? ctx.shape(3)?.[0];
   if (ctx.hasInput(3) && sizesLength !== 0) {
-    if (!sizes) return [tensorType(ctx.elemType(0), x.map(() => null))];
-    return [tensorType(ctx.elemType(0), sizedShape(ctx, x, elementsAsDims(sizes)))];
+    return sizes ? sizedShape(ctx, x, elementsAsDims(sizes)) : unknownDims(x.length);
   }
   // tf_crop_and_resize scales only the region of interest, whose bounds the rounding depends on.
   if (ctx.string('coordinate_transformation_mode', 'half_pixel') === 'tf_crop_and_resize') {
-    return [tensorType(ctx.elemType(0), x.map(() => null))];
+    return unknownDims(x.length);
   }
   const scales = knownNumbers(ctx.value(2));
-  return [tensorType(ctx.elemType(0), scaledShape(ctx, x, scales && spreadOverAxes(ctx, x, scales, () => 1)))];
+  return scaledShape(ctx, x, scales && spreadOverAxes(ctx, x, scales, () => 1));
+}
+
+function resize(ctx: RuleContext): InferredTypes {
+  const x = ctx.shape(0);
+  return [tensorType(ctx.elemType(0), x && resizedShape(ctx, x))];
 }
 
 function upsample(ctx: RuleContext): InferredTypes {
@@ -75,7 +78,9 @@ function gridSample(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   const grid = ctx.shape(1);
   if (!x || !grid) return [tensorType(ctx.elemType(0))];
-  if (grid.length !== x.length) ctx.fail(`grid ${formatShape(grid)} does not match the rank of X ${formatShape(x)}`);
+  if (grid.length !== x.length) {
+    ctx.fail(`grid ${formatShape(grid)} does not match the rank of X ${formatShape(x)}`);
+  }
   return [tensorType(ctx.elemType(0), [x[0]!, x[1]!, ...grid.slice(1, -1)])];
 }
 

@@ -53,13 +53,18 @@ export interface RuleContext {
   graph(name: string): Graph | undefined;
   /**
    * Infers a subgraph whose formal inputs get `inputs` (refined by the types the subgraph
-   * declares); returns its output types. The subgraph sees the node's scope.
+   * declares) and, where given, the `values` they hold whenever the subgraph runs; returns its
+   * output types. The subgraph sees the node's scope.
    */
-  inferSubgraph(graph: Graph, inputs: (ValueType | undefined)[]): (ValueType | undefined)[];
+  inferSubgraph(
+    graph: Graph,
+    inputs: (ValueType | undefined)[],
+    values?: (KnownValue | undefined)[],
+  ): (ValueType | undefined)[];
   /** The known values of a subgraph's outputs, as its latest `inferSubgraph` found them. */
   subgraphValues(graph: Graph): (KnownValue | undefined)[];
-  /** Stops the rule: the node contradicts its inputs (a finding, not a crash). */
-  fail(reason: string): never;
+  /** Stops the rule: the node contradicts its inputs (a finding, not a crash). Safe to pass around unbound. */
+  readonly fail: (reason: string) => never;
 }
 
 /** One output type per node output; undefined where unknown. */

@@ -62,13 +62,10 @@ const ALL_RULES: readonly InferenceRule[] = [
 
 const key = (domain: string, op: string) => `${domain}\u0000${op}`;
 
-const TABLE: ReadonlyMap<string, InferenceRule> = new Map(ALL_RULES.map((rule) => [key(rule.domain ?? DEFAULT_DOMAIN, rule.op), rule]));
+const TABLE: ReadonlyMap<string, InferenceRule> = new Map(
+  ALL_RULES.map((rule) => [key(rule.domain ?? DEFAULT_DOMAIN, rule.op), rule]),
+);
 
 export function findRule(domain: string, op: string): InferenceRule | undefined {
   return TABLE.get(key(domain, op));
-}
-
-/** Every operator with a rule, as `domain::Op` outside ai.onnx. */
-export function operatorsWithRules(): string[] {
-  return ALL_RULES.map((rule) => (rule.domain ? `${rule.domain}::${rule.op}` : rule.op)).sort();
 }

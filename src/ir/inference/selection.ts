@@ -4,35 +4,42 @@
  */
 
 import { knownScalarNumber } from './known-values.js';
-import { dimProduct, normalizeAxis, tensorType } from './dims.js';
+import { dimProduct, normalizeAxis, tensorType, withDim } from './dims.js';
 import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
 
 function topK(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   if (!x) return [tensorType(ctx.elemType(0)), tensorType('int64')];
-  const axis = normalizeAxis(ctx.int('axis', -1), x.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', -1), x.length, ctx.fail);
   // TopK-1 took k as an attribute; from opset 10 it is input 1.
-  const k = ctx.opset < 10 ? ctx.int('k', 0) : knownScalarNumber(ctx.value(1));
+  const k = ctx.opset < 10 ? (ctx.has('k') ? ctx.int('k', 0) : undefined) : knownScalarNumber(ctx.value(1));
   const size = x[axis]!;
-  if (k !== undefined && typeof size === 'number' && k > size) ctx.fail(`k = ${k} exceeds the axis size ${size}`);
-  const shape = x.map((d, i) => (i === axis ? (k ?? null) : d));
+  if (k !== undefined && typeof size === 'number' && k > size) {
+    ctx.fail(`k = ${k} exceeds the axis size ${size}`);
+  }
+  const shape = withDim(x, axis, k ?? null);
   return [tensorType(ctx.elemType(0), shape), tensorType('int64', shape)];
 }
 
+/**
+ * Unique: the unique values (along `axis`, or of the flattened input), where each first occurs,
+ * where each input element went, and how often each occurs. How many there are is up to the data.
+ */
 function unique(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   const elemType = ctx.elemType(0);
+  const perUnique = tensorType('int64', [null]);
   if (!ctx.has('axis')) {
     const size = x ? dimProduct(x) : null;
-    return [tensorType(elemType, [null]), tensorType('int64', [null]), tensorType('int64', [size]), tensorType('int64', [null])];
+    return [tensorType(elemType, [null]), perUnique, tensorType('int64', [size]), perUnique];
   }
-  if (!x) return [tensorType(elemType), tensorType('int64', [null]), tensorType('int64', [null]), tensorType('int64', [null])];
-  const axis = normalizeAxis(ctx.int('axis', 0), x.length, (reason) => ctx.fail(reason));
+  if (!x) return [tensorType(elemType), perUnique, tensorType('int64', [null]), perUnique];
+  const axis = normalizeAxis(ctx.int('axis', 0), x.length, ctx.fail);
   return [
-    tensorType(elemType, x.map((d, i) => (i === axis ? null : d))),
-    tensorType('int64', [null]),
+    tensorType(elemType, withDim(x, axis, null)),
+    perUnique,
     tensorType('int64', [x[axis]!]),
-    tensorType('int64', [null]),
+    perUnique,
   ];
 }
 

@@ -6,7 +6,7 @@
 
 import type { Dim, ValueType } from '../graph.js';
 import { dataTypeAttribute } from './common.js';
-import { normalizeAxis, tensorType } from './dims.js';
+import { normalizeAxis, tensorType, withDim, withoutAxis } from './dims.js';
 import { knownNumbers, knownScalarNumber } from './known-values.js';
 import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
 import { commonType } from './value-types.js';
@@ -42,13 +42,13 @@ function chunkSize(ctx: RuleContext, size: Dim): Dim {
 function splitToSequence(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   if (!x) return [sequenceOf(tensorType(ctx.elemType(0)))];
-  const axis = normalizeAxis(ctx.int('axis', 0), x.length, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', 0), x.length, ctx.fail);
   if (ctx.hasInput(1)) {
-    return [sequenceOf(tensorType(ctx.elemType(0), x.map((d, i) => (i === axis ? chunkSize(ctx, x[axis]!) : d))))];
+    return [sequenceOf(tensorType(ctx.elemType(0), withDim(x, axis, chunkSize(ctx, x[axis]!))))];
   }
   // Without split, every element is one slice along the axis, kept as size 1 unless keepdims is 0.
   const keepDims = ctx.int('keepdims', 1) !== 0;
-  const shape = keepDims ? x.map((d, i) => (i === axis ? 1 : d)) : x.filter((_, i) => i !== axis);
+  const shape = keepDims ? withDim(x, axis, 1) : withoutAxis(x, axis);
   return [sequenceOf(tensorType(ctx.elemType(0), shape))];
 }
 
@@ -58,7 +58,7 @@ function concatFromSequence(ctx: RuleContext): InferredTypes {
   if (!elem.shape) return [tensorType(elem.elemType)];
   const newAxis = ctx.int('new_axis', 0) !== 0;
   const rank = elem.shape.length + (newAxis ? 1 : 0);
-  const axis = normalizeAxis(ctx.int('axis', 0), rank, (reason) => ctx.fail(reason));
+  const axis = normalizeAxis(ctx.int('axis', 0), rank, ctx.fail);
   const shape = [...elem.shape];
   if (newAxis) shape.splice(axis, 0, null);
   else shape[axis] = null;
@@ -75,10 +75,11 @@ function sequenceMap(ctx: RuleContext): InferredTypes {
   return ctx.inferSubgraph(body, inputs).map(sequenceOf);
 }
 
+/** Optional: wraps its input, or is empty and typed by its `type` attribute. */
 function optional(ctx: RuleContext): InferredTypes {
+  if (ctx.hasInput(0)) return [{ kind: 'optional', elem: ctx.inputType(0) }];
   const declared = ctx.attribute('type');
-  const elem = ctx.hasInput(0) ? ctx.inputType(0) : declared?.type === 'type_proto' ? declared.value : undefined;
-  return [{ kind: 'optional', elem }];
+  return [{ kind: 'optional', elem: declared?.type === 'type_proto' ? declared.value : undefined }];
 }
 
 /** OptionalGetElement: the optional's element; from opset 18 a plain tensor or sequence passes through. */

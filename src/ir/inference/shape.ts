@@ -6,7 +6,7 @@
  */
 
 import type { Dim } from '../graph.js';
-import { lengthOfInput, listArgument } from './common.js';
+import { lengthOfInput, listArgument, shapeArgument } from './common.js';
 import {
   broadcastShapes,
   dimProduct,
@@ -17,7 +17,7 @@ import {
   tensorType,
   unknownDims,
 } from './dims.js';
-import { elementsAsDims, filledValue, mapBroadcast } from './known-values.js';
+import { filledValue, mapBroadcast } from './known-values.js';
 import type { InferenceRule, InferredTypes, KnownValue, RuleContext, TensorType } from './rule.js';
 
 /** Shape-15's [start, end) range of axes, clamped to the rank. */
@@ -80,37 +80,36 @@ function inferredDim(ctx: RuleContext, input: Dim[], others: Dim[]): Dim {
   }
   if (total.symbols.length === 0) {
     if (total.coefficient % known.coefficient !== 0) {
-      ctx.fail(`cannot reshape ${formatShape(input)} with ${formatShape([...others, -1])}: sizes do not divide`);
+      ctx.fail(
+        `cannot reshape ${formatShape(input)} with ${formatShape([...others, -1])}: sizes do not divide`,
+      );
     }
     return total.coefficient / known.coefficient;
   }
   return total.symbols.length === 1 && total.coefficient === known.coefficient ? total.symbols[0]! : null;
 }
 
-function reshapeTarget(ctx: RuleContext): Dim[] | undefined {
-  if (ctx.opset < 5) return ctx.ints('shape');
-  const value = ctx.value(1);
-  if (value) return elementsAsDims(value);
-  const length = lengthOfInput(ctx, 1);
-  return length === undefined ? undefined : unknownDims(length);
-}
-
 function reshape(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
-  const target = reshapeTarget(ctx);
+  // Reshape-1 took the shape as an attribute; from opset 5 it is input 1.
+  const target = ctx.opset < 5 ? ctx.ints('shape') : shapeArgument(ctx, 1);
   if (!target) return [tensorType(ctx.elemType(0))];
   const allowZero = ctx.opset >= 14 && ctx.int('allowzero', 0) !== 0;
   const out = target.map((d, i): Dim => {
     if (typeof d === 'number' && d < -1) ctx.fail(`shape ${formatShape(target)} holds ${d}`);
     if (d !== 0 || allowZero) return d;
-    if (x && i >= x.length) ctx.fail(`shape ${formatShape(target)} copies axis ${i} of ${formatShape(x)}, which has no such axis`);
-    return x ? x[i]! : null;
+    if (!x) return null;
+    if (i >= x.length) {
+      ctx.fail(`shape ${formatShape(target)} copies axis ${i} of ${formatShape(x)}, which it lacks`);
+    }
+    return x[i]!;
   });
   const wildcards = out.flatMap((d, i) => (d === -1 ? [i] : []));
   if (wildcards.length > 1) ctx.fail(`shape ${formatShape(target)} has more than one -1`);
   if (wildcards.length === 1) {
     const at = wildcards[0]!;
-    out[at] = x ? inferredDim(ctx, x, out.filter((_, i) => i !== at)) : null;
+    const others = out.filter((_, i) => i !== at);
+    out[at] = x ? inferredDim(ctx, x, others) : null;
   }
   if (x && isStaticShape(x) && isStaticShape(out) && dimProduct(x) !== dimProduct(out)) {
     ctx.fail(`cannot reshape ${formatShape(x)} to ${formatShape(out)}: sizes differ`);
@@ -121,7 +120,7 @@ function reshape(ctx: RuleContext): InferredTypes {
 function flatten(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   if (!x) return [tensorType(ctx.elemType(0), [null, null])];
-  const axis = normalizeAxis(ctx.int('axis', 1), x.length, (reason) => ctx.fail(reason), true);
+  const axis = normalizeAxis(ctx.int('axis', 1), x.length, ctx.fail, true);
   return [tensorType(ctx.elemType(0), [dimProduct(x.slice(0, axis)), dimProduct(x.slice(axis))])];
 }
 
@@ -133,16 +132,19 @@ function squeeze(ctx: RuleContext): InferredTypes {
     const count = lengthOfInput(ctx, 1);
     return [tensorType(ctx.elemType(0), count === undefined ? undefined : unknownDims(x.length - count))];
   }
-  if (!axes) {
+  if (!axes || axes.length === 0) {
     // Which dims are 1 decides the rank: unknown while any dim is not a known size.
     return [tensorType(ctx.elemType(0), isStaticShape(x) ? x.filter((d) => d !== 1) : undefined)];
   }
-  const removed = new Set(normalizeAxes(axes, x.length, (reason) => ctx.fail(reason)));
+  const removed = new Set(normalizeAxes(axes, x.length, ctx.fail));
   for (const axis of removed) {
     const d = x[axis];
-    if (typeof d === 'number' && d !== 1) ctx.fail(`cannot squeeze axis ${axis} of ${formatShape(x)}: its size is ${d}`);
+    if (typeof d === 'number' && d !== 1) {
+      ctx.fail(`cannot squeeze axis ${axis} of ${formatShape(x)}: its size is ${d}`);
+    }
   }
-  return [tensorType(ctx.elemType(0), x.filter((_, i) => !removed.has(i)))];
+  const kept = x.filter((_, i) => !removed.has(i));
+  return [tensorType(ctx.elemType(0), kept)];
 }
 
 function unsqueeze(ctx: RuleContext): InferredTypes {
@@ -154,7 +156,7 @@ function unsqueeze(ctx: RuleContext): InferredTypes {
     return [tensorType(ctx.elemType(0), count === undefined ? undefined : unknownDims(x.length + count))];
   }
   const rank = x.length + axes.length;
-  const inserted = new Set(normalizeAxes(axes, rank, (reason) => ctx.fail(reason)));
+  const inserted = new Set(normalizeAxes(axes, rank, ctx.fail));
   const rest = x[Symbol.iterator]();
   const out = Array.from({ length: rank }, (_, i): Dim => (inserted.has(i) ? 1 : rest.next().value!));
   return [tensorType(ctx.elemType(0), out)];
@@ -168,20 +170,14 @@ function transpose(ctx: RuleContext): InferredTypes {
   if (perm.length !== x.length || !isPermutation) {
     ctx.fail(`perm [${perm.join(', ')}] is not a permutation of ${x.length} axes`);
   }
-  return [tensorType(ctx.elemType(0), perm.map((p) => x[p]!))];
-}
-
-function expandTarget(ctx: RuleContext): Dim[] | undefined {
-  const value = ctx.value(1);
-  if (value) return elementsAsDims(value);
-  const length = lengthOfInput(ctx, 1);
-  return length === undefined ? undefined : unknownDims(length);
+  const permuted = perm.map((p) => x[p]!);
+  return [tensorType(ctx.elemType(0), permuted)];
 }
 
 function expand(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
-  const target = expandTarget(ctx);
-  return [tensorType(ctx.elemType(0), target && broadcastShapes([x, target], (reason) => ctx.fail(reason)))];
+  const target = shapeArgument(ctx, 1);
+  return [tensorType(ctx.elemType(0), target && broadcastShapes([x, target], ctx.fail))];
 }
 
 function foldExpand(ctx: RuleContext, types: InferredTypes): (KnownValue | undefined)[] {

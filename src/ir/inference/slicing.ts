@@ -17,6 +17,7 @@ import {
   tensorType,
   unifyDims,
   unknownDims,
+  withDim,
 } from './dims.js';
 import { knownNumbers, knownScalarNumber, MAX_KNOWN_ELEMENTS, stridesOf } from './known-values.js';
 import type { InferenceRule, InferredTypes, KnownValue, RuleContext } from './rule.js';
@@ -28,21 +29,23 @@ function inputShapes(ctx: RuleContext): (Dim[] | undefined)[] {
 function concatAxis(ctx: RuleContext, rank: number): number {
   // Concat-1 defaulted to axis 1; from opset 4 the attribute is required.
   if (ctx.opset >= 4 && !ctx.has('axis')) ctx.fail(`attribute 'axis' is required`);
-  return normalizeAxis(ctx.int('axis', 1), rank, (reason) => ctx.fail(reason));
+  return normalizeAxis(ctx.int('axis', 1), rank, ctx.fail);
 }
 
 function concat(ctx: RuleContext): InferredTypes {
-  const elemType = Array.from({ length: ctx.inputCount }, (_, i) => ctx.elemType(i)).find((t) => t !== undefined);
+  const elemTypes = Array.from({ length: ctx.inputCount }, (_, i) => ctx.elemType(i));
+  const elemType = elemTypes.find((t) => t !== undefined);
   const shapes = inputShapes(ctx);
   const known = shapes.filter((s): s is Dim[] => s !== undefined);
+  const listed = known.map(formatShape).join(', ');
   if (known.length === 0) return [tensorType(elemType)];
   const rank = known[0]!.length;
-  if (known.some((s) => s.length !== rank)) ctx.fail(`inputs of different ranks: ${known.map(formatShape).join(', ')}`);
+  if (known.some((s) => s.length !== rank)) ctx.fail(`inputs of different ranks: ${listed}`);
   const axis = concatAxis(ctx, rank);
   const out = known[0]!.map((_, i): Dim => {
     if (i === axis) return shapes.reduce<Dim>((sum, s) => (s ? addDims(sum, s[axis]!) : null), 0);
     return known.reduce<Dim>((dim, s) => {
-      if (!dimsCompatible(dim, s[i]!)) ctx.fail(`inputs differ on axis ${i}: ${known.map(formatShape).join(', ')}`);
+      if (!dimsCompatible(dim, s[i]!)) ctx.fail(`inputs differ on axis ${i}: ${listed}`);
       return unifyDims(dim, s[i]!);
     }, null);
   });
@@ -76,7 +79,9 @@ function splitSizes(ctx: RuleContext, size: Dim, parts: number): Dim[] {
   if (given) {
     if (given.length !== parts) ctx.fail(`split has ${given.length} sizes for ${parts} outputs`);
     const total = given.reduce((a, b) => a + b, 0);
-    if (typeof size === 'number' && total !== size) ctx.fail(`split sizes add up to ${total}, the axis has ${size}`);
+    if (typeof size === 'number' && total !== size) {
+      ctx.fail(`split sizes add up to ${total}, the axis has ${size}`);
+    }
     return given;
   }
   if (parts === 1) return [size];
@@ -94,8 +99,37 @@ function split(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   const parts = ctx.opset >= 18 && ctx.has('num_outputs') ? ctx.int('num_outputs', 0) : ctx.outputCount;
   if (!x) return Array.from({ length: ctx.outputCount }, () => tensorType(ctx.elemType(0)));
-  const axis = normalizeAxis(ctx.int('axis', 0), x.length, (reason) => ctx.fail(reason));
-  return splitSizes(ctx, x[axis]!, parts).map((size) => tensorType(ctx.elemType(0), x.map((d, i) => (i === axis ? size : d))));
+  const axis = normalizeAxis(ctx.int('axis', 0), x.length, ctx.fail);
+  return splitSizes(ctx, x[axis]!, parts).map((size) => tensorType(ctx.elemType(0), withDim(x, axis, size)));
+}
+
+/** `count` entries of a known value along `axis`, from `start`. */
+function partAlong(value: KnownValue, axis: number, start: number, count: number): KnownValue {
+  const outer = value.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = value.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const size = value.shape[axis]!;
+  const elements: Dim[] = [];
+  for (let o = 0; o < outer; o++) {
+    const from = (o * size + start) * inner;
+    elements.push(...value.elements.slice(from, from + count * inner));
+  }
+  const shape = [...value.shape];
+  shape[axis] = count;
+  return { ...value, shape, elements };
+}
+
+function foldSplit(ctx: RuleContext, types: InferredTypes): (KnownValue | undefined)[] {
+  const input = ctx.value(0);
+  if (!input) return [];
+  const axis = normalizeAxis(ctx.int('axis', 0), input.shape.length, ctx.fail);
+  const sizes = types.map((type) => (type?.kind === 'tensor' ? type.shape?.[axis] : undefined));
+  if (!sizes.every((size) => typeof size === 'number')) return [];
+  let start = 0;
+  return (sizes as number[]).map((size) => {
+    const part = partAlong(input, axis, start, size);
+    start += size;
+    return part;
+  });
 }
 
 interface SliceParameters {
@@ -115,7 +149,7 @@ function sliceParameters(ctx: RuleContext, rank: number): SliceParameters {
   const givenSteps = read('steps', 4);
   const count = starts?.length ?? ends?.length ?? lengthOfInput(ctx, 1);
   let axes: number[] | null = null;
-  if (givenAxes) axes = normalizeAxes(givenAxes, rank, (reason) => ctx.fail(reason));
+  if (givenAxes) axes = normalizeAxes(givenAxes, rank, ctx.fail);
   else if (givenAxes === undefined && count !== undefined) axes = Array.from({ length: count }, (_, i) => i);
   const steps = givenSteps === undefined ? (axes?.map(() => 1) ?? null) : givenSteps;
   const lists = [starts, ends, axes, steps].filter((list): list is number[] => list !== null);
@@ -201,14 +235,17 @@ function tile(ctx: RuleContext): InferredTypes {
     // Tile-1 repeats one axis (input 2) a number of times (input 1).
     const tiles = knownScalarNumber(ctx.value(1));
     const axis = knownScalarNumber(ctx.value(2));
-    if (tiles === undefined || axis === undefined) return [tensorType(ctx.elemType(0), unknownDims(x.length))];
-    const at = normalizeAxis(axis, x.length, (reason) => ctx.fail(reason));
-    return [tensorType(ctx.elemType(0), x.map((d, i) => (i === at ? multiplyDims(d, tiles) : d)))];
+    if (tiles === undefined || axis === undefined) {
+      return [tensorType(ctx.elemType(0), unknownDims(x.length))];
+    }
+    const at = normalizeAxis(axis, x.length, ctx.fail);
+    return [tensorType(ctx.elemType(0), withDim(x, at, multiplyDims(x[at]!, tiles)))];
   }
   const repeats = knownNumbers(ctx.value(1));
   if (!repeats) return [tensorType(ctx.elemType(0), unknownDims(x.length))];
   if (repeats.length !== x.length) ctx.fail(`repeats has ${repeats.length} values for rank ${x.length}`);
-  return [tensorType(ctx.elemType(0), x.map((d, i) => multiplyDims(d, repeats[i]!)))];
+  const tiled = x.map((d, i) => multiplyDims(d, repeats[i]!));
+  return [tensorType(ctx.elemType(0), tiled)];
 }
 
 function padAmounts(ctx: RuleContext): number[] | null | undefined {
@@ -223,9 +260,11 @@ function pad(ctx: RuleContext): InferredTypes {
   const axesGiven = ctx.opset >= 18 && ctx.hasInput(3);
   const axesValue = axesGiven ? knownNumbers(ctx.value(3)) : x.map((_, i) => i);
   if (!axesValue) return [tensorType(ctx.elemType(0), unknownDims(x.length))];
-  const axes = normalizeAxes(axesValue, x.length, (reason) => ctx.fail(reason));
+  const axes = normalizeAxes(axesValue, x.length, ctx.fail);
   const out = [...x];
-  if (pads && pads.length !== 2 * axes.length) ctx.fail(`pads has ${pads.length} values for ${axes.length} axes`);
+  if (pads && pads.length !== 2 * axes.length) {
+    ctx.fail(`pads has ${pads.length} values for ${axes.length} axes`);
+  }
   axes.forEach((axis, k) => {
     out[axis] = pads ? addDims(addDims(x[axis]!, pads[k]!), pads[k + axes.length]!) : null;
   });
@@ -236,7 +275,7 @@ function centerCropPad(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   const sizes = knownNumbers(ctx.value(1));
   if (!x) return [tensorType(ctx.elemType(0))];
-  const axes = normalizeAxes(ctx.ints('axes') ?? x.map((_, i) => i), x.length, (reason) => ctx.fail(reason));
+  const axes = normalizeAxes(ctx.ints('axes') ?? x.map((_, i) => i), x.length, ctx.fail);
   const out = [...x];
   axes.forEach((axis, k) => (out[axis] = sizes?.[k] ?? null));
   return [tensorType(ctx.elemType(0), out)];
@@ -259,7 +298,7 @@ function blockRearrange(toSpace: boolean) {
 
 export const rules: InferenceRule[] = [
   { op: 'Concat', infer: concat, fold: foldConcat },
-  { op: 'Split', infer: split },
+  { op: 'Split', infer: split, fold: foldSplit },
   { op: 'Slice', infer: slice, fold: foldSlice },
   { op: 'Tile', infer: tile },
   { op: 'Pad', infer: pad },

@@ -4,11 +4,11 @@
  * (stopwords remove an unknown number of strings) and TfIdfVectorizer (one column per n-gram index).
  */
 
-import { broadcastShapes, tensorType } from './dims.js';
+import { broadcastShapes, tensorType, withDim } from './dims.js';
 import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
 
 function stringConcat(ctx: RuleContext): InferredTypes {
-  return [tensorType('string', broadcastShapes([ctx.shape(0), ctx.shape(1)], (reason) => ctx.fail(reason)))];
+  return [tensorType('string', broadcastShapes([ctx.shape(0), ctx.shape(1)], ctx.fail))];
 }
 
 function stringSplit(ctx: RuleContext): InferredTypes {
@@ -20,7 +20,7 @@ function stringNormalizer(ctx: RuleContext): InferredTypes {
   const x = ctx.shape(0);
   const removes = ctx.strings('stopwords')?.length;
   if (!x || !removes) return [tensorType('string', x)];
-  return [tensorType('string', x.map((d, i) => (i === x.length - 1 ? null : d)))];
+  return [tensorType('string', withDim(x, x.length - 1, null))];
 }
 
 function tfIdfVectorizer(ctx: RuleContext): InferredTypes {

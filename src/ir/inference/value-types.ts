@@ -63,10 +63,16 @@ function combineOptional(
   return combine(declared, inferred, conflicts);
 }
 
-function combineShapes(declared: Dim[] | undefined, inferred: Dim[] | undefined, conflicts: string[]): Dim[] | undefined {
+function combineShapes(
+  declared: Dim[] | undefined,
+  inferred: Dim[] | undefined,
+  conflicts: string[],
+): Dim[] | undefined {
   if (!declared || !inferred) return inferred ?? declared;
   if (declared.length !== inferred.length) {
-    conflicts.push(`declared shape ${formatShape(declared)} (rank ${declared.length}), inferred ${formatShape(inferred)}`);
+    conflicts.push(
+      `declared shape ${formatShape(declared)} (rank ${declared.length}), inferred ${formatShape(inferred)}`,
+    );
     return inferred;
   }
   const clash = inferred.some((d, i) => !dimsCompatible(d, declared[i]!));
@@ -82,15 +88,23 @@ export function commonType(a: ValueType | undefined, b: ValueType | undefined): 
     case 'sparse_tensor': {
       const other = b as typeof a;
       if (a.elemType !== other.elemType) return undefined;
-      if (!a.shape || !other.shape || a.shape.length !== other.shape.length) return { kind: a.kind, elemType: a.elemType };
-      return { kind: a.kind, elemType: a.elemType, shape: a.shape.map((d, i) => commonDim(d, other.shape![i]!)) };
+      if (!a.shape || !other.shape || a.shape.length !== other.shape.length) {
+        return { kind: a.kind, elemType: a.elemType };
+      }
+      return {
+        kind: a.kind,
+        elemType: a.elemType,
+        shape: a.shape.map((d, i) => commonDim(d, other.shape![i]!)),
+      };
     }
     case 'sequence':
     case 'optional':
       return { kind: a.kind, elem: commonType(a.elem, (b as typeof a).elem) };
     case 'map': {
       const other = b as typeof a;
-      return a.key === other.key ? { kind: 'map', key: a.key, value: commonType(a.value, other.value) } : undefined;
+      return a.key === other.key
+        ? { kind: 'map', key: a.key, value: commonType(a.value, other.value) }
+        : undefined;
     }
   }
 }

@@ -4,6 +4,7 @@
  */
 
 import type { Dim } from '../graph.js';
+import { unknownDims } from './dims.js';
 import type { RuleContext } from './rule.js';
 
 export interface Window {
@@ -19,9 +20,11 @@ export interface Window {
 /** Reads the window attributes of a node with `spatialRank` spatial axes; `kernel` when the node has no kernel_shape. */
 export function readWindow(ctx: RuleContext, spatialRank: number, kernel?: Dim[]): Window {
   const ones = new Array<number>(spatialRank).fill(1);
-  const fromAttribute = ctx.ints('kernel_shape');
+  const kernelOfWeights = (kernel ?? unknownDims(spatialRank)).map((d) =>
+    typeof d === 'number' ? d : undefined,
+  );
   const window: Window = {
-    kernel: fromAttribute ?? (kernel ?? new Array<Dim>(spatialRank).fill(null)).map((d) => (typeof d === 'number' ? d : undefined)),
+    kernel: ctx.ints('kernel_shape') ?? kernelOfWeights,
     strides: ctx.ints('strides') ?? ones,
     dilations: ctx.ints('dilations') ?? ones,
     pads: ctx.ints('pads') ?? new Array<number>(2 * spatialRank).fill(0),
@@ -35,7 +38,9 @@ export function readWindow(ctx: RuleContext, spatialRank: number, kernel?: Dim[]
     ['pads', window.pads.length, 2 * spatialRank],
   ];
   for (const [name, actual, expected] of lengths) {
-    if (actual !== expected) ctx.fail(`attribute '${name}' has ${actual} values, the input needs ${expected}`);
+    if (actual !== expected) {
+      ctx.fail(`attribute '${name}' has ${actual} values, the input needs ${expected}`);
+    }
   }
   return window;
 }
@@ -51,7 +56,9 @@ export function windowOutput(ctx: RuleContext, input: Dim[], window: Window): Di
     const span = (kernel - 1) * window.dilations[axis]! + 1;
     const padBegin = window.autoPad === 'VALID' ? 0 : window.pads[axis]!;
     const padded = window.autoPad === 'VALID' ? size : size + padBegin + window.pads[axis + input.length]!;
-    if (padded < span) ctx.fail(`the window (${span}) is larger than the padded input (${padded}) on spatial axis ${axis}`);
+    if (padded < span) {
+      ctx.fail(`the window (${span}) is larger than the padded input (${padded}) on spatial axis ${axis}`);
+    }
     if (!window.ceilMode) return Math.floor((padded - span) / stride) + 1;
     const count = Math.ceil((padded - span) / stride) + 1;
     // The last window must start inside the input or its begin padding, not in the end padding.

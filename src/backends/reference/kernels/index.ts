@@ -35,6 +35,9 @@ import { kernels as training } from './training.js';
 import { kernels as ml } from './ml.js';
 import { kernels as signal } from './signal.js';
 import { kernels as attention } from './attention.js';
+import { kernels as text } from './text.js';
+import { kernels as linearAttention } from './linear-attention.js';
+import { kernels as image } from './image.js';
 
 export const ALL_KERNELS: readonly KernelDef[] = [
   ...unary,
@@ -69,4 +72,7 @@ export const ALL_KERNELS: readonly KernelDef[] = [
   ...ml,
   ...signal,
   ...attention,
+  ...text,
+  ...linearAttention,
+  ...image,
 ];

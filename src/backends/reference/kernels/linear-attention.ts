@@ -71,10 +71,14 @@ function readLinearShape(ctx: KernelContext, query: Tensor, key: Tensor, value: 
     if (t.dims.length !== 3) ctx.fail(`${name} must be [B, T, heads * size], got dims ${dimsText(t)}`);
   }
   const [batch, steps, queryWidth] = query.dims as [number, number, number];
-  if (queryWidth % queryHeads !== 0) ctx.fail(`query's width ${queryWidth} does not split into ${queryHeads} heads`);
+  if (queryWidth % queryHeads !== 0) {
+    ctx.fail(`query's width ${queryWidth} does not split into ${queryHeads} heads`);
+  }
   const keySize = queryWidth / queryHeads;
   const valueWidth = value.dims[2]!;
-  if (valueWidth % kvHeads !== 0) ctx.fail(`value's width ${valueWidth} does not split into ${kvHeads} heads`);
+  if (valueWidth % kvHeads !== 0) {
+    ctx.fail(`value's width ${valueWidth} does not split into ${kvHeads} heads`);
+  }
   const valueSize = valueWidth / kvHeads;
   if (!sameDims(key.dims, [batch, steps, kvHeads * keySize])) {
     ctx.fail(`key must be [${batch}, ${steps}, ${kvHeads * keySize}], got dims ${dimsText(key)}`);
@@ -84,6 +88,9 @@ function readLinearShape(ctx: KernelContext, query: Tensor, key: Tensor, value: 
   }
   return { batch, steps, queryHeads, kvHeads, keySize, valueSize };
 }
+
+/** A gate's value for (batch, step, KV head, key index). */
+type GateReader = (b: number, step: number, head: number, i: number) => number;
 
 /**
  * A per-step gate of dims [B, T, width], width one of `widths`, read through the returned function
@@ -96,9 +103,14 @@ function readGate(
   name: string,
   shape: LinearShape,
   widths: readonly number[],
-): (b: number, step: number, head: number, i: number) => number {
+): GateReader {
   const width = t.dims[2]!;
-  if (t.dims.length !== 3 || t.dims[0] !== shape.batch || t.dims[1] !== shape.steps || !widths.includes(width)) {
+  if (
+    t.dims.length !== 3 ||
+    t.dims[0] !== shape.batch ||
+    t.dims[1] !== shape.steps ||
+    !widths.includes(width)
+  ) {
     const allowed = widths.map((w) => `[${shape.batch}, ${shape.steps}, ${w}]`).join(' or ');
     ctx.fail(`${name} must be ${allowed}, got dims ${dimsText(t)}`);
   }
@@ -109,11 +121,66 @@ function readGate(
   return (b, step, head, i) => values[rowStart(b, step) + head * shape.keySize + i]!;
 }
 
+/** The recurrence's inputs, as numbers, with the gates' readers for the rules that use them. */
+interface LinearInputs {
+  q: ArrayLike<number>;
+  k: ArrayLike<number>;
+  v: ArrayLike<number>;
+  decayAt: GateReader | undefined;
+  betaAt: GateReader | undefined;
+}
+
 /**
- * Runs the recurrence one step at a time. Per KV head the state S is dk x dv:
- * gated rules first decay S by exp(g); delta rules then replace v by beta * (v - S^T k); every rule
- * adds k v^T; each query head of the group reads scale * q^T S.
+ * Advances the state of KV head `h` by one token and writes the outputs of its query heads. The
+ * state S is dk x dv: gated rules first decay S by exp(g); delta rules then replace v by
+ * beta * (v - S^T k); every rule adds k v^T; each query head of the group reads scale * q^T S.
  */
+function advanceHead(
+  shape: LinearShape,
+  inputs: LinearInputs,
+  s: Float64Array,
+  output: Float64Array,
+  scale: number,
+  b: number,
+  step: number,
+  h: number,
+): void {
+  const { steps, queryHeads, kvHeads, keySize, valueSize } = shape;
+  const { q, k, v, decayAt, betaAt } = inputs;
+  const token = b * steps + step;
+  const kAt = (token * kvHeads + h) * keySize;
+  const vAt = (token * kvHeads + h) * valueSize;
+  if (decayAt) {
+    for (let i = 0; i < keySize; i++) {
+      const factor = Math.exp(decayAt(b, step, h, i));
+      for (let m = 0; m < valueSize; m++) s[i * valueSize + m]! *= factor;
+    }
+  }
+  const written = Float64Array.from({ length: valueSize }, (_, m) => v[vAt + m]!);
+  if (betaAt) {
+    const rate = betaAt(b, step, h, 0);
+    for (let m = 0; m < valueSize; m++) {
+      let recalled = 0;
+      for (let i = 0; i < keySize; i++) recalled += s[i * valueSize + m]! * k[kAt + i]!;
+      written[m] = rate * (written[m]! - recalled);
+    }
+  }
+  for (let i = 0; i < keySize; i++) {
+    for (let m = 0; m < valueSize; m++) s[i * valueSize + m]! += k[kAt + i]! * written[m]!;
+  }
+  const group = queryHeads / kvHeads;
+  for (let hq = h * group; hq < (h + 1) * group; hq++) {
+    const qAt = (token * queryHeads + hq) * keySize;
+    const outAt = (token * queryHeads + hq) * valueSize;
+    for (let m = 0; m < valueSize; m++) {
+      let read = 0;
+      for (let i = 0; i < keySize; i++) read += q[qAt + i]! * s[i * valueSize + m]!;
+      output[outAt + m] = scale * read;
+    }
+  }
+}
+
+/** Runs the recurrence token by token from past_state (zeros without one). */
 function linearAttention(ctx: KernelContext): Tensor[] {
   const rule = readUpdateRule(ctx);
   const query = floatInput(ctx, 0, 'query');
@@ -122,16 +189,27 @@ function linearAttention(ctx: KernelContext): Tensor[] {
   const past = optionalFloatInput(ctx, 3, 'past_state');
   const decay = optionalFloatInput(ctx, 4, 'decay');
   const beta = optionalFloatInput(ctx, 5, 'beta');
-  if (ctx.inputs.slice(6).some((input) => input !== undefined)) ctx.fail('LinearAttention takes at most 6 inputs');
+  if (ctx.inputs.slice(6).some((input) => input !== undefined)) {
+    ctx.fail('LinearAttention takes at most 6 inputs');
+  }
   const gated = rule === 'gated' || rule === 'gated_delta';
   const delta = rule === 'delta' || rule === 'gated_delta';
-  if (gated !== (decay !== undefined)) ctx.fail(`update_rule '${rule}' ${gated ? 'requires' : 'forbids'} decay`);
-  if (delta !== (beta !== undefined)) ctx.fail(`update_rule '${rule}' ${delta ? 'requires' : 'forbids'} beta`);
+  if (gated !== (decay !== undefined)) {
+    ctx.fail(`update_rule '${rule}' ${gated ? 'requires' : 'forbids'} decay`);
+  }
+  if (delta !== (beta !== undefined)) {
+    ctx.fail(`update_rule '${rule}' ${delta ? 'requires' : 'forbids'} beta`);
+  }
 
   const shape = readLinearShape(ctx, query, key, value);
   const { batch, steps, queryHeads, kvHeads, keySize, valueSize } = shape;
-  const decayAt = decay && readGate(ctx, decay, 'decay', shape, [kvHeads, kvHeads * keySize]);
-  const betaAt = beta && readGate(ctx, beta, 'beta', shape, [kvHeads, 1]);
+  const inputs: LinearInputs = {
+    q: toNumbers(query),
+    k: toNumbers(key),
+    v: toNumbers(value),
+    decayAt: decay && readGate(ctx, decay, 'decay', shape, [kvHeads, kvHeads * keySize]),
+    betaAt: beta && readGate(ctx, beta, 'beta', shape, [kvHeads, 1]),
+  };
   const stateDims = [batch, kvHeads, keySize, valueSize];
   if (past && !sameDims(past.dims, stateDims)) {
     ctx.fail(`past_state must be [${stateDims.join(', ')}], got dims ${dimsText(past)}`);
@@ -139,48 +217,14 @@ function linearAttention(ctx: KernelContext): Tensor[] {
   const scaleAttribute = ctx.float('scale', 0);
   const scale = scaleAttribute === 0 ? 1 / Math.sqrt(keySize) : scaleAttribute;
 
-  const q = toNumbers(query);
-  const k = toNumbers(key);
-  const v = toNumbers(value);
-  const state = past ? Float64Array.from(toNumbers(past)) : new Float64Array(batch * kvHeads * keySize * valueSize);
+  const headState = keySize * valueSize;
+  const state = past ? Float64Array.from(toNumbers(past)) : new Float64Array(batch * kvHeads * headState);
   const output = new Float64Array(batch * steps * queryHeads * valueSize);
-  const group = queryHeads / kvHeads;
-  const written = new Float64Array(valueSize);
-
   for (let b = 0; b < batch; b++) {
     for (let step = 0; step < steps; step++) {
-      const token = b * steps + step;
       for (let h = 0; h < kvHeads; h++) {
-        const s = state.subarray((b * kvHeads + h) * keySize * valueSize, (b * kvHeads + h + 1) * keySize * valueSize);
-        const kAt = (token * kvHeads + h) * keySize;
-        const vAt = (token * kvHeads + h) * valueSize;
-        if (decayAt) {
-          for (let i = 0; i < keySize; i++) {
-            const factor = Math.exp(decayAt(b, step, h, i));
-            for (let m = 0; m < valueSize; m++) s[i * valueSize + m]! *= factor;
-          }
-        }
-        for (let m = 0; m < valueSize; m++) written[m] = v[vAt + m]!;
-        if (betaAt) {
-          const rate = betaAt(b, step, h, 0);
-          for (let m = 0; m < valueSize; m++) {
-            let recalled = 0;
-            for (let i = 0; i < keySize; i++) recalled += s[i * valueSize + m]! * k[kAt + i]!;
-            written[m] = rate * (written[m]! - recalled);
-          }
-        }
-        for (let i = 0; i < keySize; i++) {
-          for (let m = 0; m < valueSize; m++) s[i * valueSize + m]! += k[kAt + i]! * written[m]!;
-        }
-        for (let hq = h * group; hq < (h + 1) * group; hq++) {
-          const qAt = (token * queryHeads + hq) * keySize;
-          const outAt = (token * queryHeads + hq) * valueSize;
-          for (let m = 0; m < valueSize; m++) {
-            let read = 0;
-            for (let i = 0; i < keySize; i++) read += q[qAt + i]! * s[i * valueSize + m]!;
-            output[outAt + m] = scale * read;
-          }
-        }
+        const at = (b * kvHeads + h) * headState;
+        advanceHead(shape, inputs, state.subarray(at, at + headState), output, scale, b, step, h);
       }
     }
   }
@@ -217,14 +261,18 @@ function causalConvWithState(ctx: KernelContext): Tensor[] {
   const bias = optionalFloatInput(ctx, 2, 'bias');
   const past = optionalFloatInput(ctx, 3, 'past_state');
   const activate = readActivation(ctx);
-  if (input.dims.length !== 3) ctx.fail(`input must be [batch, channels, length], got dims ${dimsText(input)}`);
+  if (input.dims.length !== 3) {
+    ctx.fail(`input must be [batch, channels, length], got dims ${dimsText(input)}`);
+  }
   const [batch, channels, length] = input.dims as [number, number, number];
   const taps = weight.dims[2] ?? 0;
   if (weight.dims.length !== 3 || weight.dims[0] !== channels || weight.dims[1] !== 1 || taps < 1) {
     ctx.fail(`weight must be [${channels}, 1, k] with k >= 1, got dims ${dimsText(weight)}`);
   }
   const carried = taps - 1;
-  if (bias && !sameDims(bias.dims, [channels])) ctx.fail(`bias must be [${channels}], got dims ${dimsText(bias)}`);
+  if (bias && !sameDims(bias.dims, [channels])) {
+    ctx.fail(`bias must be [${channels}], got dims ${dimsText(bias)}`);
+  }
   if (past && !sameDims(past.dims, [batch, channels, carried])) {
     ctx.fail(`past_state must be [${batch}, ${channels}, ${carried}], got dims ${dimsText(past)}`);
   }
@@ -278,11 +326,15 @@ function softmaxPrecision(ctx: KernelContext, inputType: DataType): DataType {
 /** Runs a score_mod or prob_mod subgraph: one tensor in, one tensor of the same dims and type out. */
 function runModifier(ctx: KernelContext, name: string, graph: Graph, scores: Tensor): Tensor {
   if (graph.inputs.length !== 1 || graph.outputs.length !== 1) {
-    ctx.fail(`${name} must take one input and return one output, it has ${graph.inputs.length} and ${graph.outputs.length}`);
+    ctx.fail(
+      `${name} must take one input and return one output, it has ${graph.inputs.length} and ${graph.outputs.length}`,
+    );
   }
   const [result] = ctx.runSubgraph(graph, [scores]);
   if (!(result instanceof Tensor) || result.type !== scores.type || !sameDims(result.dims, scores.dims)) {
-    ctx.fail(`${name} must return a ${scores.type} tensor of dims ${dimsText(scores)}, got ${describeValue(result)}`);
+    ctx.fail(
+      `${name} must return a ${scores.type} tensor of dims ${dimsText(scores)}, got ${describeValue(result)}`,
+    );
   }
   return result;
 }
@@ -299,15 +351,21 @@ function softmaxRows(values: ArrayLike<number>, rowLength: number): Float64Array
   return out;
 }
 
-/**
- * Scores = (Q K^T) * scale, then score_mod, Softmax over keys and prob_mod, all in the softmax
- * precision; Y = Probs V. Query head h reads K/V head floor(h / (Hq / Hkv)).
- */
-function flexAttention(ctx: KernelContext): Tensor {
-  const query = floatInput(ctx, 0, 'Q');
-  const key = floatInput(ctx, 1, 'K');
-  const value = floatInput(ctx, 2, 'V');
-  for (const t of [query, key, value]) if (t.dims.length !== 4) ctx.fail(`Q, K and V must be 4-D, got dims ${dimsText(t)}`);
+/** Q is [B, Hq, L, E], K [B, Hkv, S, E] and V [B, Hkv, S, Ev]. */
+interface FlexShape {
+  batch: number;
+  queryHeads: number;
+  kvHeads: number;
+  queryLength: number;
+  kvLength: number;
+  headSize: number;
+  valueSize: number;
+}
+
+function readFlexShape(ctx: KernelContext, query: Tensor, key: Tensor, value: Tensor): FlexShape {
+  for (const t of [query, key, value]) {
+    if (t.dims.length !== 4) ctx.fail(`Q, K and V must be 4-D, got dims ${dimsText(t)}`);
+  }
   if (key.type !== query.type || value.type !== query.type) {
     ctx.fail(`Q, K and V must share a type, got ${query.type}, ${key.type} and ${value.type}`);
   }
@@ -323,36 +381,45 @@ function flexAttention(ctx: KernelContext): Tensor {
   if (kvHeads <= 0 || queryHeads % kvHeads !== 0) {
     ctx.fail(`Q's ${queryHeads} heads must be a multiple of K's ${kvHeads}`);
   }
-  const group = queryHeads / kvHeads;
-  const scale = ctx.float('scale', 1 / Math.sqrt(headSize));
-  const precision = softmaxPrecision(ctx, query.type);
+  return { batch, queryHeads, kvHeads, queryLength, kvLength, headSize, valueSize };
+}
 
-  const q = toNumbers(query);
-  const k = toNumbers(key);
-  const v = toNumbers(value);
-  const scoreDims = [batch, queryHeads, queryLength, kvLength];
-  const raw = new Float64Array(batch * queryHeads * queryLength * kvLength);
+/** The K/V head (counted across batches) read by query head `bh` (also counted across batches). */
+function kvHeadOf(shape: FlexShape, bh: number): number {
+  const group = shape.queryHeads / shape.kvHeads;
+  return Math.floor(bh / shape.queryHeads) * shape.kvHeads + Math.floor((bh % shape.queryHeads) / group);
+}
+
+/** (Q K^T) * scale, [B, Hq, L, S]. */
+function scaledScores(
+  shape: FlexShape,
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  scale: number,
+): Float64Array {
+  const { batch, queryHeads, queryLength, kvLength, headSize } = shape;
+  const scores = new Float64Array(batch * queryHeads * queryLength * kvLength);
   for (let bh = 0; bh < batch * queryHeads; bh++) {
-    const kvHead = Math.floor(bh / queryHeads) * kvHeads + Math.floor((bh % queryHeads) / group);
+    const kvHead = kvHeadOf(shape, bh);
     for (let l = 0; l < queryLength; l++) {
       const qAt = (bh * queryLength + l) * headSize;
       for (let s = 0; s < kvLength; s++) {
         const kAt = (kvHead * kvLength + s) * headSize;
         let dot = 0;
         for (let e = 0; e < headSize; e++) dot += q[qAt + e]! * k[kAt + e]!;
-        raw[(bh * queryLength + l) * kvLength + s] = dot * scale;
+        scores[(bh * queryLength + l) * kvLength + s] = dot * scale;
       }
     }
   }
-  let scores = fromNumbers(precision, raw, scoreDims);
-  if (ctx.has('score_mod')) scores = runModifier(ctx, 'score_mod', ctx.graph('score_mod'), scores);
-  let probs = fromNumbers(precision, softmaxRows(toNumbers(scores), kvLength), scoreDims);
-  if (ctx.has('prob_mod')) probs = runModifier(ctx, 'prob_mod', ctx.graph('prob_mod'), probs);
+  return scores;
+}
 
-  const p = toNumbers(probs);
+/** Probs V, [B, Hq, L, Ev]. */
+function weightedValues(shape: FlexShape, p: ArrayLike<number>, v: ArrayLike<number>): Float64Array {
+  const { batch, queryHeads, queryLength, kvLength, valueSize } = shape;
   const output = new Float64Array(batch * queryHeads * queryLength * valueSize);
   for (let bh = 0; bh < batch * queryHeads; bh++) {
-    const kvHead = Math.floor(bh / queryHeads) * kvHeads + Math.floor((bh % queryHeads) / group);
+    const kvHead = kvHeadOf(shape, bh);
     for (let l = 0; l < queryLength; l++) {
       const pAt = (bh * queryLength + l) * kvLength;
       const outAt = (bh * queryLength + l) * valueSize;
@@ -363,6 +430,32 @@ function flexAttention(ctx: KernelContext): Tensor {
       }
     }
   }
+  return output;
+}
+
+/**
+ * Scores = (Q K^T) * scale, then score_mod, Softmax over keys and prob_mod, all held in the
+ * softmax precision; Y = Probs V. Query head h reads K/V head floor(h / (Hq / Hkv)).
+ */
+function flexAttention(ctx: KernelContext): Tensor {
+  const query = floatInput(ctx, 0, 'Q');
+  const key = floatInput(ctx, 1, 'K');
+  const value = floatInput(ctx, 2, 'V');
+  const shape = readFlexShape(ctx, query, key, value);
+  const { batch, queryHeads, queryLength, kvLength, headSize, valueSize } = shape;
+  const scale = ctx.float('scale', 1 / Math.sqrt(headSize));
+  const precision = softmaxPrecision(ctx, query.type);
+  const scoreDims = [batch, queryHeads, queryLength, kvLength];
+
+  let scores = fromNumbers(
+    precision,
+    scaledScores(shape, toNumbers(query), toNumbers(key), scale),
+    scoreDims,
+  );
+  if (ctx.has('score_mod')) scores = runModifier(ctx, 'score_mod', ctx.graph('score_mod'), scores);
+  let probs = fromNumbers(precision, softmaxRows(toNumbers(scores), kvLength), scoreDims);
+  if (ctx.has('prob_mod')) probs = runModifier(ctx, 'prob_mod', ctx.graph('prob_mod'), probs);
+  const output = weightedValues(shape, toNumbers(probs), toNumbers(value));
   return fromNumbers(query.type, output, [batch, queryHeads, queryLength, valueSize]);
 }
 

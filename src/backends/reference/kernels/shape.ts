@@ -9,7 +9,15 @@
 import { allocateStorage, slotsPerElement, type DataType, type TensorData } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastShapes, fromNumbers, normalizeAxis, readInts, shapeSize, stridesOf } from '../util.js';
+import {
+  broadcastShapes,
+  fromNumbers,
+  normalizeAxis,
+  readInts,
+  shapeSize,
+  splitAxis,
+  stridesOf,
+} from '../util.js';
 
 /** Storage viewed as plain slots, so one loop copies numbers, bigints and strings alike. */
 export function slotsOf(data: TensorData): unknown[] {
@@ -155,10 +163,7 @@ function reshape(ctx: KernelContext): Tensor {
 function flatten(ctx: KernelContext): Tensor {
   const data = ctx.input(0);
   const rank = data.dims.length;
-  const requested = ctx.int('axis', 1);
-  // Flatten's axis may equal the rank (everything goes to the first dim), unlike most axes.
-  const axis = requested < 0 ? requested + rank : requested;
-  if (axis < 0 || axis > rank) ctx.fail(`axis ${requested} is out of range for rank ${rank}`);
+  const axis = splitAxis(ctx.int('axis', 1), rank, ctx.fail.bind(ctx));
   return data.reshape([shapeSize(data.dims.slice(0, axis)), shapeSize(data.dims.slice(axis))]);
 }
 

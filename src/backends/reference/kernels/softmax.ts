@@ -7,7 +7,7 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, normalizeAxis, shapeSize, toNumbers } from '../util.js';
+import { fromNumbers, normalizeAxis, splitAxis, shapeSize, toNumbers } from '../util.js';
 
 /** Rewrites `lane` (a copy of one lane's values, computed in float64) in place. */
 type LaneTransform = (lane: Float64Array) => void;
@@ -57,7 +57,7 @@ interface LaneLayout {
 function laneLayout(ctx: KernelContext, dims: readonly number[]): LaneLayout {
   const rank = dims.length;
   if (ctx.opset < 13) {
-    const axis = normalizeAxis(ctx.int('axis', 1), rank, ctx.fail.bind(ctx), true);
+    const axis = splitAxis(ctx.int('axis', 1), rank, ctx.fail.bind(ctx));
     return { outer: shapeSize(dims.slice(0, axis)), laneLength: shapeSize(dims.slice(axis)), inner: 1 };
   }
   const axis = normalizeAxis(ctx.int('axis', -1), rank, ctx.fail.bind(ctx));

@@ -39,7 +39,9 @@ function readVectorizer(ctx: KernelContext, isStringInput: boolean): Vectorizer 
   const maxGram = ctx.int('max_gram_length');
   const maxSkip = ctx.int('max_skip_count');
   if (minGram < 1 || maxGram < minGram) {
-    ctx.fail(`gram lengths must satisfy 1 <= min_gram_length <= max_gram_length, got ${minGram} and ${maxGram}`);
+    ctx.fail(
+      `gram lengths must satisfy 1 <= min_gram_length <= max_gram_length, got ${minGram} and ${maxGram}`,
+    );
   }
   if (maxSkip < 0) ctx.fail(`max_skip_count must not be negative, got ${maxSkip}`);
   const pool = readPool(ctx, isStringInput);
@@ -57,7 +59,8 @@ function readVectorizer(ctx: KernelContext, isStringInput: boolean): Vectorizer 
     if (start < 0 || end < start || end > pool.length) {
       ctx.fail(`ngram_counts [${counts.join(', ')}] does not split a pool of ${pool.length} items`);
     }
-    if ((end - start) % n !== 0) ctx.fail(`the pool's ${n}-grams take ${end - start} items, not a multiple of ${n}`);
+    if ((end - start) % n !== 0)
+      ctx.fail(`the pool's ${n}-grams take ${end - start} items, not a multiple of ${n}`);
     const byKey = new Map<string, number>();
     for (let at = start; at < end; at += n, gramNumber++) {
       const column = indexes[gramNumber];
@@ -79,7 +82,7 @@ function readVectorizer(ctx: KernelContext, isStringInput: boolean): Vectorizer 
 function readPool(ctx: KernelContext, isStringInput: boolean): readonly (string | number)[] {
   const strings = ctx.strings('pool_strings', []);
   const ints = ctx.ints('pool_int64s', []);
-  if ((strings.length > 0) === (ints.length > 0)) {
+  if (strings.length > 0 === ints.length > 0) {
     ctx.fail('exactly one of pool_strings and pool_int64s must be given');
   }
   if (isStringInput !== strings.length > 0) {
@@ -150,4 +153,6 @@ function tfIdfVectorizer(ctx: KernelContext): Tensor {
   return new Tensor('float32', Float32Array.from(counts), dims);
 }
 
-export const kernels: KernelDef[] = [{ op: 'TfIdfVectorizer', since: 9, run: (ctx) => [tfIdfVectorizer(ctx)] }];
+export const kernels: KernelDef[] = [
+  { op: 'TfIdfVectorizer', since: 9, run: (ctx) => [tfIdfVectorizer(ctx)] },
+];
