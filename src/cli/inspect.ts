@@ -8,6 +8,13 @@ import { bitsOf } from '../core/dtype.js';
 import { allNodes, describeType, opLabel, type Model } from '../ir/graph.js';
 import { importModel } from '../ir/import.js';
 import { loadModelProto } from '../onnx/load.js';
+import * as fs from 'node:fs';
+import { encodeModel } from '../ir/export.js';
+import type { OptimizationLevel } from '../passes/index.js';
+import { InferenceSession } from '../runtime/session.js';
+import { formatBytes } from './format.js';
+import { formatPlanReport, planDot, planReport } from './plan-report.js';
+import { parseDims } from './run.js';
 
 export interface ModelSummary {
   model: string;
@@ -50,7 +57,18 @@ export function summarize(model: Model): ModelSummary {
   };
 }
 
-export async function inspectCommand(file: string, options: { json?: boolean }): Promise<number> {
+export interface InspectOptions {
+  json?: boolean;
+  plan?: boolean;
+  dim: string[];
+  dot?: string;
+  saveOptimized?: string;
+  backends: string;
+  optimization: OptimizationLevel;
+}
+
+export async function inspectCommand(file: string, options: InspectOptions): Promise<number> {
+  if (options.plan || options.dot || options.saveOptimized) return inspectPlan(file, options);
   const summary = summarize(importModel(loadModelProto(file)));
   if (options.json) {
     console.log(JSON.stringify(summary, null, 2));
@@ -80,8 +98,32 @@ export async function inspectCommand(file: string, options: { json?: boolean }):
   return 0;
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
-  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
-  return `${bytes} B`;
+/**
+ * The plan for the model's declared input shapes (symbolic dimensions from --dim, else 1): the
+ * report, and on request the planned graph as DOT and as an ONNX file.
+ */
+async function inspectPlan(file: string, options: InspectOptions): Promise<number> {
+  const session = await InferenceSession.create(file, {
+    executionProviders: options.backends.split(','),
+    graphOptimizationLevel: options.optimization,
+  });
+  const dims = parseDims(options.dim);
+  const inputShapes: Record<string, number[]> = {};
+  for (const meta of session.inputMetadata) {
+    inputShapes[meta.name] = (meta.shape ?? []).map((d) =>
+      typeof d === 'number' && d >= 0 ? d : (dims[String(d)] ?? 1),
+    );
+  }
+  const instance = session.planFor(new Map(Object.entries(inputShapes)));
+  const report = planReport(session.model.source, instance, inputShapes);
+  console.log(options.json ? JSON.stringify(report, null, 2) : formatPlanReport(report));
+  if (options.dot) {
+    fs.writeFileSync(options.dot, planDot(instance));
+    if (!options.json) console.log(`wrote ${options.dot}`);
+  }
+  if (options.saveOptimized) {
+    fs.writeFileSync(options.saveOptimized, encodeModel(session.model, instance.plan.graph));
+    if (!options.json) console.log(`wrote ${options.saveOptimized}`);
+  }
+  return 0;
 }

@@ -14,6 +14,12 @@ program.name('heddle').description('Run ONNX models and see where the time goes.
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+function optimizationOption(): Option {
+  return new Option('--optimization <level>', 'graph optimization level')
+    .choices(['disabled', 'basic', 'extended', 'all'])
+    .default('all');
+}
+
 program
   .command('run')
   .description('run a model once and print its outputs')
@@ -23,6 +29,7 @@ program
   .option('--seed <n>', 'seed of the random inputs', '42')
   .option('--save-outputs <dir>', 'write each output as DIR/<name>.npy')
   .option('--backends <list>', 'backends in order of preference', 'reference')
+  .addOption(optimizationOption())
   .action(async (model: string, options) => {
     process.exitCode = await runCommand(model, options);
   });
@@ -32,6 +39,12 @@ program
   .description("print a model's inputs, outputs, opsets, operators and parameters")
   .argument('<model>', 'path to an .onnx file')
   .option('--json', 'print JSON')
+  .option('--plan', 'print the execution plan: rewrites, backends and why, memory plan')
+  .option('--dim <name=value>', 'size of a symbolic dimension for the plan (repeatable)', collect, [])
+  .option('--dot <file>', 'write the planned graph as Graphviz DOT')
+  .option('--save-optimized <file.onnx>', 'write the optimized graph as an ONNX model')
+  .option('--backends <list>', 'backends in order of preference', 'reference')
+  .addOption(optimizationOption())
   .action(async (model: string, options) => {
     process.exitCode = await inspectCommand(model, options);
   });
@@ -45,11 +58,7 @@ program
   .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
   .option('--verbose', 'print passing cases too')
   .option('--timeout <seconds>', 'stop and fail a case that runs longer', '120')
-  .addOption(
-    new Option('--optimization <level>', 'graph optimization level')
-      .choices(['disabled', 'basic', 'extended', 'all'])
-      .default('all'),
-  )
+  .addOption(optimizationOption())
   .action(async (dir: string, options) => {
     process.exitCode = await conformanceCommand(dir, options);
   });

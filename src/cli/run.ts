@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HeddleError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
+import type { OptimizationLevel } from '../passes/index.js';
 import { InferenceSession, type FeedsType, type OnnxValue } from '../runtime/session.js';
 import { toNumbers } from '../backends/reference/util.js';
 import { readNpy, writeNpy } from './npy.js';
@@ -18,6 +19,7 @@ export interface RunCommandOptions {
   seed: string;
   saveOutputs?: string;
   backends: string;
+  optimization: OptimizationLevel;
 }
 
 export function parseAssignments(items: readonly string[], what: string): Map<string, string> {
@@ -43,7 +45,10 @@ export function parseDims(items: readonly string[]): Record<string, number> {
 
 export async function runCommand(model: string, options: RunCommandOptions): Promise<number> {
   const createStart = performance.now();
-  const session = await InferenceSession.create(model, { executionProviders: options.backends.split(',') });
+  const session = await InferenceSession.create(model, {
+    executionProviders: options.backends.split(','),
+    graphOptimizationLevel: options.optimization,
+  });
   const createMs = performance.now() - createStart;
   const files = parseAssignments(options.input, '--input');
   const dims = parseDims(options.dim);

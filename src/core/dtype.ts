@@ -87,6 +87,33 @@ export function dataTypeFromOnnx(code: number): DataType | undefined {
   return ONNX_CODES[code];
 }
 
+/** TensorProto.DataType enum names, by code: Cast-1 named its target type with one of them. */
+const ONNX_NAMES = [
+  'UNDEFINED',
+  'FLOAT',
+  'UINT8',
+  'INT8',
+  'UINT16',
+  'INT16',
+  'INT32',
+  'INT64',
+  'STRING',
+  'BOOL',
+  'FLOAT16',
+  'DOUBLE',
+  'UINT32',
+  'UINT64',
+  'COMPLEX64',
+  'COMPLEX128',
+  'BFLOAT16',
+];
+
+/** The type an ONNX enum name ('FLOAT', 'INT64', ...) names, case-insensitively. */
+export function dataTypeFromOnnxName(name: string): DataType | undefined {
+  const code = ONNX_NAMES.indexOf(name.toUpperCase());
+  return code > 0 ? ONNX_CODES[code] : undefined;
+}
+
 export function onnxCodeOf(type: DataType): number {
   return ONNX_CODES.indexOf(type);
 }

@@ -12,13 +12,15 @@
 
 import { bytesPerElement, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
-import { referenceRegistry } from '../backends/reference/backend.js';
-import { KernelContext, type KernelDef } from '../backends/reference/kernel.js';
+import { evaluateNode, referenceRegistry } from '../backends/reference/backend.js';
 import { readInts, scalarNumber, shapeSize } from '../backends/reference/util.js';
 import type { Dim, Node } from '../ir/graph.js';
 import type { GraphPass, PassContext } from './pass.js';
 
-/** Folding these would freeze one draw; Dropout draws only in training mode, and in inference the no-op pass removes it. */
+/**
+ * Folding these would freeze one draw. Dropout draws only in training mode; in inference the
+ * no-op pass removes it.
+ */
 const RANDOM_OPS = new Set([
   'RandomUniform',
   'RandomNormal',
@@ -60,6 +62,7 @@ export function isRandom(node: Node): boolean {
   return node.domain === '' && RANDOM_OPS.has(node.opType);
 }
 
+/** Control flow: its outputs depend on graphs that folding does not run. */
 export function hasSubgraphs(node: Node): boolean {
   return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');
 }
@@ -82,7 +85,7 @@ export function knownShape(ctx: PassContext, value: string): Dim[] | undefined {
 }
 
 /** The value's dims when every one of them is a known size. */
-export function staticShape(ctx: PassContext, value: string): number[] | undefined {
+function staticShape(ctx: PassContext, value: string): number[] | undefined {
   const shape = knownShape(ctx, value);
   return shape?.every((d): d is number => typeof d === 'number') ? shape : undefined;
 }
@@ -96,7 +99,8 @@ function foldStaticShape(ctx: PassContext, node: Node): boolean {
   ctx.editor.remove(node);
   ctx.graph.initializers.set(output, tensor);
   ctx.record(
-    `folded ${node.opType} '${node.name}' of '${node.inputs[0]}' (static shape [${dims.join(', ')}]) into initializer '${output}'`,
+    `folded ${node.opType} '${node.name}' of '${node.inputs[0]}' (static shape [${dims.join(', ')}]) ` +
+      `into initializer '${output}'`,
     [node],
   );
   return true;
@@ -115,15 +119,14 @@ function shapeSlice(node: Node, dims: number[]): number[] {
 
 function foldNode(ctx: PassContext, node: Node): boolean {
   if (hasSubgraphs(node) || isRandom(node)) return false;
-  const def = referenceRegistry.find(node);
-  if (typeof def === 'string') return false;
+  if (typeof referenceRegistry.find(node) === 'string') return false;
   const inputs = node.inputs.map((name) => (name === '' ? undefined : constantValue(ctx, name)));
   if (inputs.some((t, i) => t === undefined && node.inputs[i] !== '')) return false;
   const isConstantNode = node.opType === 'Constant' && node.domain === '';
   const inputBytes = inputs.reduce((sum, t) => sum + (t ? tensorBytes(t) : 0), 0);
   const predicted = isConstantNode ? undefined : predictedOutputBytes(node, inputs);
   if (predicted !== undefined && bloats(predicted, inputBytes)) return false;
-  const outputs = evaluate(node, inputs, def);
+  const outputs = evaluate(node, inputs);
   if (!outputs) return false;
   const outputBytes = [...outputs.values()].reduce((sum, t) => sum + tensorBytes(t), 0);
   if (!isConstantNode && bloats(outputBytes, inputBytes)) return false;
@@ -143,11 +146,11 @@ function bloats(outputBytes: number, inputBytes: number): boolean {
   return outputBytes > LARGE_OUTPUT_BYTES && outputBytes > GROWTH_FACTOR * inputBytes;
 }
 
-/** Runs the kernel; the node's named outputs by name, or undefined when it fails or yields a non-tensor. */
-function evaluate(node: Node, inputs: (Tensor | undefined)[], def: KernelDef): Map<string, Tensor> | undefined {
+/** The node's named outputs by name, or undefined when its kernel fails or yields a non-tensor. */
+function evaluate(node: Node, inputs: (Tensor | undefined)[]): Map<string, Tensor> | undefined {
   let results;
   try {
-    results = def.run(new KernelContext(node, inputs, {}, refuseSubgraphs));
+    results = evaluateNode(node, inputs);
   } catch {
     // Left in the graph, the node fails again at run time, where the error names the model.
     return undefined;
@@ -160,10 +163,6 @@ function evaluate(node: Node, inputs: (Tensor | undefined)[], def: KernelDef): M
     outputs.set(name, value);
   }
   return outputs;
-}
-
-function refuseSubgraphs(): never {
-  throw new Error('constant folding does not run subgraphs');
 }
 
 function tensorBytes(t: Tensor): number {

@@ -18,6 +18,7 @@ import { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
 import { opLabel, type Graph } from '../ir/graph.js';
 import { storageBytes, type MemoryPlan } from '../plan/memory.js';
+import type { OptimizationReport } from '../passes/index.js';
 import { buildPlan, type KernelStep, type Plan } from '../plan/plan.js';
 
 /** How a run may be stopped early. */
@@ -36,12 +37,16 @@ export interface AllocationStats {
   tensorBytes: number;
   /** Arenas created (one per concurrent run and shape signature). */
   arenas: number;
+  /** Tensor allocations per operator (op type, or domain::op type), to find kernels to improve. */
+  byOperator: Record<string, number>;
 }
 
 /** A plan with the memory plan for one input-shape signature and the arenas it runs in. */
 export interface PlanInstance {
   readonly plan: Plan;
   readonly memory?: MemoryPlan;
+  /** What the passes did to the imported graph to make this plan's graph. */
+  readonly optimization?: OptimizationReport;
   /** Host arenas not in use by a run; a run takes one or makes one. */
   readonly freeArenas: ArrayBuffer[];
 }
@@ -69,7 +74,9 @@ class Frame {
 
 export class Executor {
   private readonly plans = new WeakMap<Graph, Plan>();
-  readonly stats: AllocationStats = { tensorAllocations: 0, tensorBytes: 0, arenas: 0 };
+  readonly stats: AllocationStats = { tensorAllocations: 0, tensorBytes: 0, arenas: 0, byOperator: {} };
+  /** Storage `allocate` made (and counted) for the step being stored, so `store` does not count it twice. */
+  private allocatedOutputs = new WeakSet<object>();
 
   constructor(
     private readonly backends: readonly Backend[],
@@ -111,12 +118,13 @@ export class Executor {
           frame.values[step.to] = step.move(frame.values[step.from]!);
           continue;
         }
-        const outputs = this.runKernel(step, frame, memory, arena, outputBuffers);
+        const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
+        const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers);
         if (outputs instanceof Promise) {
-          const done = outputs.then((values) => this.store(step, frame, values, memory, arena));
+          const done = outputs.then((values) => this.store(step, frame, inputs, values, memory, arena));
           for (const slot of step.outputs) if (slot >= 0) pending.set(slot, done);
         } else {
-          this.store(step, frame, outputs, memory, arena);
+          this.store(step, frame, inputs, outputs, memory, arena);
         }
         for (const slot of step.releases) if (!pending.has(slot)) frame.values[slot] = undefined;
       }
@@ -156,17 +164,18 @@ export class Executor {
 
   private runKernel(
     step: KernelStep,
+    inputs: readonly (RuntimeValue | undefined)[],
     frame: Frame,
     memory: MemoryPlan | undefined,
     arena: ArrayBuffer | undefined,
     outputBuffers: OutputBuffers,
   ): KernelOutputs | Promise<KernelOutputs> {
     const args: KernelArgs = {
-      inputs: Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot])),
+      inputs,
       site: this.site,
       runSubgraph: (graph, inputs) => this.runSubgraph(graph, inputs, frame),
       allocateOutput: (index, type, dims) =>
-        this.allocate(step.outputs[index] ?? -1, type, dims, memory, arena, outputBuffers),
+        this.allocate(step, index, type, dims, memory, arena, outputBuffers),
     };
     try {
       const result = step.kernel.run(args);
@@ -179,13 +188,15 @@ export class Executor {
   }
 
   private allocate(
-    slot: number,
+    step: KernelStep,
+    index: number,
     type: DataType,
     dims: readonly number[],
     memory: MemoryPlan | undefined,
     arena: ArrayBuffer | undefined,
     outputBuffers: OutputBuffers,
   ): Tensor {
+    const slot = step.outputs[index] ?? -1;
     const size = dims.reduce((a, b) => a * b, 1);
     const bytes = size * storageBytes(type);
     const given = outputBuffers.get(slot);
@@ -194,19 +205,23 @@ export class Executor {
     if (arena && place && place.bytes === bytes && type !== 'string') {
       return new Tensor(type, viewOf(type, arena, place.offset, size), dims);
     }
-    this.stats.tensorAllocations++;
-    this.stats.tensorBytes += bytes;
-    return new Tensor(type, allocateStorage(type, size), dims);
+    this.count(step, bytes);
+    const storage = allocateStorage(type, size);
+    this.allocatedOutputs.add(storage);
+    return new Tensor(type, storage, dims);
   }
 
   /**
    * Stores a kernel's outputs. A host tensor left in the arena anywhere but its own planned place
    * (a kernel that returned a view of an input the plan did not expect) is copied out, so a later
-   * value reusing that memory cannot change it.
+   * value reusing that memory cannot change it. A host tensor in memory of its own, neither planned
+   * nor a view of an input, is counted as an allocation: that is how a kernel that does not ask
+   * `allocateOutput` for its memory shows up in the statistics.
    */
   private store(
     step: KernelStep,
     frame: Frame,
+    inputs: readonly (RuntimeValue | undefined)[],
     outputs: KernelOutputs,
     memory: MemoryPlan | undefined,
     arena: ArrayBuffer | undefined,
@@ -222,12 +237,18 @@ export class Executor {
           opType: opLabel(step.node),
         });
       }
-      if (value instanceof Tensor && arena && inBuffer(value.data, arena)) {
-        const place = memory?.placements.get(slot);
-        if (!place || byteOffsetOf(value.data) !== place.offset) value = this.copyOut(value);
+      if (value instanceof Tensor && !Array.isArray(value.data)) {
+        const buffer = (value.data as Uint8Array).buffer;
+        if (arena && buffer === arena) {
+          const place = memory?.placements.get(slot);
+          if (!place || byteOffsetOf(value.data) !== place.offset) value = this.copyOut(value, step);
+        } else if (!this.allocatedOutputs.has(value.data) && !inputs.some((v) => sharesMemory(v, buffer))) {
+          this.count(step, value.size * storageBytes(value.type));
+        }
       }
       frame.values[slot] = value;
     });
+    this.allocatedOutputs = new WeakSet();
   }
 
   private collectOutputs(
@@ -248,9 +269,15 @@ export class Executor {
     });
   }
 
-  private copyOut(tensor: Tensor): Tensor {
+  private count(step: KernelStep | undefined, bytes: number): void {
     this.stats.tensorAllocations++;
-    this.stats.tensorBytes += tensor.size * storageBytes(tensor.type);
+    this.stats.tensorBytes += bytes;
+    const label = step ? opLabel(step.node) : 'graph output';
+    this.stats.byOperator[label] = (this.stats.byOperator[label] ?? 0) + 1;
+  }
+
+  private copyOut(tensor: Tensor, step?: KernelStep): Tensor {
+    this.count(step, tensor.size * storageBytes(tensor.type));
     const data = tensor.data as Exclude<TensorData, string[]>;
     return new Tensor(tensor.type, data.slice() as TensorData, tensor.dims);
   }
@@ -272,11 +299,12 @@ export class Executor {
         frame.values[step.to] = step.move(frame.values[step.from]!);
         continue;
       }
-      const outputs = this.runKernel(step, frame, undefined, undefined, new Map());
+      const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
+      const outputs = this.runKernel(step, inputs, frame, undefined, undefined, new Map());
       if (outputs instanceof Promise) {
         throw new HeddleError(`backend ${step.backend} cannot run inside a subgraph`, this.site);
       }
-      this.store(step, frame, outputs, undefined, undefined);
+      this.store(step, frame, inputs, outputs, undefined, undefined);
       for (const slot of step.releases) frame.values[slot] = undefined;
     }
     return this.collectOutputs(plan, frame, undefined, new Map());
@@ -300,6 +328,13 @@ function viewOf(type: DataType, arena: ArrayBuffer, offset: number, size: number
   const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
   const ctor = empty.constructor as new (buffer: ArrayBuffer, offset: number, length: number) => TensorData;
   return new ctor(arena, offset, size * slotsPerElement(type));
+}
+
+/** True when `value` is a host tensor whose storage lies in `buffer` (the output is a view of it). */
+function sharesMemory(value: RuntimeValue | undefined, buffer: ArrayBufferLike): boolean {
+  return (
+    value instanceof Tensor && !Array.isArray(value.data) && (value.data as Uint8Array).buffer === buffer
+  );
 }
 
 function inBuffer(data: TensorData, buffer: ArrayBuffer): boolean {

@@ -87,6 +87,7 @@ export class InferenceSession {
 
   private constructor(
     readonly model: Model,
+    private readonly source: Graph,
     private readonly executor: Executor,
     /** The plan for the declared shapes: proof at create time that every node has a kernel. */
     readonly plan: Plan,
@@ -134,13 +135,15 @@ export class InferenceSession {
     const loaded = loadModelProto(model);
     const imported = importModel(loaded);
     const level = options.graphOptimizationLevel ?? 'all';
+    // Specialised plans start from the graph as imported: inference then sees only ONNX operators.
+    const source = cloneGraph(imported.graph);
     inferShapes(imported);
     const optimization = optimizeGraph(imported.graph, level, ALL_PASSES);
     const site: ErrorSite = { model: loaded.source };
     const executor = new Executor(backendsFor(options, site), site);
     const plan = executor.plan(imported.graph);
     planSubgraphs(imported.graph, executor);
-    return new InferenceSession(imported, executor, plan, optimization, level);
+    return new InferenceSession(imported, source, executor, plan, optimization, level);
   }
 
   async run(feeds: FeedsType, fetches?: FetchesType, options?: RunOptions): Promise<ReturnType>;
@@ -167,7 +170,7 @@ export class InferenceSession {
 
   /** Tensor memory allocated by runs so far (see `AllocationStats`). */
   get allocations(): Readonly<AllocationStats> {
-    return { ...this.executor.stats };
+    return { ...this.executor.stats, byOperator: { ...this.executor.stats.byOperator } };
   }
 
   /** The plan and memory plan runs with these input dims use (specialised and cached on first use). */
@@ -212,11 +215,12 @@ export class InferenceSession {
       this.instances.set(signature, cached);
       return cached;
     }
-    const graph = cloneGraph(this.model.graph);
+    const graph = cloneGraph(this.source);
     inferShapes({ ...this.model, graph }, { inputs: inputTypes });
-    optimizeGraph(graph, this.level, ALL_PASSES);
+    const optimization = optimizeGraph(graph, this.level, ALL_PASSES);
     const plan = this.executor.plan(graph);
-    const instance: PlanInstance = { plan, memory: planMemory(plan, graph.valueTypes), freeArenas: [] };
+    const memory = planMemory(plan, graph.valueTypes);
+    const instance: PlanInstance = { plan, memory, optimization, freeArenas: [] };
     this.instances.set(signature, instance);
     if (this.instances.size > MAX_CACHED_PLANS) this.instances.delete(this.instances.keys().next().value!);
     return instance;

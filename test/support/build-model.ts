@@ -21,13 +21,13 @@ export interface NodeSpec {
 export interface ValueSpec {
   name: string;
   type: DataType;
-  dims?: (number | string)[];
+  dims?: readonly (number | string)[];
 }
 
 export interface TensorSpec {
   name: string;
   type: DataType;
-  dims: number[];
+  dims: readonly number[];
   /** Raw little-endian bytes, or numbers written to the typed field that fits the type. */
   raw?: Uint8Array;
   values?: number[];

@@ -9,6 +9,7 @@ import { HeddleError, type ErrorSite } from '../../core/errors.js';
 import type { KernelArgs } from '../backend.js';
 import { Tensor } from '../../core/tensor.js';
 import { describeValue, type RuntimeValue } from '../../core/values.js';
+import { numbersToStorage } from './util.js';
 import { opLabel, type Attribute, type Graph, type Node, type ValueType } from '../../ir/graph.js';
 
 export interface KernelDef {
@@ -75,6 +76,13 @@ export class KernelContext {
    */
   output(index: number, type: DataType, dims: readonly number[]): Tensor {
     return this.args.allocateOutput(index, type, dims);
+  }
+
+  /** Output `index` filled with JS numbers, converted to `type` as a cast would. */
+  outputFromNumbers(index: number, type: DataType, values: ArrayLike<number>, dims: readonly number[]): Tensor {
+    const out = this.output(index, type, dims);
+    numbersToStorage(type, values, out.data);
+    return out;
   }
 
   fail(reason: string): never {

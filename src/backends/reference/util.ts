@@ -144,9 +144,16 @@ export function fromNumbers(type: DataType, values: ArrayLike<number>, dims: rea
   return new Tensor(type, numbersToStorage(type, values), dims);
 }
 
-export function numbersToStorage(type: DataType, values: ArrayLike<number>): TensorData {
+/**
+ * JS numbers converted to `type`'s storage (rounded and saturated as a cast would), written into
+ * `out` when given (an output tensor's storage, say) or into new storage.
+ */
+export function numbersToStorage(
+  type: DataType,
+  values: ArrayLike<number>,
+  out: TensorData = allocateStorage(type, values.length),
+): TensorData {
   const n = values.length;
-  const out = allocateStorage(type, n);
   switch (type) {
     case 'float32':
     case 'float64':

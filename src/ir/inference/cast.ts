@@ -4,7 +4,7 @@
  * tensors between int64, int32 and float on their way to Reshape or Resize.
  */
 
-import { isFloatType, isIntegerType, type DataType } from '../../core/dtype.js';
+import { dataTypeFromOnnxName, isFloatType, isIntegerType, type DataType } from '../../core/dtype.js';
 import type { Dim } from '../graph.js';
 import { dataTypeAttribute } from './common.js';
 import { tensorType } from './dims.js';
@@ -32,7 +32,12 @@ function foldCast(to: (ctx: RuleContext) => DataType | undefined) {
   };
 }
 
-const castTarget = (ctx: RuleContext) => dataTypeAttribute(ctx, 'to');
+function castTarget(ctx: RuleContext): DataType | undefined {
+  const to = ctx.attribute('to');
+  if (to?.type !== 'string') return dataTypeAttribute(ctx, 'to');
+  return dataTypeFromOnnxName(to.value) ?? ctx.fail(`attribute 'to' names unknown type '${to.value}'`);
+}
+
 const likeTarget = (ctx: RuleContext) => ctx.elemType(1);
 
 export const rules: InferenceRule[] = [

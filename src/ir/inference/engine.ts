@@ -153,13 +153,10 @@ class Engine {
         types = rule.infer(ctx);
         if (rule.fold) values = rule.fold(ctx, types);
       } catch (error) {
-        if (!(error instanceof InferenceConflict)) throw error;
-        this.#find({
-          graph: graph.name,
-          node: node.name,
-          opType: opLabel(node),
-          message: error.reason,
-        });
+        // A rule that breaks must not make a model unloadable: it is reported, and its outputs stay unknown.
+        const message =
+          error instanceof InferenceConflict ? error.reason : `the inference rule failed: ${String(error)}`;
+        this.#find({ graph: graph.name, node: node.name, opType: opLabel(node), message });
         types = [];
         values = [];
       }

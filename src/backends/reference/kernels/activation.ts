@@ -70,7 +70,7 @@ function floatActivation(
     run: (ctx) => {
       const x = ctx.input(0);
       requireFamily(ctx, x, 'float');
-      return [mapUnary(x, x.type, formula(ctx))];
+      return [mapUnary(x, x.type, formula(ctx), undefined, ctx.output(0, x.type, x.dims))];
     },
   };
 }
@@ -86,13 +86,13 @@ function bigRectify(v: bigint): bigint {
 function relu(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'signed');
-  return [mapUnary(x, x.type, rectify, bigRectify)];
+  return [mapUnary(x, x.type, rectify, bigRectify, ctx.output(0, x.type, x.dims))];
 }
 
 function shrinkKernel(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'numeric');
-  return [mapUnary(x, x.type, shrink(ctx))];
+  return [mapUnary(x, x.type, shrink(ctx), undefined, ctx.output(0, x.type, x.dims))];
 }
 
 /**
@@ -121,7 +121,7 @@ function prelu(ctx: KernelContext): Tensor[] {
     number: (v: number, s: number) => (v < 0 ? multiply(v, s) : v),
     bigint: (v: bigint, s: bigint) => (v < 0n ? v * s : v),
   };
-  return [mapBinary(ctx, x, slope, x.type, op, layout)];
+  return [mapBinary(ctx, x, slope, x.type, op, layout, ctx.output(0, x.type, x.dims))];
 }
 
 /** A Clip bound given as an input (opset 11 on): a single element of X's type. */
@@ -148,7 +148,8 @@ function clip(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   if (ctx.opset < 11) {
     requireFamily(ctx, x, 'float');
-    return [mapUnary(x, x.type, clamp(ctx.float('min', -FLOAT32_MAX), ctx.float('max', FLOAT32_MAX)))];
+    const clampToAttributes = clamp(ctx.float('min', -FLOAT32_MAX), ctx.float('max', FLOAT32_MAX));
+    return [mapUnary(x, x.type, clampToAttributes, undefined, ctx.output(0, x.type, x.dims))];
   }
   requireFamily(ctx, x, 'numeric');
   const min = clipBound(ctx, x, 1, 'min');
@@ -156,8 +157,9 @@ function clip(ctx: KernelContext): Tensor[] {
   const numberBound = (t: Tensor | undefined) => (t ? toNumbers(t)[0] : undefined);
   const bigIntBound = (t: Tensor | undefined) =>
     t && isBigIntType(t.type) ? (t.data as BigInt64Array)[0] : undefined;
+  const out = ctx.output(0, x.type, x.dims);
   return [
-    mapUnary(x, x.type, clamp(numberBound(min), numberBound(max)), clamp(bigIntBound(min), bigIntBound(max))),
+    mapUnary(x, x.type, clamp(numberBound(min), numberBound(max)), clamp(bigIntBound(min), bigIntBound(max)), out),
   ];
 }
 

@@ -2,35 +2,81 @@
  * Transformer building blocks: scaled dot-product Attention (opset 23, with opset 24's
  * nonpad_kv_seqlen), RotaryEmbedding and SwiGLU. Attention handles 3-D (heads packed in the last
  * axis) and 4-D inputs, grouped-query heads, a key/value cache, boolean or additive masks, causal
- * masking, softcap and the four qk_matmul_output modes. Everything is computed in float64 and
- * rounded to the output type once.
+ * masking, softcap and the four qk_matmul_output modes. Inputs are read where they lie, through
+ * strides; arithmetic is in float64, each result rounded to the output type once, as it is written
+ * into the output.
  */
 
-import type { Tensor } from '../../../core/tensor.js';
+import { allocateStorage, type DataType } from '../../../core/dtype.js';
+import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, readInts, shapeSize, toNumbers } from '../util.js';
+import { numbersToStorage, readInts, shapeSize, toNumbers } from '../util.js';
 
-/** A tensor seen as [batch, heads, sequence, size], whatever its stored layout. */
+/** Float values being computed for an output, and how to finish the output once they are written. */
+interface FloatOutput {
+  values: Float32Array | Float64Array;
+  finish: () => Tensor;
+}
+
+/**
+ * Output `index` as float storage to compute into: the output's own when it holds float32 or
+ * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
+ * output.
+ */
+function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+  const out = ctx.output(index, type, dims);
+  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
+    return { values: out.data, finish: () => out };
+  }
+  const scratch = new Float64Array(out.size);
+  return {
+    values: scratch,
+    finish: () => {
+      numbersToStorage(type, scratch, out.data);
+      return out;
+    },
+  };
+}
+
+/**
+ * A tensor seen as [batch, heads, sequence, size], whatever its stored layout: element
+ * (b, h, s, d) is `values[b * batchStride + h * headStride + s * positionStride + d]`.
+ */
 interface Heads {
-  values: Float64Array;
+  values: ArrayLike<number>;
   batch: number;
   heads: number;
   sequence: number;
   size: number;
+  batchStride: number;
+  headStride: number;
+  positionStride: number;
+}
+
+/** Where element (b, h, s, 0) of `t` lies. */
+function offsetOf(t: Heads, b: number, h: number, s: number): number {
+  return b * t.batchStride + h * t.headStride + s * t.positionStride;
+}
+
+/** A [batch, heads, sequence, size] view of values stored in that order. */
+function headsFirst(values: ArrayLike<number>, batch: number, heads: number, sequence: number, size: number): Heads {
+  const positionStride = size;
+  const headStride = sequence * positionStride;
+  return { values, batch, heads, sequence, size, batchStride: heads * headStride, headStride, positionStride };
 }
 
 /**
- * Reads a 4-D [batch, heads, sequence, size] tensor, or a 3-D [batch, sequence, heads * size] one
- * split into `heads` heads, into [batch, heads, sequence, size] order.
+ * Views a 4-D [batch, heads, sequence, size] tensor, or a 3-D [batch, sequence, heads * size] one
+ * split into `heads` heads, as [batch, heads, sequence, size].
  */
 function readHeads(ctx: KernelContext, t: Tensor, name: string, heads: number | undefined): Heads {
-  const data = toNumbers(t);
+  const values = toNumbers(t);
   if (t.dims.length === 4) {
     const [batch, count, sequence, size] = t.dims as [number, number, number, number];
     if (heads !== undefined && heads !== count) {
       ctx.fail(`${name} has ${count} heads, the attributes say ${heads}`);
     }
-    return { values: Float64Array.from(data), batch, heads: count, sequence, size };
+    return headsFirst(values, batch, count, sequence, size);
   }
   if (t.dims.length !== 3) ctx.fail(`${name} must have rank 3 or 4, got dims [${t.dims.join(', ')}]`);
   if (heads === undefined) ctx.fail('3-D inputs need the q_num_heads and kv_num_heads attributes');
@@ -39,40 +85,64 @@ function readHeads(ctx: KernelContext, t: Tensor, name: string, heads: number | 
     ctx.fail(`${name}'s hidden size ${hidden} does not split into ${heads} heads`);
   }
   const size = hidden / heads;
-  const values = new Float64Array(data.length);
-  for (let b = 0; b < batch; b++) {
-    for (let s = 0; s < sequence; s++) {
-      for (let h = 0; h < heads; h++) {
-        const from = (b * sequence + s) * hidden + h * size;
-        const to = ((b * heads + h) * sequence + s) * size;
-        for (let d = 0; d < size; d++) values[to + d] = data[from + d]!;
-      }
-    }
-  }
-  return { values, batch, heads, sequence, size };
+  return {
+    values,
+    batch,
+    heads,
+    sequence,
+    size,
+    batchStride: sequence * hidden,
+    headStride: size,
+    positionStride: hidden,
+  };
 }
 
-/** The cache `past` followed by the new entries `current`, along the sequence axis. */
-function appendToCache(ctx: KernelContext, past: Tensor | undefined, current: Heads, name: string): Heads {
-  if (!past) return current;
+/**
+ * The present cache: `past` followed by the new entries `current` (read from `source`, K or V)
+ * along the sequence axis, [batch, heads, past + new, size] of the source's type. It is built in
+ * output `index` when the model asks for it, else (when there is a past to join) in scratch memory;
+ * without either, the new entries alone are the keys or values attended to.
+ */
+function presentCache(
+  ctx: KernelContext,
+  index: number,
+  past: Tensor | undefined,
+  current: Heads,
+  source: Tensor,
+  name: string,
+): Heads {
+  const wanted = ctx.wantsOutput(index);
+  if (!past && !wanted) return current;
   const { batch, heads, size } = current;
-  if (past.dims.length !== 4 || past.dims[0] !== batch || past.dims[1] !== heads || past.dims[3] !== size) {
-    ctx.fail(
-      `${name} must have dims [${batch}, ${heads}, past length, ${size}], got [${past.dims.join(', ')}]`,
-    );
+  const pastLength = past ? past.dims[2]! : 0;
+  if (past) {
+    if (past.dims.length !== 4 || past.dims[0] !== batch || past.dims[1] !== heads || past.dims[3] !== size) {
+      ctx.fail(
+        `${name} must have dims [${batch}, ${heads}, past length, ${size}], got [${past.dims.join(', ')}]`,
+      );
+    }
+    if (past.type !== source.type) ctx.fail(`${name} must be ${source.type} like its input, got ${past.type}`);
   }
-  const pastLength = past.dims[2]!;
-  const pastValues = toNumbers(past);
   const sequence = pastLength + current.sequence;
-  const values = new Float64Array(batch * heads * sequence * size);
+  const dims = [batch, heads, sequence, size];
+  const present = wanted
+    ? ctx.output(index, source.type, dims)
+    : new Tensor(source.type, allocateStorage(source.type, shapeSize(dims)), dims);
+  const target = present.data as Float32Array;
+  const from = source.data as Float32Array;
   for (let bh = 0; bh < batch * heads; bh++) {
-    values.set(pastValues.slice(bh * pastLength * size, (bh + 1) * pastLength * size), bh * sequence * size);
-    values.set(
-      current.values.subarray(bh * current.sequence * size, (bh + 1) * current.sequence * size),
-      (bh * sequence + pastLength) * size,
-    );
+    if (past) {
+      const block = pastLength * size;
+      target.set((past.data as Float32Array).subarray(bh * block, (bh + 1) * block), bh * sequence * size);
+    }
+    const b = Math.floor(bh / heads);
+    const h = bh % heads;
+    for (let s = 0; s < current.sequence; s++) {
+      const at = offsetOf(current, b, h, s);
+      target.set(from.subarray(at, at + size), (bh * sequence + pastLength + s) * size);
+    }
   }
-  return { values, batch, heads, sequence, size };
+  return headsFirst(toNumbers(present), batch, heads, sequence, size);
 }
 
 /**

@@ -8,7 +8,6 @@
  */
 
 import {
-  allocateStorage,
   bitsOf,
   isBigIntType,
   isFloatType,
@@ -18,10 +17,10 @@ import {
   type DataType,
   type TensorData,
 } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, fromNumbers, toNumbers } from '../util.js';
-import { requireFamily, type TypeFamily } from './unary.js';
+import { broadcastIndex, broadcastShapes, toNumbers } from '../util.js';
+import { commitNumbers, newTensor, numberSink, requireFamily, type TypeFamily } from './unary.js';
 
 /** Output dims, and for each input the flat index of its element broadcast to each output element. */
 export interface Broadcast {
@@ -83,8 +82,10 @@ export interface Arithmetic {
 }
 
 /**
- * Applies `op` to the broadcast pairs of elements of `a` and `b` (of one type), giving an `outType`
- * tensor whose elements are stored as a cast would store them (rounded, or wrapped to width).
+ * Applies `op` to the broadcast pairs of elements of `a` and `b` (of one type), writing them into
+ * `out`, an `outType` tensor of the broadcast dims (new memory unless given; kernels give
+ * `ctx.output`), stored as a cast would store them (rounded, or wrapped to width). Element i is
+ * written after its operands are read, so `out` may be `a`'s own memory when `a` is not broadcast.
  */
 export function mapBinary(
   ctx: KernelContext,
@@ -93,21 +94,22 @@ export function mapBinary(
   outType: DataType,
   op: Arithmetic,
   layout: Broadcast = broadcastPair(ctx, a, b),
+  out: Tensor = newTensor(outType, layout.dims),
 ): Tensor {
   const [aIndex, bIndex] = layout.indices as [Int32Array, Int32Array];
   const size = aIndex.length;
   if (op.bigint && isBigIntType(a.type) && isBigIntType(outType)) {
     const x = a.data as BigInt64Array;
     const y = b.data as BigInt64Array;
-    const out = allocateStorage(outType, size) as BigInt64Array;
-    for (let i = 0; i < size; i++) out[i] = op.bigint(x[aIndex[i]!]!, y[bIndex[i]!]!);
-    return new Tensor(outType, out, layout.dims);
+    const target = out.data as BigInt64Array;
+    for (let i = 0; i < size; i++) target[i] = op.bigint(x[aIndex[i]!]!, y[bIndex[i]!]!);
+    return out;
   }
   const x = toNumbers(a);
   const y = toNumbers(b);
-  const out = new Float64Array(size);
-  for (let i = 0; i < size; i++) out[i] = op.number(x[aIndex[i]!]!, y[bIndex[i]!]!);
-  return fromNumbers(outType, out, layout.dims);
+  const sink = numberSink(out);
+  for (let i = 0; i < size; i++) sink[i] = op.number(x[aIndex[i]!]!, y[bIndex[i]!]!);
+  return commitNumbers(out, sink);
 }
 
 /** Storage as a plain list of slots, to copy elements of any type (strings and BigInts included) unchanged. */
@@ -152,7 +154,9 @@ function arithmeticKernel(
     since,
     run: (ctx) => {
       const [a, b] = operands(ctx, family);
-      return [mapBinary(ctx, a, b, a.type, choose(ctx, a.type))];
+      const arithmetic = choose(ctx, a.type);
+      const layout = broadcastPair(ctx, a, b);
+      return [mapBinary(ctx, a, b, a.type, arithmetic, layout, ctx.output(0, a.type, layout.dims))];
     },
   };
 }
@@ -263,44 +267,42 @@ function pow(ctx: KernelContext): Tensor[] {
   const layout = broadcastPair(ctx, base, exponent);
   const [baseIndex, exponentIndex] = layout.indices as [Int32Array, Int32Array];
   const size = baseIndex.length;
+  const out = ctx.output(0, base.type, layout.dims);
   if (isIntegerType(base.type) && isIntegerType(exponent.type)) {
     const x = bigInts(base);
     const y = bigInts(exponent);
     const wrap = wrapperFor(base.type);
-    const out = new Array<bigint>(size);
-    for (let i = 0; i < size; i++) {
-      out[i] = wrappingPower(ctx, x[baseIndex[i]!]!, y[exponentIndex[i]!]!, wrap);
+    const powerAt = (i: number) => wrappingPower(ctx, x[baseIndex[i]!]!, y[exponentIndex[i]!]!, wrap);
+    if (isBigIntType(base.type)) {
+      const target = out.data as BigInt64Array;
+      for (let i = 0; i < size; i++) target[i] = powerAt(i);
+      return [out];
     }
-    return [bigIntTensor(base.type, out, layout.dims)];
+    // Wrapped to the type already, so each power converts to a number exactly.
+    const sink = numberSink(out);
+    for (let i = 0; i < size; i++) sink[i] = Number(powerAt(i));
+    return [commitNumbers(out, sink)];
   }
   const x = toNumbers(base);
   const y = toNumbers(exponent);
-  const out = new Float64Array(size);
-  for (let i = 0; i < size; i++) out[i] = power(x[baseIndex[i]!]!, y[exponentIndex[i]!]!);
-  return [fromNumbers(base.type, out, layout.dims)];
+  const sink = numberSink(out);
+  for (let i = 0; i < size; i++) sink[i] = power(x[baseIndex[i]!]!, y[exponentIndex[i]!]!);
+  return [commitNumbers(out, sink)];
 }
 
-/** A tensor of an integer type from BigInts already in its range. */
-function bigIntTensor(type: DataType, values: readonly bigint[], dims: readonly number[]): Tensor {
-  if (isBigIntType(type)) {
-    const out = allocateStorage(type, values.length) as BigInt64Array;
-    out.set(values);
-    return new Tensor(type, out, dims);
-  }
-  return fromNumbers(type, values.map(Number), dims);
-}
-
-/** Compares the broadcast pairs of elements, giving a bool tensor. */
+/** Compares the broadcast pairs of elements, giving the node's bool output. */
 function compareElements<T>(
+  ctx: KernelContext,
   layout: Broadcast,
   x: ArrayLike<T>,
   y: ArrayLike<T>,
   test: (x: T, y: T) => boolean,
 ): Tensor {
   const [aIndex, bIndex] = layout.indices as [Int32Array, Int32Array];
-  const out = new Uint8Array(aIndex.length);
+  const result = ctx.output(0, 'bool', layout.dims);
+  const out = result.data as Uint8Array;
   for (let i = 0; i < out.length; i++) out[i] = test(x[aIndex[i]!]!, y[bIndex[i]!]!) ? 1 : 0;
-  return new Tensor('bool', out, layout.dims);
+  return result;
 }
 
 function comparisonKernel(op: string, since: number, test: (x: Ordered, y: Ordered) => boolean): KernelDef {
@@ -309,7 +311,7 @@ function comparisonKernel(op: string, since: number, test: (x: Ordered, y: Order
     since,
     run: (ctx) => {
       const [a, b] = operands(ctx, 'numeric');
-      return [compareElements(broadcastPair(ctx, a, b), orderedElements(a), orderedElements(b), test)];
+      return [compareElements(ctx, broadcastPair(ctx, a, b), orderedElements(a), orderedElements(b), test)];
     },
   };
 }
@@ -321,10 +323,10 @@ function equal(ctx: KernelContext): Tensor[] {
   requireSameType(ctx, [a, b]);
   const layout = broadcastPair(ctx, a, b);
   if (a.type === 'string') {
-    return [compareElements(layout, a.data as string[], b.data as string[], (x, y) => x === y)];
+    return [compareElements(ctx, layout, a.data as string[], b.data as string[], (x, y) => x === y)];
   }
   if (a.type !== 'bool') requireFamily(ctx, a, 'numeric');
-  return [compareElements(layout, orderedElements(a), orderedElements(b), (x, y) => x === y)];
+  return [compareElements(ctx, layout, orderedElements(a), orderedElements(b), (x, y) => x === y)];
 }
 
 /** The inputs of a variadic operator, of one type; before opset 8 they must also share one shape. */
@@ -352,9 +354,8 @@ function selectionKernel(op: string, prefer: (candidate: Ordered, current: Order
       const { inputs, layout } = variadicInputs(ctx, 'numeric');
       const values = inputs.map(orderedElements);
       const storages = inputs.map((t) => slotsOf(t.data));
-      const type = inputs[0]!.type;
-      const storage = allocateStorage(type, layout.indices[0]!.length);
-      const out = slotsOf(storage);
+      const result = ctx.output(0, inputs[0]!.type, layout.dims);
+      const out = slotsOf(result.data);
       const elementAt = (k: number, i: number) => layout.indices[k]![i]!;
       for (let i = 0; i < out.length; i++) {
         let chosen = 0;
@@ -363,7 +364,7 @@ function selectionKernel(op: string, prefer: (candidate: Ordered, current: Order
         }
         out[i] = storages[chosen]![elementAt(chosen, i)];
       }
-      return [new Tensor(type, storage, layout.dims)];
+      return [result];
     },
   };
 }
@@ -375,14 +376,15 @@ function accumulationKernel(op: string, finish: (sum: number, count: number) => 
     since: 1,
     run: (ctx) => {
       const { inputs, layout } = variadicInputs(ctx, 'float');
-      const sums = new Float64Array(layout.indices[0]!.length);
-      inputs.forEach((t, k) => {
-        const values = toNumbers(t);
-        const index = layout.indices[k]!;
-        for (let i = 0; i < sums.length; i++) sums[i] += values[index[i]!]!;
-      });
-      for (let i = 0; i < sums.length; i++) sums[i] = finish(sums[i]!, inputs.length);
-      return [fromNumbers(inputs[0]!.type, sums, layout.dims)];
+      const values = inputs.map(toNumbers);
+      const out = ctx.output(0, inputs[0]!.type, layout.dims);
+      const sink = numberSink(out);
+      for (let i = 0; i < out.size; i++) {
+        let sum = 0;
+        for (let k = 0; k < values.length; k++) sum += values[k]![layout.indices[k]![i]!]!;
+        sink[i] = finish(sum, inputs.length);
+      }
+      return [commitNumbers(out, sink)];
     },
   };
 }
@@ -401,13 +403,13 @@ function where(ctx: KernelContext): Tensor[] {
   const yData = slotsOf(y.data);
   // Complex elements span two storage slots.
   const slots = slotsPerElement(x.type);
-  const storage = allocateStorage(x.type, conditionIndex.length);
-  const out = slotsOf(storage);
+  const result = ctx.output(0, x.type, layout.dims);
+  const out = slotsOf(result.data);
   for (let i = 0; i < conditionIndex.length; i++) {
     const [source, at] = flags[conditionIndex[i]!] ? [xData, xIndex[i]!] : [yData, yIndex[i]!];
     for (let s = 0; s < slots; s++) out[i * slots + s] = source[at * slots + s];
   }
-  return [new Tensor(x.type, storage, layout.dims)];
+  return [result];
 }
 
 const add: Arithmetic = { number: (x, y) => x + y, bigint: (x, y) => x + y };

@@ -7,9 +7,9 @@
  */
 
 import {
-  allocateStorage,
   bitsOf,
   dataTypeFromOnnx,
+  dataTypeFromOnnxName,
   isBigIntType,
   isComplexType,
   isIntegerType,
@@ -34,30 +34,11 @@ interface CastOptions {
 
 type Fail = (reason: string) => never;
 
-/** Cast-1 named its target type with a string, the TensorProto.DataType enum name. */
-const ONNX_TYPE_NAMES: Readonly<Record<string, DataType>> = {
-  FLOAT: 'float32',
-  DOUBLE: 'float64',
-  FLOAT16: 'float16',
-  BFLOAT16: 'bfloat16',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  BOOL: 'bool',
-  STRING: 'string',
-};
-
 function targetType(ctx: KernelContext): DataType {
   const attribute = ctx.attribute('to');
   if (attribute?.type === 'string') {
     return (
-      ONNX_TYPE_NAMES[attribute.value.toUpperCase()] ??
-      ctx.fail(`'to' names an unknown type '${attribute.value}'`)
+      dataTypeFromOnnxName(attribute.value) ?? ctx.fail(`'to' names an unknown type '${attribute.value}'`)
     );
   }
   const code = ctx.int('to');
@@ -72,38 +53,52 @@ function castOptions(ctx: KernelContext): CastOptions {
   return { saturate: ctx.int('saturate', 1) !== 0, roundMode };
 }
 
-function cast(input: Tensor, to: DataType, options: CastOptions, fail: Fail): Tensor {
-  if (input.type === to) return input;
-  if (isComplexType(input.type) || isComplexType(to)) fail(`Cast does not convert ${input.type} to ${to}`);
-  return new Tensor(to, convertedStorage(input, to, options, fail), input.dims);
+/** Cast and CastLike: `input` converted to `to`, written into the node's output. */
+function cast(ctx: KernelContext, input: Tensor, to: DataType, options: CastOptions): Tensor {
+  if (input.type !== to && (isComplexType(input.type) || isComplexType(to))) {
+    ctx.fail(`Cast does not convert ${input.type} to ${to}`);
+  }
+  const out = ctx.output(0, to, input.dims);
+  if (input.type === to) copyElements(input.data, out.data);
+  else convertInto(input, out, options, (reason) => ctx.fail(reason));
+  return out;
 }
 
-function convertedStorage(input: Tensor, to: DataType, options: CastOptions, fail: Fail): TensorData {
-  if (to === 'string') return formatElements(input);
-  if (input.type === 'string') return parseStrings(input.data as string[], to, options, fail);
-  if (isBigIntType(to)) return toBigInts(input, to);
-  if (isBigIntType(input.type)) return fromBigInts(input.data as BigInt64Array, to, options);
-  return numbersTo(to, toNumbers(input), options);
+/** Copies storage of one kind into another of the same kind and length. */
+function copyElements(source: TensorData, target: TensorData): void {
+  if (Array.isArray(source)) {
+    for (let i = 0; i < source.length; i++) (target as string[])[i] = source[i]!;
+  } else {
+    (target as Uint8Array).set(source as Uint8Array);
+  }
+}
+
+function convertInto(input: Tensor, out: Tensor, options: CastOptions, fail: Fail): void {
+  if (out.type === 'string') copyElements(formatElements(input), out.data);
+  else if (input.type === 'string') parseStrings(input.data as string[], out, options, fail);
+  else if (isBigIntType(out.type)) toBigInts(input, out);
+  else if (isBigIntType(input.type)) fromBigInts(input.data as BigInt64Array, out, options);
+  else numbersInto(out, toNumbers(input), options);
 }
 
 /** Numbers into the storage of a non-64-bit, non-string type, with wrapping or rounding. */
-function numbersTo(to: DataType, values: ArrayLike<number>, options: CastOptions): TensorData {
-  const out = allocateStorage(to, values.length);
+function numbersInto(out: Tensor, values: ArrayLike<number>, options: CastOptions): void {
+  const to = out.type;
   const n = values.length;
   switch (to) {
     case 'bool': {
-      const bools = out as Uint8Array;
+      const bools = out.data as Uint8Array;
       // NaN is truthy, as in numpy.
       for (let i = 0; i < n; i++) bools[i] = values[i] !== 0 ? 1 : 0;
-      return out;
+      return;
     }
     case 'int4':
     case 'uint4':
     case 'int2':
     case 'uint2': {
-      const ints = out as Int8Array;
+      const ints = out.data as Int8Array;
       for (let i = 0; i < n; i++) ints[i] = wrapToSubByte(to, values[i]!);
-      return out;
+      return;
     }
     case 'float32':
     case 'float64':
@@ -114,13 +109,12 @@ function numbersTo(to: DataType, values: ArrayLike<number>, options: CastOptions
     case 'uint16':
     case 'uint32':
       // Typed-array stores round to float32, or truncate and wrap modulo 2^bits (NaN and ±inf to 0).
-      (out as Float64Array).set(values);
-      return out;
+      (out.data as Float64Array).set(values);
+      return;
     default: {
       const encode = castEncoder(to, options);
-      const bits = out as Uint8Array;
+      const bits = out.data as Uint8Array;
       for (let i = 0; i < n; i++) bits[i] = encode(values[i]!);
-      return out;
     }
   }
 }
@@ -139,31 +133,30 @@ function wrapToSubByte(to: DataType, value: number): number {
   return wrapped;
 }
 
-function toBigInts(input: Tensor, to: DataType): BigInt64Array | BigUint64Array {
-  const out = allocateStorage(to, input.size) as BigInt64Array;
-  const wrap = to === 'int64' ? BigInt.asIntN : BigInt.asUintN;
+function toBigInts(input: Tensor, out: Tensor): void {
+  const target = out.data as BigInt64Array;
+  const wrap = out.type === 'int64' ? BigInt.asIntN : BigInt.asUintN;
   if (isBigIntType(input.type)) {
     const source = input.data as BigInt64Array;
-    for (let i = 0; i < source.length; i++) out[i] = wrap(64, source[i]!);
-    return out;
+    for (let i = 0; i < source.length; i++) target[i] = wrap(64, source[i]!);
+    return;
   }
   const values = toNumbers(input);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    out[i] = Number.isFinite(v) ? wrap(64, BigInt(Math.trunc(v))) : 0n;
+    target[i] = Number.isFinite(v) ? wrap(64, BigInt(Math.trunc(v))) : 0n;
   }
-  return out;
 }
 
-function fromBigInts(source: BigInt64Array | BigUint64Array, to: DataType, options: CastOptions): TensorData {
-  if (isIntegerType(to)) {
+function fromBigInts(source: BigInt64Array | BigUint64Array, out: Tensor, options: CastOptions): void {
+  if (isIntegerType(out.type)) {
     // Wrap in BigInt first: a Number conversion would round away the low bits.
-    const bits = bitsOf(to);
-    const wrap = isSignedInteger(to) ? BigInt.asIntN : BigInt.asUintN;
-    const wrapped = Array.from(source, (v) => Number(wrap(bits, v)));
-    return numbersTo(to, wrapped, options);
+    const bits = bitsOf(out.type);
+    const wrap = isSignedInteger(out.type) ? BigInt.asIntN : BigInt.asUintN;
+    numbersInto(out, Array.from(source, (v) => Number(wrap(bits, v))), options);
+    return;
   }
-  return numbersTo(to, Array.from(source, Number), options);
+  numbersInto(out, Array.from(source, Number), options);
 }
 
 // Strings → numbers.
@@ -192,32 +185,32 @@ function parseFloatString(text: string, fail: Fail): number {
   return Number(trimmed);
 }
 
-function parseStrings(
-  strings: readonly string[],
-  to: DataType,
-  options: CastOptions,
-  fail: Fail,
-): TensorData {
-  if (isBigIntType(to)) {
-    const wrap = to === 'int64' ? BigInt.asIntN : BigInt.asUintN;
-    const out = allocateStorage(to, strings.length) as BigInt64Array;
+function parseStrings(strings: readonly string[], out: Tensor, options: CastOptions, fail: Fail): void {
+  if (isBigIntType(out.type)) {
+    const wrap = out.type === 'int64' ? BigInt.asIntN : BigInt.asUintN;
+    const target = out.data as BigInt64Array;
     strings.forEach((text, i) => {
       const trimmed = text.trim();
       // Integer literals are parsed exactly; others (like "100.5") are truncated.
-      if (INTEGER_LITERAL.test(trimmed)) out[i] = wrap(64, BigInt(trimmed));
+      if (INTEGER_LITERAL.test(trimmed)) target[i] = wrap(64, BigInt(trimmed));
       else {
         const v = parseFloatString(text, fail);
-        out[i] = Number.isFinite(v) ? wrap(64, BigInt(Math.trunc(v))) : 0n;
+        target[i] = Number.isFinite(v) ? wrap(64, BigInt(Math.trunc(v))) : 0n;
       }
     });
-    return out;
+    return;
   }
-  if (to === 'bool') {
+  if (out.type === 'bool') {
     // numpy reads any non-empty string as true.
-    return Uint8Array.from(strings, (text) => (text.length > 0 ? 1 : 0));
+    const bools = out.data as Uint8Array;
+    strings.forEach((text, i) => (bools[i] = text.length > 0 ? 1 : 0));
+    return;
   }
-  const values = strings.map((text) => parseFloatString(text, fail));
-  return numbersTo(to, values, options);
+  numbersInto(
+    out,
+    strings.map((text) => parseFloatString(text, fail)),
+    options,
+  );
 }
 
 // Numbers → strings.
@@ -303,49 +296,57 @@ function positional(digits: string, exponent: number): string {
 
 // BitCast.
 
-function bitCast(input: Tensor, to: DataType, fail: Fail): Tensor {
-  if (input.type === 'string' || to === 'string') fail('BitCast does not take strings');
+function bitCast(ctx: KernelContext, input: Tensor, to: DataType): Tensor {
+  if (input.type === 'string' || to === 'string') ctx.fail('BitCast does not take strings');
   const bits = bitsOf(input.type);
   if (bitsOf(to) !== bits) {
-    fail(`BitCast needs types of one bit width: ${input.type} has ${bits}, ${to} ${bitsOf(to)}`);
+    ctx.fail(`BitCast needs types of one bit width: ${input.type} has ${bits}, ${to} ${bitsOf(to)}`);
   }
-  if (bits < 8) return new Tensor(to, reinterpretSubByte(input, to), input.dims);
-  const out = allocateStorage(to, input.size) as Uint8Array;
-  const source = input.data as Uint8Array;
+  const out = ctx.output(0, to, input.dims);
+  if (bits < 8) {
+    reinterpretSubByte(input, out);
+    return out;
+  }
   // Typed arrays hold the host's byte order, little-endian wherever Node runs, as ONNX requires.
-  new Uint8Array(out.buffer).set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
-  if (to === 'bool' && out.some((byte) => byte > 1)) fail('BitCast to bool met a byte other than 0 and 1');
-  return new Tensor(to, out, input.dims);
+  const bytes = bytesOf(out.data);
+  bytes.set(bytesOf(input.data));
+  if (to === 'bool' && bytes.some((byte) => byte > 1)) ctx.fail('BitCast to bool met a byte other than 0 and 1');
+  return out;
+}
+
+/** The bytes of numeric storage, which may be a view into a larger buffer (the memory plan's arena). */
+function bytesOf(data: TensorData): Uint8Array {
+  const view = data as Uint8Array;
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
 /** 4- and 2-bit elements are held one per slot: move their low bits, sign-extending for int4/int2. */
-function reinterpretSubByte(input: Tensor, to: DataType): TensorData {
-  const bits = bitsOf(to);
+function reinterpretSubByte(input: Tensor, out: Tensor): void {
+  const bits = bitsOf(out.type);
   const mask = (1 << bits) - 1;
-  const signed = to === 'int4' || to === 'int2';
+  const signed = out.type === 'int4' || out.type === 'int2';
   const source = input.data as Int8Array;
-  const out = allocateStorage(to, input.size) as Int8Array;
+  const target = out.data as Int8Array;
   for (let i = 0; i < source.length; i++) {
     const pattern = source[i]! & mask;
-    out[i] = signed && pattern >> (bits - 1) ? pattern - (mask + 1) : pattern;
+    target[i] = signed && pattern >> (bits - 1) ? pattern - (mask + 1) : pattern;
   }
-  return out;
 }
 
 export const kernels: KernelDef[] = [
   {
     op: 'Cast',
     since: 1,
-    run: (ctx) => [cast(ctx.input(0), targetType(ctx), castOptions(ctx), (r) => ctx.fail(r))],
+    run: (ctx) => [cast(ctx, ctx.input(0), targetType(ctx), castOptions(ctx))],
   },
   {
     op: 'CastLike',
     since: 15,
-    run: (ctx) => [cast(ctx.input(0), ctx.input(1).type, castOptions(ctx), (r) => ctx.fail(r))],
+    run: (ctx) => [cast(ctx, ctx.input(0), ctx.input(1).type, castOptions(ctx))],
   },
   {
     op: 'BitCast',
     since: 26,
-    run: (ctx) => [bitCast(ctx.input(0), targetType(ctx), (r) => ctx.fail(r))],
+    run: (ctx) => [bitCast(ctx, ctx.input(0), targetType(ctx))],
   },
 ];

@@ -8,7 +8,14 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, fromNumbers, normalizeAxis, shapeSize, toNumbers } from '../util.js';
+import {
+  broadcastIndex,
+  broadcastShapes,
+  fromNumbers,
+  normalizeAxis,
+  shapeSize,
+  toNumbers,
+} from '../util.js';
 import { erf, mapUnary, requireFamily } from './unary.js';
 
 /** √(2/π), the tanh approximation's scale. */
@@ -146,7 +153,8 @@ function batchedProduct(
       for (let k = 0; k < depth; k++) {
         const aik = a.values[aOffset + i * aStride.row + k * aStride.col]!;
         const bRow = bOffset + k * bStride.row;
-        for (let j = 0; j < cols; j++) out[outOffset + i * cols + j]! += aik * b.values[bRow + j * bStride.col]!;
+        for (let j = 0; j < cols; j++)
+          out[outOffset + i * cols + j]! += aik * b.values[bRow + j * bStride.col]!;
       }
     }
   }
@@ -164,7 +172,8 @@ function addMask(
   const maskIndex = broadcastIndex(mask.dims, dims);
   const maskValues = toNumbers(mask);
   const values = new Float64Array(shapeSize(dims));
-  for (let i = 0; i < values.length; i++) values[i] = scores.values[scoreIndex[i]!]! + maskValues[maskIndex[i]!]!;
+  for (let i = 0; i < values.length; i++)
+    values[i] = scores.values[scoreIndex[i]!]! + maskValues[maskIndex[i]!]!;
   return { values, dims };
 }
 
@@ -172,7 +181,8 @@ function addMask(
 function softmaxRows(values: Float64Array, rowLength: number): void {
   for (let start = 0; start < values.length; start += rowLength) {
     let max = -Infinity;
-    for (let i = start; i < start + rowLength; i++) if (values[i]! > max || Number.isNaN(values[i]!)) max = values[i]!;
+    for (let i = start; i < start + rowLength; i++)
+      if (values[i]! > max || Number.isNaN(values[i]!)) max = values[i]!;
     let sum = 0;
     for (let i = start; i < start + rowLength; i++) {
       values[i] = Math.exp(values[i]! - max);
@@ -196,7 +206,11 @@ function attention(ctx: KernelContext): Tensor[] {
   requireFloatLike(ctx, k, q, 'K');
   requireFloatLike(ctx, v, q, 'V');
   if (mask) requireFloatLike(ctx, mask, q, 'mask');
-  for (const [t, name] of [[q, 'Q'], [k, 'K'], [v, 'V']] as const) {
+  for (const [t, name] of [
+    [q, 'Q'],
+    [k, 'K'],
+    [v, 'V'],
+  ] as const) {
     if (t.dims.length < 2) ctx.fail(`${name} must have rank 2 or more, got dims [${t.dims.join(', ')}]`);
   }
   const scale = ctx.float('scale');

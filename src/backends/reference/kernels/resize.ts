@@ -4,22 +4,14 @@
  * Resize is separable: along each resized axis, every output position maps to an input coordinate
  * (the coordinate transformation mode) and reads a few input positions with weights (the
  * interpolation mode: nearest, linear or cubic, widened by antialiasing when downscaling). Linear
- * and cubic resampling then run one axis at a time in float64; nearest resampling gathers
- * elements, so it works for every element type.
+ * and cubic resampling then run one axis at a time in float64, the last axis straight into the
+ * output; nearest resampling gathers elements, so it works for every element type.
  */
 
-import { isFloatType, isIntegerType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import { isFloatType, isIntegerType, slotsPerElement, type DataType } from '../../../core/dtype.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import {
-  fromNumbers,
-  gatherStorage,
-  normalizeAxis,
-  readInts,
-  shapeSize,
-  stridesOf,
-  toNumbers,
-} from '../util.js';
+import { normalizeAxis, numbersToStorage, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
 
 /** One input position read by an output position, and its weight. */
 interface Tap {
@@ -43,6 +35,32 @@ const linearKernel = (x: number): number => Math.max(0, 1 - Math.abs(x));
 
 function checkNumeric(ctx: KernelContext, t: Tensor, what: string): void {
   if (!isFloatType(t.type) && !isIntegerType(t.type)) ctx.fail(`${what} must be numeric, got ${t.type}`);
+}
+
+/** Float values being computed for an output, and how to finish the output once they are written. */
+interface FloatOutput {
+  values: Float32Array | Float64Array;
+  finish: () => Tensor;
+}
+
+/**
+ * Output `index` as float storage to compute into: the output's own when it holds float32 or
+ * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats, truncating
+ * integers) into the output.
+ */
+function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+  const out = ctx.output(index, type, dims);
+  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
+    return { values: out.data, finish: () => out };
+  }
+  const scratch = new Float64Array(out.size);
+  return {
+    values: scratch,
+    finish: () => {
+      numbersToStorage(type, scratch, out.data);
+      return out;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,44 +178,52 @@ function axisSampling(ctx: KernelContext, settings: ResizeSettings, axis: AxisRe
   return sampling;
 }
 
-/** Nearest resampling as one gather; positions outside the crop take the extrapolation value. */
-function resizeNearest(x: Tensor, samplings: AxisSampling[], extrapolationValue: number): Tensor {
+/**
+ * Nearest resampling as one gather of storage slots, so every element type keeps its exact values;
+ * positions outside the crop take the extrapolation value.
+ */
+function resizeNearest(
+  ctx: KernelContext,
+  x: Tensor,
+  samplings: AxisSampling[],
+  extrapolationValue: number,
+): Tensor {
   const outDims = samplings.map((s) => s.length);
+  const out = ctx.output(0, x.type, outDims);
   const inStrides = stridesOf(x.dims);
   const rank = outDims.length;
-  const size = shapeSize(outDims);
-  const sources = new Int32Array(size);
+  const slots = slotsPerElement(x.type);
+  const source = x.data as unknown as ArrayLike<unknown>;
+  const target = out.data as unknown as unknown[];
+  // Only a crop can reach outside the input; other resizes may have types numbers cannot encode.
+  const crops = samplings.some((sampling) => sampling.includes(undefined));
+  const outside = (crops ? numbersToStorage(x.type, [extrapolationValue]) : []) as ArrayLike<unknown>;
   const counter = new Array<number>(rank).fill(0);
-  let anyOutside = false;
-  for (let i = 0; i < size; i++) {
-    let source = 0;
-    for (let a = 0; a < rank && source >= 0; a++) {
+  for (let i = 0; i < out.size; i++) {
+    let from = 0;
+    for (let a = 0; a < rank && from >= 0; a++) {
       const taps = samplings[a]![counter[a]!];
-      source = taps ? source + taps[0]!.index * inStrides[a]! : -1;
+      from = taps ? from + taps[0]!.index * inStrides[a]! : -1;
     }
-    sources[i] = source;
-    if (source < 0) anyOutside = true;
+    for (let s = 0; s < slots; s++) target[i * slots + s] = from < 0 ? outside[s] : source[from * slots + s];
     for (let a = rank - 1; a >= 0 && ++counter[a]! === outDims[a]; a--) counter[a] = 0;
   }
-  if (!anyOutside) return new Tensor(x.type, gatherStorage(x.type, x.data, sources), outDims);
-  const values = toNumbers(x);
-  const out = Float64Array.from(sources, (s) => (s < 0 ? extrapolationValue : values[s]!));
-  return fromNumbers(x.type, out, outDims);
+  return out;
 }
 
-/** Resamples `values` (of `dims`) along one axis. */
+/** Resamples `values` (of `dims`) along one axis into `out`. */
 function resampleAxis(
-  values: Float64Array,
+  values: ArrayLike<number>,
   dims: number[],
   axis: number,
   sampling: AxisSampling,
   extrapolationValue: number,
-): Float64Array {
+  out: Float32Array | Float64Array,
+): void {
   const outer = shapeSize(dims.slice(0, axis));
   const inner = shapeSize(dims.slice(axis + 1));
   const inLength = dims[axis]!;
   const outLength = sampling.length;
-  const out = new Float64Array(outer * outLength * inner);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < outLength; j++) {
       const taps = sampling[j];
@@ -213,7 +239,6 @@ function resampleAxis(
       }
     }
   }
-  return out;
 }
 
 /** True when resampling along the axis would copy it unchanged (the common case of unresized axes). */
@@ -227,18 +252,33 @@ function isIdentity(sampling: AxisSampling, inLength: number): boolean {
   );
 }
 
+/**
+ * Linear and cubic resampling pass over the resized axes one at a time, keeping float64 between
+ * passes; the last pass writes the output.
+ */
 function resample(ctx: KernelContext, x: Tensor, settings: ResizeSettings, axes: AxisResize[]): Tensor {
   const samplings = axes.map((axis) => axisSampling(ctx, settings, axis));
-  if (settings.mode === 'nearest') return resizeNearest(x, samplings, settings.extrapolationValue);
+  if (settings.mode === 'nearest') return resizeNearest(ctx, x, samplings, settings.extrapolationValue);
   checkNumeric(ctx, x, `${settings.mode} resizing input`);
-  let values: Float64Array = Float64Array.from(toNumbers(x));
-  const dims = [...x.dims];
-  samplings.forEach((sampling, a) => {
-    if (isIdentity(sampling, dims[a]!)) return;
-    values = resampleAxis(values, dims, a, sampling, settings.extrapolationValue);
-    dims[a] = sampling.length;
+  const out = floatOutput(
+    ctx,
+    0,
+    x.type,
+    samplings.map((s) => s.length),
+  );
+  const resized = samplings.flatMap((sampling, a) => (isIdentity(sampling, x.dims[a]!) ? [] : [a]));
+  let values: ArrayLike<number> = toNumbers(x);
+  if (resized.length === 0) out.values.set(values);
+  let dims = [...x.dims];
+  resized.forEach((a, k) => {
+    const sampling = samplings[a]!;
+    const nextDims = dims.map((d, i) => (i === a ? sampling.length : d));
+    const target = k === resized.length - 1 ? out.values : new Float64Array(shapeSize(nextDims));
+    resampleAxis(values, dims, a, sampling, settings.extrapolationValue, target);
+    values = target;
+    dims = nextDims;
   });
-  return fromNumbers(x.type, values, dims);
+  return out.finish();
 }
 
 function interpolationMode(ctx: KernelContext): InterpolationMode {
@@ -547,7 +587,7 @@ function gridSample(ctx: KernelContext): Tensor[] {
   const channelSize = shapeSize(spatial);
   const points = shapeSize(outSpatial);
   const strides = stridesOf(spatial);
-  const out = new Float64Array(batch * channels * points);
+  const out = floatOutput(ctx, 0, x.type, [batch, channels, ...outSpatial]);
   for (let n = 0; n < batch; n++) {
     for (let p = 0; p < points; p++) {
       const at = (n * points + p) * spatialRank;
@@ -560,11 +600,11 @@ function gridSample(ctx: KernelContext): Tensor[] {
         const base = (n * channels + c) * channelSize;
         let sum = 0;
         for (const t of taps) sum += t.weight * values[base + t.index]!;
-        out[(n * channels + c) * points + p] = sum;
+        out.values[(n * channels + c) * points + p] = sum;
       }
     }
   }
-  return [fromNumbers(x.type, out, [batch, channels, ...outSpatial])];
+  return [out.finish()];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,7 +640,7 @@ function affineGrid(ctx: KernelContext): Tensor[] {
   const positions = [...spatial].reverse().map((length) => normalizedPositions(length, alignCorners));
   const matrices = toNumbers(theta);
   const points = shapeSize(spatial);
-  const out = new Float64Array(batch * points * spatialRank);
+  const out = floatOutput(ctx, 0, theta.type, [batch, ...spatial, spatialRank]);
   const spatialStrides = stridesOf(spatial);
   for (let n = 0; n < batch; n++) {
     for (let p = 0; p < points; p++) {
@@ -612,11 +652,11 @@ function affineGrid(ctx: KernelContext): Tensor[] {
         const row = (n * rows + r) * cols;
         let v = matrices[row + spatialRank]!;
         for (let k = 0; k < spatialRank; k++) v += matrices[row + k]! * point[k]!;
-        out[(n * points + p) * spatialRank + r] = v;
+        out.values[(n * points + p) * spatialRank + r] = v;
       }
     }
   }
-  return [fromNumbers(theta.type, out, [batch, ...spatial, spatialRank])];
+  return [out.finish()];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,7 +710,7 @@ function roiAlign(ctx: KernelContext): Tensor[] {
   const spatialScale = ctx.float('spatial_scale', 1);
   const values = toNumbers(x);
   const boxes = toNumbers(rois);
-  const out = new Float64Array(roiCount * channels * outHeight * outWidth);
+  const out = floatOutput(ctx, 0, x.type, [roiCount, channels, outHeight, outWidth]);
   const offset = halfPixel ? 0.5 : 0;
   for (let r = 0; r < roiCount; r++) {
     const b = batchIndices[r]!;
@@ -699,13 +739,13 @@ function roiAlign(ctx: KernelContext): Tensor[] {
         for (let c = 0; c < channels; c++) {
           const plane = (b * channels + c) * height * width;
           const target = ((r * channels + c) * outHeight + ph) * outWidth + pw;
-          out[target] =
+          out.values[target] =
             mode === 'avg' ? averagePool(values, plane, samples, count) : maxPool(values, plane, samples);
         }
       }
     }
   }
-  return [fromNumbers(x.type, out, [roiCount, channels, outHeight, outWidth])];
+  return [out.finish()];
 }
 
 function averagePool(values: ArrayLike<number>, plane: number, samples: Tap[][], count: number): number {

@@ -2,12 +2,14 @@
  * The recurrent layers RNN, GRU and LSTM. They share one driver: it reads the common inputs
  * (X, W, R, B, sequence_lens, initial states), honours `direction`, `layout`, `clip` and the
  * activation attributes, and walks each (direction, batch entry) pair through time with a
- * per-operator cell. Everything is computed in float64 and rounded to X's type once, at the end.
+ * per-operator cell. Everything is computed in float64; each hidden state is rounded to X's type
+ * once, as it is written into the outputs.
  */
 
+import type { DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, readInts, toNumbers } from '../util.js';
+import { numbersToStorage, readInts, toNumbers } from '../util.js';
 
 type Activation = (x: number) => number;
 
@@ -206,6 +208,32 @@ function readActivations(ctx: KernelContext, spec: RecurrentOp, directions: numb
   );
 }
 
+/** Float values being computed for an output, and how to finish the output once they are written. */
+interface FloatOutput {
+  values: Float32Array | Float64Array;
+  finish: () => Tensor;
+}
+
+/**
+ * Output `index` as float storage to compute into: the output's own when it holds float32 or
+ * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
+ * output.
+ */
+function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+  const out = ctx.output(index, type, dims);
+  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
+    return { values: out.data, finish: () => out };
+  }
+  const scratch = new Float64Array(out.size);
+  return {
+    values: scratch,
+    finish: () => {
+      numbersToStorage(type, scratch, out.data);
+      return out;
+    },
+  };
+}
+
 function expectDims(ctx: KernelContext, name: string, t: Tensor, dims: number[]): void {
   if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) {
     ctx.fail(`${name} must have dims [${dims.join(', ')}], got [${t.dims.join(', ')}]`);
@@ -259,9 +287,12 @@ function runRecurrent(ctx: KernelContext, spec: RecurrentOp): (Tensor | undefine
   const activations = readActivations(ctx, spec, directions);
   const cell = spec.cell(ctx);
 
-  const y = new Float64Array(seqLength * directions * batch * hidden);
-  const yH = new Float64Array(directions * batch * hidden);
-  const yC = new Float64Array(directions * batch * hidden);
+  const yDims = batchMajor ? [batch, seqLength, directions, hidden] : [seqLength, directions, batch, hidden];
+  const y = ctx.wantsOutput(0) ? floatOutput(ctx, 0, x.type, yDims) : undefined;
+  const yH = ctx.wantsOutput(1) ? floatOutput(ctx, 1, x.type, stateDims) : undefined;
+  const yC = spec.hasCellState && ctx.wantsOutput(2) ? floatOutput(ctx, 2, x.type, stateDims) : undefined;
+  // Steps past a batch entry's sequence length stay zero.
+  if (lengths.some((length) => length < seqLength)) y?.values.fill(0);
   const xAt = (t: number, b: number) => (batchMajor ? b * seqLength + t : t * batch + b) * inputSize;
   const yAt = (t: number, d: number, b: number) =>
     (batchMajor ? (b * seqLength + t) * directions + d : (t * directions + d) * batch + b) * hidden;
@@ -287,19 +318,15 @@ function runRecurrent(ctx: KernelContext, spec: RecurrentOp): (Tensor | undefine
         const t = reverse ? length - 1 - step : step;
         const xw = inputProjection(xs, xAt(t, b), inputSize, weights, rows);
         cell(xw, state, weights, activations[d]!, hidden);
-        y.set(state.h, yAt(t, d, b));
+        y?.values.set(state.h, yAt(t, d, b));
       }
-      yH.set(state.h, at);
-      yC.set(state.c, at);
+      yH?.values.set(state.h, at);
+      yC?.values.set(state.c, at);
     }
   }
 
-  const yDims = batchMajor ? [batch, seqLength, directions, hidden] : [seqLength, directions, batch, hidden];
-  const outputs: (Tensor | undefined)[] = [
-    ctx.wantsOutput(0) ? fromNumbers(x.type, y, yDims) : undefined,
-    ctx.wantsOutput(1) ? fromNumbers(x.type, yH, stateDims) : undefined,
-  ];
-  if (spec.hasCellState) outputs.push(ctx.wantsOutput(2) ? fromNumbers(x.type, yC, stateDims) : undefined);
+  const outputs = [y?.finish(), yH?.finish()];
+  if (spec.hasCellState) outputs.push(yC?.finish());
   return outputs;
 }
 

@@ -2,8 +2,9 @@
  * Elementwise operators of one input: the math functions (Abs, Sqrt, Sin, Erf...), rounding, sign,
  * the logical and bitwise negations, and the NaN/infinity tests. Also the small element-mapping
  * toolkit the other elementwise families (activation, binary) build on: floats and the narrow
- * integers are computed as JS numbers and rounded or wrapped by the output storage, int64 and
- * uint64 get a BigInt path wherever an operator can be exact on them.
+ * integers are computed as JS numbers and rounded or wrapped by the output storage (written
+ * straight into it where its stores convert as a cast does), int64 and uint64 get a BigInt path
+ * wherever an operator can be exact on them.
  */
 
 import {
@@ -16,7 +17,7 @@ import {
 } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, toNumbers } from '../util.js';
+import { numbersToStorage, shapeSize, toNumbers } from '../util.js';
 
 /** The element types an operator accepts, by family. */
 export type TypeFamily = 'float' | 'signed' | 'numeric' | 'integer' | 'unsigned' | 'bool';
@@ -54,27 +55,72 @@ export function requireFamily(ctx: KernelContext, t: Tensor, family: TypeFamily,
   }
 }
 
+/** Types whose typed-array stores convert a double exactly as a cast would: round to float32, truncate and wrap integers. */
+const STORES_AS_CAST: ReadonlySet<DataType> = new Set<DataType>([
+  'float32',
+  'float64',
+  'int8',
+  'int16',
+  'int32',
+  'uint8',
+  'uint16',
+  'uint32',
+]);
+
+/** The numbers an element computation writes: the output's own storage, or scratch that `commitNumbers` converts. */
+export type NumberSink =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array;
+
 /**
- * Maps every element of `x` to an element of an `outType` tensor of the same dims. `onBigInt`, when
- * given, handles int64/uint64 inputs exactly; otherwise they go through `onNumber` as doubles.
- * Results are stored as a cast would store them: rounded to narrow floats, wrapped to integer widths.
+ * Where to compute `out`'s elements as JS numbers: straight into its storage when a store there
+ * converts as a cast does (the float32 path, among others), else into float64 scratch.
+ */
+export function numberSink(out: Tensor): NumberSink {
+  return STORES_AS_CAST.has(out.type) ? (out.data as NumberSink) : new Float64Array(out.size);
+}
+
+/** Finishes what `numberSink` began: scratch numbers are converted into `out`'s storage. */
+export function commitNumbers(out: Tensor, sink: NumberSink): Tensor {
+  if (sink !== out.data) numbersToStorage(out.type, sink, out.data);
+  return out;
+}
+
+/** A tensor in new memory, for helpers whose caller has no output place to give them. */
+export function newTensor(type: DataType, dims: readonly number[]): Tensor {
+  return new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
+}
+
+/**
+ * Maps every element of `x` into `out`, an `outType` tensor of x's dims (new memory unless given;
+ * kernels give `ctx.output`). `onBigInt`, when given, handles int64/uint64 inputs exactly; otherwise
+ * they go through `onNumber` as doubles. Results are stored as a cast would store them: rounded to
+ * narrow floats, wrapped to integer widths. Element i is read before it is written, so `out` may be
+ * `x`'s own memory.
  */
 export function mapUnary(
   x: Tensor,
   outType: DataType,
   onNumber: (v: number) => number,
   onBigInt?: (v: bigint) => bigint,
+  out: Tensor = newTensor(outType, x.dims),
 ): Tensor {
   if (onBigInt && isBigIntType(x.type) && isBigIntType(outType)) {
     const src = x.data as BigInt64Array;
-    const out = allocateStorage(outType, x.size) as BigInt64Array;
-    for (let i = 0; i < src.length; i++) out[i] = onBigInt(src[i]!);
-    return new Tensor(outType, out, x.dims);
+    const target = out.data as BigInt64Array;
+    for (let i = 0; i < src.length; i++) target[i] = onBigInt(src[i]!);
+    return out;
   }
   const src = toNumbers(x);
-  const out = new Float64Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = onNumber(src[i]!);
-  return fromNumbers(outType, out, x.dims);
+  const sink = numberSink(out);
+  for (let i = 0; i < src.length; i++) sink[i] = onNumber(src[i]!);
+  return commitNumbers(out, sink);
 }
 
 /** The error function, to about one ulp: a series without cancellation near zero, a continued fraction in the tails. */
@@ -151,7 +197,7 @@ function elementwise(
     run: (ctx) => {
       const x = ctx.input(0);
       requireFamily(ctx, x, family);
-      return [mapUnary(x, x.type, onNumber, onBigInt)];
+      return [mapUnary(x, x.type, onNumber, onBigInt, ctx.output(0, x.type, x.dims))];
     },
   };
 }
@@ -161,13 +207,14 @@ function detectInfinity(ctx: KernelContext): Tensor[] {
   requireFamily(ctx, x, 'float');
   const negative = ctx.int('detect_negative', 1) !== 0;
   const positive = ctx.int('detect_positive', 1) !== 0;
-  return [mapUnary(x, 'bool', (v) => Number((v === Infinity && positive) || (v === -Infinity && negative)))];
+  const isInfinity = (v: number) => Number((v === Infinity && positive) || (v === -Infinity && negative));
+  return [mapUnary(x, 'bool', isInfinity, undefined, ctx.output(0, 'bool', x.dims))];
 }
 
 function detectNaN(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'float');
-  return [mapUnary(x, 'bool', (v) => Number(Number.isNaN(v)))];
+  return [mapUnary(x, 'bool', (v) => Number(Number.isNaN(v)), undefined, ctx.output(0, 'bool', x.dims))];
 }
 
 export const kernels: KernelDef[] = [
