@@ -178,8 +178,8 @@ function composeTransposes(ctx: PassContext, second: Node): Node[] {
   const first = ctx.editor.producer(second.inputs[0] ?? '');
   if (first?.opType !== 'Transpose' || first.domain !== '') return [];
   const perm = composePermutations(intsAttribute(first, 'perm'), intsAttribute(second, 'perm'));
-  const source = first.inputs[0] ?? '';
   if (!perm) return [];
+  const source = first.inputs[0] ?? '';
   if (perm.every((axis, i) => axis === i)) {
     return bypassNode(ctx, second, { source, why: `undoes Transpose '${first.name}'` }) ? [second] : [];
   }
@@ -318,7 +318,9 @@ function zeroPad(ctx: PassContext, node: Node): Bypass | undefined {
 }
 
 function singleInputConcat(_: PassContext, node: Node): Bypass | undefined {
-  return node.inputs.length === 1 ? { source: node.inputs[0]!, why: 'concatenates a single input' } : undefined;
+  return node.inputs.length === 1
+    ? { source: node.inputs[0]!, why: 'concatenates a single input' }
+    : undefined;
 }
 
 function constantInts(ctx: PassContext, value: string): number[] | undefined {
@@ -392,7 +394,7 @@ function sameAttributes(a: Node, b: Node): boolean {
 /** Deep equality of attribute values; numbers by Object.is, so NaN equals NaN and -0 differs from 0. */
 function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Tensor || b instanceof Tensor) {
-    return a instanceof Tensor && b instanceof Tensor && contentKey(a) === contentKey(b);
+    return a instanceof Tensor && b instanceof Tensor && sameTensor(a, b);
   }
   if (Array.isArray(a) || Array.isArray(b)) {
     return (
@@ -409,19 +411,26 @@ function sameValue(a: unknown, b: unknown): boolean {
   return Object.is(a, b);
 }
 
+function sameTensor(a: Tensor, b: Tensor): boolean {
+  if (a.type !== b.type || a.dims.join() !== b.dims.join()) return false;
+  if (Array.isArray(a.data) || Array.isArray(b.data)) return sameValue(a.data, b.data);
+  const bytesA = bytesOf(a.data);
+  const bytesB = bytesOf(b.data);
+  return bytesA.length === bytesB.length && bytesA.every((byte, i) => byte === bytesB[i]);
+}
+
+function bytesOf(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 /** Identical small initializers (same type, dims and bytes) become one. */
 function mergeDuplicateInitializers(ctx: PassContext): boolean {
   const overridable = new Set(ctx.graph.overridableInitializers.map((vi) => vi.name));
   const firstByContent = new Map<string, string>();
   const merged: string[] = [];
   for (const [name, tensor] of [...ctx.graph.initializers]) {
-    if (
-      overridable.has(name) ||
-      ctx.editor.isGraphOutput(name) ||
-      byteLength(tensor) > SHARED_CONSTANT_BYTES
-    ) {
-      continue;
-    }
+    const shareable = !overridable.has(name) && !ctx.editor.isGraphOutput(name);
+    if (!shareable || byteLength(tensor) > SHARED_CONSTANT_BYTES) continue;
     const key = contentKey(tensor);
     const original = firstByContent.get(key);
     if (original === undefined) {
@@ -451,9 +460,7 @@ function byteLength(t: Tensor): number {
 /** Type, dims and exact bytes (strings by value) as one string. */
 function contentKey(t: Tensor): string {
   const data = t.data;
-  const content = Array.isArray(data)
-    ? JSON.stringify(data)
-    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).join(',');
+  const content = Array.isArray(data) ? JSON.stringify(data) : bytesOf(data).join(',');
   return `${t.type}|${t.dims.join(',')}|${content}`;
 }
 

@@ -116,7 +116,12 @@ function batchNormAffine(ctx: PassContext, bn: Node, weights: Tensor): ChannelAf
 }
 
 /** A Mul or Add (numpy broadcasting, opset 7 on) of the Conv output by a per-channel constant. */
-function constantAffine(ctx: PassContext, node: Node, convOutput: string, weights: Tensor) {
+function constantAffine(
+  ctx: PassContext,
+  node: Node,
+  convOutput: string,
+  weights: Tensor,
+): ChannelAffine | undefined {
   if (node.opset < 7) return undefined;
   const operand = otherOperand(node, convOutput);
   const constant = operand === undefined ? undefined : constantValue(ctx, operand);
@@ -126,7 +131,12 @@ function constantAffine(ctx: PassContext, node: Node, convOutput: string, weight
   return node.opType === 'Mul' ? { node, scale: values } : { node, shift: values };
 }
 
-function channelAffine(ctx: PassContext, node: Node, convOutput: string, weights: Tensor) {
+function channelAffine(
+  ctx: PassContext,
+  node: Node,
+  convOutput: string,
+  weights: Tensor,
+): ChannelAffine | undefined {
   if (isOp(node, 'BatchNormalization') && node.inputs[0] === convOutput) {
     return batchNormAffine(ctx, node, weights);
   }
@@ -256,8 +266,8 @@ function matchBias(ctx: PassContext, base: Node, type: DataType): BiasMatch | un
   if (!isOp(add, 'Add') || add.opset < 7) return undefined;
   const operand = otherOperand(add, output);
   const constant = operand === undefined ? undefined : constantValue(ctx, operand);
-  if (!constant || constant.type !== type || constant.dims.slice(0, -1).some((d) => d !== 1))
-    return undefined;
+  const alongLastAxis = constant?.type === type && constant.dims.slice(0, -1).every((d) => d === 1);
+  if (!constant || !alongLastAxis) return undefined;
   const length = constant.dims.at(-1) ?? 1;
   if (length !== 1 && length !== columnsOf(ctx, base)) return undefined;
   if (constant.dims.length > 1 && !((rankOf(ctx, base) ?? 0) >= constant.dims.length)) return undefined;

@@ -18,7 +18,8 @@ import type { GraphPass, PassContext } from './pass.js';
 
 /**
  * For operators whose output has the element type of some of their inputs, those inputs' indices
- * (by domain and op type).
+ * (by domain and op type). ElementwiseChain is not among them: its inputs may hold a Where's bool
+ * condition or a Pow's integer exponent.
  */
 const SAME_TYPE_INPUTS: ReadonlyMap<string, readonly number[]> = new Map([
   ...[...CHAIN_OPS.keys()].map((op): [string, number[]] => [
@@ -76,7 +77,7 @@ function isChainable(editor: GraphEditor, node: Node): boolean {
   );
 }
 
-/** The chainable node that `node`'s output feeds alone, if any: the chain through `node` goes on there. */
+/** True when `node`'s output feeds one chainable node alone: the chain through `node` goes on there. */
 function chainsOnward(editor: GraphEditor, node: Node, chainable: (n: Node) => boolean): boolean {
   const output = node.outputs[0]!;
   const [consumer] = editor.consumers(output);
@@ -111,7 +112,9 @@ function chainNode(editor: GraphEditor, members: readonly Node[]): Node {
     return j === undefined ? externals.indexOf(input) : externals.length + j;
   };
   const attributes = members.flatMap((node, j) =>
-    [...node.attributes.values()].map((a) => ({ owner: j, name: a.name, value: a.value as number })),
+    [...node.attributes.values()]
+      .filter((a) => a.type === 'float')
+      .map((a) => ({ owner: j, name: a.name, value: a.value })),
   );
   const program: Attribute[] = [
     { name: 'ops', type: 'strings', value: members.map((n) => n.opType) },

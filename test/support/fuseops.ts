@@ -7,9 +7,12 @@
 
 import assert from 'node:assert/strict';
 import { InferenceSession, Tensor } from '../../src/index.js';
-import { opLabel } from '../../src/ir/graph.js';
+import { KernelContext, type KernelDef } from '../../src/backends/reference/kernel.js';
+import type { RuntimeValue } from '../../src/core/values.js';
+import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node } from '../../src/ir/graph.js';
 import type { OptimizationLevel, Rewrite } from '../../src/passes/index.js';
-import { fromNumbers, toNumbers } from '../../src/backends/reference/util.js';
+import { fromNumbers, shapeSize, toNumbers } from '../../src/backends/reference/util.js';
+import { allocateStorage } from '../../src/core/dtype.js';
 import { buildModel, type ModelSpec, type ValueSpec } from './build-model.js';
 
 export interface Optimized {
@@ -86,4 +89,28 @@ export async function assertSameAsUnfused(spec: ModelSpec, options: CompareOptio
       assert.ok(Math.abs(a[i]! - v) <= tolerance * scale, `${name}[${i}]: ${a[i]} differs from ${v}`);
     });
   }
+}
+
+/** Runs a Heddle-domain kernel directly on a node with the given attributes (lists of strings included). */
+export function runHeddleKernel(
+  kernel: KernelDef,
+  attributes: readonly Attribute[],
+  inputs: readonly Tensor[],
+): (RuntimeValue | undefined)[] {
+  const node: Node = {
+    name: kernel.op,
+    opType: kernel.op,
+    domain: HEDDLE_DOMAIN,
+    opset: 1,
+    inputs: inputs.map((_, i) => `input${i}`),
+    outputs: ['output'],
+    attributes: new Map(attributes.map((a) => [a.name, a])),
+  };
+  const ctx = new KernelContext(node, {
+    inputs,
+    site: { model: 'test' },
+    runSubgraph: () => [],
+    allocateOutput: (_, type, dims) => new Tensor(type, allocateStorage(type, shapeSize(dims)), dims),
+  });
+  return kernel.run(ctx);
 }

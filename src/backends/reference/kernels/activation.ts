@@ -159,7 +159,13 @@ function clip(ctx: KernelContext): Tensor[] {
     t && isBigIntType(t.type) ? (t.data as BigInt64Array)[0] : undefined;
   const out = ctx.output(0, x.type, x.dims);
   return [
-    mapUnary(x, x.type, clamp(numberBound(min), numberBound(max)), clamp(bigIntBound(min), bigIntBound(max)), out),
+    mapUnary(
+      x,
+      x.type,
+      clamp(numberBound(min), numberBound(max)),
+      clamp(bigIntBound(min), bigIntBound(max)),
+      out,
+    ),
   ];
 }
 

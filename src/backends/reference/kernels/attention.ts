@@ -97,11 +97,17 @@ function readHeads(ctx: KernelContext, t: Tensor, name: string, heads: number | 
   };
 }
 
+/** The keys or values attended to, and the present cache output when the model asks for it. */
+interface Cache {
+  attended: Heads;
+  present: Tensor | undefined;
+}
+
 /**
  * The present cache: `past` followed by the new entries `current` (read from `source`, K or V)
  * along the sequence axis, [batch, heads, past + new, size] of the source's type. It is built in
  * output `index` when the model asks for it, else (when there is a past to join) in scratch memory;
- * without either, the new entries alone are the keys or values attended to.
+ * without either, the new entries alone are attended to.
  */
 function presentCache(
   ctx: KernelContext,
@@ -110,9 +116,9 @@ function presentCache(
   current: Heads,
   source: Tensor,
   name: string,
-): Heads {
+): Cache {
   const wanted = ctx.wantsOutput(index);
-  if (!past && !wanted) return current;
+  if (!past && !wanted) return { attended: current, present: undefined };
   const { batch, heads, size } = current;
   const pastLength = past ? past.dims[2]! : 0;
   if (past) {
@@ -142,7 +148,10 @@ function presentCache(
       target.set(from.subarray(at, at + size), (bh * sequence + pastLength + s) * size);
     }
   }
-  return headsFirst(toNumbers(present), batch, heads, sequence, size);
+  return {
+    attended: headsFirst(toNumbers(present), batch, heads, sequence, size),
+    present: wanted ? present : undefined,
+  };
 }
 
 /**
@@ -216,8 +225,17 @@ function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
   const qHeadsAttr = ctx.has('q_num_heads') ? ctx.int('q_num_heads') : undefined;
   const kvHeadsAttr = ctx.has('kv_num_heads') ? ctx.int('kv_num_heads') : undefined;
   const query = readHeads(ctx, q, 'Q', qHeadsAttr);
-  const keys = appendToCache(ctx, ctx.optionalInput(4), readHeads(ctx, k, 'K', kvHeadsAttr), 'past_key');
-  const values = appendToCache(ctx, ctx.optionalInput(5), readHeads(ctx, v, 'V', kvHeadsAttr), 'past_value');
+  const keyCache = presentCache(ctx, 1, ctx.optionalInput(4), readHeads(ctx, k, 'K', kvHeadsAttr), k, 'past_key');
+  const valueCache = presentCache(
+    ctx,
+    2,
+    ctx.optionalInput(5),
+    readHeads(ctx, v, 'V', kvHeadsAttr),
+    v,
+    'past_value',
+  );
+  const keys = keyCache.attended;
+  const values = valueCache.attended;
   const { batch, heads, sequence: queries } = query;
   if (keys.batch !== batch || values.batch !== batch) ctx.fail('Q, K and V must have one batch size');
   if (keys.size !== query.size) ctx.fail(`Q's head size ${query.size} differs from K's ${keys.size}`);
@@ -257,25 +275,35 @@ function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
   if (stage === undefined) ctx.fail(`qk_matmul_output_mode must be 0 to 3, got ${mode}`);
 
   const valueSize = values.size;
-  const y = new Float64Array(batch * heads * queries * valueSize);
-  const qkOutput = new Float64Array(batch * heads * queries * total);
+  // A 3-D output packs the heads back into the last axis: [batch, queries, heads * value size].
+  const packed = q.dims.length === 3;
+  const y = floatOutput(
+    ctx,
+    0,
+    q.type,
+    packed ? [batch, queries, heads * valueSize] : [batch, heads, queries, valueSize],
+  );
+  const qkOutput = ctx.wantsOutput(3) ? floatOutput(ctx, 3, q.type, [batch, heads, queries, total]) : undefined;
   const stages = {
     scores: new Float64Array(total),
     softcapped: new Float64Array(total),
     biased: new Float64Array(total),
     probabilities: new Float64Array(total),
   };
+  const probabilities = stages.probabilities;
   const bias = new Float64Array(total);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
-      const kvBase = (b * keys.heads + Math.floor(h / group)) * total;
+      const kvHead = Math.floor(h / group);
+      const keysAt = offsetOf(keys, b, kvHead, 0);
+      const valuesAt = offsetOf(values, b, kvHead, 0);
       for (let i = 0; i < queries; i++) {
         const row = (b * heads + h) * queries + i;
-        const qOffset = row * query.size;
+        const qAt = offsetOf(query, b, h, i);
         for (let j = 0; j < total; j++) {
           let dot = 0;
-          const kOffset = (kvBase + j) * keys.size;
-          for (let d = 0; d < query.size; d++) dot += query.values[qOffset + d]! * keys.values[kOffset + d]!;
+          const kAt = keysAt + j * keys.positionStride;
+          for (let d = 0; d < query.size; d++) dot += query.values[qAt + d]! * keys.values[kAt + d]!;
           stages.scores[j] = dot * scale;
           stages.softcapped[j] =
             softcap > 0 ? softcap * Math.tanh(stages.scores[j]! / softcap) : stages.scores[j]!;
@@ -283,29 +311,23 @@ function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
         biasRow(b, h, i, bias);
         for (let j = 0; j < total; j++) stages.biased[j] = stages.softcapped[j]! + bias[j]!;
         // A row with every key masked attends to nothing: its probabilities are all zero, not NaN.
-        if (bias.every((x) => x === -Infinity)) stages.probabilities.fill(0);
-        else softmaxInto(stages.biased, stages.probabilities);
-        qkOutput.set(stages[stage], row * total);
-        for (let j = 0; j < total; j++) {
-          const p = stages.probabilities[j]!;
-          if (p === 0) continue;
-          const vOffset = (kvBase + j) * valueSize;
-          for (let d = 0; d < valueSize; d++) y[row * valueSize + d] += p * values.values[vOffset + d]!;
+        if (bias.every((x) => x === -Infinity)) probabilities.fill(0);
+        else softmaxInto(stages.biased, probabilities);
+        qkOutput?.values.set(stages[stage], row * total);
+        const yAt = packed ? ((b * queries + i) * heads + h) * valueSize : row * valueSize;
+        for (let d = 0; d < valueSize; d++) {
+          let sum = 0;
+          for (let j = 0; j < total; j++) {
+            // Masked keys take no part, even where their values are infinite or NaN.
+            const p = probabilities[j]!;
+            if (p !== 0) sum += p * values.values[valuesAt + j * values.positionStride + d]!;
+          }
+          y.values[yAt + d] = sum;
         }
       }
     }
   }
-
-  const yDims =
-    q.dims.length === 3 ? [batch, queries, heads * valueSize] : [batch, heads, queries, valueSize];
-  return [
-    fromNumbers(q.type, q.dims.length === 3 ? mergeHeads(y, batch, heads, queries, valueSize) : y, yDims),
-    ctx.wantsOutput(1) ? fromNumbers(k.type, keys.values, [batch, keys.heads, total, keys.size]) : undefined,
-    ctx.wantsOutput(2)
-      ? fromNumbers(v.type, values.values, [batch, values.heads, total, valueSize])
-      : undefined,
-    ctx.wantsOutput(3) ? fromNumbers(q.type, qkOutput, [batch, heads, queries, total]) : undefined,
-  ];
+  return [y.finish(), keyCache.present, valueCache.present, qkOutput?.finish()];
 }
 
 function softmaxInto(x: Float64Array, out: Float64Array): void {
@@ -317,26 +339,6 @@ function softmaxInto(x: Float64Array, out: Float64Array): void {
     sum += out[j]!;
   }
   for (let j = 0; j < x.length; j++) out[j] /= sum;
-}
-
-/** [batch, heads, sequence, size] → [batch, sequence, heads * size]. */
-function mergeHeads(
-  x: Float64Array,
-  batch: number,
-  heads: number,
-  sequence: number,
-  size: number,
-): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      for (let s = 0; s < sequence; s++) {
-        const from = ((b * heads + h) * sequence + s) * size;
-        out.set(x.subarray(from, from + size), ((b * sequence + s) * heads + h) * size);
-      }
-    }
-  }
-  return out;
 }
 
 /**
@@ -370,12 +372,14 @@ function runRotaryEmbedding(ctx: KernelContext): Tensor[] {
   const sin = toNumbers(sinCache);
   const cacheRow = cacheRowLookup(ctx, cosCache, positionIds, batch, sequence);
 
-  const out = Float64Array.from(input.values);
+  const out = floatOutput(ctx, 0, x.type, x.dims);
+  // Features past rotary_embedding_dim pass through unrotated.
+  out.values.set(input.values);
   for (let b = 0; b < batch; b++) {
     for (let s = 0; s < sequence; s++) {
       const cacheOffset = cacheRow(b, s) * half;
       for (let h = 0; h < heads; h++) {
-        const base = ((b * heads + h) * sequence + s) * size;
+        const base = offsetOf(input, b, h, s);
         for (let i = 0; i < half; i++) {
           const [first, second] = interleaved
             ? [base + 2 * i, base + 2 * i + 1]
@@ -384,14 +388,13 @@ function runRotaryEmbedding(ctx: KernelContext): Tensor[] {
           const n = sin[cacheOffset + i]!;
           const x1 = input.values[first]!;
           const x2 = input.values[second]!;
-          out[first] = c * x1 - n * x2;
-          out[second] = n * x1 + c * x2;
+          out.values[first] = c * x1 - n * x2;
+          out.values[second] = n * x1 + c * x2;
         }
       }
     }
   }
-  const result = x.dims.length === 3 ? mergeHeads(out, batch, heads, sequence, size) : out;
-  return [fromNumbers(x.type, result, x.dims)];
+  return [out.finish()];
 }
 
 /** Which cache row serves token (b, s): the position id's row, or the token's own [b, s] row. */
@@ -437,9 +440,9 @@ function runSwiGLU(ctx: KernelContext): Tensor[] {
   const alpha = ctx.float('alpha', 1);
   const a = toNumbers(gate);
   const b = toNumbers(linear);
-  const out = new Float64Array(shapeSize(gate.dims));
-  for (let i = 0; i < out.length; i++) out[i] = (a[i]! * b[i]!) / (1 + Math.exp(-alpha * a[i]!));
-  return [fromNumbers(gate.type, out, gate.dims)];
+  const out = floatOutput(ctx, 0, gate.type, gate.dims);
+  for (let i = 0; i < gate.size; i++) out.values[i] = (a[i]! * b[i]!) / (1 + Math.exp(-alpha * a[i]!));
+  return [out.finish()];
 }
 
 export const kernels: KernelDef[] = [

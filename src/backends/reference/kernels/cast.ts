@@ -22,7 +22,7 @@ import {
   numberToFloat8e8m0,
   type E8m0RoundMode,
 } from '../../../core/float-formats.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { narrowDecoder, narrowEncoder, toNumbers } from '../util.js';
 
@@ -153,7 +153,11 @@ function fromBigInts(source: BigInt64Array | BigUint64Array, out: Tensor, option
     // Wrap in BigInt first: a Number conversion would round away the low bits.
     const bits = bitsOf(out.type);
     const wrap = isSignedInteger(out.type) ? BigInt.asIntN : BigInt.asUintN;
-    numbersInto(out, Array.from(source, (v) => Number(wrap(bits, v))), options);
+    numbersInto(
+      out,
+      Array.from(source, (v) => Number(wrap(bits, v))),
+      options,
+    );
     return;
   }
   numbersInto(out, Array.from(source, Number), options);
@@ -310,7 +314,9 @@ function bitCast(ctx: KernelContext, input: Tensor, to: DataType): Tensor {
   // Typed arrays hold the host's byte order, little-endian wherever Node runs, as ONNX requires.
   const bytes = bytesOf(out.data);
   bytes.set(bytesOf(input.data));
-  if (to === 'bool' && bytes.some((byte) => byte > 1)) ctx.fail('BitCast to bool met a byte other than 0 and 1');
+  if (to === 'bool' && bytes.some((byte) => byte > 1)) {
+    ctx.fail('BitCast to bool met a byte other than 0 and 1');
+  }
   return out;
 }
 

@@ -1,16 +1,24 @@
 /**
  * Control flow: If, Loop and Scan. Each runs its body subgraph through `ctx.runSubgraph`, which
  * makes the enclosing graph's values visible to the body by name. Loop and Scan thread state
- * values from one iteration to the next and stack per-iteration "scan outputs" along a new axis.
+ * values from one iteration to the next and stack per-iteration "scan outputs" along a new axis,
+ * into the node's output memory. Values the body returns (If's results, final states) are passed
+ * on as they are.
  */
 
-import { allocateStorage, type DataType } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import { describeValue, type RuntimeValue } from '../../../core/values.js';
 import type { Dim, Graph, ValueInfo } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { normalizeAxis, readInts, scalarNumber, shapeSize } from '../util.js';
-import { concatAlongAxis, sliceAlongAxis, stackAlongAxis } from './sequence.js';
+import { normalizeAxis, readInts, scalarNumber } from '../util.js';
+import {
+  concatAlongAxis,
+  newTensor,
+  outputTensor,
+  sliceAlongAxis,
+  stackAlongAxis,
+  type Allocate,
+} from './sequence.js';
 
 function isTrue(ctx: KernelContext, value: RuntimeValue | undefined, what: string): boolean {
   if (!(value instanceof Tensor) || value.type !== 'bool' || value.size !== 1) {
@@ -46,28 +54,25 @@ function bodyTensor(ctx: KernelContext, value: RuntimeValue | undefined, output:
 }
 
 /**
- * Stacks the per-iteration values of one scan output along `axis`. With no iterations there are
- * no values to take a shape from, so the body's declared output type gives it (unknown dims as 0).
+ * Stacks the per-iteration values of one scan output along `axis`, into `allocate`'s tensor. With
+ * no iterations there are no values to take a shape from, so the body's declared output type gives
+ * it (unknown dims as 0).
  */
 function stackScanOutput(
   ctx: KernelContext,
   steps: readonly Tensor[],
   axis: number,
   declared: ValueInfo | undefined,
+  allocate: Allocate,
 ): Tensor {
-  if (steps.length > 0) return stackAlongAxis(steps, axis, (reason) => ctx.fail(reason));
+  if (steps.length > 0) return stackAlongAxis(steps, axis, (reason) => ctx.fail(reason), allocate);
   const type = declared?.type;
   if (type?.kind !== 'tensor') {
     ctx.fail(`scan output '${declared?.name}' has no declared tensor type to build an empty result from`);
   }
   const dims = (type.shape ?? []).map((d: Dim) => (typeof d === 'number' ? d : 0));
   dims.splice(axis, 0, 0);
-  return emptyTensor(type.elemType, dims);
-}
-
-/** A zero-filled tensor (empty when a dim is 0). */
-function emptyTensor(type: DataType, dims: number[]): Tensor {
-  return new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
+  return allocate(type.elemType, dims);
 }
 
 function runIf(ctx: KernelContext): RuntimeValue[] {
@@ -80,7 +85,7 @@ function runIf(ctx: KernelContext): RuntimeValue[] {
  * (condition, carried values..., scan outputs...). A missing trip count and a missing condition
  * both mean "no limit"; the body's condition output is ignored when the node has no condition.
  */
-function runLoop(ctx: KernelContext): RuntimeValue[] {
+function runLoop(ctx: KernelContext): (RuntimeValue | undefined)[] {
   const body = ctx.graph('body');
   const tripCountInput = ctx.optionalInput(0);
   const tripCount = tripCountInput === undefined ? Infinity : scalarNumber(tripCountInput);
@@ -106,7 +111,11 @@ function runLoop(ctx: KernelContext): RuntimeValue[] {
       steps.push(bodyTensor(ctx, results[1 + carriedCount + k], 1 + carriedCount + k)),
     );
   }
-  const stacked = scans.map((steps, k) => stackScanOutput(ctx, steps, 0, body.outputs[1 + carriedCount + k]));
+  const stacked = scans.map((steps, k) => {
+    const index = carriedCount + k;
+    if (!ctx.wantsOutput(index)) return undefined;
+    return stackScanOutput(ctx, steps, 0, body.outputs[1 + index], outputTensor(ctx, index));
+  });
   return [...carried, ...stacked];
 }
 
@@ -167,7 +176,7 @@ function tensorInputs(ctx: KernelContext, from: number, to: number): Tensor[] {
 }
 
 /** Scan (opset 9 on): states and scan inputs with per-input axes and directions, no batch axis. */
-function runScan(ctx: KernelContext): RuntimeValue[] {
+function runScan(ctx: KernelContext): (RuntimeValue | undefined)[] {
   const body = ctx.graph('body');
   const scanInputCount = ctx.int('num_scan_inputs');
   const stateCount = ctx.inputs.length - scanInputCount;
@@ -195,10 +204,13 @@ function runScan(ctx: KernelContext): RuntimeValue[] {
   }
   const outputReversed = directionFlags(ctx, 'scan_output_directions', scanOutputCount);
   const outputs = result.steps.map((steps, k) => {
-    const declared = body.outputs[stateCount + k];
+    const index = stateCount + k;
+    const declared = body.outputs[index];
     const rank = (steps[0]?.dims.length ?? declaredRank(declared)) + 1;
     const axis = normalizeAxis(outputAxes[k]!, rank, fail);
-    return stackScanOutput(ctx, outputReversed[k] ? [...steps].reverse() : steps, axis, declared);
+    if (!ctx.wantsOutput(index)) return undefined;
+    const ordered = outputReversed[k] ? [...steps].reverse() : steps;
+    return stackScanOutput(ctx, ordered, axis, declared, outputTensor(ctx, index));
   });
   return [...result.states, ...outputs];
 }
@@ -212,7 +224,7 @@ function declaredRank(info: ValueInfo | undefined): number {
  * has a leading batch axis (scan inputs scan along axis 1). Each batch entry is scanned on its own;
  * positions past an entry's sequence length are zero in the scan outputs.
  */
-function runBatchedScan(ctx: KernelContext): RuntimeValue[] {
+function runBatchedScan(ctx: KernelContext): (RuntimeValue | undefined)[] {
   const body = ctx.graph('body');
   const scanInputCount = ctx.int('num_scan_inputs');
   const inputCount = ctx.inputs.length - 1;
@@ -255,19 +267,22 @@ function runBatchedScan(ctx: KernelContext): RuntimeValue[] {
     });
     result.states.forEach((state, i) => finalStates[i]!.push(bodyTensor(ctx, state, i)));
     result.steps.forEach((steps, k) => {
-      const stacked = stackScanOutput(ctx, steps, 0, body.outputs[stateCount + k]);
+      const stacked = stackScanOutput(ctx, steps, 0, body.outputs[stateCount + k], newTensor);
       scanOutputs[k]!.push(padAxis0(ctx, stacked, maxLength));
     });
   }
   const fail = (reason: string) => ctx.fail(reason);
-  return [...finalStates, ...scanOutputs].map((entries) => stackAlongAxis(entries, 0, fail));
+  return [...finalStates, ...scanOutputs].map((entries, i) =>
+    ctx.wantsOutput(i) ? stackAlongAxis(entries, 0, fail, outputTensor(ctx, i)) : undefined,
+  );
 }
 
 /** Extends axis 0 of `t` with zeros up to `size`. */
 function padAxis0(ctx: KernelContext, t: Tensor, size: number): Tensor {
   const missing = size - t.dims[0]!;
   if (missing === 0) return t;
-  const zeros = emptyTensor(t.type, [missing, ...t.dims.slice(1)]);
+  // New memory is zero-filled.
+  const zeros = newTensor(t.type, [missing, ...t.dims.slice(1)]);
   return concatAlongAxis([t, zeros], 0, (reason) => ctx.fail(reason));
 }
 

@@ -9,16 +9,18 @@
  * the output at it. `planTaps` computes those boxes once per call and `accumulateBox` runs
  * `dst += weight * src` over one of them with a tight loop on the innermost axis. DeformConv samples
  * its input at learned fractional offsets, so it gathers deformed columns first and multiplies them
- * by the weights.
+ * by the weights. Every kernel sums one output plane (one batch item and channel) at a time in
+ * float64 and stores it into the output as soon as it is complete.
  *
  * The window geometry (strides, dilations, pads, auto_pad, output size) lives here too and is shared
  * with the pooling kernels.
  */
 
 import type { DataType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { numericOutput } from './matmul.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const QUANTIZED_TYPES: ReadonlySet<DataType> = new Set(['int8', 'uint8']);
@@ -146,7 +148,7 @@ function accumulateBox(
   dst: Float64Array,
   dstStart: number,
   dstSteps: readonly number[],
-  src: Float64Array,
+  src: ArrayLike<number>,
   srcStart: number,
   srcSteps: readonly number[],
   counts: readonly number[],
@@ -177,19 +179,18 @@ function accumulateBox(
   }
 }
 
-/** A convolution's operands as float64 values with their dims, ready for the direct loops. */
+/** A convolution's operands as numbers with their dims, ready for the direct loops. */
 interface ConvOperands {
-  x: Float64Array;
+  x: ArrayLike<number>;
   xDims: readonly number[];
-  w: Float64Array;
+  w: ArrayLike<number>;
   wDims: readonly number[];
   bias?: ArrayLike<number>;
   group: number;
 }
 
-function asFloat64(values: ArrayLike<number>): Float64Array {
-  return values instanceof Float64Array ? values : Float64Array.from(values);
-}
+/** Receives output plane `plane` (flat index over batch and channel) once its sums are complete. */
+type PlaneStore = (plane: number, sums: Float64Array) => void;
 
 /** Reads kernel_shape (checked against the weights) and the group count shared by the Conv family. */
 function kernelAndGroup(ctx: KernelContext, wDims: readonly number[]): { kernel: number[]; group: number } {
@@ -231,23 +232,29 @@ function checkBias(ctx: KernelContext, bias: Tensor | undefined, channels: numbe
   }
 }
 
-/** Direct N-D convolution: out[n, m] = bias[m] + Σ_c Σ_taps w[m, c, tap] * x[n, c, shifted]. */
-function convolve(ops: ConvOperands, geometry: WindowGeometry): { out: Float64Array; dims: number[] } {
+/** The dims of a convolution's output: [N, M, spatial...]. */
+function convOutputDims(xDims: readonly number[], outChannels: number, geometry: WindowGeometry): number[] {
+  return [xDims[0]!, outChannels, ...geometry.outSpatial];
+}
+
+/**
+ * Direct N-D convolution: out[n, m] = bias[m] + Σ_c Σ_taps w[m, c, tap] * x[n, c, shifted], summed
+ * one output plane at a time and handed to `store`.
+ */
+function convolve(ops: ConvOperands, geometry: WindowGeometry, store: PlaneStore): void {
   const { x, xDims, w, wDims, bias, group } = ops;
   const [batch, channels] = xDims as [number, number];
   const outChannels = wDims[0]!;
   const inSpatial = xDims.slice(2);
   const plan = planTaps(geometry.outSpatial, inSpatial, geometry);
   const inPlane = shapeSize(inSpatial);
-  const outPlane = shapeSize(geometry.outSpatial);
   const taps = plan.boxes.length;
   const groupChannels = channels / group;
   const groupOutChannels = outChannels / group;
-  const out = new Float64Array(batch * outChannels * outPlane);
+  const sums = new Float64Array(shapeSize(geometry.outSpatial));
   for (let n = 0; n < batch; n++) {
     for (let m = 0; m < outChannels; m++) {
-      const outStart = (n * outChannels + m) * outPlane;
-      if (bias) out.fill(bias[m]!, outStart, outStart + outPlane);
+      sums.fill(bias ? bias[m]! : 0);
       const firstChannel = Math.floor(m / groupOutChannels) * groupChannels;
       for (let c = 0; c < groupChannels; c++) {
         const inStart = (n * channels + firstChannel + c) * inPlane;
@@ -255,29 +262,41 @@ function convolve(ops: ConvOperands, geometry: WindowGeometry): { out: Float64Ar
         for (let t = 0; t < taps; t++) {
           const box = plan.boxes[t]!;
           if (box.empty) continue;
-          const start = inStart + box.targetBase;
-          const weight = w[weightStart + t]!;
           accumulateBox(
-            out,
-            outStart + box.iterBase,
+            sums,
+            box.iterBase,
             plan.iterSteps,
             x,
-            start,
+            inStart + box.targetBase,
             plan.targetSteps,
             box.counts,
             plan.counter,
-            weight,
+            w[weightStart + t]!,
           );
         }
       }
+      store(n * outChannels + m, sums);
     }
   }
-  return { out, dims: [batch, outChannels, ...geometry.outSpatial] };
 }
 
-function floatValues(ctx: KernelContext, t: Tensor): Float64Array {
+/** A float operand's elements as numbers (float32 and float64 storage is used as it is). */
+function floatValues(ctx: KernelContext, t: Tensor): ArrayLike<number> {
   if (!FLOAT_TYPES.has(t.type)) ctx.fail(`${ctx.node.opType} does not support ${t.type}`);
-  return asFloat64(toNumbers(t));
+  return toNumbers(t);
+}
+
+/** An output of `type` and `dims` whose planes (of the dims after the first two) `fill` stores. */
+function planarOutput(
+  ctx: KernelContext,
+  type: DataType,
+  dims: readonly number[],
+  fill: (store: PlaneStore) => void,
+): Tensor {
+  const planeSize = shapeSize(dims.slice(2));
+  return numericOutput(ctx, 0, type, dims, (values) =>
+    fill((plane, sums) => values.set(sums, plane * planeSize)),
+  );
 }
 
 function conv(ctx: KernelContext): Tensor {
@@ -289,18 +308,17 @@ function conv(ctx: KernelContext): Tensor {
   const outChannels = checkConvShapes(ctx, x.dims, w.dims, group);
   checkBias(ctx, bias, outChannels);
   const geometry = windowGeometry(ctx, x.dims.slice(2), kernel);
-  const { out, dims } = convolve(
-    {
-      x: floatValues(ctx, x),
-      xDims: x.dims,
-      w: floatValues(ctx, w),
-      wDims: w.dims,
-      bias: bias && toNumbers(bias),
-      group,
-    },
-    geometry,
+  const operands: ConvOperands = {
+    x: floatValues(ctx, x),
+    xDims: x.dims,
+    w: floatValues(ctx, w),
+    wDims: w.dims,
+    bias: bias && toNumbers(bias),
+    group,
+  };
+  return planarOutput(ctx, x.type, convOutputDims(x.dims, outChannels, geometry), (store) =>
+    convolve(operands, geometry, store),
   );
-  return fromNumbers(x.type, out, dims);
 }
 
 /** A quantized operand minus its zero point: a scalar, or one per output channel for the weights. */
@@ -329,34 +347,43 @@ function subtractZeroPoint(
   return values;
 }
 
-/** The integer accumulation shared by ConvInteger and QLinearConv (exact in float64). */
+/** The integer convolution shared by ConvInteger and QLinearConv (exact in float64). */
+interface IntegerConv {
+  operands: ConvOperands;
+  geometry: WindowGeometry;
+  outChannels: number;
+  dims: number[];
+}
+
 function integerConv(
   ctx: KernelContext,
   x: Tensor,
   xZero: Tensor | undefined,
   w: Tensor,
   wZero: Tensor | undefined,
-) {
+): IntegerConv {
   const { kernel, group } = kernelAndGroup(ctx, w.dims);
   const outChannels = checkConvShapes(ctx, x.dims, w.dims, group);
   const geometry = windowGeometry(ctx, x.dims.slice(2), kernel);
-  const xValues = subtractZeroPoint(ctx, x, xZero);
-  const wValues = subtractZeroPoint(ctx, w, wZero, outChannels);
-  return {
-    ...convolve({ x: xValues, xDims: x.dims, w: wValues, wDims: w.dims, group }, geometry),
-    outChannels,
+  const operands: ConvOperands = {
+    x: subtractZeroPoint(ctx, x, xZero),
+    xDims: x.dims,
+    w: subtractZeroPoint(ctx, w, wZero, outChannels),
+    wDims: w.dims,
+    group,
   };
+  return { operands, geometry, outChannels, dims: convOutputDims(x.dims, outChannels, geometry) };
 }
 
 function convInteger(ctx: KernelContext): Tensor {
-  const { out, dims } = integerConv(
+  const { operands, geometry, dims } = integerConv(
     ctx,
     ctx.input(0),
     ctx.optionalInput(2),
     ctx.input(1),
     ctx.optionalInput(3),
   );
-  return fromNumbers('int32', out, dims);
+  return planarOutput(ctx, 'int32', dims, (store) => convolve(operands, geometry, store));
 }
 
 /** Rounds half to even, as the quantizing ops do. */
@@ -370,7 +397,13 @@ function qlinearConv(ctx: KernelContext): Tensor {
   const w = ctx.input(3);
   const yZero = ctx.optionalInput(7);
   const bias = ctx.optionalInput(8);
-  const { out, dims, outChannels } = integerConv(ctx, x, ctx.optionalInput(2), w, ctx.optionalInput(5));
+  const { operands, geometry, outChannels, dims } = integerConv(
+    ctx,
+    x,
+    ctx.optionalInput(2),
+    w,
+    ctx.optionalInput(5),
+  );
   const xScale = scalarScale(ctx, ctx.input(1), 'x_scale');
   const yScale = scalarScale(ctx, ctx.input(6), 'y_scale');
   const wScales = toNumbers(ctx.input(4));
@@ -384,19 +417,21 @@ function qlinearConv(ctx: KernelContext): Tensor {
   if (!QUANTIZED_TYPES.has(outType)) ctx.fail(`y_zero_point must be int8 or uint8, got ${outType}`);
   const yZeroValue = yZero ? toNumbers(yZero)[0]! : 0;
   const [low, high] = outType === 'int8' ? [-128, 127] : [0, 255];
-  const plane = shapeSize(dims.slice(2));
   // The scales are float32 values, so their combined multiplier is computed in float32 too.
   const multipliers = Array.from({ length: outChannels }, (_, m) =>
     Math.fround(Math.fround(xScale * wScales[wScales.length === 1 ? 0 : m]!) / yScale),
   );
-  const result = new Float64Array(out.length);
-  for (let i = 0; i < out.length; i++) {
-    const m = Math.floor(i / plane) % outChannels;
-    const accumulated = out[i]! + (biasValues ? biasValues[m]! : 0);
-    const y = roundHalfEven(accumulated * multipliers[m]!) + yZeroValue;
-    result[i] = Math.min(high, Math.max(low, y));
-  }
-  return fromNumbers(outType, result, dims);
+  const out = ctx.output(0, outType, dims);
+  const quantized = out.data as Int8Array | Uint8Array;
+  convolve(operands, geometry, (plane, sums) => {
+    const m = plane % outChannels;
+    const planeStart = plane * sums.length;
+    for (let i = 0; i < sums.length; i++) {
+      const y = roundHalfEven((sums[i]! + (biasValues ? biasValues[m]! : 0)) * multipliers[m]!) + yZeroValue;
+      quantized[planeStart + i] = Math.min(high, Math.max(low, y));
+    }
+  });
+  return out;
 }
 
 function scalarScale(ctx: KernelContext, t: Tensor, name: string): number {
@@ -435,39 +470,37 @@ function convTranspose(ctx: KernelContext): Tensor {
   const wValues = floatValues(ctx, w);
   const biasValues = bias && toNumbers(bias);
   const inPlane = shapeSize(inSpatial);
-  const outPlane = shapeSize(geometry.outSpatial);
   const taps = plan.boxes.length;
   const groupChannels = channels / group;
-  const out = new Float64Array(batch * outChannels * outPlane);
-  for (let n = 0; n < batch; n++) {
-    for (let m = 0; m < outChannels; m++) {
-      const outStart = (n * outChannels + m) * outPlane;
-      if (biasValues) out.fill(biasValues[m]!, outStart, outStart + outPlane);
-      const g = Math.floor(m / groupOutChannels);
-      for (let c = g * groupChannels; c < (g + 1) * groupChannels; c++) {
-        const inStart = (n * channels + c) * inPlane;
-        const weightStart = (c * groupOutChannels + (m % groupOutChannels)) * taps;
-        for (let t = 0; t < taps; t++) {
-          const box = plan.boxes[t]!;
-          if (box.empty) continue;
-          const dstStart = outStart + box.targetBase;
-          const weight = wValues[weightStart + t]!;
-          accumulateBox(
-            out,
-            dstStart,
-            plan.targetSteps,
-            xValues,
-            inStart + box.iterBase,
-            plan.iterSteps,
-            box.counts,
-            plan.counter,
-            weight,
-          );
+  const sums = new Float64Array(shapeSize(geometry.outSpatial));
+  return planarOutput(ctx, x.type, [batch, outChannels, ...geometry.outSpatial], (store) => {
+    for (let n = 0; n < batch; n++) {
+      for (let m = 0; m < outChannels; m++) {
+        sums.fill(biasValues ? biasValues[m]! : 0);
+        const g = Math.floor(m / groupOutChannels);
+        for (let c = g * groupChannels; c < (g + 1) * groupChannels; c++) {
+          const inStart = (n * channels + c) * inPlane;
+          const weightStart = (c * groupOutChannels + (m % groupOutChannels)) * taps;
+          for (let t = 0; t < taps; t++) {
+            const box = plan.boxes[t]!;
+            if (box.empty) continue;
+            accumulateBox(
+              sums,
+              box.targetBase,
+              plan.targetSteps,
+              xValues,
+              inStart + box.iterBase,
+              plan.iterSteps,
+              box.counts,
+              plan.counter,
+              wValues[weightStart + t]!,
+            );
+          }
         }
+        store(n * outChannels + m, sums);
       }
     }
-  }
-  return fromNumbers(x.type, out, [batch, outChannels, ...geometry.outSpatial]);
+  });
 }
 
 /**
@@ -547,29 +580,30 @@ function col2im(ctx: KernelContext): Tensor {
   }
   const plan = planTaps(geometry.outSpatial, imageShape, geometry);
   const values = floatValues(ctx, input);
-  const imageSize = shapeSize(imageShape);
-  const out = new Float64Array(batch * channels * imageSize);
-  for (let n = 0; n < batch; n++) {
-    for (let c = 0; c < channels; c++) {
-      const imageStart = (n * channels + c) * imageSize;
-      plan.boxes.forEach((box, t) => {
-        if (box.empty) return;
-        const rowStart = (n * rows + c * blockSize + t) * blocks;
-        accumulateBox(
-          out,
-          imageStart + box.targetBase,
-          plan.targetSteps,
-          values,
-          rowStart + box.iterBase,
-          plan.iterSteps,
-          box.counts,
-          plan.counter,
-          1,
-        );
-      });
+  const sums = new Float64Array(shapeSize(imageShape));
+  return planarOutput(ctx, input.type, [batch, channels, ...imageShape], (store) => {
+    for (let n = 0; n < batch; n++) {
+      for (let c = 0; c < channels; c++) {
+        sums.fill(0);
+        plan.boxes.forEach((box, t) => {
+          if (box.empty) return;
+          const rowStart = (n * rows + c * blockSize + t) * blocks;
+          accumulateBox(
+            sums,
+            box.targetBase,
+            plan.targetSteps,
+            values,
+            rowStart + box.iterBase,
+            plan.iterSteps,
+            box.counts,
+            plan.counter,
+            1,
+          );
+        });
+        store(n * channels + c, sums);
+      }
     }
-  }
-  return fromNumbers(input.type, out, [batch, channels, ...imageShape]);
+  });
 }
 
 /**
@@ -630,42 +664,43 @@ function deformConv(ctx: KernelContext): Tensor {
   const groupOutChannels = outChannels / group;
   const point = new Float64Array(rank);
   const columns = new Float64Array(channels * taps * outPlane);
-  const out = new Float64Array(batch * outChannels * outPlane);
-  for (let n = 0; n < batch; n++) {
-    for (let c = 0; c < channels; c++) {
-      const og = Math.floor(c / channelsPerOffsetGroup);
-      for (let t = 0; t < taps; t++) {
-        const offsetBase = ((n * offsetGroups + og) * taps + t) * rank * outPlane;
-        const maskBase = ((n * offsetGroups + og) * taps + t) * outPlane;
-        const columnBase = (c * taps + t) * outPlane;
-        for (let p = 0; p < outPlane; p++) {
-          for (let d = 0; d < rank; d++) {
-            point[d] =
-              origins[p * rank + d]! + tapShifts[t * rank + d]! + offsets[offsetBase + d * outPlane + p]!;
+  const sums = new Float64Array(outPlane);
+  return planarOutput(ctx, x.type, [batch, outChannels, ...geometry.outSpatial], (store) => {
+    for (let n = 0; n < batch; n++) {
+      for (let c = 0; c < channels; c++) {
+        const og = Math.floor(c / channelsPerOffsetGroup);
+        for (let t = 0; t < taps; t++) {
+          const offsetBase = ((n * offsetGroups + og) * taps + t) * rank * outPlane;
+          const maskBase = ((n * offsetGroups + og) * taps + t) * outPlane;
+          const columnBase = (c * taps + t) * outPlane;
+          for (let p = 0; p < outPlane; p++) {
+            for (let d = 0; d < rank; d++) {
+              point[d] =
+                origins[p * rank + d]! + tapShifts[t * rank + d]! + offsets[offsetBase + d * outPlane + p]!;
+            }
+            const sample = sampleMultilinear(
+              xValues,
+              (n * channels + c) * inPlane,
+              inSpatial,
+              inStrides,
+              point,
+            );
+            columns[columnBase + p] = masks ? sample * masks[maskBase + p]! : sample;
           }
-          const sample = sampleMultilinear(
-            xValues,
-            (n * channels + c) * inPlane,
-            inSpatial,
-            inStrides,
-            point,
-          );
-          columns[columnBase + p] = masks ? sample * masks[maskBase + p]! : sample;
         }
       }
-    }
-    for (let m = 0; m < outChannels; m++) {
-      const outStart = (n * outChannels + m) * outPlane;
-      if (biasValues) out.fill(biasValues[m]!, outStart, outStart + outPlane);
-      const firstChannel = Math.floor(m / groupOutChannels) * groupChannels;
-      for (let row = 0; row < groupChannels * taps; row++) {
-        const weight = wValues[m * groupChannels * taps + row]!;
-        const columnStart = (firstChannel * taps + row) * outPlane;
-        for (let p = 0; p < outPlane; p++) out[outStart + p]! += weight * columns[columnStart + p]!;
+      for (let m = 0; m < outChannels; m++) {
+        sums.fill(biasValues ? biasValues[m]! : 0);
+        const firstChannel = Math.floor(m / groupOutChannels) * groupChannels;
+        for (let row = 0; row < groupChannels * taps; row++) {
+          const weight = wValues[m * groupChannels * taps + row]!;
+          const columnStart = (firstChannel * taps + row) * outPlane;
+          for (let p = 0; p < outPlane; p++) sums[p]! += weight * columns[columnStart + p]!;
+        }
+        store(n * outChannels + m, sums);
       }
     }
-  }
-  return fromNumbers(x.type, out, [batch, outChannels, ...geometry.outSpatial]);
+  });
 }
 
 /** Calls `visit(flatIndex, coords)` for every index of `dims` in row-major order (coords is reused). */
@@ -683,7 +718,7 @@ function forEachIndex(
 
 /** Multilinear interpolation of a plane at a fractional point; corners outside the plane count as 0. */
 function sampleMultilinear(
-  values: Float64Array,
+  values: ArrayLike<number>,
   planeStart: number,
   dims: readonly number[],
   strides: readonly number[],

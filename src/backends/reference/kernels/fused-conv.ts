@@ -52,8 +52,8 @@ interface Activation {
   apply: (ctx: KernelContext, y: Tensor, params: readonly number[]) => Tensor;
 }
 
-/** The step computing the fused node's output, at the opset of the activations and the bias Add. */
-function lastStep(
+/** An activation's step: the last one, computing the fused node's output. */
+function activationStep(
   kernel: KernelDef,
   inputs: readonly (Tensor | undefined)[],
   attributes: readonly Attribute[] = [],
@@ -67,21 +67,24 @@ function standardActivation(kernel: KernelDef, params: readonly string[] = []): 
     params,
     apply: (ctx, y, values) => {
       const attributes = params.map((name, i): Attribute => ({ name, type: 'float', value: values[i]! }));
-      return runStandardKernel(ctx, lastStep(kernel, [y], attributes));
+      return runStandardKernel(ctx, activationStep(kernel, [y], attributes));
     },
   };
 }
 
 function gelu(approximate: string): Activation {
   const attributes: Attribute[] = [{ name: 'approximate', type: 'string', value: approximate }];
-  return { params: [], apply: (ctx, y) => runStandardKernel(ctx, lastStep(KERNELS.Gelu, [y], attributes)) };
+  return {
+    params: [],
+    apply: (ctx, y) => runStandardKernel(ctx, activationStep(KERNELS.Gelu, [y], attributes)),
+  };
 }
 
 const clip: Activation = {
   params: ['min', 'max'],
   apply: (ctx, y, [min, max]) => {
     const bound = (v: number) => fromNumbers(y.type, [v], []);
-    return runStandardKernel(ctx, lastStep(KERNELS.Clip, [y, bound(min!), bound(max!)]));
+    return runStandardKernel(ctx, activationStep(KERNELS.Clip, [y, bound(min!), bound(max!)]));
   },
 };
 
@@ -89,7 +92,7 @@ const silu: Activation = {
   params: [],
   apply: (ctx, y) => {
     const gate = runStandardKernel(ctx, { kernel: KERNELS.Sigmoid, opset: INSTRUCTION_OPSET, inputs: [y] });
-    return runStandardKernel(ctx, lastStep(KERNELS.Mul, [y, gate]));
+    return runStandardKernel(ctx, activationStep(KERNELS.Mul, [y, gate]));
   },
 };
 
@@ -121,14 +124,15 @@ function chosenActivation(ctx: KernelContext): { activation: Activation; params:
   return { activation, params };
 }
 
-/** Checks that the bias is 1-D, of y's last dim or of one element, so it runs along y's last axis. */
-function checkBias(ctx: KernelContext, y: Tensor, bias: Tensor): void {
+/** y + bias, the bias 1-D and of y's last dim (or of one element), so that it runs along y's last axis. */
+function addBias(ctx: KernelContext, y: Tensor, bias: Tensor, last: boolean): Tensor {
   const columns = y.dims[y.dims.length - 1];
   if (bias.dims.length !== 1 || (bias.dims[0] !== 1 && bias.dims[0] !== columns)) {
     ctx.fail(
       `bias of dims [${bias.dims.join(', ')}] does not run along the last axis of [${y.dims.join(', ')}]`,
     );
   }
+  return runStandardKernel(ctx, { kernel: KERNELS.Add, opset: INSTRUCTION_OPSET, inputs: [y, bias], last });
 }
 
 /**
@@ -156,10 +160,7 @@ function fusedLinear(
         attributes: [...ctx.node.attributes.values()].filter((a) => !ACTIVATION_ATTRIBUTES.has(a.name)),
         last: !bias && !activation,
       });
-      if (bias) checkBias(ctx, y, bias);
-      const biased = bias
-        ? runStandardKernel(ctx, { ...lastStep(KERNELS.Add, [y, bias]), last: !activation })
-        : y;
+      const biased = bias ? addBias(ctx, y, bias, !activation) : y;
       return [activation ? activation.activation.apply(ctx, biased, activation.params) : biased];
     },
   };

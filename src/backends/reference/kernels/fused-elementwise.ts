@@ -80,6 +80,7 @@ export function runStandardKernel(ctx: KernelContext, step: StandardStep): Tenso
     opType: kernel.op,
     domain: kernel.domain ?? '',
     opset,
+    // Kernels read values from the context; the names only tell which inputs are present.
     inputs: inputs.map((t, i) => (t ? `${ctx.node.name}:${kernel.op}:${i}` : '')),
     outputs: [ctx.node.outputs[0] ?? ''],
     attributes: new Map(attributes.map((a) => [a.name, a])),

@@ -17,7 +17,7 @@ import { convertIndexedToRgb, decode as decodePngStream } from 'fast-png';
 import { decode as decodeJpegStream } from 'jpeg-js';
 import { JpxImage } from 'jpeg2000';
 import { decode as decodeTiffStream } from 'tiff';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 
 /** A decoded image as interleaved 8-bit RGB, rows from the top. */
@@ -595,19 +595,19 @@ function luma(r: number, g: number, b: number): number {
   return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
 }
 
-function arrange(image: RgbImage, pixelFormat: string): Tensor {
+/** The decoded image in the output, its pixels in `pixelFormat` order. */
+function arrange(ctx: KernelContext, image: RgbImage, pixelFormat: string): Tensor {
   const { width, height, rgb } = image;
-  if (pixelFormat === 'RGB') return new Tensor('uint8', rgb, [height, width, 3]);
   const pixels = width * height;
-  if (pixelFormat === 'BGR') {
-    const bgr = new Uint8Array(pixels * 3);
-    for (let p = 0; p < pixels; p++) bgr.set([rgb[p * 3 + 2]!, rgb[p * 3 + 1]!, rgb[p * 3]!], p * 3);
-    return new Tensor('uint8', bgr, [height, width, 3]);
+  const out = ctx.output(0, 'uint8', [height, width, pixelFormat === 'Grayscale' ? 1 : 3]);
+  const target = out.data as Uint8Array;
+  if (pixelFormat === 'RGB') target.set(rgb.subarray(0, pixels * 3));
+  else if (pixelFormat === 'BGR') {
+    for (let p = 0; p < pixels; p++) target.set([rgb[p * 3 + 2]!, rgb[p * 3 + 1]!, rgb[p * 3]!], p * 3);
+  } else {
+    for (let p = 0; p < pixels; p++) target[p] = luma(rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!);
   }
-  const gray = Uint8Array.from({ length: pixels }, (_, p) =>
-    luma(rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!),
-  );
-  return new Tensor('uint8', gray, [height, width, 1]);
+  return out;
 }
 
 function imageDecoder(ctx: KernelContext): Tensor {
@@ -621,10 +621,10 @@ function imageDecoder(ctx: KernelContext): Tensor {
   if (pixelFormat !== 'RGB' && pixelFormat !== 'BGR' && pixelFormat !== 'Grayscale') {
     ctx.fail(`pixel_format must be RGB, BGR or Grayscale, got '${pixelFormat}'`);
   }
-  const empty = new Tensor('uint8', new Uint8Array(0), [0, 0, pixelFormat === 'Grayscale' ? 1 : 3]);
+  const empty = (): Tensor => ctx.output(0, 'uint8', [0, 0, pixelFormat === 'Grayscale' ? 1 : 3]);
   const bytes = encoded.data as Uint8Array;
   const format = FORMATS.find((f) => f.matches(bytes));
-  if (!format) return empty;
+  if (!format) return empty();
   if (!format.decode) {
     ctx.fail(`${format.name} images cannot be decoded: Heddle has no ${format.name} decoder`);
   }
@@ -632,9 +632,9 @@ function imageDecoder(ctx: KernelContext): Tensor {
   try {
     image = format.decode(bytes);
   } catch {
-    return empty;
+    return empty();
   }
-  return arrange(image, pixelFormat);
+  return arrange(ctx, image, pixelFormat);
 }
 
 export const kernels: KernelDef[] = [{ op: 'ImageDecoder', since: 20, run: (ctx) => [imageDecoder(ctx)] }];

@@ -4,8 +4,8 @@
  * depthwise causal convolution that feeds it, carrying the last k - 1 inputs between calls) and
  * ai.onnx.preview's FlexAttention (scaled dot-product attention whose scores and probabilities
  * pass through optional modifier subgraphs). Arithmetic is in float64, rounded to the output
- * types once, except where the spec fixes an intermediate precision (FlexAttention's
- * softmax_precision).
+ * types once, as results are written into the outputs, except where the spec fixes an
+ * intermediate precision (FlexAttention's softmax_precision).
  */
 
 import { dataTypeFromOnnx, isFloatType, type DataType } from '../../../core/dtype.js';
@@ -13,7 +13,33 @@ import { Tensor } from '../../../core/tensor.js';
 import { describeValue } from '../../../core/values.js';
 import type { Graph } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, toNumbers } from '../util.js';
+import { fromNumbers, numbersToStorage, toNumbers } from '../util.js';
+
+/** Float values being computed for an output, and how to finish the output once they are written. */
+interface FloatOutput {
+  values: Float32Array | Float64Array;
+  finish: () => Tensor;
+}
+
+/**
+ * Output `index` as float storage to compute into: the output's own when it holds float32 or
+ * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
+ * output.
+ */
+function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+  const out = ctx.output(index, type, dims);
+  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
+    return { values: out.data, finish: () => out };
+  }
+  const scratch = new Float64Array(out.size);
+  return {
+    values: scratch,
+    finish: () => {
+      numbersToStorage(type, scratch, out.data);
+      return out;
+    },
+  };
+}
 
 function floatInput(ctx: KernelContext, i: number, name: string): Tensor {
   const t = ctx.input(i);
@@ -139,7 +165,7 @@ function advanceHead(
   shape: LinearShape,
   inputs: LinearInputs,
   s: Float64Array,
-  output: Float64Array,
+  output: Float32Array | Float64Array,
   scale: number,
   b: number,
   step: number,
@@ -180,8 +206,11 @@ function advanceHead(
   }
 }
 
-/** Runs the recurrence token by token from past_state (zeros without one). */
-function linearAttention(ctx: KernelContext): Tensor[] {
+/**
+ * Runs the recurrence token by token from past_state (zeros without one). The state stays in
+ * float64 throughout; each output element is rounded once, as it is written.
+ */
+function linearAttention(ctx: KernelContext): (Tensor | undefined)[] {
   const rule = readUpdateRule(ctx);
   const query = floatInput(ctx, 0, 'query');
   const key = floatInput(ctx, 1, 'key');
@@ -219,18 +248,18 @@ function linearAttention(ctx: KernelContext): Tensor[] {
 
   const headState = keySize * valueSize;
   const state = past ? Float64Array.from(toNumbers(past)) : new Float64Array(batch * kvHeads * headState);
-  const output = new Float64Array(batch * steps * queryHeads * valueSize);
+  const output = floatOutput(ctx, 0, query.type, [batch, steps, queryHeads * valueSize]);
   for (let b = 0; b < batch; b++) {
     for (let step = 0; step < steps; step++) {
       for (let h = 0; h < kvHeads; h++) {
         const at = (b * kvHeads + h) * headState;
-        advanceHead(shape, inputs, state.subarray(at, at + headState), output, scale, b, step, h);
+        advanceHead(shape, inputs, state.subarray(at, at + headState), output.values, scale, b, step, h);
       }
     }
   }
   return [
-    fromNumbers(query.type, output, [batch, steps, queryHeads * valueSize]),
-    fromNumbers(past?.type ?? query.type, state, stateDims),
+    output.finish(),
+    ctx.wantsOutput(1) ? ctx.outputFromNumbers(1, past?.type ?? query.type, state, stateDims) : undefined,
   ];
 }
 
@@ -255,7 +284,7 @@ function readActivation(ctx: KernelContext): (x: number) => number {
  * Per (batch, channel), the input is left-padded with the carried state (zeros without one), a
  * k-tap filter slides over it, and the last k - 1 padded positions become the new state.
  */
-function causalConvWithState(ctx: KernelContext): Tensor[] {
+function causalConvWithState(ctx: KernelContext): (Tensor | undefined)[] {
   const input = floatInput(ctx, 0, 'input');
   const weight = floatInput(ctx, 1, 'weight');
   const bias = optionalFloatInput(ctx, 2, 'bias');
@@ -288,8 +317,8 @@ function causalConvWithState(ctx: KernelContext): Tensor[] {
   const w = toNumbers(weight);
   const biases = bias ? toNumbers(bias) : undefined;
   const pastValues = past ? toNumbers(past) : undefined;
-  const output = new Float64Array(batch * channels * length);
-  const present = new Float64Array(batch * channels * carried);
+  const output = floatOutput(ctx, 0, input.type, input.dims);
+  const present = ctx.wantsOutput(1) ? floatOutput(ctx, 1, input.type, [batch, channels, carried]) : undefined;
   const padded = new Float64Array(carried + length);
   for (let row = 0; row < batch * channels; row++) {
     const c = row % channels;
@@ -298,14 +327,11 @@ function causalConvWithState(ctx: KernelContext): Tensor[] {
     for (let t = 0; t < length; t++) {
       let sum = biases ? biases[c]! : 0;
       for (let tap = 0; tap < taps; tap++) sum += w[c * taps + tap]! * padded[t + tap]!;
-      output[row * length + t] = activate(sum);
+      output.values[row * length + t] = activate(sum);
     }
-    present.set(padded.subarray(length), row * carried);
+    present?.values.set(padded.subarray(length), row * carried);
   }
-  return [
-    fromNumbers(input.type, output, input.dims),
-    fromNumbers(input.type, present, [batch, channels, carried]),
-  ];
+  return [output.finish(), present?.finish()];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,23 +440,26 @@ function scaledScores(
   return scores;
 }
 
-/** Probs V, [B, Hq, L, Ev]. */
-function weightedValues(shape: FlexShape, p: ArrayLike<number>, v: ArrayLike<number>): Float64Array {
+/** Probs V, [B, Hq, L, Ev], into `output`. */
+function weightedValues(
+  shape: FlexShape,
+  p: ArrayLike<number>,
+  v: ArrayLike<number>,
+  output: Float32Array | Float64Array,
+): void {
   const { batch, queryHeads, queryLength, kvLength, valueSize } = shape;
-  const output = new Float64Array(batch * queryHeads * queryLength * valueSize);
   for (let bh = 0; bh < batch * queryHeads; bh++) {
     const kvHead = kvHeadOf(shape, bh);
     for (let l = 0; l < queryLength; l++) {
       const pAt = (bh * queryLength + l) * kvLength;
       const outAt = (bh * queryLength + l) * valueSize;
-      for (let s = 0; s < kvLength; s++) {
-        const weight = p[pAt + s]!;
-        const vAt = (kvHead * kvLength + s) * valueSize;
-        for (let m = 0; m < valueSize; m++) output[outAt + m]! += weight * v[vAt + m]!;
+      for (let m = 0; m < valueSize; m++) {
+        let sum = 0;
+        for (let s = 0; s < kvLength; s++) sum += p[pAt + s]! * v[(kvHead * kvLength + s) * valueSize + m]!;
+        output[outAt + m] = sum;
       }
     }
   }
-  return output;
 }
 
 /**
@@ -455,8 +484,9 @@ function flexAttention(ctx: KernelContext): Tensor {
   if (ctx.has('score_mod')) scores = runModifier(ctx, 'score_mod', ctx.graph('score_mod'), scores);
   let probs = fromNumbers(precision, softmaxRows(toNumbers(scores), kvLength), scoreDims);
   if (ctx.has('prob_mod')) probs = runModifier(ctx, 'prob_mod', ctx.graph('prob_mod'), probs);
-  const output = weightedValues(shape, toNumbers(probs), toNumbers(value));
-  return fromNumbers(query.type, output, [batch, queryHeads, queryLength, valueSize]);
+  const output = floatOutput(ctx, 0, query.type, [batch, queryHeads, queryLength, valueSize]);
+  weightedValues(shape, toNumbers(probs), toNumbers(value), output.values);
+  return output.finish();
 }
 
 export const kernels: KernelDef[] = [

@@ -7,7 +7,7 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, readInts, shapeSize, toNumbers } from '../util.js';
+import { readInts, shapeSize, toNumbers } from '../util.js';
 
 type LossReduction = 'none' | 'sum' | 'mean';
 
@@ -119,7 +119,7 @@ export const kernels: KernelDef[] = [
       const weight = ctx.optionalInput(2);
       const layout = classLayout(ctx, input, target, weight);
       const loss = negativeLogLikelihood(ctx, layout, toNumbers(input), target, weight);
-      return [fromNumbers(input.type, loss.values, loss.dims)];
+      return [ctx.outputFromNumbers(0, input.type, loss.values, loss.dims)];
     },
   },
   {
@@ -133,9 +133,10 @@ export const kernels: KernelDef[] = [
       const layout = classLayout(ctx, scores, target, weight);
       const logProbs = logSoftmaxOverClasses(scores, layout);
       const loss = negativeLogLikelihood(ctx, layout, logProbs, target, weight);
-      const outputs: Tensor[] = [fromNumbers(scores.type, loss.values, loss.dims)];
-      if (ctx.wantsOutput(1)) outputs.push(fromNumbers(scores.type, logProbs, scores.dims));
-      return outputs;
+      return [
+        ctx.outputFromNumbers(0, scores.type, loss.values, loss.dims),
+        ctx.wantsOutput(1) ? ctx.outputFromNumbers(1, scores.type, logProbs, scores.dims) : undefined,
+      ];
     },
   },
 ];

@@ -2,16 +2,44 @@
  * Matrix products: MatMul (numpy `matmul` semantics: 1-D operands are promoted to matrices and the
  * added axis removed again, leading batch axes broadcast) and Gemm (`alpha * A' * B' + beta * C` on
  * 2-D operands, with optional transposes and a C broadcast to the result). Floating-point products
- * accumulate in float64 and round once on output; integer products wrap as numpy's do.
+ * accumulate each output row in float64 and round once as it is stored; integer products wrap as
+ * numpy's do. Results are written straight into the kernel's output memory.
+ *
+ * `numericOutput`, which lets a kernel compute JS numbers straight into its output, is shared with
+ * the convolution, pooling and Einsum families.
  */
 
 import { isBigIntType, type DataType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, fromNumbers, shapeSize, toNumbers } from '../util.js';
+import { broadcastIndex, broadcastShapes, numbersToStorage, toNumbers } from '../util.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const MATMUL_INT_TYPES: ReadonlySet<DataType> = new Set(['int32', 'uint32', 'int64', 'uint64']);
+
+/**
+ * Output `index` of `type` and `dims`, with `compute` writing its values as JS numbers. Float32 and
+ * float64 outputs are computed into their own storage (rounded as they are stored); other types
+ * through float64 scratch converted afterwards as a cast would, since their storage holds codes or
+ * integers rather than the numbers themselves.
+ */
+export function numericOutput(
+  ctx: KernelContext,
+  index: number,
+  type: DataType,
+  dims: readonly number[],
+  compute: (values: Float32Array | Float64Array) => void,
+): Tensor {
+  const out = ctx.output(index, type, dims);
+  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
+    compute(out.data);
+    return out;
+  }
+  const values = new Float64Array(out.size);
+  compute(values);
+  numbersToStorage(type, values, out.data);
+  return out;
+}
 
 /** Where one matrix lies in flat storage: element (r, c) is at `offset + r * rowStride + c * colStride`. */
 interface MatrixView {
@@ -20,10 +48,11 @@ interface MatrixView {
   colStride: number;
 }
 
-/** out[outOffset + i * cols + j] += Σ_k a(i, k) * b(k, j), for an `rows` x `depth` by `depth` x `cols` product. */
-function accumulateProduct(
-  out: Float64Array,
-  outOffset: number,
+/**
+ * Computes row i of an `rows` x `depth` by `depth` x `cols` product, Σ_k a(i, k) * b(k, j), into
+ * `row` (float64, `cols` long) and hands it to `store` before the next row reuses it.
+ */
+function multiplyRows(
   a: ArrayLike<number>,
   aView: MatrixView,
   b: ArrayLike<number>,
@@ -31,19 +60,22 @@ function accumulateProduct(
   rows: number,
   depth: number,
   cols: number,
+  row: Float64Array,
+  store: (i: number, row: Float64Array) => void,
 ): void {
   for (let i = 0; i < rows; i++) {
-    const outRow = outOffset + i * cols;
+    row.fill(0);
     for (let k = 0; k < depth; k++) {
       const aik = a[aView.offset + i * aView.rowStride + k * aView.colStride]!;
       let bIndex = bView.offset + k * bView.rowStride;
-      for (let j = 0; j < cols; j++, bIndex += bView.colStride) out[outRow + j]! += aik * b[bIndex]!;
+      for (let j = 0; j < cols; j++, bIndex += bView.colStride) row[j]! += aik * b[bIndex]!;
     }
+    store(i, row);
   }
 }
 
-/** The same product on 32-bit integers, wrapping modulo 2^32 at every step as int32 arithmetic does. */
-function accumulateProductInt32(
+/** out[outOffset + i * cols + j] = Σ_k a(i, k) * b(k, j) on 32-bit integers, wrapping as int32 arithmetic does. */
+function multiplyInt32(
   out: Int32Array,
   outOffset: number,
   a: Int32Array,
@@ -54,6 +86,7 @@ function accumulateProductInt32(
   depth: number,
   cols: number,
 ): void {
+  out.fill(0, outOffset, outOffset + rows * cols);
   for (let i = 0; i < rows; i++) {
     const outRow = outOffset + i * cols;
     for (let k = 0; k < depth; k++) {
@@ -66,9 +99,12 @@ function accumulateProductInt32(
   }
 }
 
-/** The same product on 64-bit integers, exact in BigInt and wrapped to 64 bits by the caller. */
-function accumulateProductBigInt(
-  out: bigint[],
+/**
+ * The same product on 64-bit integers, summed exactly in BigInt; storing into the 64-bit output
+ * wraps the sum as int64 (or uint64) arithmetic would.
+ */
+function multiplyBigInt(
+  out: BigInt64Array | BigUint64Array,
   outOffset: number,
   a: ArrayLike<bigint>,
   aView: MatrixView,
@@ -79,11 +115,13 @@ function accumulateProductBigInt(
   cols: number,
 ): void {
   for (let i = 0; i < rows; i++) {
-    const outRow = outOffset + i * cols;
-    for (let k = 0; k < depth; k++) {
-      const aik = a[aView.offset + i * aView.rowStride + k * aView.colStride]!;
-      let bIndex = bView.offset + k * bView.rowStride;
-      for (let j = 0; j < cols; j++, bIndex += bView.colStride) out[outRow + j]! += aik * b[bIndex]!;
+    for (let j = 0; j < cols; j++) {
+      let sum = 0n;
+      for (let k = 0; k < depth; k++) {
+        const aik = a[aView.offset + i * aView.rowStride + k * aView.colStride]!;
+        sum += aik * b[bView.offset + k * bView.rowStride + j * bView.colStride]!;
+      }
+      out[outOffset + i * cols + j] = sum;
     }
   }
 }
@@ -130,7 +168,6 @@ function matmul(ctx: KernelContext): Tensor {
   const aBatch = broadcastIndex(aDims.slice(0, -2), batchDims);
   const bBatch = broadcastIndex(bDims.slice(0, -2), batchDims);
   const matrixSize = rows * cols;
-  const total = aBatch.length * matrixSize;
   const forEachBatch = (
     multiply: (aView: MatrixView, bView: MatrixView, outOffset: number) => void,
   ): void => {
@@ -143,37 +180,37 @@ function matmul(ctx: KernelContext): Tensor {
 
   if (a.type === 'int32' || a.type === 'uint32') {
     // Reinterpreting uint32 bits as int32 leaves the low 32 bits of every product and sum unchanged.
-    const asInt32 = (t: Tensor) => {
-      const data = t.data as Int32Array | Uint32Array;
-      return new Int32Array(data.buffer, data.byteOffset, t.size);
-    };
-    const out = new Int32Array(total);
-    const aData = asInt32(a);
-    const bData = asInt32(b);
+    const asInt32 = (data: Int32Array | Uint32Array) =>
+      new Int32Array(data.buffer, data.byteOffset, data.length);
+    const out = ctx.output(0, a.type, outDims);
+    const outData = asInt32(out.data as Int32Array);
+    const aData = asInt32(a.data as Int32Array);
+    const bData = asInt32(b.data as Int32Array);
     forEachBatch((aView, bView, o) =>
-      accumulateProductInt32(out, o, aData, aView, bData, bView, rows, depth, cols),
+      multiplyInt32(outData, o, aData, aView, bData, bView, rows, depth, cols),
     );
-    const data = a.type === 'uint32' ? new Uint32Array(out.buffer) : out;
-    return new Tensor(a.type, data, outDims);
+    return out;
   }
   if (isBigIntType(a.type)) {
-    const out = new Array<bigint>(total).fill(0n);
+    const out = ctx.output(0, a.type, outDims);
+    const outData = out.data as BigInt64Array;
     const aData = a.data as BigInt64Array;
     const bData = b.data as BigInt64Array;
     forEachBatch((aView, bView, o) =>
-      accumulateProductBigInt(out, o, aData, aView, bData, bView, rows, depth, cols),
+      multiplyBigInt(outData, o, aData, aView, bData, bView, rows, depth, cols),
     );
-    const data =
-      a.type === 'int64'
-        ? BigInt64Array.from(out, (v) => BigInt.asIntN(64, v))
-        : BigUint64Array.from(out, (v) => BigInt.asUintN(64, v));
-    return new Tensor(a.type, data, outDims);
+    return out;
   }
-  const out = new Float64Array(total);
   const aData = toNumbers(a);
   const bData = toNumbers(b);
-  forEachBatch((aView, bView, o) => accumulateProduct(out, o, aData, aView, bData, bView, rows, depth, cols));
-  return fromNumbers(a.type, out, outDims);
+  return numericOutput(ctx, 0, a.type, outDims, (values) => {
+    const row = new Float64Array(cols);
+    forEachBatch((aView, bView, o) =>
+      multiplyRows(aData, aView, bData, bView, rows, depth, cols, row, (i, sums) =>
+        values.set(sums, o + i * cols),
+      ),
+    );
+  });
 }
 
 const GEMM_TYPES: ReadonlySet<DataType> = new Set([...FLOAT_TYPES, ...MATMUL_INT_TYPES]);
@@ -207,32 +244,40 @@ function gemm(ctx: KernelContext): Tensor {
   const bView = transB
     ? { offset: 0, rowStride: 1, colStride: depth }
     : { offset: 0, rowStride: cols, colStride: 1 };
-  const out = new Float64Array(rows * cols);
-  accumulateProduct(out, 0, toNumbers(a), aView, toNumbers(b), bView, rows, depth, cols);
-  for (let i = 0; i < out.length; i++) out[i]! *= alpha;
-  if (c && beta !== 0) addScaledBias(ctx, out, c, beta, [rows, cols]);
-  return fromNumbers(a.type, out, [rows, cols]);
+  const bias = c && beta !== 0 ? scaledBias(ctx, c, beta, [rows, cols]) : undefined;
+  const aData = toNumbers(a);
+  const bData = toNumbers(b);
+  return numericOutput(ctx, 0, a.type, [rows, cols], (values) => {
+    multiplyRows(aData, aView, bData, bView, rows, depth, cols, new Float64Array(cols), (i, sums) => {
+      const rowStart = i * cols;
+      for (let j = 0; j < cols; j++) values[rowStart + j] = alpha * sums[j]! + (bias ? bias(i, j) : 0);
+    });
+  });
 }
 
-/** out += beta * C, with C broadcast to the result (opsets before 7 broadcast only when asked). */
-function addScaledBias(
+/**
+ * beta * C at row i, column j of the result, C broadcast to it (opsets before 7 broadcast only
+ * when asked).
+ */
+function scaledBias(
   ctx: KernelContext,
-  out: Float64Array,
   c: Tensor,
   beta: number,
-  outDims: number[],
-): void {
+  outDims: [number, number],
+): (i: number, j: number) => number {
   const sameShape = c.dims.length === 2 && c.dims[0] === outDims[0] && c.dims[1] === outDims[1];
   if (ctx.opset < 7 && ctx.int('broadcast', 0) === 0 && !sameShape) {
     ctx.fail(`C of dims [${c.dims.join(', ')}] must be [${outDims.join(', ')}] unless broadcast is set`);
   }
   const target = broadcastShapes([c.dims, outDims], (reason) => ctx.fail(reason));
-  if (target.length !== 2 || shapeSize(target) !== out.length) {
+  if (target.length !== 2 || target[0] !== outDims[0] || target[1] !== outDims[1]) {
     ctx.fail(`C of dims [${c.dims.join(', ')}] does not broadcast to [${outDims.join(', ')}]`);
   }
+  const [cRows, cCols] = [1, 1, ...c.dims].slice(-2) as [number, number];
+  const rowStride = cRows === 1 ? 0 : cCols;
+  const colStride = cCols === 1 ? 0 : 1;
   const cValues = toNumbers(c);
-  const cIndex = broadcastIndex(c.dims, outDims);
-  for (let i = 0; i < out.length; i++) out[i]! += beta * cValues[cIndex[i]!]!;
+  return (i, j) => beta * cValues[i * rowStride + j * colStride]!;
 }
 
 export const kernels: KernelDef[] = [

@@ -5,9 +5,9 @@
  */
 
 import { isFloatType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, readInts, scalarNumber, shapeSize, toNumbers } from '../util.js';
+import { readInts, scalarNumber, shapeSize, toNumbers } from '../util.js';
 
 /** A small seeded generator (mulberry32) of uniform values in [0, 1), for reproducible dropout. */
 function seededUniform(seed: number): () => number {
@@ -37,18 +37,24 @@ function dropoutRatio(ctx: KernelContext): number {
   return ratioInput ? scalarNumber(ratioInput) : ctx.float('ratio', 0.5);
 }
 
-/** The mask of kept elements: bool from opset 10, the input's type before. */
-function maskTensor(ctx: KernelContext, x: Tensor, kept: Uint8Array): Tensor {
-  return ctx.opset >= 10 ? new Tensor('bool', kept, x.dims) : fromNumbers(x.type, kept, x.dims);
+/** The mask output of kept elements (1) and dropped ones (0): bool from opset 10, the input's type before. */
+function maskOutput(ctx: KernelContext, x: Tensor, kept: ArrayLike<number>): Tensor {
+  return ctx.outputFromNumbers(1, ctx.opset >= 10 ? 'bool' : x.type, kept, x.dims);
 }
 
+/**
+ * Outside training Dropout is the identity; the output is a copy of X (not X itself) because the
+ * memory plan gives it a place of its own.
+ */
 function dropout(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   if (!isFloatType(x.type)) ctx.fail(`Dropout takes float tensors, got ${x.type}`);
   const ratio = dropoutRatio(ctx);
   if (!dropoutTraining(ctx) || ratio === 0) {
-    const outputs = [x];
-    if (ctx.wantsOutput(1)) outputs.push(maskTensor(ctx, x, new Uint8Array(x.size).fill(1)));
+    const y = ctx.output(0, x.type, x.dims);
+    (y.data as Float32Array).set(x.data as Float32Array);
+    const outputs = [y];
+    if (ctx.wantsOutput(1)) outputs.push(maskOutput(ctx, x, new Uint8Array(x.size).fill(1)));
     return outputs;
   }
   if (!(ratio >= 0 && ratio < 1)) ctx.fail(`ratio must be in [0, 1) in training mode, got ${ratio}`);
@@ -61,8 +67,8 @@ function dropout(ctx: KernelContext): Tensor[] {
     kept[i] = uniform() >= ratio ? 1 : 0;
     out[i] = kept[i] ? values[i]! * scale : 0;
   }
-  const outputs = [fromNumbers(x.type, out, x.dims)];
-  if (ctx.wantsOutput(1)) outputs.push(maskTensor(ctx, x, kept));
+  const outputs = [ctx.outputFromNumbers(0, x.type, out, x.dims)];
+  if (ctx.wantsOutput(1)) outputs.push(maskOutput(ctx, x, kept));
   return outputs;
 }
 
@@ -101,7 +107,7 @@ function det(ctx: KernelContext): Tensor[] {
   const out = Float64Array.from({ length: shapeSize(batchDims) }, (_, b) =>
     determinant(values, b * n * n, n),
   );
-  return [fromNumbers(x.type, out, batchDims)];
+  return [ctx.outputFromNumbers(0, x.type, out, batchDims)];
 }
 
 /** A box as its corners, whichever order the model gave them in. */
@@ -174,7 +180,7 @@ function nonMaxSuppression(ctx: KernelContext): Tensor[] {
       }
     }
   }
-  return [new Tensor('int64', BigInt64Array.from(selected, BigInt), [selected.length / 3, 3])];
+  return [ctx.outputFromNumbers(0, 'int64', selected, [selected.length / 3, 3])];
 }
 
 export const kernels: KernelDef[] = [

@@ -4,10 +4,16 @@
  * model that replaced TreeEnsembleRegressor and TreeEnsembleClassifier).
  */
 
-import { allocateStorage, isFloatType, type DataType, type TensorData } from '../../../core/dtype.js';
+import {
+  allocateStorage,
+  isFloatType,
+  slotsPerElement,
+  type DataType,
+  type TensorData,
+} from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, gatherStorage, readInts, toNumbers } from '../util.js';
+import { fromNumbers, readInts, toNumbers } from '../util.js';
 
 const ML_DOMAIN = 'ai.onnx.ml';
 
@@ -102,7 +108,18 @@ function labelEncoder(ctx: KernelContext): Tensor {
   const unknown = values.size;
   const source = concatStorage(values, fallback);
   const picks = keysOf(x).map((key) => indexOf.get(key) ?? unknown);
-  return new Tensor(values.type, gatherStorage(values.type, source, picks), x.dims);
+  return gatherInto(ctx.output(0, values.type, x.dims), source, picks);
+}
+
+/** Fills `out` with the elements of `data` (storage of out's type) at `indices`. */
+function gatherInto(out: Tensor, data: TensorData, indices: ArrayLike<number>): Tensor {
+  const slots = slotsPerElement(out.type);
+  const from = data as unknown as ArrayLike<unknown>;
+  const to = out.data as unknown as unknown[];
+  for (let i = 0; i < indices.length; i++) {
+    for (let s = 0; s < slots; s++) to[i * slots + s] = from[indices[i]! * slots + s];
+  }
+  return out;
 }
 
 /** The values followed by the default, so that one gather serves known and unknown keys. */
@@ -120,7 +137,8 @@ function concatStorage(values: Tensor, fallback: Tensor): TensorData {
 function binarizer(ctx: KernelContext): Tensor {
   const x = ctx.input(0);
   const threshold = ctx.float('threshold', 0);
-  return fromNumbers(
+  return ctx.outputFromNumbers(
+    0,
     x.type,
     Array.from(toNumbers(x), (v) => (v > threshold ? 1 : 0)),
     x.dims,
@@ -144,7 +162,7 @@ function arrayFeatureExtractor(ctx: KernelContext): Tensor {
     for (let j = 0; j < picked.length; j++) indices[r * picked.length + j] = r * width + picked[j]!;
   }
   const dims = x.dims.length === 1 ? [1, picked.length] : [...x.dims.slice(0, -1), picked.length];
-  return new Tensor(x.type, gatherStorage(x.type, x.data, indices), dims);
+  return gatherInto(ctx.output(0, x.type, dims), x.data, indices);
 }
 
 // TreeEnsemble.
@@ -296,7 +314,7 @@ function treeEnsemble(ctx: KernelContext): Tensor {
     }
   }
   postTransform(ctx, out, targets);
-  return fromNumbers(x.type, out, [rows, targets]);
+  return ctx.outputFromNumbers(0, x.type, out, [rows, targets]);
 }
 
 function largestFinite(type: DataType): number {

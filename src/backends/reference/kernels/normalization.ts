@@ -12,15 +12,8 @@
 import { dataTypeFromOnnx, type DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import {
-  broadcastIndex,
-  broadcastShapes,
-  fromNumbers,
-  normalizeAxis,
-  shapeSize,
-  stridesOf,
-  toNumbers,
-} from '../util.js';
+import { broadcastIndex, broadcastShapes, normalizeAxis, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { commitNumbers, numberSink, type NumberSink } from './unary.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 
@@ -88,7 +81,7 @@ function stashType(ctx: KernelContext): DataType {
  * before 14 add the batch mean and variance as saved_mean and saved_var. With the legacy
  * `spatial = 0` (opsets before 9) there is one statistic per element of a sample, not per channel.
  */
-function batchNormalization(ctx: KernelContext): Tensor[] {
+function batchNormalization(ctx: KernelContext): (Tensor | undefined)[] {
   const x = ctx.input(0);
   const scale = ctx.input(1);
   const bias = ctx.input(2);
@@ -114,22 +107,40 @@ function batchNormalization(ctx: KernelContext): Tensor[] {
     variance: channelValues(ctx, inputVar, features, 'var'),
   };
   const stats = training ? batchStatistics(xs, batch, features, featureSize) : given;
-  const y = new Float64Array(x.size);
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
   forEachFeature(batch, features, featureSize, (f, start) => {
     const factor = gamma[f]! / Math.sqrt(stats.variance[f]! + epsilon);
     for (let i = start; i < start + featureSize; i++) y[i] = (xs[i]! - stats.mean[f]!) * factor + beta[f]!;
   });
-  const outputs = [fromNumbers(x.type, y, x.dims)];
+  const outputs: (Tensor | undefined)[] = [commitNumbers(out, y)];
   if (!training) return outputs;
   const running = (previous: ArrayLike<number>, current: ArrayLike<number>) =>
     Float64Array.from(current, (v, f) => previous[f]! * momentum + v * (1 - momentum));
-  outputs.push(fromNumbers(inputMean.type, running(given.mean, stats.mean), inputMean.dims));
-  outputs.push(fromNumbers(inputVar.type, running(given.variance, stats.variance), inputVar.dims));
+  outputs.push(
+    statisticOutput(ctx, 1, inputMean, running(given.mean, stats.mean)),
+    statisticOutput(ctx, 2, inputVar, running(given.variance, stats.variance)),
+  );
   if (ctx.opset < 14) {
-    outputs.push(fromNumbers(inputMean.type, stats.mean, inputMean.dims));
-    outputs.push(fromNumbers(inputVar.type, stats.variance, inputVar.dims));
+    outputs.push(
+      statisticOutput(ctx, 3, inputMean, stats.mean),
+      statisticOutput(ctx, 4, inputVar, stats.variance),
+    );
   }
   return outputs;
+}
+
+/**
+ * Output `index`, per-feature statistics of the type and dims of the input `like`, when the node
+ * asks for it: one it does not ask for is not computed into memory at all.
+ */
+function statisticOutput(
+  ctx: KernelContext,
+  index: number,
+  like: Tensor,
+  values: ArrayLike<number>,
+): Tensor | undefined {
+  return ctx.wantsOutput(index) ? ctx.outputFromNumbers(index, like.type, values, like.dims) : undefined;
 }
 
 /** Per-feature mean and population variance over the batch and each feature's own elements. */
@@ -163,23 +174,26 @@ function forEachFeature(
   }
 }
 
-/** Normalizes each row with its own moments, then applies `affine(value, elementIndex, row)`. */
+/**
+ * Normalizes each row with its own moments, then applies `affine(value, elementIndex, row)`,
+ * writing the results into `y`; returns the moments.
+ */
 function normalizeRows(
   x: ArrayLike<number>,
   rows: number,
   rowLength: number,
   epsilon: number,
   affine: (normalized: number, i: number, row: number) => number,
-): { y: Float64Array; mean: Float64Array; invStdDev: Float64Array } {
+  y: NumberSink,
+): { mean: Float64Array; invStdDev: Float64Array } {
   const { mean, variance } = rowMoments(x, rows, rowLength);
   const invStdDev = variance.map((v) => 1 / Math.sqrt(v + epsilon));
-  const y = new Float64Array(rows * rowLength);
   for (let r = 0; r < rows; r++) {
     for (let i = r * rowLength; i < (r + 1) * rowLength; i++) {
       y[i] = affine((x[i]! - mean[r]!) * invStdDev[r]!, i, r);
     }
   }
-  return { y, mean, invStdDev };
+  return { mean, invStdDev };
 }
 
 function instanceNormalization(ctx: KernelContext): Tensor {
@@ -189,7 +203,9 @@ function instanceNormalization(ctx: KernelContext): Tensor {
   const scale = channelValues(ctx, ctx.input(1), channels, 'scale');
   const bias = channelValues(ctx, ctx.input(2), channels, 'B');
   const rows = x.dims[0]! * channels;
-  const { y } = normalizeRows(
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
+  normalizeRows(
     floatValues(ctx, x),
     rows,
     x.size / Math.max(rows, 1),
@@ -198,8 +214,9 @@ function instanceNormalization(ctx: KernelContext): Tensor {
       const c = r % channels;
       return v * scale[c]! + bias[c]!;
     },
+    y,
   );
-  return fromNumbers(x.type, y, x.dims);
+  return commitNumbers(out, y);
 }
 
 /** Rows of a normalization over the axes from `axis` on, and the shape of its per-row statistics. */
@@ -219,19 +236,21 @@ function layerNormalization(ctx: KernelContext): (Tensor | undefined)[] {
   const b = ctx.optionalInput(2);
   const bias = b ? broadcastValues(ctx, b, x.dims, 'B') : () => 0;
   const { rows, rowLength, statDims } = rowsFromAxis(ctx, x);
-  const { y, mean, invStdDev } = normalizeRows(
+  const statType = stashType(ctx);
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
+  const { mean, invStdDev } = normalizeRows(
     floatValues(ctx, x),
     rows,
     rowLength,
     ctx.float('epsilon', 1e-5),
     (v, i) => v * scale(i) + bias(i),
+    y,
   );
-  const statType = stashType(ctx);
-  return [
-    fromNumbers(x.type, y, x.dims),
-    fromNumbers(statType, mean, statDims),
-    fromNumbers(statType, invStdDev, statDims),
-  ];
+  // The statistics outputs are optional; one the node does not ask for gets no memory.
+  const statistic = (index: number, values: Float64Array) =>
+    ctx.wantsOutput(index) ? ctx.outputFromNumbers(index, statType, values, statDims) : undefined;
+  return [commitNumbers(out, y), statistic(1, mean), statistic(2, invStdDev)];
 }
 
 /**
@@ -253,11 +272,14 @@ function groupNormalization(ctx: KernelContext): Tensor {
   const rows = x.dims[0]! * groups;
   const rowLength = x.size / Math.max(rows, 1);
   const channelSize = rowLength / (channels / groups);
-  const { y } = normalizeRows(floatValues(ctx, x), rows, rowLength, ctx.float('epsilon', 1e-5), (v, i, r) => {
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
+  const affine = (v: number, i: number, r: number) => {
     const p = perChannel ? Math.floor(i / channelSize) % channels : r % groups;
     return v * scale[p]! + bias[p]!;
-  });
-  return fromNumbers(x.type, y, x.dims);
+  };
+  normalizeRows(floatValues(ctx, x), rows, rowLength, ctx.float('epsilon', 1e-5), affine, y);
+  return commitNumbers(out, y);
 }
 
 /** RMSNormalization: x / sqrt(mean(x²) + epsilon) * scale, over the axes from `axis` on. */
@@ -267,7 +289,8 @@ function rmsNormalization(ctx: KernelContext): Tensor {
   const { rows, rowLength } = rowsFromAxis(ctx, x);
   const epsilon = ctx.float('epsilon', 1e-5);
   const xs = floatValues(ctx, x);
-  const y = new Float64Array(x.size);
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
   for (let r = 0; r < rows; r++) {
     const start = r * rowLength;
     let squares = 0;
@@ -275,7 +298,7 @@ function rmsNormalization(ctx: KernelContext): Tensor {
     const inverseRms = 1 / Math.sqrt(squares / rowLength + epsilon);
     for (let i = start; i < start + rowLength; i++) y[i] = xs[i]! * inverseRms * scale(i);
   }
-  return fromNumbers(x.type, y, x.dims);
+  return commitNumbers(out, y);
 }
 
 /**
@@ -308,11 +331,13 @@ function meanVarianceNormalization(ctx: KernelContext): Tensor {
   const variance = new Float64Array(slotCount);
   for (let i = 0; i < x.size; i++) mean[slots[i]!]! += xs[i]! / count;
   for (let i = 0; i < x.size; i++) variance[slots[i]!]! += (xs[i]! - mean[slots[i]!]!) ** 2 / count;
-  const y = Float64Array.from(
-    xs,
-    (v, i) => (v - mean[slots[i]!]!) / (Math.sqrt(variance[slots[i]!]!) + 1e-9),
-  );
-  return fromNumbers(x.type, y, x.dims);
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
+  for (let i = 0; i < x.size; i++) {
+    const slot = slots[i]!;
+    y[i] = (xs[i]! - mean[slot]!) / (Math.sqrt(variance[slot]!) + 1e-9);
+  }
+  return commitNumbers(out, y);
 }
 
 /** LpNormalization: every lane along `axis` divided by its L1 or L2 norm (a zero lane stays zero). */
@@ -325,7 +350,8 @@ function lpNormalization(ctx: KernelContext): Tensor {
   const length = x.dims[axis]!;
   const inner = shapeSize(x.dims.slice(axis + 1));
   const outer = shapeSize(x.dims.slice(0, axis));
-  const y = new Float64Array(x.size);
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const start = o * length * inner + j;
@@ -337,7 +363,7 @@ function lpNormalization(ctx: KernelContext): Tensor {
       for (let k = 0; k < length; k++) y[start + k * inner] = norm === 0 ? 0 : xs[start + k * inner]! / norm;
     }
   }
-  return fromNumbers(x.type, y, x.dims);
+  return commitNumbers(out, y);
 }
 
 /** LRN: x / (bias + alpha / size * Σ x²)^beta, the sum over `size` neighbouring channels. */
@@ -354,7 +380,8 @@ function localResponseNormalization(ctx: KernelContext): Tensor {
   const plane = shapeSize(x.dims.slice(2));
   const before = Math.floor((size - 1) / 2);
   const after = Math.ceil((size - 1) / 2);
-  const y = new Float64Array(x.size);
+  const out = ctx.output(0, x.type, x.dims);
+  const y = numberSink(out);
   for (let n = 0; n < x.dims[0]!; n++) {
     for (let c = 0; c < channels; c++) {
       const first = Math.max(0, c - before);
@@ -367,7 +394,7 @@ function localResponseNormalization(ctx: KernelContext): Tensor {
       }
     }
   }
-  return fromNumbers(x.type, y, x.dims);
+  return commitNumbers(out, y);
 }
 
 export const kernels: KernelDef[] = [

@@ -6,14 +6,16 @@
  * offsets of the window taps that fall inside the input (padding is never read), together with how
  * many taps fall inside the padded input (AveragePool's divisor with count_include_pad). The tap
  * list depends only on the position, so it is built once and applied to every (batch, channel)
- * plane. A Global pool is the same walk with a single window covering the whole plane.
+ * plane. A Global pool is the same walk with a single window covering the whole plane. Results are
+ * written straight into the kernels' output memory.
  */
 
 import type { DataType } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
 import { spatialInts, windowGeometry, type WindowGeometry } from './conv.js';
+import { numericOutput } from './matmul.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const MAX_POOL_TYPES: ReadonlySet<DataType> = new Set([...FLOAT_TYPES, 'int8', 'uint8']);
@@ -100,19 +102,20 @@ function globalGeometry(inSpatial: readonly number[]): WindowGeometry {
 }
 
 /** Applies `reduce` to every window of every plane; the result has x's type and [N, C, out...] dims. */
-function poolWith(x: Tensor, geometry: WindowGeometry, reduce: WindowReducer): Tensor {
+function poolWith(ctx: KernelContext, x: Tensor, geometry: WindowGeometry, reduce: WindowReducer): Tensor {
   const inSpatial = x.dims.slice(2);
   const planes = x.dims[0]! * x.dims[1]!;
   const inPlane = shapeSize(inSpatial);
   const outPlane = shapeSize(geometry.outSpatial);
   const values = toNumbers(x);
-  const out = new Float64Array(planes * outPlane);
-  forEachWindow(inSpatial, geometry, (o, taps, tapCount, paddedCount) => {
-    for (let p = 0; p < planes; p++) {
-      out[p * outPlane + o] = reduce(values, p * inPlane, taps, tapCount, paddedCount);
-    }
+  const outDims = [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial];
+  return numericOutput(ctx, 0, x.type, outDims, (out) => {
+    forEachWindow(inSpatial, geometry, (o, taps, tapCount, paddedCount) => {
+      for (let p = 0; p < planes; p++) {
+        out[p * outPlane + o] = reduce(values, p * inPlane, taps, tapCount, paddedCount);
+      }
+    });
   });
-  return fromNumbers(x.type, out, [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial]);
 }
 
 function requireType(ctx: KernelContext, x: Tensor, allowed: ReadonlySet<DataType>): void {
@@ -150,14 +153,14 @@ function averagePool(ctx: KernelContext): Tensor {
   const x = ctx.input(0);
   requireType(ctx, x, FLOAT_TYPES);
   const geometry = poolGeometry(ctx, planesOf(ctx, x).inSpatial);
-  return poolWith(x, geometry, averageOf(ctx.int('count_include_pad', 0) !== 0));
+  return poolWith(ctx, x, geometry, averageOf(ctx.int('count_include_pad', 0) !== 0));
 }
 
 function lpPool(ctx: KernelContext): Tensor {
   const x = ctx.input(0);
   requireType(ctx, x, FLOAT_TYPES);
   const geometry = poolGeometry(ctx, planesOf(ctx, x).inSpatial);
-  return poolWith(x, geometry, lpNormOf(ctx.float('p', 2)));
+  return poolWith(ctx, x, geometry, lpNormOf(ctx.float('p', 2)));
 }
 
 /**
@@ -172,25 +175,23 @@ function maxPool(ctx: KernelContext): Tensor[] {
   const inPlane = shapeSize(inSpatial);
   const outPlane = shapeSize(geometry.outSpatial);
   const values = toNumbers(x);
-  const out = new Float64Array(planes * outPlane);
-  const wantsIndices = ctx.wantsOutput(1);
-  const indices = new BigInt64Array(wantsIndices ? planes * outPlane : 0);
+  const outDims = [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial];
+  const indices = ctx.wantsOutput(1) ? (ctx.output(1, 'int64', outDims).data as BigInt64Array) : undefined;
   const spatialIndexOf =
     ctx.int('storage_order', 0) === 0 ? (offset: number) => offset : columnMajor(inSpatial);
-  forEachWindow(inSpatial, geometry, (o, taps, tapCount) => {
-    for (let p = 0; p < planes; p++) {
-      const start = p * inPlane;
-      const best = argMaxTap(values, start, taps, tapCount);
-      out[p * outPlane + o] = best < 0 ? NaN : values[start + taps[best]!]!;
-      if (wantsIndices) {
-        indices[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
+  const pooled = numericOutput(ctx, 0, x.type, outDims, (out) => {
+    forEachWindow(inSpatial, geometry, (o, taps, tapCount) => {
+      for (let p = 0; p < planes; p++) {
+        const start = p * inPlane;
+        const best = argMaxTap(values, start, taps, tapCount);
+        out[p * outPlane + o] = best < 0 ? NaN : values[start + taps[best]!]!;
+        if (indices) {
+          indices[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
+        }
       }
-    }
+    });
   });
-  const outDims = [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial];
-  const result = [fromNumbers(x.type, out, outDims)];
-  if (wantsIndices) result.push(new Tensor('int64', indices, outDims));
-  return result;
+  return indices ? [pooled, new Tensor('int64', indices, outDims)] : [pooled];
 }
 
 /** Maps a row-major in-plane offset to the column-major offset of the same element. */
@@ -210,7 +211,7 @@ function columnMajor(dims: readonly number[]): (offset: number) => number {
 function globalPool(ctx: KernelContext, reduce: WindowReducer): Tensor {
   const x = ctx.input(0);
   requireType(ctx, x, FLOAT_TYPES);
-  return poolWith(x, globalGeometry(planesOf(ctx, x).inSpatial), reduce);
+  return poolWith(ctx, x, globalGeometry(planesOf(ctx, x).inSpatial), reduce);
 }
 
 /** A window's maximum; NaN when it holds no number. */

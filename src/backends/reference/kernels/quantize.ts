@@ -10,12 +10,11 @@
 
 import { dataTypeFromOnnx, integerRange, isIntegerType, type DataType } from '../../../core/dtype.js';
 import { NON_SATURATING_ENCODERS } from '../../../core/float-formats.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import {
   broadcastIndex,
   broadcastShapes,
-  fromNumbers,
   narrowDecoder,
   narrowEncoder,
   normalizeAxis,
@@ -23,6 +22,7 @@ import {
   stridesOf,
   toNumbers,
 } from '../util.js';
+import { commitNumbers, newTensor, numberSink } from './unary.js';
 
 type Fail = (reason: string) => never;
 
@@ -64,26 +64,19 @@ function widerFloat(a: DataType, b: DataType): DataType {
   return a;
 }
 
+/** The storage of every quantized type: its integers (4- and 2-bit ones unpacked), or float8/float4 bit patterns. */
+type QuantizedStorage = Int8Array | Uint8Array | Int16Array | Uint16Array;
+
 /**
- * Puts real values on the grid of a quantized type: integers are rounded half to even and
- * clamped to their range; float formats round to nearest even and saturate unless told not to.
+ * How a real value is stored on the grid of a quantized type: integers are rounded half to even
+ * and clamped to their range; float formats round to nearest even and saturate unless told not to.
  */
-function quantizedTensor(
-  type: DataType,
-  values: Float64Array,
-  dims: readonly number[],
-  saturate: boolean,
-): Tensor {
+function gridEncoder(type: DataType, saturate: boolean): (value: number) => number {
   if (isIntegerType(type)) {
     const [min, max] = integerRange(type);
-    return fromNumbers(
-      type,
-      values.map((v) => Math.min(max, Math.max(min, roundHalfToEven(v)))),
-      dims,
-    );
+    return (v) => Math.min(max, Math.max(min, roundHalfToEven(v)));
   }
-  const encode = (!saturate && NON_SATURATING_ENCODERS[type]) || narrowEncoder(type);
-  return new Tensor(type, Uint8Array.from(values, encode), dims);
+  return (!saturate && NON_SATURATING_ENCODERS[type]) || narrowEncoder(type);
 }
 
 /**
@@ -156,14 +149,16 @@ function quantizeLinear(ctx: KernelContext): Tensor {
   const scales = toNumbers(scale);
   const zeros = zeroPoint ? toNumbers(zeroPoint) : undefined;
   const roundFirst = isIntegerType(type);
-  const out = new Float64Array(x.size);
-  for (let i = 0; i < out.length; i++) {
+  const toGrid = gridEncoder(type, ctx.int('saturate', 1) !== 0);
+  const out = ctx.output(0, type, x.dims);
+  const target = out.data as QuantizedStorage;
+  for (let i = 0; i < x.size; i++) {
     const quotient = inPrecision(inPrecision(xs[i]!) / inPrecision(scales[scaleIndex[i]!]!));
     const zero = zeros ? zeros[zeroIndex![i]!]! : 0;
     // An integer zero point is added to the rounded quotient; a float one is added before encoding.
-    out[i] = (roundFirst ? roundHalfToEven(quotient) : quotient) + zero;
+    target[i] = toGrid((roundFirst ? roundHalfToEven(quotient) : quotient) + zero);
   }
-  return quantizedTensor(type, out, x.dims, ctx.int('saturate', 1) !== 0);
+  return out;
 }
 
 function dequantizeLinear(ctx: KernelContext): Tensor {
@@ -180,13 +175,14 @@ function dequantizeLinear(ctx: KernelContext): Tensor {
   const xs = toNumbers(x);
   const scales = toNumbers(scale);
   const zeros = zeroPoint ? toNumbers(zeroPoint) : undefined;
-  const out = new Float64Array(x.size);
-  for (let i = 0; i < out.length; i++) {
+  const out = ctx.output(0, optionalTypeAttribute(ctx, 'output_dtype') ?? scale.type, x.dims);
+  const sink = numberSink(out);
+  for (let i = 0; i < x.size; i++) {
     const zero = zeros ? zeros[zeroIndex![i]!]! : 0;
     // (x - zero) and its product with a float32 scale are exact in doubles: one rounding, at the end.
-    out[i] = (xs[i]! - zero) * scales[scaleIndex[i]!]!;
+    sink[i] = (xs[i]! - zero) * scales[scaleIndex[i]!]!;
   }
-  return fromNumbers(optionalTypeAttribute(ctx, 'output_dtype') ?? scale.type, out, x.dims);
+  return commitNumbers(out, sink);
 }
 
 /** Quantizes x to uint8 over its own range, widened to hold 0, as ONNX's reference does in float32. */
@@ -202,14 +198,15 @@ function dynamicQuantizeLinear(ctx: KernelContext): Tensor[] {
   // An all-zero x has an empty range; scale 1 keeps every output 0.
   const scale = max === min ? 1 : Math.fround(Math.fround(max - min) / 255);
   const zeroPoint = roundHalfToEven(Math.min(255, Math.max(0, Math.fround(-Math.fround(min / scale)))));
-  const y = new Float64Array(xs.length);
-  for (let i = 0; i < y.length; i++) {
-    y[i] = Math.min(255, Math.max(0, roundHalfToEven(Math.fround(xs[i]! / scale)) + zeroPoint));
+  const y = ctx.output(0, 'uint8', x.dims);
+  const quantized = y.data as Uint8Array;
+  for (let i = 0; i < xs.length; i++) {
+    quantized[i] = Math.min(255, Math.max(0, roundHalfToEven(Math.fround(xs[i]! / scale)) + zeroPoint));
   }
   return [
-    fromNumbers('uint8', y, x.dims),
-    fromNumbers(x.type, [scale], []),
-    fromNumbers('uint8', [zeroPoint], []),
+    y,
+    ctx.outputFromNumbers(1, x.type, [scale], []),
+    ctx.outputFromNumbers(2, 'uint8', [zeroPoint], []),
   ];
 }
 
@@ -220,8 +217,11 @@ interface Matrix {
   dims: number[];
 }
 
-/** numpy.matmul of two real tensors given as doubles (1-D operands promoted, batch dims broadcast). */
-function matmul(a: Matrix, b: Matrix, fail: Fail): Matrix {
+/**
+ * numpy.matmul of two real tensors given as doubles (1-D operands promoted, batch dims broadcast),
+ * written into the tensor `allocate` gives for the product's dims (its stores round or wrap the sums).
+ */
+function matmul(a: Matrix, b: Matrix, fail: Fail, allocate: (dims: number[]) => Tensor): Tensor {
   if (a.dims.length === 0 || b.dims.length === 0) fail('MatMul operands must have at least one dimension');
   const aDims = a.dims.length === 1 ? [1, a.dims[0]!] : a.dims;
   const bDims = b.dims.length === 1 ? [b.dims[0]!, 1] : b.dims;
@@ -235,7 +235,12 @@ function matmul(a: Matrix, b: Matrix, fail: Fail): Matrix {
   const batch = broadcastShapes([aBatch, bBatch], fail);
   const aOf = broadcastIndex(aBatch, batch);
   const bOf = broadcastIndex(bBatch, batch);
-  const out = new Float64Array(shapeSize(batch) * m * n);
+  const product = allocate([
+    ...batch,
+    ...(a.dims.length === 1 ? [] : [m]),
+    ...(b.dims.length === 1 ? [] : [n]),
+  ]);
+  const out = product.data as Float64Array | Int32Array;
   for (let p = 0; p < aOf.length; p++) {
     const aBase = aOf[p]! * m * k;
     const bBase = bOf[p]! * k * n;
@@ -248,8 +253,7 @@ function matmul(a: Matrix, b: Matrix, fail: Fail): Matrix {
       }
     }
   }
-  const dims = [...batch, ...(a.dims.length === 1 ? [] : [m]), ...(b.dims.length === 1 ? [] : [n])];
-  return { values: out, dims };
+  return product;
 }
 
 /**
@@ -290,9 +294,8 @@ function matMulInteger(ctx: KernelContext): Tensor {
   const fail: Fail = (r) => ctx.fail(r);
   const a = centered(ctx.input(0), ctx.optionalInput(2), true, fail);
   const b = centered(ctx.input(1), ctx.optionalInput(3), false, fail);
-  const product = matmul(a, b, fail);
   // Int32Array stores wrap modulo 2^32, the overflow ONNX allows in 32-bit accumulation.
-  return new Tensor('int32', Int32Array.from(product.values), product.dims);
+  return matmul(a, b, fail, (dims) => ctx.output(0, 'int32', dims));
 }
 
 function qLinearMatMul(ctx: KernelContext): Tensor {
@@ -305,6 +308,7 @@ function qLinearMatMul(ctx: KernelContext): Tensor {
     centered(ctx.input(0), ctx.optionalInput(2), true, fail),
     centered(ctx.input(3), ctx.optionalInput(5), false, fail),
     fail,
+    (dims) => newTensor('float64', dims),
   );
   const type = yZeroPoint?.type ?? ctx.input(0).type;
   if (!QUANTIZED_TYPES.has(type)) fail(`QLinearMatMul cannot produce ${type}`);
@@ -319,14 +323,18 @@ function qLinearMatMul(ctx: KernelContext): Tensor {
   const yIndex = matrixParameterIndex(yScale, product.dims, false, fail);
   const zeroIndex = yZeroPoint
     ? matrixParameterIndex(yZeroPoint, product.dims, false, fail)
-    : new Int32Array(product.values.length);
-  const out = product.values.map((value, i) => {
+    : new Int32Array(product.size);
+  const values = product.data as Float64Array;
+  const toGrid = gridEncoder(type, true);
+  const out = ctx.output(0, type, product.dims);
+  const target = out.data as QuantizedStorage;
+  for (let i = 0; i < values.length; i++) {
     const multiplier = inScaleType(
       inScaleType(aScales[aIndex[i]!]! * bScales[bIndex[i]!]!) / yScales[yIndex[i]!]!,
     );
-    return value * multiplier + zeros[zeroIndex[i]!]!;
-  });
-  return quantizedTensor(type, out, product.dims, true);
+    target[i] = toGrid(values[i]! * multiplier + zeros[zeroIndex[i]!]!);
+  }
+  return out;
 }
 
 export const kernels: KernelDef[] = [

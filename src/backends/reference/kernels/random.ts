@@ -8,7 +8,7 @@
 import { dataTypeFromOnnx, isFloatType, type DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, shapeSize, toNumbers } from '../util.js';
+import { shapeSize, toNumbers } from '../util.js';
 
 /** A uniform generator on [0, 1). */
 type Uniform = () => number;
@@ -60,7 +60,7 @@ function uniformTensor(ctx: KernelContext, type: DataType, dims: readonly number
   const high = ctx.float('high', 1);
   const draw = generatorFor(ctx);
   const values = Float64Array.from({ length: shapeSize(dims) }, () => low + (high - low) * draw());
-  return fromNumbers(type, values, dims);
+  return ctx.outputFromNumbers(0, type, values, dims);
 }
 
 function normalTensor(ctx: KernelContext, type: DataType, dims: readonly number[]): Tensor {
@@ -68,7 +68,7 @@ function normalTensor(ctx: KernelContext, type: DataType, dims: readonly number[
   const scale = ctx.float('scale', 1);
   const draw = generatorFor(ctx);
   const values = Float64Array.from({ length: shapeSize(dims) }, () => mean + scale * normal(draw));
-  return fromNumbers(type, values, dims);
+  return ctx.outputFromNumbers(0, type, values, dims);
 }
 
 function randomUniform(ctx: KernelContext): Tensor[] {
@@ -97,7 +97,7 @@ function bernoulli(ctx: KernelContext): Tensor[] {
   const probabilities = toNumbers(input);
   const draw = generatorFor(ctx);
   const values = Float64Array.from(probabilities, (p) => (draw() < p ? 1 : 0));
-  return [fromNumbers(type, values, input.dims)];
+  return [ctx.outputFromNumbers(0, type, values, input.dims)];
 }
 
 /**
@@ -134,7 +134,7 @@ function multinomial(ctx: KernelContext): Tensor[] {
       out[b * samples + s] = chosen;
     }
   }
-  return [fromNumbers(type, out, [batch, samples])];
+  return [ctx.outputFromNumbers(0, type, out, [batch, samples])];
 }
 
 export const kernels: KernelDef[] = [

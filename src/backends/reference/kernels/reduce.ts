@@ -1,8 +1,8 @@
 /**
  * Reductions: the Reduce* family (Sum, Mean, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare)
  * and ArgMax/ArgMin. Every Reduce* operator is one `Reduction` (identity, step, finish) run by a
- * shared engine that walks the input once and folds each element into its output slot. Values are
- * folded as float64 numbers; int64/uint64 inputs take an exact BigInt path for the reductions
+ * shared engine that folds each output element's inputs, in input order, into one accumulator and
+ * writes the result straight into the output. Values are folded as float64 numbers; int64/uint64 inputs take an exact BigInt path for the reductions
  * whose results stay integers, since those can be asked about values beyond 2^53.
  */
 
@@ -13,9 +13,10 @@ import {
   isNarrowFloat,
   type DataType,
 } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, normalizeAxis, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { normalizeAxis, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { commitNumbers, numberSink } from './unary.js';
 
 /** How one reduction folds a set of values, in float64 arithmetic. */
 interface Reduction {
@@ -102,64 +103,87 @@ const REDUCTIONS: Record<string, Reduction> = {
   ReduceLogSumExp: { identity: () => -Infinity, step: logAddExp },
 };
 
-/** Where the input's axes went: which are reduced, and the output dims with and without them. */
-interface ReductionShape {
-  reduced: boolean[];
-  keptDims: number[];
-  outDims: number[];
-  count: number;
+/** The output dims of reducing `axes` of `dims`, with the reduced axes kept as ones or dropped. */
+function reducedDims(dims: readonly number[], axes: readonly number[], keepdims: boolean): number[] {
+  if (keepdims) return dims.map((d, a) => (axes.includes(a) ? 1 : d));
+  return dims.filter((_, a) => !axes.includes(a));
 }
 
-function reductionShape(dims: readonly number[], axes: readonly number[], keepdims: boolean): ReductionShape {
-  const reduced = dims.map((_, a) => axes.includes(a));
-  const keptDims = dims.map((d, a) => (reduced[a] ? 1 : d));
-  const outDims = keepdims ? keptDims : dims.filter((_, a) => !reduced[a]);
-  const count = shapeSize(dims.filter((_, a) => reduced[a]));
-  return { reduced, keptDims, outDims, count };
+/**
+ * How the input folds into the output: `starts` holds, for each output element in order, the flat
+ * index of the first input element it reduces; `members` the offsets from there of all the input
+ * elements it reduces, in input order.
+ */
+interface ReductionWalk {
+  starts: Int32Array;
+  members: Int32Array;
 }
 
-/** For each input element in order, the flat index of the output slot it folds into. */
-function* outputSlots(dims: readonly number[], shape: ReductionShape): Generator<number> {
-  const size = shapeSize(dims);
-  if (size === 0) return;
-  const rank = dims.length;
-  const keptStrides = stridesOf(shape.keptDims);
-  const steps = dims.map((_, a) => (shape.reduced[a] ? 0 : keptStrides[a]!));
-  const counter = new Array<number>(rank).fill(0);
-  let slot = 0;
-  for (let i = 0; i < size; i++) {
-    yield slot;
-    for (let a = rank - 1; a >= 0; a--) {
-      counter[a]!++;
-      slot += steps[a]!;
-      if (counter[a]! < dims[a]!) break;
-      slot -= steps[a]! * dims[a]!;
-      counter[a] = 0;
+function reductionWalk(dims: readonly number[], axes: readonly number[]): ReductionWalk {
+  const all = dims.map((_, a) => a);
+  return {
+    starts: axisOffsets(
+      dims,
+      all.filter((a) => !axes.includes(a)),
+    ),
+    members: axisOffsets(
+      dims,
+      all.filter((a) => axes.includes(a)),
+    ),
+  };
+}
+
+/** The flat indices, in row-major order, of the elements reached from the first by moving along `axes` alone. */
+function axisOffsets(dims: readonly number[], axes: readonly number[]): Int32Array {
+  const strides = stridesOf(dims);
+  const offsets = new Int32Array(shapeSize(axes.map((a) => dims[a]!)));
+  const counter = new Array<number>(axes.length).fill(0);
+  let offset = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    offsets[i] = offset;
+    for (let j = axes.length - 1; j >= 0; j--) {
+      const axis = axes[j]!;
+      counter[j]!++;
+      offset += strides[axis]!;
+      if (counter[j]! < dims[axis]!) break;
+      offset -= strides[axis]! * dims[axis]!;
+      counter[j] = 0;
     }
   }
+  return offsets;
 }
 
-function reduceNumbers(x: Tensor, reduction: Reduction, shape: ReductionShape): Tensor {
+/** Folds each output element's inputs in one float64 accumulator, rounded once as it is stored. */
+function reduceNumbers(x: Tensor, reduction: Reduction, walk: ReductionWalk, out: Tensor): Tensor {
   const values = toNumbers(x);
-  const acc = new Float64Array(shapeSize(shape.outDims)).fill(reduction.identity(x.type));
-  let i = 0;
-  for (const slot of outputSlots(x.dims, shape)) acc[slot] = reduction.step(acc[slot]!, values[i++]!);
-  const finish = reduction.finish;
-  if (finish) for (let s = 0; s < acc.length; s++) acc[s] = finish(acc[s]!, shape.count);
-  return fromNumbers(x.type, acc, shape.outDims);
+  const sink = numberSink(out);
+  const { starts, members } = walk;
+  const identity = reduction.identity(x.type);
+  const { step, finish } = reduction;
+  for (let s = 0; s < starts.length; s++) {
+    const start = starts[s]!;
+    let acc = identity;
+    for (let j = 0; j < members.length; j++) acc = step(acc, values[start + members[j]!]!);
+    sink[s] = finish ? finish(acc, members.length) : acc;
+  }
+  return commitNumbers(out, sink);
 }
 
-function reduceExact(x: Tensor, reduction: ExactReduction, shape: ReductionShape): Tensor {
+function reduceExact(x: Tensor, reduction: ExactReduction, walk: ReductionWalk, out: Tensor): Tensor {
   const values = x.data as BigInt64Array | BigUint64Array;
-  const acc = new Array<bigint>(shapeSize(shape.outDims)).fill(reduction.identity(x.type));
-  let i = 0;
-  for (const slot of outputSlots(x.dims, shape)) acc[slot] = reduction.step(acc[slot]!, values[i++]!);
-  const finish = reduction.finish;
-  const count = BigInt(shape.count);
+  const target = out.data as BigInt64Array | BigUint64Array;
+  const { starts, members } = walk;
+  const identity = reduction.identity(x.type);
+  const { step, finish } = reduction;
+  const count = BigInt(members.length);
   const wrap = x.type === 'uint64' ? BigInt.asUintN : BigInt.asIntN;
-  const out = x.type === 'uint64' ? new BigUint64Array(acc.length) : new BigInt64Array(acc.length);
-  for (let s = 0; s < acc.length; s++) out[s] = wrap(64, finish ? finish(acc[s]!, count) : acc[s]!);
-  return new Tensor(x.type, out, shape.outDims);
+  for (let s = 0; s < starts.length; s++) {
+    const start = starts[s]!;
+    let acc = identity;
+    for (let j = 0; j < members.length; j++) acc = step(acc, values[start + members[j]!]!);
+    target[s] = wrap(64, finish ? finish(acc, count) : acc);
+  }
+  return out;
 }
 
 /**
@@ -191,9 +215,10 @@ function reduceKernel(op: string, reduction: Reduction, axesInputSince: number):
         ctx.fail(`${op} does not accept ${x.type} tensors`);
       }
       const axes = reductionAxes(ctx, x.dims.length, ctx.opset >= axesInputSince) ?? [];
-      const shape = reductionShape(x.dims, axes, ctx.int('keepdims', 1) !== 0);
-      if (isBigIntType(x.type) && reduction.exact) return [reduceExact(x, reduction.exact, shape)];
-      return [reduceNumbers(x, reduction, shape)];
+      const walk = reductionWalk(x.dims, axes);
+      const out = ctx.output(0, x.type, reducedDims(x.dims, axes, ctx.int('keepdims', 1) !== 0));
+      if (isBigIntType(x.type) && reduction.exact) return [reduceExact(x, reduction.exact, walk, out)];
+      return [reduceNumbers(x, reduction, walk, out)];
     },
   };
 }
@@ -224,8 +249,13 @@ function argKernel(op: string, beats: (x: number | bigint, best: number | bigint
       const inner = shapeSize(x.dims.slice(axis + 1));
       if (axisSize === 0 && outer * inner > 0)
         ctx.fail(`${op} cannot choose an index along an empty axis ${axis}`);
+      const keepdims = ctx.int('keepdims', 1) !== 0;
+      const outDims = keepdims
+        ? x.dims.map((d, a) => (a === axis ? 1 : d))
+        : x.dims.filter((_, a) => a !== axis);
       const values = comparableValues(x);
-      const out = new BigInt64Array(outer * inner);
+      const result = ctx.output(0, 'int64', outDims);
+      const out = result.data as BigInt64Array;
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
           const base = o * axisSize * inner + i;
@@ -242,11 +272,7 @@ function argKernel(op: string, beats: (x: number | bigint, best: number | bigint
           out[o * inner + i] = BigInt(bestIndex);
         }
       }
-      const keepdims = ctx.int('keepdims', 1) !== 0;
-      const outDims = keepdims
-        ? x.dims.map((d, a) => (a === axis ? 1 : d))
-        : x.dims.filter((_, a) => a !== axis);
-      return [new Tensor('int64', out, outDims)];
+      return [result];
     },
   };
 }

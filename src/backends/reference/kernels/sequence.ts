@@ -6,10 +6,17 @@
  * value is the value itself; only the empty optional has its own runtime value.
  *
  * The slicing and concatenation helpers are exported for the control-flow kernels (Loop and
- * Scan), which cut and stack tensors the same way.
+ * Scan), which cut and stack tensors the same way; concatenation writes into the memory an
+ * `Allocate` gives, an output's when the result is one.
  */
 
-import { allocateStorage, dataTypeFromOnnx, slotsPerElement, type TensorData } from '../../../core/dtype.js';
+import {
+  allocateStorage,
+  dataTypeFromOnnx,
+  slotsPerElement,
+  type DataType,
+  type TensorData,
+} from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import { EmptyOptional, TensorSequence, describeValue, type RuntimeValue } from '../../../core/values.js';
 import type { ValueType } from '../../../ir/graph.js';
@@ -23,6 +30,17 @@ function copySlots(src: TensorData, from: number, dst: TensorData, to: number, c
     return;
   }
   (dst as Float64Array).set((src as Float64Array).subarray(from, from + count), to);
+}
+
+/** Makes the tensor a result is written into. */
+export type Allocate = (type: DataType, dims: readonly number[]) => Tensor;
+
+/** New memory, for results that are not node outputs (sequence elements, intermediate values). */
+export const newTensor: Allocate = (type, dims) => new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
+
+/** The memory of a node's output `index`, for results returned as that output. */
+export function outputTensor(ctx: KernelContext, index: number): Allocate {
+  return (type, dims) => ctx.output(index, type, dims);
 }
 
 /** The part of `t` with indices [start, start + length) along `axis`, keeping the axis. */
@@ -39,11 +57,12 @@ export function sliceAlongAxis(t: Tensor, axis: number, start: number, length: n
   return new Tensor(t.type, out, dims);
 }
 
-/** Concatenates tensors of one type along `axis`; all other dims must agree. */
+/** Concatenates tensors of one type along `axis`, into `allocate`'s tensor; all other dims must agree. */
 export function concatAlongAxis(
   tensors: readonly Tensor[],
   axis: number,
   fail: (reason: string) => never,
+  allocate: Allocate = newTensor,
 ): Tensor {
   const first = tensors[0];
   if (!first) fail('cannot concatenate an empty list of tensors');
@@ -59,26 +78,27 @@ export function concatAlongAxis(
   dims[axis] = tensors.reduce((sum, t) => sum + t.dims[axis]!, 0);
   const outer = shapeSize(dims.slice(0, axis));
   const inner = shapeSize(dims.slice(axis + 1)) * slotsPerElement(first.type);
-  const out = allocateStorage(first.type, shapeSize(dims));
+  const out = allocate(first.type, dims);
   let to = 0;
   for (let o = 0; o < outer; o++) {
     for (const t of tensors) {
       const block = t.dims[axis]! * inner;
-      copySlots(t.data, o * block, out, to, block);
+      copySlots(t.data, o * block, out.data, to, block);
       to += block;
     }
   }
-  return new Tensor(first.type, out, dims);
+  return out;
 }
 
-/** Stacks same-shaped tensors along a new axis `axis`. */
+/** Stacks same-shaped tensors along a new axis `axis`, into `allocate`'s tensor. */
 export function stackAlongAxis(
   tensors: readonly Tensor[],
   axis: number,
   fail: (reason: string) => never,
+  allocate: Allocate = newTensor,
 ): Tensor {
   const withAxis = tensors.map((t) => t.reshape([...t.dims.slice(0, axis), 1, ...t.dims.slice(axis)]));
-  return concatAlongAxis(withAxis, axis, fail);
+  return concatAlongAxis(withAxis, axis, fail, allocate);
 }
 
 function sequenceInput(ctx: KernelContext, i: number): TensorSequence {
@@ -149,7 +169,7 @@ function sequenceAt(ctx: KernelContext): RuntimeValue[] {
 }
 
 function sequenceLength(ctx: KernelContext): RuntimeValue[] {
-  return [new Tensor('int64', new BigInt64Array([BigInt(sequenceInput(ctx, 0).items.length)]), [])];
+  return [ctx.outputFromNumbers(0, 'int64', [sequenceInput(ctx, 0).items.length], [])];
 }
 
 function splitToSequence(ctx: KernelContext): RuntimeValue[] {
@@ -197,7 +217,8 @@ function concatFromSequence(ctx: KernelContext): RuntimeValue[] {
   const newAxis = ctx.int('new_axis', 0) === 1;
   const fail = (reason: string) => ctx.fail(reason);
   const axis = normalizeAxis(ctx.int('axis'), first.dims.length, fail, newAxis);
-  return [newAxis ? stackAlongAxis(sequence.items, axis, fail) : concatAlongAxis(sequence.items, axis, fail)];
+  const join = newAxis ? stackAlongAxis : concatAlongAxis;
+  return [join(sequence.items, axis, fail, outputTensor(ctx, 0))];
 }
 
 /**
@@ -243,7 +264,7 @@ function optional(ctx: KernelContext): RuntimeValue[] {
 function optionalHasElement(ctx: KernelContext): RuntimeValue[] {
   const value = ctx.inputs[0];
   const has = value !== undefined && !(value instanceof EmptyOptional);
-  return [new Tensor('bool', new Uint8Array([has ? 1 : 0]), [])];
+  return [ctx.outputFromNumbers(0, 'bool', [has ? 1 : 0], [])];
 }
 
 function optionalGetElement(ctx: KernelContext): RuntimeValue[] {

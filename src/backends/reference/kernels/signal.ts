@@ -8,7 +8,7 @@
 import { dataTypeFromOnnx, isBigIntType, isFloatType, type DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, scalarNumber, shapeSize, toNumbers } from '../util.js';
+import { scalarNumber, shapeSize, toNumbers } from '../util.js';
 
 /** A complex vector as separate real and imaginary arrays. */
 interface ComplexVector {
@@ -163,7 +163,7 @@ function dft(ctx: KernelContext): Tensor[] {
       }
     }
   }
-  return [fromNumbers(x.type, out, outDims)];
+  return [ctx.outputFromNumbers(0, x.type, out, outDims)];
 }
 
 /** The first `length` samples of a lane (`at(k)` = where sample k starts), zero-padded. */
@@ -256,7 +256,7 @@ function stft(ctx: KernelContext): Tensor[] {
       }
     }
   }
-  return [fromNumbers(signal.type, out, [batch, frames, bins, 2])];
+  return [ctx.outputFromNumbers(0, signal.type, out, [batch, frames, bins, 2])];
 }
 
 /** The element type named by an `output_datatype` attribute (float32 by default). */
@@ -289,7 +289,7 @@ function cosineWindow(coefficients: readonly number[]): KernelDef['run'] {
       coefficients.forEach((a, j) => (v += (j % 2 === 0 ? a : -a) * Math.cos((2 * Math.PI * j * n) / span)));
       return v;
     });
-    return [fromNumbers(outputType(ctx), values, [size])];
+    return [ctx.outputFromNumbers(0, outputType(ctx), values, [size])];
   };
 }
 
@@ -328,7 +328,7 @@ function melWeightMatrix(ctx: KernelContext): Tensor[] {
     for (let j = low; j <= center && center > low; j++) out[j * melBins + m] = (j - low) / (center - low);
     for (let j = center; j < high; j++) out[j * melBins + m] = (high - j) / (high - center);
   }
-  return [fromNumbers(outputType(ctx), out, [spectrumBins, melBins])];
+  return [ctx.outputFromNumbers(0, outputType(ctx), out, [spectrumBins, melBins])];
 }
 
 export const kernels: KernelDef[] = [

@@ -7,7 +7,8 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, normalizeAxis, splitAxis, shapeSize, toNumbers } from '../util.js';
+import { normalizeAxis, splitAxis, shapeSize, toNumbers } from '../util.js';
+import { commitNumbers, numberSink } from './unary.js';
 
 /** Rewrites `lane` (a copy of one lane's values, computed in float64) in place. */
 type LaneTransform = (lane: Float64Array) => void;
@@ -68,9 +69,10 @@ function laneLayout(ctx: KernelContext, dims: readonly number[]): LaneLayout {
   };
 }
 
-function applyToLanes(x: Tensor, layout: LaneLayout, transform: LaneTransform): Tensor {
+/** Transforms every lane of `x` into `out`, rounding each value once as it is stored. */
+function applyToLanes(x: Tensor, layout: LaneLayout, transform: LaneTransform, out: Tensor): Tensor {
   const values = toNumbers(x);
-  const out = new Float64Array(values.length);
+  const sink = numberSink(out);
   const { outer, laneLength, inner } = layout;
   const lane = new Float64Array(laneLength);
   for (let o = 0; o < outer; o++) {
@@ -78,10 +80,10 @@ function applyToLanes(x: Tensor, layout: LaneLayout, transform: LaneTransform): 
       const base = o * laneLength * inner + i;
       for (let k = 0; k < laneLength; k++) lane[k] = values[base + k * inner]!;
       transform(lane);
-      for (let k = 0; k < laneLength; k++) out[base + k * inner] = lane[k]!;
+      for (let k = 0; k < laneLength; k++) sink[base + k * inner] = lane[k]!;
     }
   }
-  return fromNumbers(x.type, out, x.dims);
+  return commitNumbers(out, sink);
 }
 
 function laneKernel(op: string, transform: LaneTransform): KernelDef {
@@ -93,7 +95,7 @@ function laneKernel(op: string, transform: LaneTransform): KernelDef {
       if (x.type !== 'float32' && x.type !== 'float64' && x.type !== 'float16' && x.type !== 'bfloat16') {
         ctx.fail(`${op} takes float tensors, got ${x.type}`);
       }
-      return [applyToLanes(x, laneLayout(ctx, x.dims), transform)];
+      return [applyToLanes(x, laneLayout(ctx, x.dims), transform, ctx.output(0, x.type, x.dims))];
     },
   };
 }

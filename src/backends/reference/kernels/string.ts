@@ -5,7 +5,7 @@
  * with RE2 on the common syntax (classes, groups, alternation, quantifiers, \b, \w, \d, \s).
  */
 
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { broadcastIndex, broadcastShapes } from '../util.js';
 
@@ -31,7 +31,9 @@ function stringNormalizer(ctx: KernelContext): Tensor {
   const changeCase = caseChanger(ctx, ctx.string('case_change_action', 'NONE'));
   const kept = (x.data as string[]).filter((s) => !stopwords.has(fold(s))).map(changeCase);
   if (kept.length === 0) kept.push('');
-  return new Tensor('string', kept, isMatrix ? [1, kept.length] : [kept.length]);
+  const out = ctx.output(0, 'string', isMatrix ? [1, kept.length] : [kept.length]);
+  (out.data as string[]).splice(0, kept.length, ...kept);
+  return out;
 }
 
 function caseChanger(ctx: KernelContext, action: string): (s: string) => string {
@@ -89,10 +91,14 @@ function stringSplit(ctx: KernelContext): Tensor[] {
   if (maxSplits < 0) ctx.fail(`maxsplit must not be negative, got ${maxSplits}`);
   const splits = (x.data as string[]).map((text) => splitString(text, delimiter, maxSplits));
   const width = splits.reduce((widest, pieces) => Math.max(widest, pieces.length), 0);
-  const substrings = new Array<string>(splits.length * width).fill('');
-  splits.forEach((pieces, i) => pieces.forEach((piece, j) => (substrings[i * width + j] = piece)));
-  const lengths = BigInt64Array.from(splits, (pieces) => BigInt(pieces.length));
-  return [new Tensor('string', substrings, [...x.dims, width]), new Tensor('int64', lengths, x.dims)];
+  const substrings = ctx.output(0, 'string', [...x.dims, width]);
+  const cells = substrings.data as string[];
+  splits.forEach((pieces, i) => {
+    for (let j = 0; j < width; j++) cells[i * width + j] = pieces[j] ?? '';
+  });
+  const lengths = ctx.output(1, 'int64', x.dims);
+  splits.forEach((pieces, i) => ((lengths.data as BigInt64Array)[i] = BigInt(pieces.length)));
+  return [substrings, lengths];
 }
 
 function stringConcat(ctx: KernelContext): Tensor {
@@ -103,11 +109,9 @@ function stringConcat(ctx: KernelContext): Tensor {
   const yOf = broadcastIndex(y.dims, dims);
   const xs = x.data as string[];
   const ys = y.data as string[];
-  return new Tensor(
-    'string',
-    Array.from(xOf, (xi, i) => xs[xi]! + ys[yOf[i]!]!),
-    dims,
-  );
+  const out = ctx.output(0, 'string', dims);
+  xOf.forEach((xi, i) => ((out.data as string[])[i] = xs[xi]! + ys[yOf[i]!]!));
+  return out;
 }
 
 function regexFullMatch(ctx: KernelContext): Tensor {
@@ -120,11 +124,9 @@ function regexFullMatch(ctx: KernelContext): Tensor {
   } catch (error) {
     ctx.fail(`the pattern /${pattern}/ is not supported: ${(error as Error).message}`);
   }
-  return new Tensor(
-    'bool',
-    Uint8Array.from(x.data as string[], (s) => (regex.test(s) ? 1 : 0)),
-    x.dims,
-  );
+  const out = ctx.output(0, 'bool', x.dims);
+  (x.data as string[]).forEach((s, i) => ((out.data as Uint8Array)[i] = regex.test(s) ? 1 : 0));
+  return out;
 }
 
 export const kernels: KernelDef[] = [

@@ -4,7 +4,7 @@
  * and turns the counts into term frequencies, inverse-document-frequency weights or their product.
  */
 
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 
 /** The settings of one TfIdfVectorizer node, read and checked once. */
@@ -96,7 +96,7 @@ function readPool(ctx: KernelContext, isStringInput: boolean): readonly (string 
  * `skip + 1` positions, for each allowed skip. Unigrams do not depend on the skip, so they are
  * counted once.
  */
-function countRow(v: Vectorizer, row: readonly (string | number)[], counts: Float64Array): void {
+function countRow(v: Vectorizer, row: readonly (string | number)[], counts: Float32Array): void {
   for (const [n, byKey] of v.columns) {
     const skips = n === 1 ? 0 : v.maxSkip;
     for (let skip = 0; skip <= skips; skip++) {
@@ -116,7 +116,7 @@ function countRow(v: Vectorizer, row: readonly (string | number)[], counts: Floa
  * weights are indexed by output column (the same as by pooled n-gram when ngram_indexes is the
  * identity, the case the spec's wording assumes).
  */
-function weigh(v: Vectorizer, counts: Float64Array): void {
+function weigh(v: Vectorizer, counts: Float32Array): void {
   for (let i = 0; i < counts.length; i++) {
     const weight = v.weights.length > 0 ? v.weights[i % v.outputSize]! : 1;
     if (v.mode === 'IDF') counts[i] = counts[i]! > 0 ? weight : 0;
@@ -143,14 +143,15 @@ function tfIdfVectorizer(ctx: KernelContext): Tensor {
   const rows = x.dims.length === 2 ? x.dims[0]! : 1;
   const rowLength = x.dims[x.dims.length - 1]!;
   const items = rowItems(x);
-  const counts = new Float64Array(rows * v.outputSize);
+  const out = ctx.output(0, 'float32', x.dims.length === 2 ? [rows, v.outputSize] : [v.outputSize]);
+  // Counts are whole numbers, exact in float32; weighing rounds each value once.
+  const counts = (out.data as Float32Array).fill(0);
   for (let r = 0; r < rows; r++) {
     const row = items.slice(r * rowLength, (r + 1) * rowLength);
     countRow(v, row, counts.subarray(r * v.outputSize, (r + 1) * v.outputSize));
   }
   weigh(v, counts);
-  const dims = x.dims.length === 2 ? [rows, v.outputSize] : [v.outputSize];
-  return new Tensor('float32', Float32Array.from(counts), dims);
+  return out;
 }
 
 export const kernels: KernelDef[] = [

@@ -7,7 +7,7 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, scalarNumber, toNumbers } from '../util.js';
+import { scalarNumber, toNumbers } from '../util.js';
 
 const TRAINING_DOMAIN = 'ai.onnx.preview.training';
 
@@ -41,35 +41,46 @@ function optimizerInputs(
 
 /**
  * Runs `update` on every element of every slot; `update` maps the slot's input elements to its
- * output elements (new X, then new state). Outputs are ordered by output kind, then by slot.
+ * output elements (new X, then new state). Outputs are ordered by output kind, then by slot; those
+ * the model leaves unnamed are skipped.
  */
-function runOptimizer(slots: Tensor[][], update: (values: number[]) => number[]): Tensor[] {
+function runOptimizer(
+  ctx: KernelContext,
+  slots: Tensor[][],
+  update: (values: number[]) => number[],
+): (Tensor | undefined)[] {
   const outputKinds = slots[0]!.length - 1;
-  const results = slots.map((slot) => {
+  const outputs = new Array<Tensor | undefined>(outputKinds * slots.length);
+  slots.forEach((slot, i) => {
     const inputs = slot.map((t) => toNumbers(t));
-    const outputs = Array.from({ length: outputKinds }, () => new Float64Array(slot[0]!.size));
-    for (let e = 0; e < outputs[0]!.length; e++) {
-      update(inputs.map((values) => values[e]!)).forEach((value, k) => (outputs[k]![e] = value));
+    const results = Array.from({ length: outputKinds }, () => new Float64Array(slot[0]!.size));
+    for (let e = 0; e < slot[0]!.size; e++) {
+      update(inputs.map((values) => values[e]!)).forEach((value, k) => (results[k]![e] = value));
     }
-    return outputs.map((values, k) => fromNumbers(slot[k === 0 ? 0 : k + 1]!.type, values, slot[0]!.dims));
+    results.forEach((values, k) => {
+      const index = k * slots.length + i;
+      // New X takes X's type; each new state takes its input state's (slot[0] is X, slot[1] G).
+      const type = slot[k === 0 ? 0 : k + 1]!.type;
+      if (ctx.wantsOutput(index)) outputs[index] = ctx.outputFromNumbers(index, type, values, slot[0]!.dims);
+    });
   });
-  return Array.from({ length: outputKinds }, (_, k) => results.map((outputs) => outputs[k]!)).flat();
+  return outputs;
 }
 
-function adagrad(ctx: KernelContext): Tensor[] {
+function adagrad(ctx: KernelContext): (Tensor | undefined)[] {
   const { rate, step, slots } = optimizerInputs(ctx, 3);
   const decay = ctx.float('decay_factor', 0);
   const epsilon = ctx.float('epsilon', 1e-6);
   const norm = ctx.float('norm_coefficient', 0);
   const adjustedRate = rate / (1 + step * decay);
-  return runOptimizer(slots, ([x, g, h]) => {
+  return runOptimizer(ctx, slots, ([x, g, h]) => {
     const gradient = norm * x! + g!;
     const hNew = h! + gradient * gradient;
     return [x! - (adjustedRate * gradient) / (Math.sqrt(hNew) + epsilon), hNew];
   });
 }
 
-function adam(ctx: KernelContext): Tensor[] {
+function adam(ctx: KernelContext): (Tensor | undefined)[] {
   const { rate, step, slots } = optimizerInputs(ctx, 4);
   const alpha = ctx.float('alpha', 0.9);
   const beta = ctx.float('beta', 0.999);
@@ -78,7 +89,7 @@ function adam(ctx: KernelContext): Tensor[] {
   const normPost = ctx.float('norm_coefficient_post', 0);
   // Bias correction of the two moment estimates applies once updates have started.
   const adjustedRate = step > 0 ? (rate * Math.sqrt(1 - beta ** step)) / (1 - alpha ** step) : rate;
-  return runOptimizer(slots, ([x, g, v, h]) => {
+  return runOptimizer(ctx, slots, ([x, g, v, h]) => {
     const gradient = norm * x! + g!;
     const vNew = alpha * v! + (1 - alpha) * gradient;
     const hNew = beta * h! + (1 - beta) * gradient * gradient;
@@ -87,7 +98,7 @@ function adam(ctx: KernelContext): Tensor[] {
   });
 }
 
-function momentum(ctx: KernelContext): Tensor[] {
+function momentum(ctx: KernelContext): (Tensor | undefined)[] {
   const { rate, step, slots } = optimizerInputs(ctx, 3);
   const alpha = ctx.float('alpha');
   const norm = ctx.float('norm_coefficient');
@@ -98,7 +109,7 @@ function momentum(ctx: KernelContext): Tensor[] {
   }
   // The first update takes the whole gradient.
   const gradientWeight = step > 0 ? beta : 1;
-  return runOptimizer(slots, ([x, g, v]) => {
+  return runOptimizer(ctx, slots, ([x, g, v]) => {
     const gradient = norm * x! + g!;
     const vNew = alpha * v! + gradientWeight * gradient;
     const direction = mode === 'standard' ? vNew : gradient + alpha * vNew;

@@ -69,14 +69,7 @@ const STORES_AS_CAST: ReadonlySet<DataType> = new Set<DataType>([
 
 /** The numbers an element computation writes: the output's own storage, or scratch that `commitNumbers` converts. */
 export type NumberSink =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array;
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
 /**
  * Where to compute `out`'s elements as JS numbers: straight into its storage when a store there
