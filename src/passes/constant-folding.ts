@@ -14,22 +14,9 @@ import { bytesPerElement, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { evaluateNode, referenceRegistry } from '../backends/reference/backend.js';
 import { readInts, scalarNumber, shapeSize } from '../backends/reference/util.js';
-import type { Dim, Node } from '../ir/graph.js';
+import type { Node } from '../ir/graph.js';
+import { hasSubgraphs, isRandom } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
-
-/**
- * Folding these would freeze one draw. Dropout draws only in training mode; in inference the
- * no-op pass removes it.
- */
-const RANDOM_OPS = new Set([
-  'RandomUniform',
-  'RandomNormal',
-  'RandomUniformLike',
-  'RandomNormalLike',
-  'Bernoulli',
-  'Multinomial',
-  'Dropout',
-]);
 
 /**
  * Folding trades run time for bytes in the model. A node stays when its outputs would pass
@@ -57,36 +44,9 @@ function foldConstants(ctx: PassContext): boolean {
   return changed;
 }
 
-/** True when `node` draws random numbers, so two runs (or two identical nodes) may differ. */
-export function isRandom(node: Node): boolean {
-  return node.domain === '' && RANDOM_OPS.has(node.opType);
-}
-
-/** Control flow: its outputs depend on graphs that folding does not run. */
-export function hasSubgraphs(node: Node): boolean {
-  return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');
-}
-
-/**
- * The value's tensor when it is a constant: an initializer or a Constant node's value, but not
- * an initializer that a caller may replace by feeding its name.
- */
-export function constantValue(ctx: PassContext, value: string): Tensor | undefined {
-  if (ctx.graph.overridableInitializers.some((vi) => vi.name === value)) return undefined;
-  return ctx.editor.constant(value);
-}
-
-/** The value's shape as far as it is known (each dim a size, a symbol or null), or undefined. */
-export function knownShape(ctx: PassContext, value: string): Dim[] | undefined {
-  const constant = constantValue(ctx, value);
-  if (constant) return [...constant.dims];
-  const type = ctx.graph.valueTypes.get(value);
-  return type?.kind === 'tensor' ? type.shape : undefined;
-}
-
 /** The value's dims when every one of them is a known size. */
 function staticShape(ctx: PassContext, value: string): number[] | undefined {
-  const shape = knownShape(ctx, value);
+  const shape = ctx.editor.shape(value);
   return shape?.every((d): d is number => typeof d === 'number') ? shape : undefined;
 }
 
@@ -120,7 +80,7 @@ function shapeSlice(node: Node, dims: number[]): number[] {
 function foldNode(ctx: PassContext, node: Node): boolean {
   if (hasSubgraphs(node) || isRandom(node)) return false;
   if (typeof referenceRegistry.find(node) === 'string') return false;
-  const inputs = node.inputs.map((name) => (name === '' ? undefined : constantValue(ctx, name)));
+  const inputs = node.inputs.map((name) => (name === '' ? undefined : ctx.editor.constant(name)));
   if (inputs.some((t, i) => t === undefined && node.inputs[i] !== '')) return false;
   const isConstantNode = node.opType === 'Constant' && node.domain === '';
   const inputBytes = inputs.reduce((sum, t) => sum + (t ? tensorBytes(t) : 0), 0);

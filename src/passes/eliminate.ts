@@ -12,7 +12,7 @@ import { dataTypeFromOnnx, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { readInts, toNumbers } from '../backends/reference/util.js';
 import { readsOf, type Dim, type Node } from '../ir/graph.js';
-import { constantValue, hasSubgraphs, isRandom, knownShape } from './constant-folding.js';
+import { hasSubgraphs, isRandom } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 export const passes: GraphPass[] = [
@@ -99,7 +99,7 @@ function inferenceDropout(ctx: PassContext, node: Node): Bypass | undefined {
   // Before opset 12 training was the runtime's choice, and Heddle runs models for inference.
   const trainingMode = node.opset >= 12 ? (node.inputs[2] ?? '') : '';
   if (trainingMode !== '') {
-    const flag = constantValue(ctx, trainingMode);
+    const flag = ctx.editor.constant(trainingMode);
     if (!flag || flag.size !== 1 || toNumbers(flag)[0] !== 0) return undefined;
   }
   return { source: node.inputs[0] ?? '', why: 'is a Dropout in inference mode' };
@@ -120,7 +120,7 @@ function sameTypeCastLike(ctx: PassContext, node: Node): Bypass | undefined {
 /** The value's element type from a constant, its recorded type, or the Cast that produces it. */
 function elementType(ctx: PassContext, value: string): DataType | undefined {
   if (value === '') return undefined;
-  const constant = constantValue(ctx, value);
+  const constant = ctx.editor.constant(value);
   if (constant) return constant.type;
   const type = ctx.graph.valueTypes.get(value);
   if (type?.kind === 'tensor') return type.elemType;
@@ -135,7 +135,7 @@ function castTarget(node: Node): DataType | undefined {
 }
 
 function sameShapeReshape(ctx: PassContext, node: Node): Bypass | undefined {
-  const shape = knownShape(ctx, node.inputs[0] ?? '');
+  const shape = ctx.editor.shape(node.inputs[0] ?? '');
   const target = node.opset >= 5 ? constantInts(ctx, node.inputs[1] ?? '') : intsAttribute(node, 'shape');
   const allowZero = node.opset >= 14 && intAttribute(node, 'allowzero', 0) !== 0;
   if (!shape || !target || !reshapeKeepsShape(shape, target, allowZero)) return undefined;
@@ -156,7 +156,7 @@ function reshapeKeepsShape(shape: Dim[], target: number[], allowZero: boolean): 
 }
 
 function sameShapeExpand(ctx: PassContext, node: Node): Bypass | undefined {
-  const shape = knownShape(ctx, node.inputs[0] ?? '');
+  const shape = ctx.editor.shape(node.inputs[0] ?? '');
   const target = constantInts(ctx, node.inputs[1] ?? '');
   if (!shape || !target || target.length > shape.length) return undefined;
   const offset = shape.length - target.length;
@@ -241,7 +241,7 @@ function undoes(inverse: 'Squeeze' | 'Unsqueeze'): NoOpRule {
     const innerAxes = axesOf(ctx, inner);
     if (!axes || !innerAxes || !sameAxisSet(axes, innerAxes)) return undefined;
     if (inverse === 'Squeeze') {
-      const shape = knownShape(ctx, source);
+      const shape = ctx.editor.shape(source);
       if (!shape || !axes.every((axis) => shape[axis < 0 ? axis + shape.length : axis] === 1))
         return undefined;
     }
@@ -264,7 +264,7 @@ function wholeSlice(ctx: PassContext, node: Node): Bypass | undefined {
   const { starts, ends, axes = starts.map((_, i) => i), steps } = args;
   const count = starts.length;
   if (ends.length !== count || axes.length !== count || (steps && steps.length !== count)) return undefined;
-  const shape = knownShape(ctx, node.inputs[0] ?? '');
+  const shape = ctx.editor.shape(node.inputs[0] ?? '');
   const rank = shape?.length;
   const normalized = axes.map((axis) => (axis < 0 && rank !== undefined ? axis + rank : axis));
   if (normalized.some((axis) => axis < 0 || (rank !== undefined && axis >= rank))) return undefined;
@@ -330,7 +330,7 @@ function constantInts(ctx: PassContext, value: string): number[] | undefined {
 /** The integers of a constant int32/int64 input; null for an omitted input, undefined for any other. */
 function optionalConstantInts(ctx: PassContext, value: string): number[] | null | undefined {
   if (value === '') return null;
-  const tensor = constantValue(ctx, value);
+  const tensor = ctx.editor.constant(value);
   return tensor && (tensor.type === 'int64' || tensor.type === 'int32') ? readInts(tensor) : undefined;
 }
 

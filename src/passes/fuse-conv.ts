@@ -16,7 +16,6 @@ import { isFloatType, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { fromNumbers, toNumbers } from '../backends/reference/util.js';
 import { opLabel, type Attribute, type Node } from '../ir/graph.js';
-import { constantValue, knownShape } from './constant-folding.js';
 import { elementTypeOf } from './fuse-elementwise.js';
 import type { GraphPass, PassContext } from './pass.js';
 
@@ -102,7 +101,7 @@ function batchNormAffine(ctx: PassContext, bn: Node, weights: Tensor): ChannelAf
   if (!isInferenceBatchNorm(bn)) return undefined;
   const channels = weights.dims[0]!;
   const stats = bn.inputs.slice(1, 5).map((name) => {
-    const t = constantValue(ctx, name);
+    const t = ctx.editor.constant(name);
     return t && t.type === weights.type && t.dims.length === 1 && t.dims[0] === channels
       ? toNumbers(t)
       : undefined;
@@ -124,7 +123,7 @@ function constantAffine(
 ): ChannelAffine | undefined {
   if (node.opset < 7) return undefined;
   const operand = otherOperand(node, convOutput);
-  const constant = operand === undefined ? undefined : constantValue(ctx, operand);
+  const constant = operand === undefined ? undefined : ctx.editor.constant(operand);
   if (!constant || constant.type !== weights.type) return undefined;
   const values = perChannel(constant, weights.dims[0]!, weights.dims.length);
   if (!values) return undefined;
@@ -166,11 +165,11 @@ function foldedParameters(weights: Tensor, bias: Tensor | undefined, affine: Cha
 }
 
 function foldIntoConv(ctx: PassContext, conv: Node): boolean {
-  const weights = constantValue(ctx, conv.inputs[1] ?? '');
+  const weights = ctx.editor.constant(conv.inputs[1] ?? '');
   if (!weights || !FOLDABLE_TYPES.has(weights.type) || weights.dims.length < 3) return false;
   const channels = weights.dims[0]!;
   const biasName = conv.inputs[2] ?? '';
-  const bias = biasName === '' ? undefined : constantValue(ctx, biasName);
+  const bias = biasName === '' ? undefined : ctx.editor.constant(biasName);
   if (biasName !== '' && (!bias || bias.type !== weights.type || bias.size !== channels)) return false;
   const output = conv.outputs[0]!;
   const consumer = soleConsumer(ctx, output);
@@ -235,9 +234,9 @@ const LINEAR_OPS: ReadonlyMap<string, LinearOp> = new Map([
 
 /** The number of columns of a Gemm or MatMul result, from its declared shape or its B operand. */
 function columnsOf(ctx: PassContext, node: Node): number | undefined {
-  const declared = knownShape(ctx, node.outputs[0]!)?.at(-1);
+  const declared = ctx.editor.shape(node.outputs[0]!)?.at(-1);
   if (typeof declared === 'number') return declared;
-  const b = knownShape(ctx, node.inputs[1] ?? '');
+  const b = ctx.editor.shape(node.inputs[1] ?? '');
   const columns = node.opType === 'Gemm' ? b?.[intAttribute(node, 'transB', 0) !== 0 ? 0 : 1] : b?.at(-1);
   const matrix = node.opType === 'Gemm' ? b?.length === 2 : (b?.length ?? 0) >= 2;
   return matrix && typeof columns === 'number' ? columns : undefined;
@@ -246,9 +245,9 @@ function columnsOf(ctx: PassContext, node: Node): number | undefined {
 /** The rank of a Gemm or MatMul result, when known. */
 function rankOf(ctx: PassContext, node: Node): number | undefined {
   if (node.opType === 'Gemm') return 2;
-  const declared = knownShape(ctx, node.outputs[0]!);
+  const declared = ctx.editor.shape(node.outputs[0]!);
   if (declared) return declared.length;
-  const ranks = node.inputs.map((i) => knownShape(ctx, i)?.length);
+  const ranks = node.inputs.map((i) => ctx.editor.shape(i)?.length);
   return ranks.every((r) => r !== undefined && r >= 2) ? Math.max(...(ranks as number[])) : undefined;
 }
 
@@ -265,7 +264,7 @@ function matchBias(ctx: PassContext, base: Node, type: DataType): BiasMatch | un
   const add = soleConsumer(ctx, output);
   if (!isOp(add, 'Add') || add.opset < 7) return undefined;
   const operand = otherOperand(add, output);
-  const constant = operand === undefined ? undefined : constantValue(ctx, operand);
+  const constant = operand === undefined ? undefined : ctx.editor.constant(operand);
   const alongLastAxis = constant?.type === type && constant.dims.slice(0, -1).every((d) => d === 1);
   if (!constant || !alongLastAxis) return undefined;
   const length = constant.dims.at(-1) ?? 1;
@@ -290,7 +289,7 @@ function clipBounds(ctx: PassContext, clip: Node, type: DataType): number[] | un
   const bound = (index: number, absent: number): number | undefined => {
     const name = clip.inputs[index] ?? '';
     if (name === '') return absent;
-    const t = constantValue(ctx, name);
+    const t = ctx.editor.constant(name);
     return t && t.type === type && t.size === 1 ? toNumbers(t)[0] : undefined;
   };
   const bounds = [bound(1, -Infinity), bound(2, Infinity)];

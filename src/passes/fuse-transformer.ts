@@ -190,16 +190,17 @@ function isArithmetic(node: Node | undefined): node is Node {
   return node.opset >= (node.opType === 'Sum' ? 8 : 7);
 }
 
-/**
- * The arithmetic under a candidate output that a fusion would replace: the nodes reachable
- * upwards from it without passing a stop, less every node whose output something outside the
- * region (other than the pattern's `internal` nodes) also reads, since that node must stay.
- */
+/** Arithmetic nodes that compute `root`'s output and that a fusion could remove with it. */
 interface Region {
   root: Node;
   nodes: Set<Node>;
 }
 
+/**
+ * The arithmetic under a candidate output `root`: the nodes reachable upwards from it without
+ * passing a stop, less every node whose output something outside the region (other than the
+ * pattern's `internal` nodes) also reads, since that node must stay.
+ */
 function exploreRegion(
   editor: GraphEditor,
   root: Node,
@@ -481,14 +482,15 @@ function matchDeviation(editor: GraphEditor, anchor: Node): Deviation | undefine
   if (!trailing) return undefined;
   const coefficient = (value: string) => coefficientOf(editor, value, trailing.minRank);
   const rootExponent = anchor.opType === 'Sqrt' ? 0.5 : coefficient(anchor.inputs[1]!);
+  const deviationPower = rootExponent === 0.5 ? -1 : rootExponent === -0.5 ? 1 : undefined;
   const squareExponent = squared.exponent === undefined ? 2 : coefficient(squared.exponent);
   const epsilon = epsilonValue === undefined ? 0 : coefficient(epsilonValue);
-  if (Math.abs(rootExponent ?? 0) !== 0.5 || squareExponent !== 2 || epsilon === undefined) return undefined;
+  if (deviationPower === undefined || squareExponent !== 2 || epsilon === undefined) return undefined;
   return {
     x,
     mean: centring?.mean.outputs[0],
     deviation: anchor.outputs[0]!,
-    deviationPower: rootExponent! > 0 ? -1 : 1,
+    deviationPower,
     axis: trailing.axis,
     epsilon,
     minRank: trailing.minRank,
@@ -517,9 +519,14 @@ function centringOf(
   return JSON.stringify(reducedAxes(editor, mean)) === JSON.stringify(axes) ? { x, sub, mean } : undefined;
 }
 
-/** Scale and bias of a normalization must be weights, so a residual added after it is never taken for its bias. */
+/**
+ * Scale and bias of a normalization must be weights (constants, or values the caller feeds), so
+ * that a residual added after it is never taken for its bias.
+ */
 function isWeight(editor: GraphEditor, value: string): boolean {
-  return editor.constant(value) !== undefined || editor.graph.inputs.some((i) => i.name === value);
+  const { graph } = editor;
+  const fed = [...graph.inputs, ...graph.overridableInitializers].some((i) => i.name === value);
+  return fed || editor.constant(value) !== undefined;
 }
 
 /**

@@ -8,16 +8,26 @@
  */
 
 import type { Tensor } from '../core/tensor.js';
-import { HEDDLE_DOMAIN, outerReads, readsOf, type Attribute, type Graph, type Node } from '../ir/graph.js';
+import {
+  HEDDLE_DOMAIN,
+  outerReads,
+  readsOf,
+  type Attribute,
+  type Dim,
+  type Graph,
+  type Node,
+} from '../ir/graph.js';
 
 export class GraphEditor {
   private readonly producers = new Map<string, Node>();
   private readonly readers = new Map<string, Set<Node>>();
   private readonly outputs: Set<string>;
+  private readonly overridable: Set<string>;
   private nameCounter = 0;
 
   constructor(readonly graph: Graph) {
     this.outputs = new Set(graph.outputs.map((o) => o.name));
+    this.overridable = new Set(graph.overridableInitializers.map((v) => v.name));
     for (const node of graph.nodes) this.index(node);
   }
 
@@ -40,15 +50,26 @@ export class GraphEditor {
     return !this.isGraphOutput(value) && readers !== undefined && readers.size === 1 && readers.has(node);
   }
 
-  /** The value's tensor when it is an initializer or the output of a Constant node with a tensor value. */
+  /**
+   * The value's tensor when it is a constant: an initializer the caller cannot override by feeding
+   * it, or the output of a Constant node with a tensor value.
+   */
   constant(value: string): Tensor | undefined {
-    if (value === '') return undefined;
+    if (value === '' || this.overridable.has(value)) return undefined;
     const init = this.graph.initializers.get(value);
     if (init) return init;
     const node = this.producers.get(value);
     if (node?.opType !== 'Constant' || node.domain !== '') return undefined;
     const attr = node.attributes.get('value');
     return attr?.type === 'tensor' ? attr.value : undefined;
+  }
+
+  /** The value's dims as far as they are known (each a size, a symbol or null), or undefined. */
+  shape(value: string): Dim[] | undefined {
+    const constant = this.constant(value);
+    if (constant) return [...constant.dims];
+    const type = this.graph.valueTypes.get(value);
+    return type?.kind === 'tensor' ? type.shape : undefined;
   }
 
   /**
@@ -182,4 +203,27 @@ function renameOuterReads(node: Node, from: string, to: string): void {
       g.outputs = g.outputs.map((o) => (o.name === from ? { ...o, name: to } : o));
     }
   }
+}
+
+/**
+ * Operators that draw random numbers: two runs (or two identical nodes) may differ, so they are
+ * never folded or merged. Dropout draws only in training mode; in inference a pass removes it.
+ */
+const RANDOM_OPS = new Set([
+  'RandomUniform',
+  'RandomNormal',
+  'RandomUniformLike',
+  'RandomNormalLike',
+  'Bernoulli',
+  'Multinomial',
+  'Dropout',
+]);
+
+export function isRandom(node: Node): boolean {
+  return node.domain === '' && RANDOM_OPS.has(node.opType);
+}
+
+/** Control flow: its outputs depend on graphs that passes do not look into from outside. */
+export function hasSubgraphs(node: Node): boolean {
+  return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');
 }

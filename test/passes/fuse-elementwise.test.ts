@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { kernels } from '../../src/backends/reference/kernels/fused-elementwise.js';
 import { Tensor } from '../../src/index.js';
 import type { Node } from '../../src/ir/graph.js';
-import { type ModelSpec, type NodeSpec, type ValueSpec } from '../support/build-model.js';
+import type { ModelSpec, NodeSpec, ValueSpec } from '../support/build-model.js';
 import { assertSameAsUnfused, optimize, randomFeeds, runHeddleKernel } from '../support/fuseops.js';
 
 const chainKernel = kernels[0]!;

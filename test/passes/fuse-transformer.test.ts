@@ -7,9 +7,16 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { InferenceSession } from '../../src/index.js';
 import type { Node } from '../../src/ir/graph.js';
-import type { ModelSpec, NodeSpec, TensorSpec, ValueSpec } from '../support/build-model.js';
-import { assertSameAsUnfused } from '../support/fuseops.js';
+import {
+  buildModel,
+  type ModelSpec,
+  type NodeSpec,
+  type TensorSpec,
+  type ValueSpec,
+} from '../support/build-model.js';
+import { assertSameAsUnfused, randomFeeds } from '../support/fuseops.js';
 import { fuseTransformer, int64s, scalar, weight } from '../support/fusetf.js';
 
 /** Fused and unfused may differ by float32 rounding of the unfused steps, relative to the output's scale. */
@@ -574,4 +581,25 @@ test('attention patterns with a broken precondition are left alone', () => {
   scoresAsValues.nodes[5] = { op: 'MatMul', inputs: ['p', 's'], outputs: ['y'] };
   scoresAsValues.inputs = scoresAsValues.inputs.filter((i) => i.name !== 'v');
   assert.ok(!fuseTransformer(scoresAsValues).ops.includes('com.heddle::Attention'), 'V is the raw scores');
+});
+
+test('the fused kernels refuse inputs the pattern could not have had, naming the node', async () => {
+  const bytes = buildModel({
+    nodes: [
+      {
+        op: 'Attention',
+        domain: 'com.heddle',
+        name: 'attention',
+        inputs: ['q', 'k', 'v'],
+        outputs: ['y'],
+        attributes: { scale: { float: 0.5 }, transpose_k: 1 },
+      },
+    ],
+    inputs: [heads('q', [8]), heads('k', [5, 8]), heads('v', [5, 8])],
+    outputs: [{ name: 'y', type: 'float32' }],
+    opsets: { '': 17, 'com.heddle': 1 },
+  });
+  const session = await InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+  const feeds = randomFeeds(session.inputNames.map((name) => heads(name, name === 'q' ? [8] : [5, 8])));
+  await assert.rejects(session.run(feeds), /'attention'.*Q must have rank 2 or more, got dims \[8\]/);
 });

@@ -1,8 +1,8 @@
 /**
  * Helpers for the tests of the fusion passes: the operators a session leaves in a built model's
- * graph, seeded random feeds, and the check that a session at 'all' answers as one at 'disabled'
- * does (bit for bit where the fusion repeats the unfused steps, within a tolerance where folding
- * rounds differently).
+ * graph, seeded random feeds, the check that a session at 'all' answers as one at 'disabled' does
+ * (bit for bit where the fusion repeats the unfused steps, within a tolerance where folding rounds
+ * differently), and a direct run of a fused kernel on attributes the model builder cannot write.
  */
 
 import assert from 'node:assert/strict';

@@ -23,7 +23,12 @@ interface FloatOutput {
  * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
  * output.
  */
-function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+function floatOutput(
+  ctx: KernelContext,
+  index: number,
+  type: DataType,
+  dims: readonly number[],
+): FloatOutput {
   const out = ctx.output(index, type, dims);
   if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
     return { values: out.data, finish: () => out };
@@ -59,10 +64,25 @@ function offsetOf(t: Heads, b: number, h: number, s: number): number {
 }
 
 /** A [batch, heads, sequence, size] view of values stored in that order. */
-function headsFirst(values: ArrayLike<number>, batch: number, heads: number, sequence: number, size: number): Heads {
+function headsFirst(
+  values: ArrayLike<number>,
+  batch: number,
+  heads: number,
+  sequence: number,
+  size: number,
+): Heads {
   const positionStride = size;
   const headStride = sequence * positionStride;
-  return { values, batch, heads, sequence, size, batchStride: heads * headStride, headStride, positionStride };
+  return {
+    values,
+    batch,
+    heads,
+    sequence,
+    size,
+    batchStride: heads * headStride,
+    headStride,
+    positionStride,
+  };
 }
 
 /**
@@ -127,7 +147,9 @@ function presentCache(
         `${name} must have dims [${batch}, ${heads}, past length, ${size}], got [${past.dims.join(', ')}]`,
       );
     }
-    if (past.type !== source.type) ctx.fail(`${name} must be ${source.type} like its input, got ${past.type}`);
+    if (past.type !== source.type) {
+      ctx.fail(`${name} must be ${source.type} like its input, got ${past.type}`);
+    }
   }
   const sequence = pastLength + current.sequence;
   const dims = [batch, heads, sequence, size];
@@ -225,7 +247,14 @@ function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
   const qHeadsAttr = ctx.has('q_num_heads') ? ctx.int('q_num_heads') : undefined;
   const kvHeadsAttr = ctx.has('kv_num_heads') ? ctx.int('kv_num_heads') : undefined;
   const query = readHeads(ctx, q, 'Q', qHeadsAttr);
-  const keyCache = presentCache(ctx, 1, ctx.optionalInput(4), readHeads(ctx, k, 'K', kvHeadsAttr), k, 'past_key');
+  const keyCache = presentCache(
+    ctx,
+    1,
+    ctx.optionalInput(4),
+    readHeads(ctx, k, 'K', kvHeadsAttr),
+    k,
+    'past_key',
+  );
   const valueCache = presentCache(
     ctx,
     2,
@@ -283,7 +312,9 @@ function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
     q.type,
     packed ? [batch, queries, heads * valueSize] : [batch, heads, queries, valueSize],
   );
-  const qkOutput = ctx.wantsOutput(3) ? floatOutput(ctx, 3, q.type, [batch, heads, queries, total]) : undefined;
+  const qkOutput = ctx.wantsOutput(3)
+    ? floatOutput(ctx, 3, q.type, [batch, heads, queries, total])
+    : undefined;
   const stages = {
     scores: new Float64Array(total),
     softcapped: new Float64Array(total),

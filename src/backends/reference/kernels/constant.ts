@@ -1,19 +1,20 @@
 /**
  * Operators that make tensors from attributes and shapes rather than from input elements:
- * Constant, ConstantOfShape, Range and EyeLike.
+ * Constant, ConstantOfShape, Range and EyeLike. Each writes its result into the kernel's output
+ * memory, Constant copying its attribute there.
  */
 
 import {
-  allocateStorage,
   dataTypeFromOnnx,
   isBigIntType,
   isComplexType,
+  slotsPerElement,
   type DataType,
 } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, numbersToStorage, readInts, shapeSize, toNumbers } from '../util.js';
-import { slotsOf, takeElements } from './shape.js';
+import { numbersToStorage, readInts, toNumbers } from '../util.js';
+import { copySlots, fillWith, slotsOf, zeroOf } from './shape.js';
 
 const CONSTANT_ATTRIBUTES = [
   'value',
@@ -26,7 +27,8 @@ const CONSTANT_ATTRIBUTES = [
   'value_strings',
 ] as const;
 
-function constant(ctx: KernelContext): Tensor {
+/** The tensor a Constant node's attribute holds. */
+function constantValue(ctx: KernelContext): Tensor {
   const given = CONSTANT_ATTRIBUTES.filter((name) => ctx.has(name));
   if (given.length !== 1) {
     ctx.fail(`needs exactly one of ${CONSTANT_ATTRIBUTES.join(', ')}; got ${given.join(', ') || 'none'}`);
@@ -56,12 +58,20 @@ function constant(ctx: KernelContext): Tensor {
   }
 }
 
+/** The attribute's value, copied into the output so that it lives where the plan puts it. */
+function constant(ctx: KernelContext): Tensor {
+  const value = constantValue(ctx);
+  const out = ctx.output(0, value.type, value.dims);
+  copySlots(out.data, 0, value.data, 0, value.size * slotsPerElement(value.type));
+  return out;
+}
+
 function constantOfShape(ctx: KernelContext): Tensor {
   const dims = readInts(ctx.input(0));
   if (dims.some((d) => d < 0)) ctx.fail(`shape [${dims.join(', ')}] has a negative dim`);
   const value = ctx.tensor('value', new Tensor('float32', [0], [1]));
   if (value.size !== 1) ctx.fail(`value must hold one element, got ${value.size}`);
-  return takeElements(value, new Int32Array(shapeSize(dims)), dims);
+  return fillWith(ctx.output(0, value.type, dims), value);
 }
 
 function scalarInput(ctx: KernelContext, i: number, name: string): Tensor {
@@ -93,15 +103,17 @@ function range(ctx: KernelContext): Tensor {
     ];
     if (step === 0n) ctx.fail('delta cannot be 0');
     const count = bigIntRangeCount(first, stop, step);
-    const values = allocateStorage(type, count) as BigInt64Array;
+    const out = ctx.output(0, type, [count]);
+    const values = out.data as BigInt64Array;
     for (let i = 0; i < count; i++) values[i] = first + BigInt(i) * step;
-    return new Tensor(type, values, [count]);
+    return out;
   }
   const [first, stop, step] = [start, limit, delta].map((t) => toNumbers(t)[0]!) as [number, number, number];
   if (step === 0) ctx.fail('delta cannot be 0');
   const count = Math.max(Math.ceil((stop - first) / step), 0);
   if (!Number.isFinite(count)) ctx.fail(`range from ${first} to ${stop} by ${step} is not finite`);
-  return fromNumbers(
+  return ctx.outputFromNumbers(
+    0,
     type,
     Float64Array.from({ length: count }, (_, i) => first + i * step),
     [count],
@@ -121,11 +133,11 @@ function eyeLike(ctx: KernelContext): Tensor {
   if (type === 'string' || isComplexType(type)) ctx.fail(`cannot make an identity matrix of ${type}`);
   const [rows, cols] = input.dims as [number, number];
   const k = ctx.int('k', 0);
-  const out = allocateStorage(type, rows * cols);
+  const out = fillWith(ctx.output(0, type, [rows, cols]), zeroOf(type));
   const one = slotsOf(numbersToStorage(type, [1]))[0];
-  const dst = slotsOf(out);
+  const dst = slotsOf(out.data);
   for (let r = Math.max(0, -k); r < rows && r + k < cols; r++) dst[r * cols + r + k] = one;
-  return new Tensor(type, out, [rows, cols]);
+  return out;
 }
 
 export const kernels: KernelDef[] = [

@@ -4,13 +4,15 @@
  * ellipsis stands for); every label gets one size and, in each operand, one stride (the sum of the
  * strides of the axes it names, which reads a diagonal when a label repeats). The product is then
  * one walk over every combination of label values, adding the operands' product into the output
- * element its output labels address. Labels absent from the output are summed over.
+ * element its output labels address. Labels absent from the output are summed over. The sums are
+ * taken straight in the kernel's output memory.
  */
 
 import type { DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { shapeSize, stridesOf, toNumbers } from '../util.js';
+import { numericOutput } from './matmul.js';
 
 const EINSUM_TYPES: ReadonlySet<DataType> = new Set([
   'float32',
@@ -131,29 +133,43 @@ function einsum(ctx: KernelContext): Tensor {
   const outStrides = loopLabels.map((_, i) => (i < outputLabels.length ? outAxisStrides[i]! : 0));
 
   const values = operands.map((t) => toNumbers(t));
-  const out = new Float64Array(shapeSize(outDims));
-  sumProducts(out, outStrides, values, operandStrides, loopSizes);
-  return fromNumbers(type, out, outDims);
+  const termsPerOutput = shapeSize(loopSizes.slice(outputLabels.length));
+  return numericOutput(ctx, 0, type, outDims, (out) =>
+    sumProducts(out, outStrides, values, operandStrides, loopSizes, termsPerOutput),
+  );
 }
 
-/** Walks every combination of loop indices, keeping each operand's flat offset up to date as it goes. */
+/**
+ * Walks every combination of loop indices, keeping each operand's flat offset up to date as it goes.
+ * The summed labels come last in the loop, so each output element's terms are consecutive: they are
+ * added up in float64 and the sum is stored once they are done (`termsPerOutput` of them).
+ */
 function sumProducts(
-  out: Float64Array,
+  out: Float32Array | Float64Array,
   outStrides: number[],
   values: ArrayLike<number>[],
   operandStrides: number[][],
   loopSizes: number[],
+  termsPerOutput: number,
 ): void {
   const iterations = shapeSize(loopSizes);
-  if (iterations === 0) return;
+  if (iterations === 0) {
+    out.fill(0);
+    return;
+  }
   const rank = loopSizes.length;
   const counter = new Array<number>(rank).fill(0);
   const offsets = new Array<number>(values.length).fill(0);
   let outOffset = 0;
-  for (let step = 0; step < iterations; step++) {
+  let sum = 0;
+  for (let step = 1; step <= iterations; step++) {
     let product = 1;
     for (let v = 0; v < values.length; v++) product *= values[v]![offsets[v]!]!;
-    out[outOffset]! += product;
+    sum += product;
+    if (step % termsPerOutput === 0) {
+      out[outOffset] = sum;
+      sum = 0;
+    }
     for (let axis = rank - 1; axis >= 0; axis--) {
       counter[axis]!++;
       outOffset += outStrides[axis]!;

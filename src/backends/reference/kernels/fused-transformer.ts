@@ -7,6 +7,7 @@
  */
 
 import type { Tensor } from '../../../core/tensor.js';
+import { HEDDLE_DOMAIN } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import {
   broadcastIndex,
@@ -232,8 +233,8 @@ function attention(ctx: KernelContext): Tensor[] {
 }
 
 export const kernels: KernelDef[] = [
-  { domain: 'com.heddle', op: 'LayerNormalization', since: 1, run: layerNormalization },
-  { domain: 'com.heddle', op: 'RMSNormalization', since: 1, run: rmsNormalization },
-  { domain: 'com.heddle', op: 'Gelu', since: 1, run: gelu },
-  { domain: 'com.heddle', op: 'Attention', since: 1, run: attention },
+  { domain: HEDDLE_DOMAIN, op: 'LayerNormalization', since: 1, run: layerNormalization },
+  { domain: HEDDLE_DOMAIN, op: 'RMSNormalization', since: 1, run: rmsNormalization },
+  { domain: HEDDLE_DOMAIN, op: 'Gelu', since: 1, run: gelu },
+  { domain: HEDDLE_DOMAIN, op: 'Attention', since: 1, run: attention },
 ];

@@ -1,14 +1,23 @@
 /**
  * Operators that read elements at positions given by another tensor: Gather, GatherElements,
- * GatherND, OneHot, Compress and NonZero. Every index read from a tensor is range-checked. The
- * index helpers here are shared with the scatter family.
+ * GatherND, OneHot, Compress and NonZero. Every index read from a tensor is range-checked. Results
+ * are written into the kernels' output memory; Gather and GatherND copy whole contiguous slices at a
+ * time. The index helpers here are shared with the scatter family.
  */
 
-import { isBigIntType, isComplexType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import { isBigIntType, isComplexType, slotsPerElement } from '../../../core/dtype.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
-import { axisOf, describeDims, identityMap, selectCoordinates, takeElements } from './shape.js';
+import {
+  axisOf,
+  copySlots,
+  describeDims,
+  identityMap,
+  outputAllocator,
+  selectCoordinates,
+  takeElements,
+} from './shape.js';
 
 /** The values of an index tensor, which must hold int32 or int64. */
 export function indexValues(ctx: KernelContext, indices: Tensor, name = 'indices'): number[] {
@@ -80,17 +89,18 @@ function gather(ctx: KernelContext): Tensor {
   const dim = data.dims[axis]!;
   const indices = indexValues(ctx, indicesTensor).map((i) => resolveIndex(ctx, i, dim, axis));
   const outer = shapeSize(data.dims.slice(0, axis));
-  const inner = shapeSize(data.dims.slice(axis + 1));
-  const sources = new Int32Array(outer * indices.length * inner);
+  // Each index selects one contiguous slice of the data per outer position: `slice` slots long.
+  const slice = shapeSize(data.dims.slice(axis + 1)) * slotsPerElement(data.type);
+  const dims = [...data.dims.slice(0, axis), ...indicesTensor.dims, ...data.dims.slice(axis + 1)];
+  const out = ctx.output(0, data.type, dims);
   let position = 0;
   for (let o = 0; o < outer; o++) {
     for (const index of indices) {
-      const base = (o * dim + index) * inner;
-      for (let i = 0; i < inner; i++) sources[position++] = base + i;
+      copySlots(out.data, position, data.data, (o * dim + index) * slice, slice);
+      position += slice;
     }
   }
-  const dims = [...data.dims.slice(0, axis), ...indicesTensor.dims, ...data.dims.slice(axis + 1)];
-  return takeElements(data, sources, dims);
+  return out;
 }
 
 function gatherElements(ctx: KernelContext): Tensor {
@@ -99,7 +109,7 @@ function gatherElements(ctx: KernelContext): Tensor {
   const axis = axisOf(ctx, ctx.int('axis', 0), data.dims.length);
   checkElementwiseIndices(ctx, data, indices, axis);
   const sources = elementwiseTargets(ctx, data.dims, indices.dims, indexValues(ctx, indices), axis);
-  return takeElements(data, sources, indices.dims);
+  return takeElements(data, sources, indices.dims, undefined, outputAllocator(ctx));
 }
 
 /** The layout shared by GatherND and ScatterND: index tuples addressing slices of the data. */
@@ -160,11 +170,12 @@ function gatherND(ctx: KernelContext): Tensor {
     ctx.input(1),
     ctx.int('batch_dims', 0),
   );
-  const sources = new Int32Array(sliceStarts.length * sliceSize);
+  const out = ctx.output(0, data.type, resultDims);
+  const slots = slotsPerElement(data.type);
   sliceStarts.forEach((start, t) => {
-    for (let i = 0; i < sliceSize; i++) sources[t * sliceSize + i] = start + i;
+    copySlots(out.data, t * sliceSize * slots, data.data, start * slots, sliceSize * slots);
   });
-  return takeElements(data, sources, resultDims);
+  return out;
 }
 
 function oneHot(ctx: KernelContext): Tensor {
@@ -193,7 +204,7 @@ function oneHot(ctx: KernelContext): Tensor {
     }
   }
   const dims = [...indices.dims.slice(0, axis), depth, ...indices.dims.slice(axis)];
-  return takeElements(values, selectors, dims);
+  return takeElements(values, selectors, dims, undefined, outputAllocator(ctx));
 }
 
 function compress(ctx: KernelContext): Tensor {
@@ -212,7 +223,7 @@ function compress(ctx: KernelContext): Tensor {
   });
   const maps = data.dims.map(identityMap);
   maps[axis] = Int32Array.from(selected);
-  return selectCoordinates(data, maps);
+  return selectCoordinates(data, maps, undefined, outputAllocator(ctx));
 }
 
 /** A test of whether element i is non-zero (non-empty for strings; NaN counts as non-zero). */
@@ -241,13 +252,14 @@ function nonZero(ctx: KernelContext): Tensor {
   const hits: number[] = [];
   for (let i = 0; i < input.size; i++) if (isNonZero(i)) hits.push(i);
   const strides = stridesOf(dims);
-  const coords = new BigInt64Array(dims.length * hits.length);
+  const out = ctx.output(0, 'int64', [dims.length, hits.length]);
+  const coords = out.data as BigInt64Array;
   hits.forEach((flat, k) => {
     dims.forEach((d, a) => {
       coords[a * hits.length + k] = BigInt(Math.floor(flat / strides[a]!) % d);
     });
   });
-  return new Tensor('int64', coords, [dims.length, hits.length]);
+  return out;
 }
 
 export const kernels: KernelDef[] = [

@@ -1,10 +1,10 @@
 /**
  * Operators that order, accumulate or select elements by their position or value: Trilu, CumSum,
- * CumProd, TopK, Unique and ReverseSequence.
+ * CumProd, TopK, Unique and ReverseSequence. Results are written into the kernels' output memory.
  */
 
-import { allocateStorage, isBigIntType, isComplexType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import { isBigIntType, isComplexType } from '../../../core/dtype.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { numbersToStorage, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
 import { indexValues } from './gather.js';
@@ -13,6 +13,7 @@ import {
   axisOf,
   describeDims,
   identityMap,
+  outputAllocator,
   selectCoordinates,
   slotsOf,
   takeElements,
@@ -41,7 +42,7 @@ function trilu(ctx: KernelContext): Tensor {
     const kept = upper ? diagonal >= k : diagonal <= k;
     sources[p] = kept ? p : -1;
   }
-  return takeElements(input, sources, input.dims, zeroOf(input.type));
+  return takeElements(input, sources, input.dims, zeroOf(input.type), outputAllocator(ctx));
 }
 
 /** CumSum and CumProd: running reductions along an axis given as an input tensor. */
@@ -58,8 +59,8 @@ function cumulative(ctx: KernelContext, reduction: 'add' | 'mul'): Tensor {
   const inner = shapeSize(x.dims.slice(axis + 1));
   const outer = shapeSize(x.dims.slice(0, axis));
   const src = slotsOf(x.data);
-  const out = allocateStorage(x.type, x.size);
-  const dst = slotsOf(out);
+  const out = ctx.output(0, x.type, x.dims);
+  const dst = slotsOf(out.data);
   // The running value is read back from the output, so it is rounded (or wrapped) as the type's
   // own arithmetic would at every step.
   for (let o = 0; o < outer; o++) {
@@ -71,7 +72,7 @@ function cumulative(ctx: KernelContext, reduction: 'add' | 'mul'): Tensor {
       }
     }
   }
-  return new Tensor(x.type, out, x.dims);
+  return out;
 }
 
 type SortKey = number | bigint | string;
@@ -105,7 +106,8 @@ function topKCount(ctx: KernelContext, dim: number): number {
   return k;
 }
 
-function topK(ctx: KernelContext): Tensor[] {
+/** The k extreme values along the axis, and (when the node names that output) their positions. */
+function topK(ctx: KernelContext): (Tensor | undefined)[] {
   const x = ctx.input(0);
   const axis = axisOf(ctx, ctx.int('axis', -1), x.dims.length);
   const dim = x.dims[axis]!;
@@ -115,8 +117,10 @@ function topK(ctx: KernelContext): Tensor[] {
   const keys = sortKeys(ctx, x);
   const inner = shapeSize(x.dims.slice(axis + 1));
   const outer = shapeSize(x.dims.slice(0, axis));
+  const dims = x.dims.map((d, a) => (a === axis ? k : d));
   const sources = new Int32Array(outer * k * inner);
-  const positions = new BigInt64Array(outer * k * inner);
+  const indices = ctx.wantsOutput(1) ? ctx.output(1, 'int64', dims) : undefined;
+  const positions = indices?.data as BigInt64Array;
   const lane = identityMap(dim);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -128,12 +132,11 @@ function topK(ctx: KernelContext): Tensor[] {
       });
       for (let r = 0; r < k; r++) {
         sources[(o * k + r) * inner + i] = flat(order[r]!);
-        positions[(o * k + r) * inner + i] = BigInt(order[r]!);
+        if (indices) positions[(o * k + r) * inner + i] = BigInt(order[r]!);
       }
     }
   }
-  const dims = x.dims.map((d, a) => (a === axis ? k : d));
-  return [takeElements(x, sources, dims), new Tensor('int64', positions, dims)];
+  return [takeElements(x, sources, dims, undefined, outputAllocator(ctx)), indices];
 }
 
 interface UniqueSlice {
@@ -156,7 +159,8 @@ function sliceIdentity(keys: readonly SortKey[]): string {
   return keys.map((key) => (typeof key === 'string' ? JSON.stringify(key) : String(key))).join(',');
 }
 
-function unique(ctx: KernelContext): Tensor[] {
+/** The unique slices, then (each when the node names it) first occurrences, inverse indices and counts. */
+function unique(ctx: KernelContext): (Tensor | undefined)[] {
   const input = ctx.input(0);
   const data = ctx.has('axis') ? input : input.reshape([input.size]);
   const axis = ctx.has('axis') ? axisOf(ctx, ctx.int('axis'), data.dims.length) : 0;
@@ -186,13 +190,19 @@ function unique(ctx: KernelContext): Tensor[] {
   const rankOf = new Map(slices.map((slice, r) => [slice, r]));
   const maps = data.dims.map(identityMap);
   maps[axis] = Int32Array.from(slices, (slice) => slice.first);
-  const int64 = (values: number[]): Tensor =>
-    new Tensor('int64', BigInt64Array.from(values, BigInt), [values.length]);
+  const int64 = (index: number, values: () => number[]): Tensor | undefined => {
+    if (!ctx.wantsOutput(index)) return undefined;
+    const list = values();
+    const out = ctx.output(index, 'int64', [list.length]);
+    const data = out.data as BigInt64Array;
+    list.forEach((v, i) => (data[i] = BigInt(v)));
+    return out;
+  };
   return [
-    selectCoordinates(data, maps),
-    int64(slices.map((slice) => slice.first)),
-    int64(sliceOf.map((slice) => rankOf.get(slice)!)),
-    int64(slices.map((slice) => slice.count)),
+    selectCoordinates(data, maps, undefined, outputAllocator(ctx)),
+    int64(1, () => slices.map((slice) => slice.first)),
+    int64(2, () => sliceOf.map((slice) => rankOf.get(slice)!)),
+    int64(3, () => slices.map((slice) => slice.count)),
   ];
 }
 
@@ -220,7 +230,7 @@ function reverseSequence(ctx: KernelContext): Tensor {
     const reversedTime = time < length ? length - 1 - time : time;
     sources[p] = p + (reversedTime - time) * strides[timeAxis]!;
   }
-  return takeElements(input, sources, input.dims);
+  return takeElements(input, sources, input.dims, undefined, outputAllocator(ctx));
 }
 
 export const kernels: KernelDef[] = [

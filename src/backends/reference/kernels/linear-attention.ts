@@ -26,7 +26,12 @@ interface FloatOutput {
  * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
  * output.
  */
-function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+function floatOutput(
+  ctx: KernelContext,
+  index: number,
+  type: DataType,
+  dims: readonly number[],
+): FloatOutput {
   const out = ctx.output(index, type, dims);
   if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
     return { values: out.data, finish: () => out };
@@ -318,7 +323,9 @@ function causalConvWithState(ctx: KernelContext): (Tensor | undefined)[] {
   const biases = bias ? toNumbers(bias) : undefined;
   const pastValues = past ? toNumbers(past) : undefined;
   const output = floatOutput(ctx, 0, input.type, input.dims);
-  const present = ctx.wantsOutput(1) ? floatOutput(ctx, 1, input.type, [batch, channels, carried]) : undefined;
+  const present = ctx.wantsOutput(1)
+    ? floatOutput(ctx, 1, input.type, [batch, channels, carried])
+    : undefined;
   const padded = new Float64Array(carried + length);
   for (let row = 0; row < batch * channels; row++) {
     const c = row % channels;

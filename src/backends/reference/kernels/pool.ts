@@ -11,7 +11,7 @@
  */
 
 import type { DataType } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
 import { spatialInts, windowGeometry, type WindowGeometry } from './conv.js';
@@ -176,7 +176,8 @@ function maxPool(ctx: KernelContext): Tensor[] {
   const outPlane = shapeSize(geometry.outSpatial);
   const values = toNumbers(x);
   const outDims = [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial];
-  const indices = ctx.wantsOutput(1) ? (ctx.output(1, 'int64', outDims).data as BigInt64Array) : undefined;
+  const indices = ctx.wantsOutput(1) ? ctx.output(1, 'int64', outDims) : undefined;
+  const indexData = indices?.data as BigInt64Array;
   const spatialIndexOf =
     ctx.int('storage_order', 0) === 0 ? (offset: number) => offset : columnMajor(inSpatial);
   const pooled = numericOutput(ctx, 0, x.type, outDims, (out) => {
@@ -186,12 +187,12 @@ function maxPool(ctx: KernelContext): Tensor[] {
         const best = argMaxTap(values, start, taps, tapCount);
         out[p * outPlane + o] = best < 0 ? NaN : values[start + taps[best]!]!;
         if (indices) {
-          indices[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
+          indexData[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
         }
       }
     });
   });
-  return indices ? [pooled, new Tensor('int64', indices, outDims)] : [pooled];
+  return indices ? [pooled, indices] : [pooled];
 }
 
 /** Maps a row-major in-plane offset to the column-major offset of the same element. */
@@ -256,19 +257,21 @@ function maxUnpool(ctx: KernelContext): Tensor {
   const outStrides = stridesOf(outDims);
   const values = toNumbers(x);
   const targets = readInts(indices);
-  const out = new Float64Array(shapeSize(outDims));
-  for (let i = 0; i < targets.length; i++) {
-    const target = targets[i]!;
+  for (const target of targets) {
     if (!Number.isInteger(target) || target < 0 || target >= unpooledSize) {
       ctx.fail(`index ${target} is out of range for the unpooled shape [${unpooledDims.join(', ')}]`);
     }
-    let outIndex = 0;
-    for (let d = 0; d < outDims.length; d++) {
-      outIndex += (Math.floor(target / unpooledStrides[d]!) % unpooledDims[d]!) * outStrides[d]!;
-    }
-    out[outIndex] = values[i]!;
   }
-  return fromNumbers(x.type, out, outDims);
+  return numericOutput(ctx, 0, x.type, outDims, (out) => {
+    out.fill(0);
+    targets.forEach((target, i) => {
+      let outIndex = 0;
+      for (let d = 0; d < outDims.length; d++) {
+        outIndex += (Math.floor(target / unpooledStrides[d]!) % unpooledDims[d]!) * outStrides[d]!;
+      }
+      out[outIndex] = values[i]!;
+    });
+  });
 }
 
 /** Rounds half away from zero, as Caffe's ROI pooling (C `round`) does. */
@@ -297,37 +300,41 @@ function maxRoiPool(ctx: KernelContext): Tensor {
   const values = toNumbers(x);
   const regions = toNumbers(rois);
   const regionCount = rois.dims[0]!;
-  const out = new Float64Array(regionCount * channels * pooledHeight * pooledWidth);
   for (let r = 0; r < regionCount; r++) {
     const n = regions[r * 5]!;
     if (!Number.isInteger(n) || n < 0 || n >= batch) {
       ctx.fail(`roi ${r} names batch ${n}, out of range for ${batch}`);
     }
-    const [startW, startH, endW, endH] = [1, 2, 3, 4].map((i) =>
-      roundHalfAway(regions[r * 5 + i]! * scale),
-    ) as [number, number, number, number];
-    const binHeight = Math.max(endH - startH + 1, 1) / pooledHeight;
-    const binWidth = Math.max(endW - startW + 1, 1) / pooledWidth;
-    const clampH = (v: number) => Math.min(Math.max(v, 0), height);
-    const clampW = (v: number) => Math.min(Math.max(v, 0), width);
-    for (let c = 0; c < channels; c++) {
-      const plane = (n * channels + c) * height * width;
-      for (let ph = 0; ph < pooledHeight; ph++) {
-        const h0 = clampH(Math.floor(ph * binHeight) + startH);
-        const h1 = clampH(Math.ceil((ph + 1) * binHeight) + startH);
-        for (let pw = 0; pw < pooledWidth; pw++) {
-          const w0 = clampW(Math.floor(pw * binWidth) + startW);
-          const w1 = clampW(Math.ceil((pw + 1) * binWidth) + startW);
-          let max = h1 > h0 && w1 > w0 ? -Infinity : 0;
-          for (let h = h0; h < h1; h++) {
-            for (let w = w0; w < w1; w++) max = Math.max(max, values[plane + h * width + w]!);
+  }
+  const clampH = (v: number) => Math.min(Math.max(v, 0), height);
+  const clampW = (v: number) => Math.min(Math.max(v, 0), width);
+  const outDims = [regionCount, channels, pooledHeight, pooledWidth];
+  return numericOutput(ctx, 0, x.type, outDims, (out) => {
+    for (let r = 0; r < regionCount; r++) {
+      const n = regions[r * 5]!;
+      const [startW, startH, endW, endH] = [1, 2, 3, 4].map((i) =>
+        roundHalfAway(regions[r * 5 + i]! * scale),
+      ) as [number, number, number, number];
+      const binHeight = Math.max(endH - startH + 1, 1) / pooledHeight;
+      const binWidth = Math.max(endW - startW + 1, 1) / pooledWidth;
+      for (let c = 0; c < channels; c++) {
+        const plane = (n * channels + c) * height * width;
+        for (let ph = 0; ph < pooledHeight; ph++) {
+          const h0 = clampH(Math.floor(ph * binHeight) + startH);
+          const h1 = clampH(Math.ceil((ph + 1) * binHeight) + startH);
+          for (let pw = 0; pw < pooledWidth; pw++) {
+            const w0 = clampW(Math.floor(pw * binWidth) + startW);
+            const w1 = clampW(Math.ceil((pw + 1) * binWidth) + startW);
+            let max = h1 > h0 && w1 > w0 ? -Infinity : 0;
+            for (let h = h0; h < h1; h++) {
+              for (let w = w0; w < w1; w++) max = Math.max(max, values[plane + h * width + w]!);
+            }
+            out[((r * channels + c) * pooledHeight + ph) * pooledWidth + pw] = max;
           }
-          out[((r * channels + c) * pooledHeight + ph) * pooledWidth + pw] = max;
         }
       }
     }
-  }
-  return fromNumbers(x.type, out, [regionCount, channels, pooledHeight, pooledWidth]);
+  });
 }
 
 export const kernels: KernelDef[] = [

@@ -64,7 +64,7 @@ function widerFloat(a: DataType, b: DataType): DataType {
   return a;
 }
 
-/** The storage of every quantized type: its integers (4- and 2-bit ones unpacked), or float8/float4 bit patterns. */
+/** The storage of the quantized types: integers (4- and 2-bit unpacked) or float8/float4 bit patterns. */
 type QuantizedStorage = Int8Array | Uint8Array | Int16Array | Uint16Array;
 
 /**

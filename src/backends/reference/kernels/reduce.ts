@@ -2,8 +2,9 @@
  * Reductions: the Reduce* family (Sum, Mean, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare)
  * and ArgMax/ArgMin. Every Reduce* operator is one `Reduction` (identity, step, finish) run by a
  * shared engine that folds each output element's inputs, in input order, into one accumulator and
- * writes the result straight into the output. Values are folded as float64 numbers; int64/uint64 inputs take an exact BigInt path for the reductions
- * whose results stay integers, since those can be asked about values beyond 2^53.
+ * writes the result straight into the output. Values are folded as float64 numbers; int64/uint64
+ * inputs take an exact BigInt path for the reductions whose results stay integers, since those
+ * can be asked about values beyond 2^53.
  */
 
 import {
@@ -133,7 +134,7 @@ function reductionWalk(dims: readonly number[], axes: readonly number[]): Reduct
   };
 }
 
-/** The flat indices, in row-major order, of the elements reached from the first by moving along `axes` alone. */
+/** The flat indices, in row-major order, of the elements reached from the first along `axes` alone. */
 function axisOffsets(dims: readonly number[], axes: readonly number[]): Int32Array {
   const strides = stridesOf(dims);
   const offsets = new Int32Array(shapeSize(axes.map((a) => dims[a]!)));

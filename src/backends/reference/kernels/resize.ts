@@ -48,7 +48,12 @@ interface FloatOutput {
  * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats, truncating
  * integers) into the output.
  */
-function floatOutput(ctx: KernelContext, index: number, type: DataType, dims: readonly number[]): FloatOutput {
+function floatOutput(
+  ctx: KernelContext,
+  index: number,
+  type: DataType,
+  dims: readonly number[],
+): FloatOutput {
   const out = ctx.output(index, type, dims);
   if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
     return { values: out.data, finish: () => out };

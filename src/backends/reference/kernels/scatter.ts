@@ -1,23 +1,22 @@
 /**
  * Operators that write elements of one tensor into a copy of another at positions given by
  * indices: Scatter (deprecated), ScatterElements, ScatterND and TensorScatter (the KV-cache update).
- * The element reductions here (add, mul, max, min on storage values) are shared with CumSum and
+ * The copy is made in the kernel's output memory. The element reductions here (add, mul, max, min on storage values) are shared with CumSum and
  * CumProd.
  */
 
 import {
-  allocateStorage,
   isBigIntType,
   isComplexType,
   isNarrowFloat,
   slotsPerElement,
   type DataType,
 } from '../../../core/dtype.js';
-import { Tensor } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { narrowDecoder, narrowEncoder, shapeSize } from '../util.js';
 import { checkElementwiseIndices, elementwiseTargets, indexValues, ndIndexing } from './gather.js';
-import { axisOf, describeDims, slotsOf } from './shape.js';
+import { axisOf, copySlots, describeDims, slotsOf } from './shape.js';
 
 export type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
 
@@ -86,17 +85,16 @@ function scatterInto(
 ): Tensor {
   if (updates.type !== data.type) ctx.fail(`updates are ${updates.type} but data is ${data.type}`);
   const slots = slotsPerElement(data.type);
-  const out = allocateStorage(data.type, data.size);
-  const dst = slotsOf(out);
-  const src = slotsOf(data.data);
-  for (let i = 0; i < src.length; i++) dst[i] = src[i];
+  const out = ctx.output(0, data.type, data.dims);
+  copySlots(out.data, 0, data.data, 0, data.size * slots);
+  const dst = slotsOf(out.data);
   const incoming = slotsOf(updates.data);
   targets.forEach((target, p) => {
     for (let s = 0; s < slots; s++) {
       dst[target * slots + s] = combine(dst[target * slots + s], incoming[p * slots + s]);
     }
   });
-  return new Tensor(data.type, out, data.dims);
+  return out;
 }
 
 function scatterElements(ctx: KernelContext, reduction: Reduction): Tensor {

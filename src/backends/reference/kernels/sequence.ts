@@ -36,7 +36,8 @@ function copySlots(src: TensorData, from: number, dst: TensorData, to: number, c
 export type Allocate = (type: DataType, dims: readonly number[]) => Tensor;
 
 /** New memory, for results that are not node outputs (sequence elements, intermediate values). */
-export const newTensor: Allocate = (type, dims) => new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
+export const newTensor: Allocate = (type, dims) =>
+  new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
 
 /** The memory of a node's output `index`, for results returned as that output. */
 export function outputTensor(ctx: KernelContext, index: number): Allocate {
@@ -50,11 +51,11 @@ export function sliceAlongAxis(t: Tensor, axis: number, start: number, length: n
   const inner = shapeSize(dims.slice(axis + 1)) * slotsPerElement(t.type);
   const axisSize = dims[axis]!;
   dims[axis] = length;
-  const out = allocateStorage(t.type, shapeSize(dims));
+  const out = newTensor(t.type, dims);
   for (let o = 0; o < outer; o++) {
-    copySlots(t.data, (o * axisSize + start) * inner, out, o * length * inner, length * inner);
+    copySlots(t.data, (o * axisSize + start) * inner, out.data, o * length * inner, length * inner);
   }
-  return new Tensor(t.type, out, dims);
+  return out;
 }
 
 /** Concatenates tensors of one type along `axis`, into `allocate`'s tensor; all other dims must agree. */

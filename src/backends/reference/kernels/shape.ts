@@ -2,8 +2,10 @@
  * Shape manipulation: operators that move or relabel elements without computing new values
  * (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Shape, Size, Expand, Concat, Split, Slice, Tile,
  * Pad, CenterCropPad, DepthToSpace, SpaceToDepth, Identity). They copy storage slots, so they work for
- * every element type. The element-copying helpers here are shared with the gather, scatter and
- * indexing families.
+ * every element type. Identity, Reshape, Flatten, Squeeze and Unsqueeze return their input relabelled
+ * without a copy; the others write into the kernel's output memory, most of them as one strided copy
+ * that moves whole runs of contiguous slots where the layouts allow. The element-copying helpers here
+ * are shared with the constant, gather, scatter and indexing families.
  */
 
 import { allocateStorage, slotsPerElement, type DataType, type TensorData } from '../../../core/dtype.js';
@@ -24,26 +26,147 @@ export function slotsOf(data: TensorData): unknown[] {
   return data as unknown as unknown[];
 }
 
+/** Makes the tensor a helper writes its result into: a kernel output, or new memory. */
+export type Allocate = (type: DataType, dims: readonly number[]) => Tensor;
+
+const newTensor: Allocate = (type, dims) => new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
+
+/** Allocates the kernel's output `index` (in the memory the plan set aside for it, when it did). */
+export function outputAllocator(ctx: KernelContext, index = 0): Allocate {
+  return (type, dims) => ctx.output(index, type, dims);
+}
+
+/**
+ * Copies `count` slots, stepping `dstStep` through `dst` and `srcStep` through `src` (0 repeats one
+ * slot). Contiguous runs of typed storage move as one block.
+ */
+function copyRun(
+  dst: TensorData,
+  dstAt: number,
+  dstStep: number,
+  src: TensorData,
+  srcAt: number,
+  srcStep: number,
+  count: number,
+): void {
+  if (dstStep === 1 && srcStep === 1 && !Array.isArray(dst)) {
+    (dst as Uint8Array).set((src as Uint8Array).subarray(srcAt, srcAt + count), dstAt);
+    return;
+  }
+  const to = slotsOf(dst);
+  const from = slotsOf(src);
+  if (dstStep === 1 && srcStep === 0) {
+    to.fill(from[srcAt], dstAt, dstAt + count);
+    return;
+  }
+  for (let i = 0; i < count; i++) to[dstAt + i * dstStep] = from[srcAt + i * srcStep];
+}
+
+/** Copies `count` contiguous slots of `src` from `srcAt` to `dst` from `dstAt`. */
+export function copySlots(
+  dst: TensorData,
+  dstAt: number,
+  src: TensorData,
+  srcAt: number,
+  count: number,
+): void {
+  copyRun(dst, dstAt, 1, src, srcAt, 1, count);
+}
+
+/** Where the elements of a walk over some dims lie: position c is element `offset + Σ c[a]·strides[a]`. */
+interface Layout {
+  offset: number;
+  strides: readonly number[];
+}
+
+/** One axis of a strided copy, in slots. */
+interface CopyAxis {
+  size: number;
+  dstStride: number;
+  srcStride: number;
+}
+
+/**
+ * Copies every element of a walk over `dims` from where `from` places it in `src` to where `to`
+ * places it in `dst`. Size-1 axes are dropped and neighbouring axes that are contiguous on both sides
+ * merged first, so the innermost loop (one `copyRun`) is as long as the layouts allow.
+ */
+function copyStrided(
+  dst: TensorData,
+  to: Layout,
+  src: TensorData,
+  from: Layout,
+  dims: readonly number[],
+  slots: number,
+): void {
+  if (shapeSize(dims) === 0) return;
+  const axes: CopyAxis[] = [];
+  const push = (axis: CopyAxis): void => {
+    const outer = axes[axes.length - 1];
+    const merges =
+      outer &&
+      outer.dstStride === axis.dstStride * axis.size &&
+      outer.srcStride === axis.srcStride * axis.size;
+    if (merges) axes[axes.length - 1] = { ...axis, size: outer.size * axis.size };
+    else axes.push(axis);
+  };
+  dims.forEach((size, a) => {
+    if (size !== 1) push({ size, dstStride: to.strides[a]! * slots, srcStride: from.strides[a]! * slots });
+  });
+  if (slots > 1 || axes.length === 0) push({ size: slots, dstStride: 1, srcStride: 1 });
+  const inner = axes.pop()!;
+  const counter = new Array<number>(axes.length).fill(0);
+  let dstAt = to.offset * slots;
+  let srcAt = from.offset * slots;
+  for (;;) {
+    copyRun(dst, dstAt, inner.dstStride, src, srcAt, inner.srcStride, inner.size);
+    let a = axes.length - 1;
+    for (; a >= 0; a--) {
+      const axis = axes[a]!;
+      dstAt += axis.dstStride;
+      srcAt += axis.srcStride;
+      if (++counter[a]! < axis.size) break;
+      counter[a] = 0;
+      dstAt -= axis.dstStride * axis.size;
+      srcAt -= axis.srcStride * axis.size;
+    }
+    if (a < 0) return;
+  }
+}
+
+/** Writes into `out`, in row-major order, the walk over `dims` that `from` lays out in `source`. */
+function copyView(out: Tensor, source: Tensor, dims: readonly number[], from: Layout): Tensor {
+  const to = { offset: 0, strides: stridesOf(dims) };
+  copyStrided(out.data, to, source.data, from, dims, slotsPerElement(source.type));
+  return out;
+}
+
+/** Sets every element of `out` to the only element of `value` (of the same type). */
+export function fillWith(out: Tensor, value: Tensor): Tensor {
+  return copyView(out, value, out.dims, { offset: 0, strides: out.dims.map(() => 0) });
+}
+
 /**
  * A tensor of `dims` whose element i is `source`'s element `indices[i]`, or `fill`'s only element
- * where the index is negative.
+ * where the index is negative; `allocate` makes it (new memory by default).
  */
 export function takeElements(
   source: Tensor,
   indices: ArrayLike<number>,
   dims: readonly number[],
   fill?: Tensor,
+  allocate: Allocate = newTensor,
 ): Tensor {
   const slots = slotsPerElement(source.type);
-  const out = allocateStorage(source.type, indices.length);
+  const out = allocate(source.type, dims);
   const src = slotsOf(source.data);
-  const dst = slotsOf(out);
+  const dst = slotsOf(out.data);
   const padding = fill ? slotsOf(fill.data) : [];
   for (let i = 0; i < indices.length; i++) {
     const from = indices[i]!;
     for (let s = 0; s < slots; s++) dst[i * slots + s] = from < 0 ? padding[s] : src[from * slots + s];
   }
-  return new Tensor(source.type, out, dims);
+  return out;
 }
 
 /**
@@ -70,12 +193,13 @@ function flatIndices(axisOffsets: readonly Int32Array[]): Int32Array {
 
 /**
  * Selects elements axis by axis: output coordinate o of axis a reads source coordinate
- * `coordinateMaps[a][o]`, or `fill` where that is -1.
+ * `coordinateMaps[a][o]`, or `fill` where that is -1; `allocate` makes the result.
  */
 export function selectCoordinates(
   source: Tensor,
   coordinateMaps: readonly Int32Array[],
   fill?: Tensor,
+  allocate: Allocate = newTensor,
 ): Tensor {
   const strides = stridesOf(source.dims);
   const offsets = coordinateMaps.map((map, a) => map.map((c) => (c < 0 ? -1 : c * strides[a]!)));
@@ -84,6 +208,7 @@ export function selectCoordinates(
     flatIndices(offsets),
     coordinateMaps.map((map) => map.length),
     fill,
+    allocate,
   );
 }
 
@@ -96,15 +221,23 @@ export function identityMap(size: number): Int32Array {
   return Int32Array.from({ length: size }, (_, i) => i);
 }
 
-/** Output axis i is source axis perm[i]. */
-export function transposeTensor(source: Tensor, perm: readonly number[]): Tensor {
+/** Source axes `perm` of `source`: the dims and layout of its transpose, walked in row-major order. */
+function permutedView(source: Tensor, perm: readonly number[]): { dims: number[]; layout: Layout } {
   const strides = stridesOf(source.dims);
-  const offsets = perm.map((p) => identityMap(source.dims[p]!).map((c) => c * strides[p]!));
-  return takeElements(
-    source,
-    flatIndices(offsets),
-    perm.map((p) => source.dims[p]!),
-  );
+  return {
+    dims: perm.map((p) => source.dims[p]!),
+    layout: { offset: 0, strides: perm.map((p) => strides[p]!) },
+  };
+}
+
+/** Output axis i is source axis perm[i]; `allocate` makes the result. */
+export function transposeTensor(
+  source: Tensor,
+  perm: readonly number[],
+  allocate: Allocate = newTensor,
+): Tensor {
+  const { dims, layout } = permutedView(source, perm);
+  return copyView(allocate(source.type, dims), source, dims, layout);
 }
 
 export function axisOf(ctx: KernelContext, axis: number, rank: number): number {
@@ -201,7 +334,15 @@ function transpose(ctx: KernelContext): Tensor {
     perm.every((p) => Number.isInteger(p) && p >= 0 && p < rank) &&
     new Set(perm).size === rank;
   if (!isPermutation) ctx.fail(`perm ${describeDims(perm)} is not a permutation of ${rank} axes`);
-  return transposeTensor(data, perm);
+  return transposeTensor(data, perm, outputAllocator(ctx));
+}
+
+/** An int64 vector output holding `values`. */
+function int64Output(ctx: KernelContext, values: readonly number[], dims = [values.length]): Tensor {
+  const out = ctx.output(0, 'int64', dims);
+  const data = out.data as BigInt64Array;
+  values.forEach((v, i) => (data[i] = BigInt(v)));
+  return out;
 }
 
 function shape(ctx: KernelContext): Tensor {
@@ -210,8 +351,7 @@ function shape(ctx: KernelContext): Tensor {
   const clamp = (i: number): number => Math.min(Math.max(i < 0 ? i + rank : i, 0), rank);
   const start = clamp(ctx.int('start', 0));
   const end = clamp(ctx.int('end', rank));
-  const selected = dims.slice(start, Math.max(start, end));
-  return new Tensor('int64', BigInt64Array.from(selected, BigInt), [selected.length]);
+  return int64Output(ctx, dims.slice(start, Math.max(start, end)));
 }
 
 function expand(ctx: KernelContext): Tensor {
@@ -221,11 +361,12 @@ function expand(ctx: KernelContext): Tensor {
   const dims = broadcastShapes([data.dims, requested], (reason) => ctx.fail(reason));
   const leading = dims.length - data.dims.length;
   const strides = stridesOf(data.dims);
-  const offsets = dims.map((d, a) => {
-    const sourceDim = a < leading ? 1 : data.dims[a - leading]!;
-    return identityMap(d).map((c) => (sourceDim === 1 ? 0 : c * strides[a - leading]!));
-  });
-  return takeElements(data, flatIndices(offsets), dims);
+  // A broadcast axis (size 1 in the data, or added in front of it) repeats its element: stride 0.
+  const layout = {
+    offset: 0,
+    strides: dims.map((_, a) => (a < leading || data.dims[a - leading] === 1 ? 0 : strides[a - leading]!)),
+  };
+  return copyView(ctx.output(0, data.type, dims), data, dims, layout);
 }
 
 function concat(ctx: KernelContext): Tensor {
@@ -249,27 +390,16 @@ function concat(ctx: KernelContext): Tensor {
   dims[axis] = parts.reduce((sum, part) => sum + part.dims[axis]!, 0);
   const slots = slotsPerElement(first.type);
   const outer = shapeSize(first.dims.slice(0, axis));
-  const out = allocateStorage(first.type, shapeSize(dims));
-  const dst = slotsOf(out);
+  const out = ctx.output(0, first.type, dims);
   const rowSlots = shapeSize(dims.slice(axis)) * slots;
   let rowOffset = 0;
   for (const part of parts) {
-    const src = slotsOf(part.data);
     const chunk = shapeSize(part.dims.slice(axis)) * slots;
-    for (let o = 0; o < outer; o++) {
-      for (let s = 0; s < chunk; s++) dst[o * rowSlots + rowOffset + s] = src[o * chunk + s];
-    }
+    for (let o = 0; o < outer; o++)
+      copySlots(out.data, o * rowSlots + rowOffset, part.data, o * chunk, chunk);
     rowOffset += chunk;
   }
-  return new Tensor(first.type, out, dims);
-}
-
-/** Elements [start, start + length) of `axis`, all of every other axis. */
-function sliceAxis(data: Tensor, axis: number, start: number, length: number): Tensor {
-  const maps = data.dims.map((d, a) =>
-    a === axis ? Int32Array.from({ length }, (_, i) => start + i) : identityMap(d),
-  );
-  return selectCoordinates(data, maps);
+  return out;
 }
 
 function splitLengths(ctx: KernelContext, dim: number): number[] {
@@ -298,14 +428,17 @@ function splitLengths(ctx: KernelContext, dim: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(chunk, dim - i * chunk)));
 }
 
-function split(ctx: KernelContext): Tensor[] {
+/** Each part of the axis as its own output; parts the node does not name are skipped. */
+function split(ctx: KernelContext): (Tensor | undefined)[] {
   const data = ctx.input(0);
   const axis = axisOf(ctx, ctx.int('axis', 0), data.dims.length);
+  const strides = stridesOf(data.dims);
   let start = 0;
-  return splitLengths(ctx, data.dims[axis]!).map((length) => {
-    const part = sliceAxis(data, axis, start, length);
+  return splitLengths(ctx, data.dims[axis]!).map((length, i) => {
+    const dims = data.dims.map((d, a) => (a === axis ? length : d));
+    const layout = { offset: start * strides[axis]!, strides };
     start += length;
-    return part;
+    return ctx.wantsOutput(i) ? copyView(ctx.output(i, data.type, dims), data, dims, layout) : undefined;
   });
 }
 
@@ -337,14 +470,13 @@ function sliceSpec(ctx: KernelContext): SliceSpec {
   };
 }
 
-/** The source coordinates a slice of one axis reads, following numpy's clamping rules. */
-function sliceCoordinates(dim: number, start: number, end: number, step: number): Int32Array {
+/** The first source coordinate a slice of one axis reads and how many it reads, clamped as numpy does. */
+function sliceRange(dim: number, start: number, end: number, step: number): { first: number; count: number } {
   const resolve = (i: number, low: number, high: number): number =>
     Math.min(Math.max(i < 0 ? i + dim : i, low), high);
   const first = step > 0 ? resolve(start, 0, dim) : resolve(start, 0, dim - 1);
   const stop = step > 0 ? resolve(end, 0, dim) : resolve(end, -1, dim - 1);
-  const count = Math.max(0, Math.ceil((stop - first) / step));
-  return Int32Array.from({ length: count }, (_, i) => first + i * step);
+  return { first, count: Math.max(0, Math.ceil((stop - first) / step)) };
 }
 
 function slice(ctx: KernelContext): Tensor {
@@ -359,7 +491,10 @@ function slice(ctx: KernelContext): Tensor {
   ) {
     ctx.fail('starts, ends, axes and steps must have the same length');
   }
-  const maps = data.dims.map(identityMap);
+  const dims = [...data.dims];
+  const dataStrides = stridesOf(data.dims);
+  const strides = [...dataStrides];
+  let offset = 0;
   const seen = new Set<number>();
   sliced.forEach((requested, i) => {
     const axis = axisOf(ctx, requested, rank);
@@ -367,9 +502,12 @@ function slice(ctx: KernelContext): Tensor {
     seen.add(axis);
     const step = steps?.[i] ?? 1;
     if (step === 0) ctx.fail('slice steps cannot be 0');
-    maps[axis] = sliceCoordinates(data.dims[axis]!, starts[i]!, ends[i]!, step);
+    const { first, count } = sliceRange(data.dims[axis]!, starts[i]!, ends[i]!, step);
+    dims[axis] = count;
+    offset += first * dataStrides[axis]!;
+    strides[axis] = step * dataStrides[axis]!;
   });
-  return selectCoordinates(data, maps);
+  return copyView(ctx.output(0, data.type, dims), data, dims, { offset, strides });
 }
 
 function tileRepeats(ctx: KernelContext, rank: number): number[] {
@@ -386,8 +524,12 @@ function tile(ctx: KernelContext): Tensor {
   if (repeats.length !== data.dims.length || repeats.some((r) => r < 0)) {
     ctx.fail(`repeats ${describeDims(repeats)} must be ${data.dims.length} non-negative counts`);
   }
-  const maps = data.dims.map((d, a) => Int32Array.from({ length: d * repeats[a]! }, (_, o) => o % d));
-  return selectCoordinates(data, maps);
+  // Output axis a, of repeats[a] × dims[a], walks as a pair of axes: the repeat (stride 0), then the data axis.
+  const strides = stridesOf(data.dims);
+  const walk = data.dims.flatMap((d, a) => [repeats[a]!, d]);
+  const layout = { offset: 0, strides: strides.flatMap((stride) => [0, stride]) };
+  const dims = data.dims.map((d, a) => d * repeats[a]!);
+  return copyView(ctx.output(0, data.type, dims), data, walk, layout);
 }
 
 type PadMode = 'constant' | 'reflect' | 'edge' | 'wrap';
@@ -457,13 +599,38 @@ function pad(ctx: KernelContext): Tensor {
     before[axis] = pads[i]!;
     after[axis] = pads[i + padded.length]!;
   });
-  const maps = data.dims.map((dim, a) => {
+  const dims = data.dims.map((dim, a) => {
     const size = dim + before[a]! + after[a]!;
     if (size < 0) ctx.fail(`pads ${before[a]}, ${after[a]} crop more than the ${dim} elements of axis ${a}`);
     if (dim === 0 && size > 0 && mode !== 'constant') ctx.fail(`cannot ${mode}-pad the empty axis ${a}`);
-    return Int32Array.from({ length: size }, (_, o) => paddedCoordinate(o, dim, before[a]!, mode));
+    return size;
   });
-  return selectCoordinates(data, maps, fill);
+  if (mode === 'constant') return placeShifted(ctx.output(0, data.type, dims), data, before, fill);
+  const maps = dims.map((size, a) =>
+    Int32Array.from({ length: size }, (_, o) => paddedCoordinate(o, data.dims[a]!, before[a]!, mode)),
+  );
+  return selectCoordinates(data, maps, undefined, outputAllocator(ctx));
+}
+
+/**
+ * Fills `out` with `source` moved `before[a]` places along each axis a (a negative shift crops), and
+ * with `fill` wherever no source element lands.
+ */
+function placeShifted(out: Tensor, source: Tensor, before: readonly number[], fill: Tensor): Tensor {
+  fillWith(out, fill);
+  const sourceStrides = stridesOf(source.dims);
+  const outStrides = stridesOf(out.dims);
+  const from = { offset: 0, strides: sourceStrides };
+  const to = { offset: 0, strides: outStrides };
+  const overlap = source.dims.map((dim, a) => {
+    const first = Math.max(0, -before[a]!);
+    const end = Math.min(dim, out.dims[a]! - before[a]!);
+    from.offset += first * sourceStrides[a]!;
+    to.offset += (first + before[a]!) * outStrides[a]!;
+    return Math.max(0, end - first);
+  });
+  copyStrided(out.data, to, source.data, from, overlap, slotsPerElement(source.type));
+  return out;
 }
 
 function centerCropPad(ctx: KernelContext): Tensor {
@@ -472,18 +639,17 @@ function centerCropPad(ctx: KernelContext): Tensor {
   const target = readInts(ctx.input(1));
   const axes = ctx.ints('axes', [...data.dims.keys()]).map((a) => axisOf(ctx, a, rank));
   if (target.length !== axes.length) ctx.fail(`shape has ${target.length} entries for ${axes.length} axes`);
-  const maps = data.dims.map(identityMap);
+  const dims = [...data.dims];
+  const before = data.dims.map(() => 0);
   axes.forEach((axis, i) => {
     const dim = data.dims[axis]!;
     const size = target[i]!;
     if (size < 0) ctx.fail(`target size ${size} of axis ${axis} is negative`);
+    dims[axis] = size;
     // Cropping keeps the centered window, padding centers the data; odd differences favour the start.
-    const shift = size < dim ? Math.floor((dim - size) / 2) : -Math.floor((size - dim) / 2);
-    maps[axis] = Int32Array.from({ length: size }, (_, o) =>
-      o + shift >= 0 && o + shift < dim ? o + shift : -1,
-    );
+    before[axis] = size < dim ? -Math.floor((dim - size) / 2) : Math.floor((size - dim) / 2);
   });
-  return selectCoordinates(data, maps, zeroOf(data.type));
+  return placeShifted(ctx.output(0, data.type, dims), data, before, zeroOf(data.type));
 }
 
 function imageDims(ctx: KernelContext, data: Tensor): [number, number, number, number] {
@@ -507,7 +673,13 @@ function depthToSpace(ctx: KernelContext): Tensor {
   const columnFirst = ctx.string('mode', 'DCR') === 'CRD';
   const split = columnFirst ? [n, depth, b, b, h, w] : [n, b, b, depth, h, w];
   const perm = columnFirst ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2];
-  return transposeTensor(data.reshape(split), perm).reshape([n, depth, h * b, w * b]);
+  return copyPermuted(ctx, data.reshape(split), perm, [n, depth, h * b, w * b]);
+}
+
+/** Output `dims`, holding the elements of `source` with its axes permuted by `perm`. */
+function copyPermuted(ctx: KernelContext, source: Tensor, perm: number[], dims: number[]): Tensor {
+  const { dims: walk, layout } = permutedView(source, perm);
+  return copyView(ctx.output(0, source.type, dims), source, walk, layout);
 }
 
 function spaceToDepth(ctx: KernelContext): Tensor {
@@ -516,7 +688,7 @@ function spaceToDepth(ctx: KernelContext): Tensor {
   const b = blockSize(ctx);
   if (h % b !== 0 || w % b !== 0) ctx.fail(`height ${h} and width ${w} must be divisible by blocksize ${b}`);
   const blocks = data.reshape([n, c, h / b, b, w / b, b]);
-  return transposeTensor(blocks, [0, 3, 5, 1, 2, 4]).reshape([n, c * b * b, h / b, w / b]);
+  return copyPermuted(ctx, blocks, [0, 3, 5, 1, 2, 4], [n, c * b * b, h / b, w / b]);
 }
 
 export const kernels: KernelDef[] = [
@@ -528,7 +700,7 @@ export const kernels: KernelDef[] = [
   { op: 'Unsqueeze', since: 1, run: (ctx) => [unsqueeze(ctx)] },
   { op: 'Transpose', since: 1, run: (ctx) => [transpose(ctx)] },
   { op: 'Shape', since: 1, run: (ctx) => [shape(ctx)] },
-  { op: 'Size', since: 1, run: (ctx) => [new Tensor('int64', [BigInt(ctx.input(0).size)], [])] },
+  { op: 'Size', since: 1, run: (ctx) => [int64Output(ctx, [ctx.input(0).size], [])] },
   { op: 'Expand', since: 8, run: (ctx) => [expand(ctx)] },
   { op: 'Concat', since: 1, run: (ctx) => [concat(ctx)] },
   { op: 'Split', since: 1, run: split },

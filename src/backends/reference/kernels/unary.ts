@@ -55,7 +55,10 @@ export function requireFamily(ctx: KernelContext, t: Tensor, family: TypeFamily,
   }
 }
 
-/** Types whose typed-array stores convert a double exactly as a cast would: round to float32, truncate and wrap integers. */
+/**
+ * Types whose typed-array stores convert a double exactly as a cast would: rounding to float32,
+ * truncating and wrapping integers (NaN and infinities to 0).
+ */
 const STORES_AS_CAST: ReadonlySet<DataType> = new Set<DataType>([
   'float32',
   'float64',
@@ -67,7 +70,7 @@ const STORES_AS_CAST: ReadonlySet<DataType> = new Set<DataType>([
   'uint32',
 ]);
 
-/** The numbers an element computation writes: the output's own storage, or scratch that `commitNumbers` converts. */
+/** Where element results go as numbers: an output's own storage, or scratch that `commitNumbers` converts. */
 export type NumberSink =
   Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
