@@ -42,6 +42,7 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
   const results: CaseResult[] = [];
   await runCasesIsolated(dir, cases, (r) => results.push(r), {
     caseTimeoutMs: Number(options.timeout ?? 120) * 1000,
+    caseOptions: { optimization: options.optimization },
   });
   results.sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const result of results) {

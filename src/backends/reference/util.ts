@@ -253,3 +253,28 @@ export function gatherStorage(type: DataType, data: TensorData, indices: ArrayLi
   }
   return out;
 }
+
+/** Float storage to compute an output into, and the step that makes it the output's. */
+export interface FloatSink {
+  values: Float32Array | Float64Array;
+  finish: () => Tensor;
+}
+
+/**
+ * Where to compute the float results of `out`: its own storage when it holds float32 or float64
+ * values, else float64 scratch that `finish` converts into it (rounding narrow floats, truncating
+ * integers).
+ */
+export function floatSink(out: Tensor): FloatSink {
+  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
+    return { values: out.data, finish: () => out };
+  }
+  const scratch = new Float64Array(out.size);
+  return {
+    values: scratch,
+    finish: () => {
+      numbersToStorage(out.type, scratch, out.data);
+      return out;
+    },
+  };
+}

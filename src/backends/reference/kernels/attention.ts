@@ -7,41 +7,10 @@
  * into the output.
  */
 
-import { allocateStorage, type DataType } from '../../../core/dtype.js';
+import { allocateStorage } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { numbersToStorage, readInts, shapeSize, toNumbers } from '../util.js';
-
-/** Float values being computed for an output, and how to finish the output once they are written. */
-interface FloatOutput {
-  values: Float32Array | Float64Array;
-  finish: () => Tensor;
-}
-
-/**
- * Output `index` as float storage to compute into: the output's own when it holds float32 or
- * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
- * output.
- */
-function floatOutput(
-  ctx: KernelContext,
-  index: number,
-  type: DataType,
-  dims: readonly number[],
-): FloatOutput {
-  const out = ctx.output(index, type, dims);
-  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
-    return { values: out.data, finish: () => out };
-  }
-  const scratch = new Float64Array(out.size);
-  return {
-    values: scratch,
-    finish: () => {
-      numbersToStorage(type, scratch, out.data);
-      return out;
-    },
-  };
-}
+import { floatSink, readInts, shapeSize, toNumbers } from '../util.js';
 
 /**
  * A tensor seen as [batch, heads, sequence, size], whatever its stored layout: element
@@ -306,14 +275,11 @@ function runAttention(ctx: KernelContext): (Tensor | undefined)[] {
   const valueSize = values.size;
   // A 3-D output packs the heads back into the last axis: [batch, queries, heads * value size].
   const packed = q.dims.length === 3;
-  const y = floatOutput(
-    ctx,
-    0,
-    q.type,
-    packed ? [batch, queries, heads * valueSize] : [batch, heads, queries, valueSize],
+  const y = floatSink(
+    ctx.output(0, q.type, packed ? [batch, queries, heads * valueSize] : [batch, heads, queries, valueSize]),
   );
   const qkOutput = ctx.wantsOutput(3)
-    ? floatOutput(ctx, 3, q.type, [batch, heads, queries, total])
+    ? floatSink(ctx.output(3, q.type, [batch, heads, queries, total]))
     : undefined;
   const stages = {
     scores: new Float64Array(total),
@@ -403,7 +369,7 @@ function runRotaryEmbedding(ctx: KernelContext): Tensor[] {
   const sin = toNumbers(sinCache);
   const cacheRow = cacheRowLookup(ctx, cosCache, positionIds, batch, sequence);
 
-  const out = floatOutput(ctx, 0, x.type, x.dims);
+  const out = floatSink(ctx.output(0, x.type, x.dims));
   // Features past rotary_embedding_dim pass through unrotated.
   out.values.set(input.values);
   for (let b = 0; b < batch; b++) {
@@ -471,7 +437,7 @@ function runSwiGLU(ctx: KernelContext): Tensor[] {
   const alpha = ctx.float('alpha', 1);
   const a = toNumbers(gate);
   const b = toNumbers(linear);
-  const out = floatOutput(ctx, 0, gate.type, gate.dims);
+  const out = floatSink(ctx.output(0, gate.type, gate.dims));
   for (let i = 0; i < gate.size; i++) out.values[i] = (a[i]! * b[i]!) / (1 + Math.exp(-alpha * a[i]!));
   return [out.finish()];
 }

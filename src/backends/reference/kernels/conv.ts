@@ -7,7 +7,9 @@
  * strided side at `p * stride + tap * dilation - padBegin`. Conv walks output positions and reads
  * the input at the strided address; ConvTranspose and Col2Im walk input positions and scatter into
  * the output at it. `planTaps` computes those boxes once per call and `accumulateBox` runs
- * `dst += weight * src` over one of them with a tight loop on the innermost axis. DeformConv samples
+ * `dst += weight * src` over one of them with a tight loop on the innermost axis; Conv runs it for a
+ * block of output channels at once (`accumulateBlock`), which reads each input element once for
+ * the whole block. DeformConv samples
  * its input at learned fractional offsets, so it gathers deformed columns first and multiplies them
  * by the weights. Every kernel sums one output plane (one batch item and channel) at a time in
  * float64 and stores it into the output as soon as it is complete.
@@ -179,6 +181,54 @@ function accumulateBox(
   }
 }
 
+/** How many output channels Conv sums together. */
+const CHANNEL_BLOCK = 4;
+
+/**
+ * `accumulateBox` for CHANNEL_BLOCK destinations at once: sums[q][dst…] += weights[q] * src[src…]
+ * for every block member q, each source element read once for all of them.
+ */
+function accumulateBlock(
+  sums: readonly Float64Array[],
+  weights: Float64Array,
+  dstStart: number,
+  dstSteps: readonly number[],
+  src: ArrayLike<number>,
+  srcStart: number,
+  srcSteps: readonly number[],
+  counts: readonly number[],
+  counter: Int32Array,
+): void {
+  const [sums0, sums1, sums2, sums3] = sums as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [weight0, weight1, weight2, weight3] = weights as unknown as [number, number, number, number];
+  const inner = counts.length - 1;
+  const innerCount = counts[inner]!;
+  const dstInner = dstSteps[inner]!;
+  const srcInner = srcSteps[inner]!;
+  counter.fill(0);
+  let dstRow = dstStart;
+  let srcRow = srcStart;
+  for (;;) {
+    for (let j = 0, di = dstRow, si = srcRow; j < innerCount; j++, di += dstInner, si += srcInner) {
+      const value = src[si]!;
+      sums0[di]! += weight0 * value;
+      sums1[di]! += weight1 * value;
+      sums2[di]! += weight2 * value;
+      sums3[di]! += weight3 * value;
+    }
+    let axis = inner - 1;
+    for (; axis >= 0; axis--) {
+      dstRow += dstSteps[axis]!;
+      srcRow += srcSteps[axis]!;
+      if (++counter[axis]! < counts[axis]!) break;
+      counter[axis] = 0;
+      dstRow -= dstSteps[axis]! * counts[axis]!;
+      srcRow -= srcSteps[axis]! * counts[axis]!;
+    }
+    if (axis < 0) return;
+  }
+}
+
 /** A convolution's operands as numbers with their dims, ready for the direct loops. */
 interface ConvOperands {
   x: ArrayLike<number>;
@@ -239,7 +289,9 @@ function convOutputDims(xDims: readonly number[], outChannels: number, geometry:
 
 /**
  * Direct N-D convolution: out[n, m] = bias[m] + Σ_c Σ_taps w[m, c, tap] * x[n, c, shifted], summed
- * one output plane at a time and handed to `store`.
+ * one output plane at a time (a block of CHANNEL_BLOCK planes of one group together) and handed to
+ * `store`. A block that runs past its group's last channel fills up with zero weights; a lone
+ * channel (depthwise convolutions) takes the single-plane loop instead.
  */
 function convolve(ops: ConvOperands, geometry: WindowGeometry, store: PlaneStore): void {
   const { x, xDims, w, wDims, bias, group } = ops;
@@ -251,31 +303,53 @@ function convolve(ops: ConvOperands, geometry: WindowGeometry, store: PlaneStore
   const taps = plan.boxes.length;
   const groupChannels = channels / group;
   const groupOutChannels = outChannels / group;
-  const sums = new Float64Array(shapeSize(geometry.outSpatial));
+  const outPlane = shapeSize(geometry.outSpatial);
+  const sums = Array.from({ length: CHANNEL_BLOCK }, () => new Float64Array(outPlane));
+  const weights = new Float64Array(CHANNEL_BLOCK);
   for (let n = 0; n < batch; n++) {
-    for (let m = 0; m < outChannels; m++) {
-      sums.fill(bias ? bias[m]! : 0);
-      const firstChannel = Math.floor(m / groupOutChannels) * groupChannels;
-      for (let c = 0; c < groupChannels; c++) {
-        const inStart = (n * channels + firstChannel + c) * inPlane;
-        const weightStart = (m * groupChannels + c) * taps;
-        for (let t = 0; t < taps; t++) {
-          const box = plan.boxes[t]!;
-          if (box.empty) continue;
-          accumulateBox(
-            sums,
-            box.iterBase,
-            plan.iterSteps,
-            x,
-            inStart + box.targetBase,
-            plan.targetSteps,
-            box.counts,
-            plan.counter,
-            w[weightStart + t]!,
-          );
+    for (let g = 0; g < group; g++) {
+      const groupEnd = (g + 1) * groupOutChannels;
+      for (let first = g * groupOutChannels; first < groupEnd; first += CHANNEL_BLOCK) {
+        const count = Math.min(CHANNEL_BLOCK, groupEnd - first);
+        sums.forEach((plane, q) => plane.fill(bias && q < count ? bias[first + q]! : 0));
+        for (let c = 0; c < groupChannels; c++) {
+          const inStart = (n * channels + g * groupChannels + c) * inPlane;
+          for (let t = 0; t < taps; t++) {
+            const box = plan.boxes[t]!;
+            if (box.empty) continue;
+            for (let q = 0; q < CHANNEL_BLOCK; q++) {
+              weights[q] = q < count ? w[((first + q) * groupChannels + c) * taps + t]! : 0;
+            }
+            const srcStart = inStart + box.targetBase;
+            if (count === 1) {
+              accumulateBox(
+                sums[0]!,
+                box.iterBase,
+                plan.iterSteps,
+                x,
+                srcStart,
+                plan.targetSteps,
+                box.counts,
+                plan.counter,
+                weights[0]!,
+              );
+            } else {
+              accumulateBlock(
+                sums,
+                weights,
+                box.iterBase,
+                plan.iterSteps,
+                x,
+                srcStart,
+                plan.targetSteps,
+                box.counts,
+                plan.counter,
+              );
+            }
+          }
         }
+        for (let q = 0; q < count; q++) store(n * outChannels + first + q, sums[q]!);
       }
-      store(n * outChannels + m, sums);
     }
   }
 }

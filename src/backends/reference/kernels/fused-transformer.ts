@@ -29,8 +29,8 @@ function requireFloatLike(ctx: KernelContext, t: Tensor, first: Tensor, what: st
 }
 
 /**
- * Normalizes `x` over the axes from `axis` on: each row divided by sqrt(mean of squares + epsilon),
- * after subtracting the row's mean when `centre` is set (LayerNormalization) and not (RMSNormalization).
+ * Normalizes `x` over the axes from `axis` on: each row divided by sqrt(mean of squares + epsilon).
+ * With `centre` (LayerNormalization) the row is first shifted to mean 0; RMSNormalization is not.
  */
 function normalizeRows(ctx: KernelContext, x: Tensor, centre: boolean): Float64Array {
   const axis = normalizeAxis(ctx.int('axis', -1), x.dims.length, (reason) => ctx.fail(reason));

@@ -13,38 +13,7 @@ import { Tensor } from '../../../core/tensor.js';
 import { describeValue } from '../../../core/values.js';
 import type { Graph } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { fromNumbers, numbersToStorage, toNumbers } from '../util.js';
-
-/** Float values being computed for an output, and how to finish the output once they are written. */
-interface FloatOutput {
-  values: Float32Array | Float64Array;
-  finish: () => Tensor;
-}
-
-/**
- * Output `index` as float storage to compute into: the output's own when it holds float32 or
- * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
- * output.
- */
-function floatOutput(
-  ctx: KernelContext,
-  index: number,
-  type: DataType,
-  dims: readonly number[],
-): FloatOutput {
-  const out = ctx.output(index, type, dims);
-  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
-    return { values: out.data, finish: () => out };
-  }
-  const scratch = new Float64Array(out.size);
-  return {
-    values: scratch,
-    finish: () => {
-      numbersToStorage(type, scratch, out.data);
-      return out;
-    },
-  };
-}
+import { floatSink, fromNumbers, toNumbers } from '../util.js';
 
 function floatInput(ctx: KernelContext, i: number, name: string): Tensor {
   const t = ctx.input(i);
@@ -253,7 +222,7 @@ function linearAttention(ctx: KernelContext): (Tensor | undefined)[] {
 
   const headState = keySize * valueSize;
   const state = past ? Float64Array.from(toNumbers(past)) : new Float64Array(batch * kvHeads * headState);
-  const output = floatOutput(ctx, 0, query.type, [batch, steps, queryHeads * valueSize]);
+  const output = floatSink(ctx.output(0, query.type, [batch, steps, queryHeads * valueSize]));
   for (let b = 0; b < batch; b++) {
     for (let step = 0; step < steps; step++) {
       for (let h = 0; h < kvHeads; h++) {
@@ -322,9 +291,9 @@ function causalConvWithState(ctx: KernelContext): (Tensor | undefined)[] {
   const w = toNumbers(weight);
   const biases = bias ? toNumbers(bias) : undefined;
   const pastValues = past ? toNumbers(past) : undefined;
-  const output = floatOutput(ctx, 0, input.type, input.dims);
+  const output = floatSink(ctx.output(0, input.type, input.dims));
   const present = ctx.wantsOutput(1)
-    ? floatOutput(ctx, 1, input.type, [batch, channels, carried])
+    ? floatSink(ctx.output(1, input.type, [batch, channels, carried]))
     : undefined;
   const padded = new Float64Array(carried + length);
   for (let row = 0; row < batch * channels; row++) {
@@ -491,7 +460,7 @@ function flexAttention(ctx: KernelContext): Tensor {
   if (ctx.has('score_mod')) scores = runModifier(ctx, 'score_mod', ctx.graph('score_mod'), scores);
   let probs = fromNumbers(precision, softmaxRows(toNumbers(scores), kvLength), scoreDims);
   if (ctx.has('prob_mod')) probs = runModifier(ctx, 'prob_mod', ctx.graph('prob_mod'), probs);
-  const output = floatOutput(ctx, 0, query.type, [batch, queryHeads, queryLength, valueSize]);
+  const output = floatSink(ctx.output(0, query.type, [batch, queryHeads, queryLength, valueSize]));
   weightedValues(shape, toNumbers(probs), toNumbers(value), output.values);
   return output.finish();
 }

@@ -48,9 +48,21 @@ interface MatrixView {
   colStride: number;
 }
 
+/** How many rows of a float product are summed together. */
+const ROW_BLOCK = 4;
+
+/** Sums of a float product's rows, one float64 array (`cols` long) per row of a block. */
+type RowSums = readonly Float64Array[];
+
+function rowSums(cols: number): RowSums {
+  return Array.from({ length: ROW_BLOCK }, () => new Float64Array(cols));
+}
+
 /**
- * Computes row i of an `rows` x `depth` by `depth` x `cols` product, Σ_k a(i, k) * b(k, j), into
- * `row` (float64, `cols` long) and hands it to `store` before the next row reuses it.
+ * Computes every row i of an `rows` x `depth` by `depth` x `cols` product, Σ_k a(i, k) * b(k, j),
+ * in float64 (in `sums`) and hands it to `store` before the array holding it is reused. Rows are summed
+ * ROW_BLOCK at a time, so each element of b read serves the whole block; a block that runs past
+ * the last row fills up with zero rows, and a lone row takes a single-row loop.
  */
 function multiplyRows(
   a: ArrayLike<number>,
@@ -60,17 +72,54 @@ function multiplyRows(
   rows: number,
   depth: number,
   cols: number,
-  row: Float64Array,
-  store: (i: number, row: Float64Array) => void,
+  sums: RowSums,
+  store: (i: number, sums: Float64Array) => void,
 ): void {
-  for (let i = 0; i < rows; i++) {
-    row.fill(0);
+  const factors = new Float64Array(ROW_BLOCK);
+  for (let first = 0; first < rows; first += ROW_BLOCK) {
+    const count = Math.min(ROW_BLOCK, rows - first);
+    for (const row of sums) row.fill(0);
     for (let k = 0; k < depth; k++) {
-      const aik = a[aView.offset + i * aView.rowStride + k * aView.colStride]!;
-      let bIndex = bView.offset + k * bView.rowStride;
-      for (let j = 0; j < cols; j++, bIndex += bView.colStride) row[j]! += aik * b[bIndex]!;
+      for (let q = 0; q < ROW_BLOCK; q++) {
+        factors[q] = q < count ? a[aView.offset + (first + q) * aView.rowStride + k * aView.colStride]! : 0;
+      }
+      const bStart = bView.offset + k * bView.rowStride;
+      if (count === 1) accumulateRow(sums[0]!, factors[0]!, b, bStart, bView.colStride, cols);
+      else accumulateRowBlock(sums, factors, b, bStart, bView.colStride, cols);
     }
-    store(i, row);
+    for (let q = 0; q < count; q++) store(first + q, sums[q]!);
+  }
+}
+
+/** sums[j] += factor * b[bStart + j * bStep] for every column j. */
+function accumulateRow(
+  sums: Float64Array,
+  factor: number,
+  b: ArrayLike<number>,
+  bStart: number,
+  bStep: number,
+  cols: number,
+): void {
+  for (let j = 0, bIndex = bStart; j < cols; j++, bIndex += bStep) sums[j]! += factor * b[bIndex]!;
+}
+
+/** `accumulateRow` for a block of ROW_BLOCK rows, each element of b read once for all of them. */
+function accumulateRowBlock(
+  sums: RowSums,
+  factors: Float64Array,
+  b: ArrayLike<number>,
+  bStart: number,
+  bStep: number,
+  cols: number,
+): void {
+  const [sums0, sums1, sums2, sums3] = sums as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [factor0, factor1, factor2, factor3] = factors as unknown as [number, number, number, number];
+  for (let j = 0, bIndex = bStart; j < cols; j++, bIndex += bStep) {
+    const value = b[bIndex]!;
+    sums0[j]! += factor0 * value;
+    sums1[j]! += factor1 * value;
+    sums2[j]! += factor2 * value;
+    sums3[j]! += factor3 * value;
   }
 }
 
@@ -203,14 +252,14 @@ function matmul(ctx: KernelContext): Tensor {
   }
   const aData = toNumbers(a);
   const bData = toNumbers(b);
-  return numericOutput(ctx, 0, a.type, outDims, (values) => {
-    const row = new Float64Array(cols);
+  const sums = rowSums(cols);
+  return numericOutput(ctx, 0, a.type, outDims, (values) =>
     forEachBatch((aView, bView, o) =>
-      multiplyRows(aData, aView, bData, bView, rows, depth, cols, row, (i, sums) =>
-        values.set(sums, o + i * cols),
+      multiplyRows(aData, aView, bData, bView, rows, depth, cols, sums, (i, row) =>
+        values.set(row, o + i * cols),
       ),
-    );
-  });
+    ),
+  );
 }
 
 const GEMM_TYPES: ReadonlySet<DataType> = new Set([...FLOAT_TYPES, ...MATMUL_INT_TYPES]);
@@ -248,9 +297,9 @@ function gemm(ctx: KernelContext): Tensor {
   const aData = toNumbers(a);
   const bData = toNumbers(b);
   return numericOutput(ctx, 0, a.type, [rows, cols], (values) => {
-    multiplyRows(aData, aView, bData, bView, rows, depth, cols, new Float64Array(cols), (i, sums) => {
+    multiplyRows(aData, aView, bData, bView, rows, depth, cols, rowSums(cols), (i, row) => {
       const rowStart = i * cols;
-      for (let j = 0; j < cols; j++) values[rowStart + j] = alpha * sums[j]! + (bias ? bias(i, j) : 0);
+      for (let j = 0; j < cols; j++) values[rowStart + j] = alpha * row[j]! + (bias ? bias(i, j) : 0);
     });
   });
 }

@@ -8,10 +8,18 @@
  * output; nearest resampling gathers elements, so it works for every element type.
  */
 
-import { isFloatType, isIntegerType, slotsPerElement, type DataType } from '../../../core/dtype.js';
+import { isFloatType, isIntegerType, slotsPerElement } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { normalizeAxis, numbersToStorage, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import {
+  normalizeAxis,
+  numbersToStorage,
+  readInts,
+  shapeSize,
+  stridesOf,
+  toNumbers,
+  floatSink,
+} from '../util.js';
 
 /** One input position read by an output position, and its weight. */
 interface Tap {
@@ -35,37 +43,6 @@ const linearKernel = (x: number): number => Math.max(0, 1 - Math.abs(x));
 
 function checkNumeric(ctx: KernelContext, t: Tensor, what: string): void {
   if (!isFloatType(t.type) && !isIntegerType(t.type)) ctx.fail(`${what} must be numeric, got ${t.type}`);
-}
-
-/** Float values being computed for an output, and how to finish the output once they are written. */
-interface FloatOutput {
-  values: Float32Array | Float64Array;
-  finish: () => Tensor;
-}
-
-/**
- * Output `index` as float storage to compute into: the output's own when it holds float32 or
- * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats, truncating
- * integers) into the output.
- */
-function floatOutput(
-  ctx: KernelContext,
-  index: number,
-  type: DataType,
-  dims: readonly number[],
-): FloatOutput {
-  const out = ctx.output(index, type, dims);
-  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
-    return { values: out.data, finish: () => out };
-  }
-  const scratch = new Float64Array(out.size);
-  return {
-    values: scratch,
-    finish: () => {
-      numbersToStorage(type, scratch, out.data);
-      return out;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,11 +242,12 @@ function resample(ctx: KernelContext, x: Tensor, settings: ResizeSettings, axes:
   const samplings = axes.map((axis) => axisSampling(ctx, settings, axis));
   if (settings.mode === 'nearest') return resizeNearest(ctx, x, samplings, settings.extrapolationValue);
   checkNumeric(ctx, x, `${settings.mode} resizing input`);
-  const out = floatOutput(
-    ctx,
-    0,
-    x.type,
-    samplings.map((s) => s.length),
+  const out = floatSink(
+    ctx.output(
+      0,
+      x.type,
+      samplings.map((s) => s.length),
+    ),
   );
   const resized = samplings.flatMap((sampling, a) => (isIdentity(sampling, x.dims[a]!) ? [] : [a]));
   let values: ArrayLike<number> = toNumbers(x);
@@ -592,7 +570,7 @@ function gridSample(ctx: KernelContext): Tensor[] {
   const channelSize = shapeSize(spatial);
   const points = shapeSize(outSpatial);
   const strides = stridesOf(spatial);
-  const out = floatOutput(ctx, 0, x.type, [batch, channels, ...outSpatial]);
+  const out = floatSink(ctx.output(0, x.type, [batch, channels, ...outSpatial]));
   for (let n = 0; n < batch; n++) {
     for (let p = 0; p < points; p++) {
       const at = (n * points + p) * spatialRank;
@@ -645,7 +623,7 @@ function affineGrid(ctx: KernelContext): Tensor[] {
   const positions = [...spatial].reverse().map((length) => normalizedPositions(length, alignCorners));
   const matrices = toNumbers(theta);
   const points = shapeSize(spatial);
-  const out = floatOutput(ctx, 0, theta.type, [batch, ...spatial, spatialRank]);
+  const out = floatSink(ctx.output(0, theta.type, [batch, ...spatial, spatialRank]));
   const spatialStrides = stridesOf(spatial);
   for (let n = 0; n < batch; n++) {
     for (let p = 0; p < points; p++) {
@@ -715,7 +693,7 @@ function roiAlign(ctx: KernelContext): Tensor[] {
   const spatialScale = ctx.float('spatial_scale', 1);
   const values = toNumbers(x);
   const boxes = toNumbers(rois);
-  const out = floatOutput(ctx, 0, x.type, [roiCount, channels, outHeight, outWidth]);
+  const out = floatSink(ctx.output(0, x.type, [roiCount, channels, outHeight, outWidth]));
   const offset = halfPixel ? 0.5 : 0;
   for (let r = 0; r < roiCount; r++) {
     const b = batchIndices[r]!;

@@ -6,10 +6,9 @@
  * once, as it is written into the outputs.
  */
 
-import type { DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { numbersToStorage, readInts, toNumbers } from '../util.js';
+import { floatSink, readInts, toNumbers } from '../util.js';
 
 type Activation = (x: number) => number;
 
@@ -208,37 +207,6 @@ function readActivations(ctx: KernelContext, spec: RecurrentOp, directions: numb
   );
 }
 
-/** Float values being computed for an output, and how to finish the output once they are written. */
-interface FloatOutput {
-  values: Float32Array | Float64Array;
-  finish: () => Tensor;
-}
-
-/**
- * Output `index` as float storage to compute into: the output's own when it holds float32 or
- * float64 values, else a float64 scratch that `finish` converts (rounding narrow floats) into the
- * output.
- */
-function floatOutput(
-  ctx: KernelContext,
-  index: number,
-  type: DataType,
-  dims: readonly number[],
-): FloatOutput {
-  const out = ctx.output(index, type, dims);
-  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
-    return { values: out.data, finish: () => out };
-  }
-  const scratch = new Float64Array(out.size);
-  return {
-    values: scratch,
-    finish: () => {
-      numbersToStorage(type, scratch, out.data);
-      return out;
-    },
-  };
-}
-
 function expectDims(ctx: KernelContext, name: string, t: Tensor, dims: number[]): void {
   if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) {
     ctx.fail(`${name} must have dims [${dims.join(', ')}], got [${t.dims.join(', ')}]`);
@@ -293,9 +261,10 @@ function runRecurrent(ctx: KernelContext, spec: RecurrentOp): (Tensor | undefine
   const cell = spec.cell(ctx);
 
   const yDims = batchMajor ? [batch, seqLength, directions, hidden] : [seqLength, directions, batch, hidden];
-  const y = ctx.wantsOutput(0) ? floatOutput(ctx, 0, x.type, yDims) : undefined;
-  const yH = ctx.wantsOutput(1) ? floatOutput(ctx, 1, x.type, stateDims) : undefined;
-  const yC = spec.hasCellState && ctx.wantsOutput(2) ? floatOutput(ctx, 2, x.type, stateDims) : undefined;
+  const y = ctx.wantsOutput(0) ? floatSink(ctx.output(0, x.type, yDims)) : undefined;
+  const yH = ctx.wantsOutput(1) ? floatSink(ctx.output(1, x.type, stateDims)) : undefined;
+  const yC =
+    spec.hasCellState && ctx.wantsOutput(2) ? floatSink(ctx.output(2, x.type, stateDims)) : undefined;
   // Steps past a batch entry's sequence length stay zero.
   if (lengths.some((length) => length < seqLength)) y?.values.fill(0);
   const xAt = (t: number, b: number) => (batchMajor ? b * seqLength + t : t * batch + b) * inputSize;
