@@ -77,3 +77,20 @@ test('unknown execution providers are refused with the available list', async ()
     /unknown execution provider 'tpu'.*reference/,
   );
 });
+
+test('writing into a returned output does not change the model or later runs', async () => {
+  const model = buildModel({
+    nodes: [{ op: 'Reshape', inputs: ['w', 'shape'], outputs: ['y'] }],
+    inputs: [],
+    outputs: [{ name: 'y', type: 'float32', dims: [2, 2] }],
+    initializers: [
+      { name: 'w', type: 'float32', dims: [4], values: [1, 2, 3, 4] },
+      { name: 'shape', type: 'int64', dims: [2], values: [2, 2] },
+    ],
+  });
+  const session = await InferenceSession.create(model, { graphOptimizationLevel: 'disabled' });
+  const first = (await session.run({})).y as Tensor;
+  (first.data as Float32Array).fill(0);
+  const second = (await session.run({})).y as Tensor;
+  assert.deepEqual([...(second.data as Float32Array)], [1, 2, 3, 4]);
+});

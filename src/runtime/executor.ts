@@ -75,8 +75,11 @@ class Frame {
 export class Executor {
   private readonly plans = new WeakMap<Graph, Plan>();
   readonly stats: AllocationStats = { tensorAllocations: 0, tensorBytes: 0, arenas: 0, byOperator: {} };
-  /** Storage `allocate` made (and counted) for the step being stored, so `store` does not count it twice. */
-  private allocatedOutputs = new WeakSet<object>();
+  /**
+   * Storage `allocate` handed out for the step being stored, already accounted for (counted as new
+   * memory, or the caller's own output buffer), so `store` does not count it.
+   */
+  private accountedStorage = new WeakSet<object>();
 
   constructor(
     private readonly backends: readonly Backend[],
@@ -200,14 +203,17 @@ export class Executor {
     const size = dims.reduce((a, b) => a * b, 1);
     const bytes = size * storageBytes(type);
     const given = outputBuffers.get(slot);
-    if (given && given.type === type && given.size === size) return given.reshape(dims);
+    if (given && given.type === type && given.size === size) {
+      this.accountedStorage.add(given.data);
+      return given.reshape(dims);
+    }
     const place = memory?.placements.get(slot);
     if (arena && place && place.bytes === bytes && type !== 'string') {
       return new Tensor(type, viewOf(type, arena, place.offset, size), dims);
     }
     this.count(step, bytes);
     const storage = allocateStorage(type, size);
-    this.allocatedOutputs.add(storage);
+    this.accountedStorage.add(storage);
     return new Tensor(type, storage, dims);
   }
 
@@ -242,13 +248,13 @@ export class Executor {
         if (arena && buffer === arena) {
           const place = memory?.placements.get(slot);
           if (!place || byteOffsetOf(value.data) !== place.offset) value = this.copyOut(value, step);
-        } else if (!this.allocatedOutputs.has(value.data) && !inputs.some((v) => sharesMemory(v, buffer))) {
+        } else if (!this.accountedStorage.has(value.data) && !inputs.some((v) => sharesMemory(v, buffer))) {
           this.count(step, value.size * storageBytes(value.type));
         }
       }
       frame.values[slot] = value;
     });
-    this.allocatedOutputs = new WeakSet();
+    this.accountedStorage = new WeakSet();
   }
 
   private collectOutputs(
@@ -265,7 +271,12 @@ export class Executor {
       const given = outputBuffers.get(slot);
       if (given && value instanceof Tensor && value.data !== given.data)
         return copyInto(given, value, this.site);
-      return value instanceof Tensor && arena && inBuffer(value.data, arena) ? this.copyOut(value) : value;
+      if (!(value instanceof Tensor)) return value;
+      // Memory the next run reuses (the arena) or that the model keeps (a constant, returned
+      // through a view) must not reach the caller, who may write into what it gets.
+      const shared =
+        (arena && inBuffer(value.data, arena)) || constantBuffers(plan).has(bufferOf(value.data));
+      return shared ? this.copyOut(value) : value;
     });
   }
 
@@ -328,6 +339,25 @@ function viewOf(type: DataType, arena: ArrayBuffer, offset: number, size: number
   const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
   const ctor = empty.constructor as new (buffer: ArrayBuffer, offset: number, length: number) => TensorData;
   return new ctor(arena, offset, size * slotsPerElement(type));
+}
+
+const constantBufferCache = new WeakMap<Plan, Set<ArrayBufferLike | undefined>>();
+
+/** The buffers holding a plan's host constants. */
+function constantBuffers(plan: Plan): Set<ArrayBufferLike | undefined> {
+  let buffers = constantBufferCache.get(plan);
+  if (!buffers) {
+    buffers = new Set(
+      plan.constants.map(([, value]) => (value instanceof Tensor ? bufferOf(value.data) : undefined)),
+    );
+    buffers.delete(undefined);
+    constantBufferCache.set(plan, buffers);
+  }
+  return buffers;
+}
+
+function bufferOf(data: TensorData): ArrayBufferLike | undefined {
+  return Array.isArray(data) ? undefined : (data as Uint8Array).buffer;
 }
 
 /** True when `value` is a host tensor whose storage lies in `buffer` (the output is a view of it). */

@@ -7,12 +7,11 @@
  * strided side at `p * stride + tap * dilation - padBegin`. Conv walks output positions and reads
  * the input at the strided address; ConvTranspose and Col2Im walk input positions and scatter into
  * the output at it. `planTaps` computes those boxes once per call and `accumulateBox` runs
- * `dst += weight * src` over one of them with a tight loop on the innermost axis; Conv runs it for a
- * block of output channels at once (`accumulateBlock`), which reads each input element once for
- * the whole block. DeformConv samples
- * its input at learned fractional offsets, so it gathers deformed columns first and multiplies them
- * by the weights. Every kernel sums one output plane (one batch item and channel) at a time in
- * float64 and stores it into the output as soon as it is complete.
+ * `dst += weight * src` over one of them with a tight loop on the innermost axis; Conv runs it for
+ * a block of output channels at once (`accumulateBlock`), reading each input element once for the
+ * whole block. DeformConv samples its input at learned fractional offsets, so it gathers deformed
+ * columns first and multiplies them by the weights. Every kernel sums one output plane (one batch
+ * item and channel) at a time in float64 and stores it into the output as soon as it is complete.
  *
  * The window geometry (strides, dilations, pads, auto_pad, output size) lives here too and is shared
  * with the pooling kernels.
@@ -21,8 +20,7 @@
 import type { DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
-import { numericOutput } from './matmul.js';
+import { floatSink, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const QUANTIZED_TYPES: ReadonlySet<DataType> = new Set(['int8', 'uint8']);
@@ -368,9 +366,9 @@ function planarOutput(
   fill: (store: PlaneStore) => void,
 ): Tensor {
   const planeSize = shapeSize(dims.slice(2));
-  return numericOutput(ctx, 0, type, dims, (values) =>
-    fill((plane, sums) => values.set(sums, plane * planeSize)),
-  );
+  const { values, finish } = floatSink(ctx.output(0, type, dims));
+  fill((plane, sums) => values.set(sums, plane * planeSize));
+  return finish();
 }
 
 function conv(ctx: KernelContext): Tensor {

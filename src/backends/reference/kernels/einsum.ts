@@ -11,8 +11,7 @@
 import type { DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { shapeSize, stridesOf, toNumbers } from '../util.js';
-import { numericOutput } from './matmul.js';
+import { floatSink, shapeSize, stridesOf, toNumbers } from '../util.js';
 
 const EINSUM_TYPES: ReadonlySet<DataType> = new Set([
   'float32',
@@ -134,9 +133,9 @@ function einsum(ctx: KernelContext): Tensor {
 
   const values = operands.map((t) => toNumbers(t));
   const termsPerOutput = shapeSize(loopSizes.slice(outputLabels.length));
-  return numericOutput(ctx, 0, type, outDims, (out) =>
-    sumProducts(out, outStrides, values, operandStrides, loopSizes, termsPerOutput),
-  );
+  const sink = floatSink(ctx.output(0, type, outDims));
+  sumProducts(sink.values, outStrides, values, operandStrides, loopSizes, termsPerOutput);
+  return sink.finish();
 }
 
 /**

@@ -9,14 +9,7 @@
 import type { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import {
-  broadcastIndex,
-  broadcastShapes,
-  fromNumbers,
-  normalizeAxis,
-  shapeSize,
-  toNumbers,
-} from '../util.js';
+import { broadcastIndex, broadcastShapes, floatSink, normalizeAxis, shapeSize, toNumbers } from '../util.js';
 import { erf, mapUnary, requireFamily } from './unary.js';
 
 /** √(2/π), the tanh approximation's scale. */
@@ -77,9 +70,10 @@ function affine(
   };
   const scaleAt = term(scale, 1);
   const biasAt = term(bias, 0);
-  const out = new Float64Array(shapeSize(dims));
-  for (let i = 0; i < out.length; i++) out[i] = normalized[xIndex[i]!]! * scaleAt(i) + biasAt(i);
-  return fromNumbers(x.type, out, dims);
+  const out = floatSink(ctx.output(0, x.type, dims));
+  for (let i = 0; i < out.values.length; i++)
+    out.values[i] = normalized[xIndex[i]!]! * scaleAt(i) + biasAt(i);
+  return out.finish();
 }
 
 /** com.heddle::LayerNormalization(X, Scale?, B?), attributes axis and epsilon. */
@@ -101,11 +95,12 @@ function gelu(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'float', 'X');
   const approximate = ctx.string('approximate', 'none');
-  if (approximate === 'none') return [mapUnary(x, x.type, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)))];
+  const out = ctx.output(0, x.type, x.dims);
+  if (approximate === 'none')
+    return [mapUnary(x, x.type, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)), undefined, out)];
   if (approximate === 'tanh') {
-    return [
-      mapUnary(x, x.type, (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))),
-    ];
+    const tanhForm = (v: number) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+    return [mapUnary(x, x.type, tanhForm, undefined, out)];
   }
   ctx.fail(`approximate must be 'none' or 'tanh', got '${approximate}'`);
 }
@@ -229,7 +224,7 @@ function attention(ctx: KernelContext): Tensor[] {
     { values: scores.values, dims: scores.dims, transposed: false },
     { values: toNumbers(v), dims: v.dims, transposed: false },
   );
-  return [fromNumbers(q.type, out.values, out.dims)];
+  return [ctx.outputFromNumbers(0, q.type, out.values, out.dims)];
 }
 
 export const kernels: KernelDef[] = [

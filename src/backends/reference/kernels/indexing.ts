@@ -190,19 +190,27 @@ function unique(ctx: KernelContext): (Tensor | undefined)[] {
   const rankOf = new Map(slices.map((slice, r) => [slice, r]));
   const maps = data.dims.map(identityMap);
   maps[axis] = Int32Array.from(slices, (slice) => slice.first);
-  const int64 = (index: number, values: () => number[]): Tensor | undefined => {
+  const int64 = (index: number, values: number[]): Tensor | undefined => {
     if (!ctx.wantsOutput(index)) return undefined;
-    const list = values();
-    const out = ctx.output(index, 'int64', [list.length]);
+    const out = ctx.output(index, 'int64', [values.length]);
     const data = out.data as BigInt64Array;
-    list.forEach((v, i) => (data[i] = BigInt(v)));
+    values.forEach((v, i) => (data[i] = BigInt(v)));
     return out;
   };
   return [
     selectCoordinates(data, maps, undefined, outputAllocator(ctx)),
-    int64(1, () => slices.map((slice) => slice.first)),
-    int64(2, () => sliceOf.map((slice) => rankOf.get(slice)!)),
-    int64(3, () => slices.map((slice) => slice.count)),
+    int64(
+      1,
+      slices.map((slice) => slice.first),
+    ),
+    int64(
+      2,
+      sliceOf.map((slice) => rankOf.get(slice)!),
+    ),
+    int64(
+      3,
+      slices.map((slice) => slice.count),
+    ),
   ];
 }
 

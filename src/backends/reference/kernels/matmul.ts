@@ -4,42 +4,15 @@
  * 2-D operands, with optional transposes and a C broadcast to the result). Floating-point products
  * accumulate each output row in float64 and round once as it is stored; integer products wrap as
  * numpy's do. Results are written straight into the kernel's output memory.
- *
- * `numericOutput`, which lets a kernel compute JS numbers straight into its output, is shared with
- * the convolution, pooling and Einsum families.
  */
 
 import { isBigIntType, type DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, numbersToStorage, toNumbers } from '../util.js';
+import { broadcastIndex, broadcastShapes, floatSink, toNumbers } from '../util.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const MATMUL_INT_TYPES: ReadonlySet<DataType> = new Set(['int32', 'uint32', 'int64', 'uint64']);
-
-/**
- * Output `index` of `type` and `dims`, with `compute` writing its values as JS numbers. Float32 and
- * float64 outputs are computed into their own storage (rounded as they are stored); other types
- * through float64 scratch converted afterwards as a cast would, since their storage holds codes or
- * integers rather than the numbers themselves.
- */
-export function numericOutput(
-  ctx: KernelContext,
-  index: number,
-  type: DataType,
-  dims: readonly number[],
-  compute: (values: Float32Array | Float64Array) => void,
-): Tensor {
-  const out = ctx.output(index, type, dims);
-  if (out.data instanceof Float32Array || out.data instanceof Float64Array) {
-    compute(out.data);
-    return out;
-  }
-  const values = new Float64Array(out.size);
-  compute(values);
-  numbersToStorage(type, values, out.data);
-  return out;
-}
 
 /** Where one matrix lies in flat storage: element (r, c) is at `offset + r * rowStride + c * colStride`. */
 interface MatrixView {
@@ -60,9 +33,9 @@ function rowSums(cols: number): RowSums {
 
 /**
  * Computes every row i of an `rows` x `depth` by `depth` x `cols` product, Σ_k a(i, k) * b(k, j),
- * in float64 (in `sums`) and hands it to `store` before the array holding it is reused. Rows are summed
- * ROW_BLOCK at a time, so each element of b read serves the whole block; a block that runs past
- * the last row fills up with zero rows, and a lone row takes a single-row loop.
+ * in float64 (in `sums`) and hands it to `store` before the array holding it is reused. Rows are
+ * summed ROW_BLOCK at a time, so each element of b read serves the whole block; a block that runs
+ * past the last row fills up with zero rows, and a lone row takes a single-row loop.
  */
 function multiplyRows(
   a: ArrayLike<number>,
@@ -123,7 +96,10 @@ function accumulateRowBlock(
   }
 }
 
-/** out[outOffset + i * cols + j] = Σ_k a(i, k) * b(k, j) on 32-bit integers, wrapping as int32 arithmetic does. */
+/**
+ * out[outOffset + i * cols + j] = Σ_k a(i, k) * b(k, j) on 32-bit integers, wrapping as int32
+ * arithmetic does.
+ */
 function multiplyInt32(
   out: Int32Array,
   outOffset: number,
@@ -253,13 +229,13 @@ function matmul(ctx: KernelContext): Tensor {
   const aData = toNumbers(a);
   const bData = toNumbers(b);
   const sums = rowSums(cols);
-  return numericOutput(ctx, 0, a.type, outDims, (values) =>
-    forEachBatch((aView, bView, o) =>
-      multiplyRows(aData, aView, bData, bView, rows, depth, cols, sums, (i, row) =>
-        values.set(row, o + i * cols),
-      ),
+  const { values, finish } = floatSink(ctx.output(0, a.type, outDims));
+  forEachBatch((aView, bView, o) =>
+    multiplyRows(aData, aView, bData, bView, rows, depth, cols, sums, (i, row) =>
+      values.set(row, o + i * cols),
     ),
   );
+  return finish();
 }
 
 const GEMM_TYPES: ReadonlySet<DataType> = new Set([...FLOAT_TYPES, ...MATMUL_INT_TYPES]);
@@ -296,12 +272,12 @@ function gemm(ctx: KernelContext): Tensor {
   const bias = c && beta !== 0 ? scaledBias(ctx, c, beta, [rows, cols]) : undefined;
   const aData = toNumbers(a);
   const bData = toNumbers(b);
-  return numericOutput(ctx, 0, a.type, [rows, cols], (values) => {
-    multiplyRows(aData, aView, bData, bView, rows, depth, cols, rowSums(cols), (i, row) => {
-      const rowStart = i * cols;
-      for (let j = 0; j < cols; j++) values[rowStart + j] = alpha * row[j]! + (bias ? bias(i, j) : 0);
-    });
+  const { values, finish } = floatSink(ctx.output(0, a.type, [rows, cols]));
+  multiplyRows(aData, aView, bData, bView, rows, depth, cols, rowSums(cols), (i, row) => {
+    const rowStart = i * cols;
+    for (let j = 0; j < cols; j++) values[rowStart + j] = alpha * row[j]! + (bias ? bias(i, j) : 0);
   });
+  return finish();
 }
 
 /**

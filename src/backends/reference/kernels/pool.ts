@@ -13,9 +13,8 @@
 import type { DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
+import { floatSink, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
 import { spatialInts, windowGeometry, type WindowGeometry } from './conv.js';
-import { numericOutput } from './matmul.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const MAX_POOL_TYPES: ReadonlySet<DataType> = new Set([...FLOAT_TYPES, 'int8', 'uint8']);
@@ -109,13 +108,13 @@ function poolWith(ctx: KernelContext, x: Tensor, geometry: WindowGeometry, reduc
   const outPlane = shapeSize(geometry.outSpatial);
   const values = toNumbers(x);
   const outDims = [x.dims[0]!, x.dims[1]!, ...geometry.outSpatial];
-  return numericOutput(ctx, 0, x.type, outDims, (out) => {
-    forEachWindow(inSpatial, geometry, (o, taps, tapCount, paddedCount) => {
-      for (let p = 0; p < planes; p++) {
-        out[p * outPlane + o] = reduce(values, p * inPlane, taps, tapCount, paddedCount);
-      }
-    });
+  const { values: out, finish } = floatSink(ctx.output(0, x.type, outDims));
+  forEachWindow(inSpatial, geometry, (o, taps, tapCount, paddedCount) => {
+    for (let p = 0; p < planes; p++) {
+      out[p * outPlane + o] = reduce(values, p * inPlane, taps, tapCount, paddedCount);
+    }
   });
+  return finish();
 }
 
 function requireType(ctx: KernelContext, x: Tensor, allowed: ReadonlySet<DataType>): void {
@@ -180,18 +179,18 @@ function maxPool(ctx: KernelContext): Tensor[] {
   const indexData = indices?.data as BigInt64Array;
   const spatialIndexOf =
     ctx.int('storage_order', 0) === 0 ? (offset: number) => offset : columnMajor(inSpatial);
-  const pooled = numericOutput(ctx, 0, x.type, outDims, (out) => {
-    forEachWindow(inSpatial, geometry, (o, taps, tapCount) => {
-      for (let p = 0; p < planes; p++) {
-        const start = p * inPlane;
-        const best = argMaxTap(values, start, taps, tapCount);
-        out[p * outPlane + o] = best < 0 ? NaN : values[start + taps[best]!]!;
-        if (indices) {
-          indexData[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
-        }
+  const { values: out, finish } = floatSink(ctx.output(0, x.type, outDims));
+  forEachWindow(inSpatial, geometry, (o, taps, tapCount) => {
+    for (let p = 0; p < planes; p++) {
+      const start = p * inPlane;
+      const best = argMaxTap(values, start, taps, tapCount);
+      out[p * outPlane + o] = best < 0 ? NaN : values[start + taps[best]!]!;
+      if (indices) {
+        indexData[p * outPlane + o] = BigInt(best < 0 ? -1 : start + spatialIndexOf(taps[best]!));
       }
-    });
+    }
   });
+  const pooled = finish();
   return indices ? [pooled, indices] : [pooled];
 }
 
@@ -262,16 +261,16 @@ function maxUnpool(ctx: KernelContext): Tensor {
       ctx.fail(`index ${target} is out of range for the unpooled shape [${unpooledDims.join(', ')}]`);
     }
   }
-  return numericOutput(ctx, 0, x.type, outDims, (out) => {
-    out.fill(0);
-    targets.forEach((target, i) => {
-      let outIndex = 0;
-      for (let d = 0; d < outDims.length; d++) {
-        outIndex += (Math.floor(target / unpooledStrides[d]!) % unpooledDims[d]!) * outStrides[d]!;
-      }
-      out[outIndex] = values[i]!;
-    });
+  const { values: out, finish } = floatSink(ctx.output(0, x.type, outDims));
+  out.fill(0);
+  targets.forEach((target, i) => {
+    let outIndex = 0;
+    for (let d = 0; d < outDims.length; d++) {
+      outIndex += (Math.floor(target / unpooledStrides[d]!) % unpooledDims[d]!) * outStrides[d]!;
+    }
+    out[outIndex] = values[i]!;
   });
+  return finish();
 }
 
 /** Rounds half away from zero, as Caffe's ROI pooling (C `round`) does. */
@@ -309,32 +308,32 @@ function maxRoiPool(ctx: KernelContext): Tensor {
   const clampH = (v: number) => Math.min(Math.max(v, 0), height);
   const clampW = (v: number) => Math.min(Math.max(v, 0), width);
   const outDims = [regionCount, channels, pooledHeight, pooledWidth];
-  return numericOutput(ctx, 0, x.type, outDims, (out) => {
-    for (let r = 0; r < regionCount; r++) {
-      const n = regions[r * 5]!;
-      const [startW, startH, endW, endH] = [1, 2, 3, 4].map((i) =>
-        roundHalfAway(regions[r * 5 + i]! * scale),
-      ) as [number, number, number, number];
-      const binHeight = Math.max(endH - startH + 1, 1) / pooledHeight;
-      const binWidth = Math.max(endW - startW + 1, 1) / pooledWidth;
-      for (let c = 0; c < channels; c++) {
-        const plane = (n * channels + c) * height * width;
-        for (let ph = 0; ph < pooledHeight; ph++) {
-          const h0 = clampH(Math.floor(ph * binHeight) + startH);
-          const h1 = clampH(Math.ceil((ph + 1) * binHeight) + startH);
-          for (let pw = 0; pw < pooledWidth; pw++) {
-            const w0 = clampW(Math.floor(pw * binWidth) + startW);
-            const w1 = clampW(Math.ceil((pw + 1) * binWidth) + startW);
-            let max = h1 > h0 && w1 > w0 ? -Infinity : 0;
-            for (let h = h0; h < h1; h++) {
-              for (let w = w0; w < w1; w++) max = Math.max(max, values[plane + h * width + w]!);
-            }
-            out[((r * channels + c) * pooledHeight + ph) * pooledWidth + pw] = max;
+  const { values: out, finish } = floatSink(ctx.output(0, x.type, outDims));
+  for (let r = 0; r < regionCount; r++) {
+    const n = regions[r * 5]!;
+    const [startW, startH, endW, endH] = [1, 2, 3, 4].map((i) =>
+      roundHalfAway(regions[r * 5 + i]! * scale),
+    ) as [number, number, number, number];
+    const binHeight = Math.max(endH - startH + 1, 1) / pooledHeight;
+    const binWidth = Math.max(endW - startW + 1, 1) / pooledWidth;
+    for (let c = 0; c < channels; c++) {
+      const plane = (n * channels + c) * height * width;
+      for (let ph = 0; ph < pooledHeight; ph++) {
+        const h0 = clampH(Math.floor(ph * binHeight) + startH);
+        const h1 = clampH(Math.ceil((ph + 1) * binHeight) + startH);
+        for (let pw = 0; pw < pooledWidth; pw++) {
+          const w0 = clampW(Math.floor(pw * binWidth) + startW);
+          const w1 = clampW(Math.ceil((pw + 1) * binWidth) + startW);
+          let max = h1 > h0 && w1 > w0 ? -Infinity : 0;
+          for (let h = h0; h < h1; h++) {
+            for (let w = w0; w < w1; w++) max = Math.max(max, values[plane + h * width + w]!);
           }
+          out[((r * channels + c) * pooledHeight + ph) * pooledWidth + pw] = max;
         }
       }
     }
-  });
+  }
+  return finish();
 }
 
 export const kernels: KernelDef[] = [

@@ -1,8 +1,8 @@
 /**
  * Operators that write elements of one tensor into a copy of another at positions given by
  * indices: Scatter (deprecated), ScatterElements, ScatterND and TensorScatter (the KV-cache update).
- * The copy is made in the kernel's output memory. The element reductions here (add, mul, max, min on storage values) are shared with CumSum and
- * CumProd.
+ * The copy is made in the kernel's output memory. The element reductions here (add, mul, max, min
+ * on storage values) are shared with CumSum and CumProd.
  */
 
 import {

@@ -395,8 +395,9 @@ function concat(ctx: KernelContext): Tensor {
   let rowOffset = 0;
   for (const part of parts) {
     const chunk = shapeSize(part.dims.slice(axis)) * slots;
-    for (let o = 0; o < outer; o++)
+    for (let o = 0; o < outer; o++) {
       copySlots(out.data, o * rowSlots + rowOffset, part.data, o * chunk, chunk);
+    }
     rowOffset += chunk;
   }
   return out;
@@ -524,7 +525,7 @@ function tile(ctx: KernelContext): Tensor {
   if (repeats.length !== data.dims.length || repeats.some((r) => r < 0)) {
     ctx.fail(`repeats ${describeDims(repeats)} must be ${data.dims.length} non-negative counts`);
   }
-  // Output axis a, of repeats[a] × dims[a], walks as a pair of axes: the repeat (stride 0), then the data axis.
+  // Output axis a walks as two: repeats[a] copies (stride 0), each the data's axis a.
   const strides = stridesOf(data.dims);
   const walk = data.dims.flatMap((d, a) => [repeats[a]!, d]);
   const layout = { offset: 0, strides: strides.flatMap((stride) => [0, stride]) };
@@ -532,15 +533,14 @@ function tile(ctx: KernelContext): Tensor {
   return copyView(ctx.output(0, data.type, dims), data, walk, layout);
 }
 
-type PadMode = 'constant' | 'reflect' | 'edge' | 'wrap';
+/** The pad modes that fill the padding from the data itself. */
+type ReadingPadMode = 'reflect' | 'edge' | 'wrap';
 
-/** Source coordinate of output coordinate `o` along an axis padded with `before` elements, or -1. */
-function paddedCoordinate(o: number, dim: number, before: number, mode: PadMode): number {
+/** Source coordinate of output coordinate `o` along an axis padded with `before` elements. */
+function paddedCoordinate(o: number, dim: number, before: number, mode: ReadingPadMode): number {
   const c = o - before;
   if (c >= 0 && c < dim) return c;
   switch (mode) {
-    case 'constant':
-      return -1;
     case 'edge':
       return c < 0 ? 0 : dim - 1;
     case 'wrap':
