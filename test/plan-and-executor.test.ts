@@ -55,7 +55,11 @@ test('nodes go to the first backend that supports them, with the cause, and copi
   assert.deepEqual(y.data, await referenceOutput(diamond));
   const before = { ...device.copies };
   await session.run({ x });
-  assert.equal(device.copies.toDevice - before.toDevice, 1, 'a steady run moves only x; constants moved when planned');
+  assert.equal(
+    device.copies.toDevice - before.toDevice,
+    1,
+    'a steady run moves only x; constants moved when planned',
+  );
   assert.equal(device.copies.toHost - before.toHost, 1);
 });
 
@@ -86,7 +90,10 @@ test('independent branches overlap on an asynchronous backend', async () => {
   });
   await session.run({ x });
   const order = events.map((e) => `${e.phase} ${e.node}`);
-  assert.ok(order.indexOf('start right') < order.indexOf('end left'), `right started after left ended: ${order.join(', ')}`);
+  assert.ok(
+    order.indexOf('start right') < order.indexOf('end left'),
+    `right started after left ended: ${order.join(', ')}`,
+  );
   assert.ok(order.indexOf('start join') > order.indexOf('end right'), 'join waited for both branches');
 });
 
@@ -124,7 +131,8 @@ test('an aborted run stops within one step with a clear error, and the next run 
   });
   await assert.rejects(
     session.run({ x }, { signal: controller.signal }),
-    (e: unknown) => e instanceof HeddleError && /the run was cancelled after \d+ of \d+ steps/.test(e.message),
+    (e: unknown) =>
+      e instanceof HeddleError && /the run was cancelled after \d+ of \d+ steps/.test(e.message),
   );
   assert.ok(startedAfterAbort <= 1, `${startedAfterAbort} steps started after the abort`);
   const again = await session.run({ x });
@@ -136,7 +144,10 @@ test('a run past its timeout stops with a clear error, and the session stays usa
     executionProviders: [testDevice({ ops: ['Relu'], turns: 50 })],
     graphOptimizationLevel: 'disabled',
   });
-  await assert.rejects(session.run({ x }, { timeoutMs: 1 }), /exceeded its timeout of 1 ms after \d+ of \d+ steps/);
+  await assert.rejects(
+    session.run({ x }, { timeoutMs: 1 }),
+    /exceeded its timeout of 1 ms after \d+ of \d+ steps/,
+  );
   await assert.rejects(session.run({ x }, { timeoutMs: -5 }), /timeoutMs must be a positive number/);
   const ok = await session.run({ x });
   assert.equal((ok.y as Tensor).dims.length, 2);
@@ -149,7 +160,10 @@ test('cancelling a long run on the reference backend returns within one step', a
   const tick = setInterval(() => {
     if (++ticks === 3) controller.abort();
   }, 0);
-  await assert.rejects(session.run({ x }, { signal: controller.signal }), /cancelled after \d+ of 2000 steps/);
+  await assert.rejects(
+    session.run({ x }, { signal: controller.signal }),
+    /cancelled after \d+ of 2000 steps/,
+  );
   clearInterval(tick);
   assert.ok(await session.run({ x }));
 });

@@ -9,18 +9,6 @@ import { Tensor } from '../core/tensor.js';
 import type { ValueMetadata } from '../runtime/session.js';
 import { numbersToStorage } from '../backends/reference/util.js';
 
-/** mulberry32: a small, fast PRNG with a 32-bit state, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Symbolic dimensions take `dims[name]`, or 1 when not given. */
 export function randomFeed(meta: ValueMetadata, dims: Record<string, number>, random: () => number): Tensor {
   if (!meta.isTensor || !meta.type || !meta.shape) {

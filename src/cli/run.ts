@@ -11,7 +11,8 @@ import type { OptimizationLevel } from '../passes/index.js';
 import { InferenceSession, type FeedsType, type OnnxValue } from '../runtime/session.js';
 import { toNumbers } from '../backends/reference/util.js';
 import { readNpy, writeNpy } from './npy.js';
-import { randomFeed, seededRandom } from './random-inputs.js';
+import { seededRandom } from '../core/random.js';
+import { randomFeed } from './random-inputs.js';
 
 export interface RunCommandOptions {
   input: string[];

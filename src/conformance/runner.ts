@@ -69,7 +69,11 @@ export async function runCase(dir: string, name: string, options: CaseOptions = 
 }
 
 /** Runs every data set of one case; returns the first mismatch, or undefined when all match. */
-async function checkCase(caseDir: string, tolerance: Tolerance, options: CaseOptions): Promise<string | undefined> {
+async function checkCase(
+  caseDir: string,
+  tolerance: Tolerance,
+  options: CaseOptions,
+): Promise<string | undefined> {
   const session = await InferenceSession.create(path.join(caseDir, 'model.onnx'), {
     graphOptimizationLevel: options.optimization,
   });

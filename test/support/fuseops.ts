@@ -5,6 +5,7 @@
  * differently), and a direct run of a fused kernel on attributes the model builder cannot write.
  */
 
+import { seededRandom } from '../../src/core/random.js';
 import assert from 'node:assert/strict';
 import { InferenceSession, Tensor } from '../../src/index.js';
 import { KernelContext, type KernelDef } from '../../src/backends/reference/kernel.js';
@@ -27,25 +28,13 @@ export async function optimize(spec: ModelSpec, level: OptimizationLevel = 'all'
   return { ops: session.model.graph.nodes.map(opLabel), rewrites: session.optimization.rewrites, session };
 }
 
-/** A small deterministic generator (mulberry32), so a failing case fails the same way every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Values in [-3, 3) for each input (bools at random); symbolic dims take their size from `sizes`. */
 export function randomFeeds(
   inputs: readonly ValueSpec[],
   sizes: Record<string, number> = {},
   seed = 7,
 ): Record<string, Tensor> {
-  const next = generator(seed);
+  const next = seededRandom(seed);
   const feeds: Record<string, Tensor> = {};
   for (const input of inputs) {
     const dims = (input.dims ?? []).map((d) => (typeof d === 'number' ? d : sizes[d]!));

@@ -28,26 +28,32 @@ export interface TestDeviceOptions {
   turns?: number;
 }
 
-export function testDevice(options: TestDeviceOptions = {}): Backend & { copies: { toDevice: number; toHost: number } } {
+export function testDevice(
+  options: TestDeviceOptions = {},
+): Backend & { copies: { toDevice: number; toHost: number } } {
   const ops = new Set(options.ops ?? ['Add', 'Mul', 'Relu']);
   const copies = { toDevice: 0, toHost: 0 };
   return {
     name: 'test-device',
     device: 'test-device',
     copies,
-    supports: (node: Node) => (node.domain === '' && ops.has(node.opType) ? true : `${node.opType} is not on the test device`),
+    supports: (node: Node) =>
+      node.domain === '' && ops.has(node.opType) ? true : `${node.opType} is not on the test device`,
     prepare: (node: Node) => ({
       name: `${node.opType.toLowerCase()}_testdevice`,
       run: async (args: KernelArgs) => {
         options.onEvent?.({ node: node.name, phase: 'start' });
         const hostInputs = args.inputs.map((value) => {
-          if (value !== undefined && !(value instanceof DeviceValue)) throw new Error(`${node.name} was given a host value`);
+          if (value !== undefined && !(value instanceof DeviceValue))
+            throw new Error(`${node.name} was given a host value`);
           return value?.tensor;
         });
         for (let i = 0; i < (options.turns ?? 2); i++) await new Promise((resolve) => setImmediate(resolve));
         const outputs = evaluateNode(node, hostInputs);
         options.onEvent?.({ node: node.name, phase: 'end' });
-        return outputs.map((v) => (v === undefined ? v : (new DeviceValue(v as Tensor) as unknown as RuntimeValue)));
+        return outputs.map((v) =>
+          v === undefined ? v : (new DeviceValue(v as Tensor) as unknown as RuntimeValue),
+        );
       },
     }),
     toDevice: (value: RuntimeValue) => {

@@ -79,7 +79,12 @@ export class KernelContext {
   }
 
   /** Output `index` filled with JS numbers, converted to `type` as a cast would. */
-  outputFromNumbers(index: number, type: DataType, values: ArrayLike<number>, dims: readonly number[]): Tensor {
+  outputFromNumbers(
+    index: number,
+    type: DataType,
+    values: ArrayLike<number>,
+    dims: readonly number[],
+  ): Tensor {
     const out = this.output(index, type, dims);
     numbersToStorage(type, values, out.data);
     return out;

@@ -19,8 +19,8 @@ import {
 } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, toNumbers } from '../util.js';
-import { commitNumbers, newTensor, numberSink, requireFamily, type TypeFamily } from './unary.js';
+import { broadcastIndex, broadcastShapes, commitNumbers, newTensor, numberSink, toNumbers } from '../util.js';
+import { requireFamily, type TypeFamily } from './unary.js';
 
 /** Output dims, and for each input the flat index of its element broadcast to each output element. */
 export interface Broadcast {

@@ -7,19 +7,8 @@
 import { isFloatType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
+import { seededRandom } from '../../../core/random.js';
 import { readInts, scalarNumber, shapeSize, toNumbers } from '../util.js';
-
-/** A small seeded generator (mulberry32) of uniform values in [0, 1), for reproducible dropout. */
-function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Training mode comes from the `training_mode` input (opset 12+). Earlier opsets describe training
@@ -58,7 +47,7 @@ function dropout(ctx: KernelContext): Tensor[] {
     return outputs;
   }
   if (!(ratio >= 0 && ratio < 1)) ctx.fail(`ratio must be in [0, 1) in training mode, got ${ratio}`);
-  const uniform = ctx.has('seed') ? seededUniform(ctx.int('seed')) : Math.random;
+  const uniform = ctx.has('seed') ? seededRandom(ctx.int('seed')) : Math.random;
   const values = toNumbers(x);
   const kept = new Uint8Array(x.size);
   const out = new Float64Array(x.size);

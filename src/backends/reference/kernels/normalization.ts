@@ -12,8 +12,17 @@
 import { dataTypeFromOnnx, type DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, normalizeAxis, shapeSize, stridesOf, toNumbers } from '../util.js';
-import { commitNumbers, numberSink, type NumberSink } from './unary.js';
+import {
+  broadcastIndex,
+  broadcastShapes,
+  commitNumbers,
+  normalizeAxis,
+  numberSink,
+  type NumberSink,
+  shapeSize,
+  stridesOf,
+  toNumbers,
+} from '../util.js';
 
 const FLOAT_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 

@@ -15,14 +15,16 @@ import type { KernelContext, KernelDef } from '../kernel.js';
 import {
   broadcastIndex,
   broadcastShapes,
+  commitNumbers,
   narrowDecoder,
   narrowEncoder,
+  newTensor,
   normalizeAxis,
+  numberSink,
   shapeSize,
   stridesOf,
   toNumbers,
 } from '../util.js';
-import { commitNumbers, newTensor, numberSink } from './unary.js';
 
 type Fail = (reason: string) => never;
 

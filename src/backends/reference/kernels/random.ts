@@ -7,29 +7,18 @@
 
 import { dataTypeFromOnnx, isFloatType, type DataType } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
+import { seededRandom } from '../../../core/random.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { shapeSize, toNumbers } from '../util.js';
 
 /** A uniform generator on [0, 1). */
 type Uniform = () => number;
 
-/** mulberry32: a small, fast 32-bit generator, plenty for a reference backend. */
-function mulberry32(seed: number): Uniform {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The node's generator: seeded from all 64 bits of the float `seed`, so nearby seeds differ. */
 function generatorFor(ctx: KernelContext): Uniform {
-  if (!ctx.has('seed')) return mulberry32(Math.floor(Math.random() * 4294967296));
+  if (!ctx.has('seed')) return seededRandom(Math.floor(Math.random() * 4294967296));
   const words = new Uint32Array(new Float64Array([ctx.float('seed')]).buffer);
-  return mulberry32(Math.imul(words[0]!, 0x9e3779b1) ^ words[1]!);
+  return seededRandom(Math.imul(words[0]!, 0x9e3779b1) ^ words[1]!);
 }
 
 /** A standard normal draw (Box–Muller). */

@@ -16,8 +16,15 @@ import {
 } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { normalizeAxis, readInts, shapeSize, stridesOf, toNumbers } from '../util.js';
-import { commitNumbers, numberSink } from './unary.js';
+import {
+  commitNumbers,
+  normalizeAxis,
+  numberSink,
+  readInts,
+  shapeSize,
+  stridesOf,
+  toNumbers,
+} from '../util.js';
 
 /** How one reduction folds a set of values, in float64 arithmetic. */
 interface Reduction {

@@ -7,8 +7,7 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { normalizeAxis, splitAxis, shapeSize, toNumbers } from '../util.js';
-import { commitNumbers, numberSink } from './unary.js';
+import { commitNumbers, normalizeAxis, numberSink, shapeSize, splitAxis, toNumbers } from '../util.js';
 
 /** Rewrites `lane` (a copy of one lane's values, computed in float64) in place. */
 type LaneTransform = (lane: Float64Array) => void;

@@ -8,7 +8,6 @@
  */
 
 import {
-  allocateStorage,
   isBigIntType,
   isFloatType,
   isIntegerType,
@@ -17,7 +16,7 @@ import {
 } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { numbersToStorage, shapeSize, toNumbers } from '../util.js';
+import { commitNumbers, newTensor, numberSink, toNumbers } from '../util.js';
 
 /** The element types an operator accepts, by family. */
 export type TypeFamily = 'float' | 'signed' | 'numeric' | 'integer' | 'unsigned' | 'bool';
@@ -53,44 +52,6 @@ export function requireFamily(ctx: KernelContext, t: Tensor, family: TypeFamily,
   if (!inFamily(t.type, family)) {
     ctx.fail(`${what} has type ${t.type}, expected ${FAMILY_DESCRIPTIONS[family]}`);
   }
-}
-
-/**
- * Types whose typed-array stores convert a double exactly as a cast would: rounding to float32,
- * truncating and wrapping integers (NaN and infinities to 0).
- */
-const STORES_AS_CAST: ReadonlySet<DataType> = new Set<DataType>([
-  'float32',
-  'float64',
-  'int8',
-  'int16',
-  'int32',
-  'uint8',
-  'uint16',
-  'uint32',
-]);
-
-/** Where element results go as numbers: an output's own storage, or scratch that `commitNumbers` converts. */
-export type NumberSink =
-  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
-
-/**
- * Where to compute `out`'s elements as JS numbers: straight into its storage when a store there
- * converts as a cast does (the float32 path, among others), else into float64 scratch.
- */
-export function numberSink(out: Tensor): NumberSink {
-  return STORES_AS_CAST.has(out.type) ? (out.data as NumberSink) : new Float64Array(out.size);
-}
-
-/** Finishes what `numberSink` began: scratch numbers are converted into `out`'s storage. */
-export function commitNumbers(out: Tensor, sink: NumberSink): Tensor {
-  if (sink !== out.data) numbersToStorage(out.type, sink, out.data);
-  return out;
-}
-
-/** A tensor in new memory, for helpers whose caller has no output place to give them. */
-export function newTensor(type: DataType, dims: readonly number[]): Tensor {
-  return new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
 }
 
 /**
