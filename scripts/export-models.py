@@ -121,6 +121,62 @@ def bert_inputs() -> dict[str, torch.Tensor]:
     return {'input_ids': torch.randint(0, 30522, (batch, sequence)), 'attention_mask': attention_mask}
 
 
+class CausalSelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, max_positions: int):
+        super().__init__()
+        self.heads = heads
+        self.head_width = width // heads
+        self.query_key_value = nn.Linear(width, 3 * width)
+        self.output = nn.Linear(width, width)
+        # A position may attend only to itself and earlier ones; the mask is sliced to the sequence.
+        self.register_buffer('causal', torch.tril(torch.ones(max_positions, max_positions, dtype=torch.bool)))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        batch, sequence, width = hidden.shape
+        query, key, value = (
+            part.view(batch, sequence, self.heads, self.head_width).transpose(1, 2)
+            for part in self.query_key_value(hidden).split(width, dim=-1)
+        )
+        scores = query @ key.transpose(-1, -2) / math.sqrt(self.head_width)
+        scores = scores.masked_fill(~self.causal[:sequence, :sequence], float('-inf'))
+        context = torch.softmax(scores, dim=-1) @ value
+        return self.output(context.transpose(1, 2).reshape(batch, sequence, width))
+
+
+class GptBlock(nn.Module):
+    def __init__(self, width: int, heads: int, feed_forward: int, max_positions: int):
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(width)
+        self.attention = CausalSelfAttention(width, heads, max_positions)
+        self.feed_forward_norm = nn.LayerNorm(width)
+        self.feed_forward = nn.Sequential(nn.Linear(width, feed_forward), nn.GELU(), nn.Linear(feed_forward, width))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = hidden + self.attention(self.attention_norm(hidden))
+        return hidden + self.feed_forward(self.feed_forward_norm(hidden))
+
+
+class GptDecoder(nn.Module):
+    """A GPT-2-shaped decoder, scaled down: pre-norm causal blocks, learned positions, and an LM head
+    tied to the token embedding."""
+
+    def __init__(self, vocabulary=50257, width=256, layers=4, heads=4, feed_forward=1024, max_positions=1024):
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocabulary, width)
+        self.position_embedding = nn.Embedding(max_positions, width)
+        self.blocks = nn.ModuleList(GptBlock(width, heads, feed_forward, max_positions) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(width)
+        self.lm_head = nn.Linear(width, vocabulary, bias=False)
+        self.lm_head.weight = self.token_embedding.weight
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        hidden = self.token_embedding(input_ids) + self.position_embedding(positions)
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.lm_head(self.final_norm(hidden))
+
+
 class LstmTagger(nn.Module):
     def __init__(self, features=64, hidden=128, layers=2, classes=10):
         super().__init__()
@@ -159,6 +215,17 @@ MODELS: dict[str, ModelSpec] = {
         make_inputs=lambda: {'sequence': torch.randn(50, 1, 64)},
         output_names=['logits', 'last_hidden', 'last_cell'],
         dynamic_axes={'sequence': {0: 'sequence'}, 'logits': {0: 'sequence'}},
+    ),
+    'gpt': ModelSpec(
+        build=lambda: randomize_normalization(GptDecoder()),
+        make_inputs=lambda: {'input_ids': torch.randint(0, 50257, (1, 64))},
+        output_names=['logits'],
+        dynamic_axes={'input_ids': {0: 'batch', 1: 'sequence'}, 'logits': {0: 'batch', 1: 'sequence'}},
+    ),
+    'squeezenet1_1': ModelSpec(
+        build=torchvision.models.squeezenet1_1,
+        make_inputs=image_input,
+        output_names=['logits'],
     ),
 }
 

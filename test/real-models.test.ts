@@ -13,7 +13,7 @@ import { InferenceSession, Tensor } from '../src/index.js';
 import { exportModels, modelsDir } from './helpers/models.js';
 import { deviation, readNpyFiles } from './helpers/tensors.js';
 
-const MODELS = ['resnet18', 'mobilenet_v2', 'bert', 'lstm'];
+const MODELS = ['resnet18', 'mobilenet_v2', 'bert', 'lstm', 'gpt', 'squeezenet1_1'];
 /** Allowed max |heddle - torch|, as a fraction of max |torch| for that output. */
 const RELATIVE_TOLERANCE = 1e-4;
 
