@@ -149,7 +149,9 @@ class GptBlock(nn.Module):
         self.attention_norm = nn.LayerNorm(width)
         self.attention = CausalSelfAttention(width, heads, max_positions)
         self.feed_forward_norm = nn.LayerNorm(width)
-        self.feed_forward = nn.Sequential(nn.Linear(width, feed_forward), nn.GELU(), nn.Linear(feed_forward, width))
+        self.feed_forward = nn.Sequential(
+            nn.Linear(width, feed_forward), nn.GELU(), nn.Linear(feed_forward, width)
+        )
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         hidden = hidden + self.attention(self.attention_norm(hidden))
@@ -160,11 +162,15 @@ class GptDecoder(nn.Module):
     """A GPT-2-shaped decoder, scaled down: pre-norm causal blocks, learned positions, and an LM head
     tied to the token embedding."""
 
-    def __init__(self, vocabulary=50257, width=256, layers=4, heads=4, feed_forward=1024, max_positions=1024):
+    def __init__(
+        self, vocabulary=50257, width=256, layers=4, heads=4, feed_forward=1024, max_positions=1024
+    ):
         super().__init__()
         self.token_embedding = nn.Embedding(vocabulary, width)
         self.position_embedding = nn.Embedding(max_positions, width)
-        self.blocks = nn.ModuleList(GptBlock(width, heads, feed_forward, max_positions) for _ in range(layers))
+        self.blocks = nn.ModuleList(
+            GptBlock(width, heads, feed_forward, max_positions) for _ in range(layers)
+        )
         self.final_norm = nn.LayerNorm(width)
         self.lm_head = nn.Linear(width, vocabulary, bias=False)
         self.lm_head.weight = self.token_embedding.weight

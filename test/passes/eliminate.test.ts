@@ -2,7 +2,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InferenceSession, Tensor } from '../../src/index.js';
 import { passes } from '../../src/passes/eliminate.js';
@@ -15,7 +14,7 @@ import {
   type ValueSpec,
 } from '../support/build-model.js';
 import { assertSameOutputs, assertSameTensor, int64Bytes, optimized, opTypes } from '../support/cleanup.js';
-import { repoRoot } from '../helpers/repo-root.js';
+import { exportModels, modelsDir } from '../helpers/models.js';
 import { readNpyFiles } from '../helpers/tensors.js';
 
 const INT64_MAX = 2n ** 63n - 1n;
@@ -460,15 +459,17 @@ test('dead code: unread nodes and initializers go, outer-scope reads keep theirs
   }
 });
 
-const MODELS = path.join(repoRoot(import.meta.url), '.cache', 'models');
+const REAL_MODELS = ['resnet18', 'mobilenet_v2', 'bert', 'lstm'];
+const exported = exportModels(REAL_MODELS);
 
-for (const name of ['resnet18', 'mobilenet_v2', 'bert', 'lstm']) {
-  const folder = path.join(MODELS, name);
-  const skip = !fs.existsSync(path.join(folder, 'model.onnx')) && `${folder} has not been exported`;
+for (const name of REAL_MODELS) {
+  const folder = path.join(modelsDir, name);
+  const skip = exported.skipReason;
   test(
     `${name}: basic cleanup keeps its outputs, and shrinks what has constants to fold`,
     { skip },
     async (t) => {
+      if (exported.failure) throw new Error(exported.failure);
       const file = path.join(folder, 'model.onnx');
       const basic = await InferenceSession.create(file, { graphOptimizationLevel: 'basic' });
       const plain = await InferenceSession.create(file, { graphOptimizationLevel: 'disabled' });
