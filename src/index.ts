@@ -17,3 +17,14 @@ export {
   type ValueMetadata,
   type GraphOptimizationLevel,
 } from './runtime/session.js';
+export {
+  NO_TRACE,
+  RecordingTracer,
+  type Trace,
+  type Tracer,
+  type Span,
+  type CounterSample,
+  type TrackInfo,
+} from './telemetry/trace.js';
+export { traceToChromeJson } from './telemetry/chrome-trace.js';
+export { traceToPerfetto } from './telemetry/perfetto.js';

@@ -63,6 +63,50 @@ program
     process.exitCode = await conformanceCommand(dir, options);
   });
 
+program
+  .command('profile')
+  .description('trace runs of a model and show where the time goes, or compare two saved profiles')
+  .argument('[model]', 'path to an .onnx file')
+  .option(
+    '--runs <n>',
+    'runs to trace (the first specialises the plan; later ones are the steady state)',
+    '10',
+  )
+  .option(
+    '--trace <file>',
+    'write the trace: Chrome JSON, or Perfetto protobuf for .pftrace / .perfetto-trace',
+  )
+  .option('--json', 'print the profile (or the diff) as JSON')
+  .addOption(
+    new Option('--group-by <key>', 'group the operator table by')
+      .choices(['node', 'op', 'op+shape'])
+      .default('op'),
+  )
+  .option(
+    '--dim <name=value>',
+    'size of a symbolic dimension for the random inputs (repeatable)',
+    collect,
+    [],
+  )
+  .option('--backends <list>', 'backends in order of preference', 'reference')
+  .option('--diff <files...>', 'compare two profiles written with --json: A.json B.json')
+  .addOption(optimizationOption())
+  .action(async (model: string | undefined, options) => {
+    const { profileCommand } = await import('./profile.js');
+    process.exitCode = await profileCommand(model, options);
+  });
+
+program
+  .command('probe')
+  .description('describe this machine and measure its ceilings: peak GFLOP/s and memory bandwidth (cached)')
+  .option('--json', 'print JSON')
+  .option('--refresh', 'measure again even when a cached result exists')
+  .option('--verify', 'compare the ceilings with independent measurements (wabt, sysbench)')
+  .action(async (options) => {
+    const { probeCommand } = await import('./probe.js');
+    process.exitCode = await probeCommand(options);
+  });
+
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof HeddleError) {
     console.error(`heddle: ${error.message}`);

@@ -67,13 +67,17 @@ export function nodeCost(
 
 /** `nodeCost` with the types `graph` records for the node's values. */
 export function graphNodeCost(node: Node, graph: Graph): NodeCost | undefined {
-  const typeOf = (name: string) => graph.valueTypes.get(name) ?? constantType(graph, name);
+  const typeOf = (name: string) => valueTypeIn(graph, name);
   return nodeCost(node, node.inputs.map(typeOf), node.outputs.map(typeOf));
 }
 
-function constantType(graph: Graph, name: string): ValueType | undefined {
+/** The type `graph` records for a value, or an initializer's own type. */
+export function valueTypeIn(graph: Graph, name: string): ValueType | undefined {
   const tensor = graph.initializers.get(name);
-  return tensor && { kind: 'tensor', elemType: tensor.type, shape: [...tensor.dims] };
+  return (
+    graph.valueTypes.get(name) ??
+    (tensor && { kind: 'tensor', elemType: tensor.type, shape: [...tensor.dims] })
+  );
 }
 
 /** The named values as static tensors; undefined if a named one has no static tensor type. */
@@ -305,7 +309,10 @@ const elementwiseChainFlops: FlopRule = (site) => {
   let flops = 0;
   for (const count of counts) {
     const refs = operands.slice(next, (next += count));
-    const shape = refs.reduce<number[]>((acc, ref) => (ref < 0 ? acc : broadcast(acc, shapes[ref] ?? [])), []);
+    const shape = refs.reduce<number[]>(
+      (acc, ref) => (ref < 0 ? acc : broadcast(acc, shapes[ref] ?? [])),
+      [],
+    );
     shapes.push(shape);
     flops += product(shape);
   }

@@ -13,6 +13,7 @@ import { HOST_DEVICE, type Backend, type PreparedKernel } from '../backends/back
 import { HeddleError, type ErrorSite } from '../core/errors.js';
 import type { RuntimeValue } from '../core/values.js';
 import { opLabel, outerReads, readsOf, type Graph, type Node } from '../ir/graph.js';
+import { MAIN_TRACK, NO_TRACE, now, type Tracer } from '../telemetry/trace.js';
 import { partition, type Assignment } from './partition.js';
 
 export type SlotKind = 'input' | 'constant' | 'intermediate' | 'outer';
@@ -68,10 +69,16 @@ export interface Plan {
   readonly assignments: readonly Assignment[];
 }
 
-export function buildPlan(graph: Graph, backends: readonly Backend[], site: ErrorSite): Plan {
+/** Builds the plan of a graph; a tracer that is on gets a 'prepare' span for each kernel prepared. */
+export function buildPlan(
+  graph: Graph,
+  backends: readonly Backend[],
+  site: ErrorSite,
+  tracer: Tracer = NO_TRACE,
+): Plan {
   const order = topologicalOrder(graph, site);
   const assignments = partition(graph, order, backends, site);
-  const builder = new PlanBuilder(graph, backends, site);
+  const builder = new PlanBuilder(graph, backends, site, tracer);
   for (const assignment of assignments) builder.addKernel(assignment);
   return builder.finish(assignments);
 }
@@ -89,6 +96,7 @@ class PlanBuilder {
     readonly graph: Graph,
     readonly backends: readonly Backend[],
     readonly site: ErrorSite,
+    readonly tracer: Tracer,
   ) {
     for (const input of [...graph.inputs, ...graph.overridableInitializers]) {
       this.inputs.set(input.name, this.newSlot(input.name, HOST_DEVICE, 'input'));
@@ -122,12 +130,24 @@ class PlanBuilder {
       name === '' ? -1 : this.newSlot(name, backend.device, 'intermediate'),
     );
     let kernel: PreparedKernel;
+    const start = this.tracer.enabled ? now() : 0;
     try {
       kernel = backend.prepare(node, this.graph.initializers);
     } catch (error) {
       if (error instanceof HeddleError)
         throw error.within({ ...this.site, node: node.name, opType: opLabel(node) });
       throw error;
+    }
+    if (this.tracer.enabled) {
+      const args = { node: node.name, backend: backend.name };
+      this.tracer.span({
+        name: opLabel(node),
+        category: 'prepare',
+        track: MAIN_TRACK,
+        start,
+        end: now(),
+        args,
+      });
     }
     this.steps.push({ kind: 'kernel', node, backend: backend.name, kernel, inputs, outputs });
   }

@@ -9,6 +9,10 @@
  *
  * Kernels ask for output memory through `allocateOutput`: slots the memory plan placed in the
  * arena get views of it, the rest get new memory, and every such allocation is counted.
+ *
+ * A run given a tracer that is on records its steps, copies and waits as spans, and the arena
+ * bytes in use and the steps in flight as counters; with tracing off no site does more than test
+ * whether the tracer is on.
  */
 
 import { HOST_DEVICE, type Backend, type KernelArgs, type KernelOutputs } from '../backends/backend.js';
@@ -20,6 +24,8 @@ import { opLabel, type Graph } from '../ir/graph.js';
 import { storageBytes, type MemoryPlan } from '../plan/memory.js';
 import type { OptimizationReport } from '../passes/index.js';
 import { buildPlan, type KernelStep, type Plan } from '../plan/plan.js';
+import { RunRecorder } from './run-recorder.js';
+import { NO_TRACE, type Tracer } from '../telemetry/trace.js';
 
 /** How a run may be stopped early. */
 export interface RunControl {
@@ -28,6 +34,8 @@ export interface RunControl {
   deadline?: number;
   /** The timeout the deadline came from, for the error message. */
   timeoutMs?: number;
+  /** Where the run records its steps and counters (default `NO_TRACE`: nothing). */
+  tracer?: Tracer;
 }
 
 /** Counts of tensor memory a session allocated while running (arena creation included). */
@@ -86,12 +94,15 @@ export class Executor {
     private readonly site: ErrorSite,
   ) {}
 
-  /** The plan of a graph (subgraphs run on host backends only: their kernels run synchronously). */
-  plan(graph: Graph, subgraph = false): Plan {
+  /**
+   * The plan of a graph (subgraphs run on host backends only: their kernels run synchronously).
+   * A tracer that is on gets a 'prepare' span for each kernel a new plan prepares.
+   */
+  plan(graph: Graph, subgraph = false, tracer: Tracer = NO_TRACE): Plan {
     let plan = this.plans.get(graph);
     if (!plan) {
       const backends = subgraph ? this.backends.filter((b) => b.device === HOST_DEVICE) : this.backends;
-      plan = buildPlan(graph, backends, this.site);
+      plan = buildPlan(graph, backends, this.site, tracer);
       this.plans.set(graph, plan);
     }
     return plan;
@@ -104,6 +115,8 @@ export class Executor {
     outputBuffers: OutputBuffers = new Map(),
   ): Promise<RuntimeValue[]> {
     const { plan, memory } = instance;
+    const tracer = control.tracer ?? NO_TRACE;
+    const recorder = tracer.enabled ? new RunRecorder(tracer, instance.plan, instance.memory) : undefined;
     const arena = this.takeArena(instance);
     try {
       const frame = new Frame(plan, undefined);
@@ -115,25 +128,35 @@ export class Executor {
         const reads = step.kind === 'kernel' ? step.inputs : [step.from];
         for (const slot of reads) {
           const waiting = pending.get(slot);
-          if (waiting) await waiting;
+          if (waiting) await (recorder ? recorder.wait(waiting, plan.slots[slot]!.name) : waiting);
         }
+        const start = recorder ? recorder.launch(i) : 0;
         if (step.kind === 'copy') {
           frame.values[step.to] = step.move(frame.values[step.from]!);
+          recorder?.copied(step, plan, start, frame.values[step.to]);
           continue;
         }
         const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
-        const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers);
+        const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers, recorder);
         if (outputs instanceof Promise) {
-          const done = outputs.then((values) => this.store(step, frame, inputs, values, memory, arena));
+          const done = outputs.then((values) => {
+            this.store(step, frame, inputs, values, memory, arena);
+            recorder?.ran(step, plan, start, inputs, values, true);
+          });
           for (const slot of step.outputs) if (slot >= 0) pending.set(slot, done);
         } else {
           this.store(step, frame, inputs, outputs, memory, arena);
+          recorder?.ran(step, plan, start, inputs, outputs, false);
         }
         for (const slot of step.releases) if (!pending.has(slot)) frame.values[slot] = undefined;
       }
-      await Promise.all(pending.values());
+      const outstanding = Promise.all(pending.values());
+      await (recorder && pending.size > 0
+        ? recorder.wait(outstanding, 'the last asynchronous steps')
+        : outstanding);
       return this.collectOutputs(plan, frame, arena, outputBuffers);
     } finally {
+      recorder?.finished();
       if (arena) instance.freeArenas.push(arena);
     }
   }
@@ -172,11 +195,12 @@ export class Executor {
     memory: MemoryPlan | undefined,
     arena: ArrayBuffer | undefined,
     outputBuffers: OutputBuffers,
+    recorder: RunRecorder | undefined,
   ): KernelOutputs | Promise<KernelOutputs> {
     const args: KernelArgs = {
       inputs,
       site: this.site,
-      runSubgraph: (graph, inputs) => this.runSubgraph(graph, inputs, frame),
+      runSubgraph: (graph, inputs) => this.runSubgraph(graph, inputs, frame, recorder),
       allocateOutput: (index, type, dims) =>
         this.allocate(step, index, type, dims, memory, arena, outputBuffers),
     };
@@ -298,24 +322,28 @@ export class Executor {
     graph: Graph,
     inputs: readonly (RuntimeValue | undefined)[],
     outer: Frame,
+    recorder: RunRecorder | undefined,
   ): RuntimeValue[] {
-    const plan = this.plan(graph, true);
+    const plan = this.plan(graph, true, recorder?.tracer);
     const frame = new Frame(plan, outer);
     graph.inputs.forEach((input, i) => {
       const value = inputs[i];
       if (value !== undefined) frame.values[plan.inputs.get(input.name)!] = value;
     });
     for (const step of plan.steps) {
+      const start = recorder ? recorder.launch() : 0;
       if (step.kind === 'copy') {
         frame.values[step.to] = step.move(frame.values[step.from]!);
+        recorder?.copied(step, plan, start, frame.values[step.to]);
         continue;
       }
       const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
-      const outputs = this.runKernel(step, inputs, frame, undefined, undefined, new Map());
+      const outputs = this.runKernel(step, inputs, frame, undefined, undefined, new Map(), recorder);
       if (outputs instanceof Promise) {
         throw new HeddleError(`backend ${step.backend} cannot run inside a subgraph`, this.site);
       }
       this.store(step, frame, inputs, outputs, undefined, undefined);
+      recorder?.ran(step, plan, start, inputs, outputs, false);
       for (const slot of step.releases) frame.values[slot] = undefined;
     }
     return this.collectOutputs(plan, frame, undefined, new Map());

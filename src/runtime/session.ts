@@ -2,6 +2,10 @@
  * `InferenceSession`, shaped like onnxruntime's so a program written for onnxruntime-node runs
  * on Heddle by changing its import: `create(pathOrBytes, options)`, `run(feeds, fetches?)`,
  * `inputNames`, `outputNames`, `inputMetadata`, `outputMetadata`, `release()`.
+ *
+ * A session traces when asked (`trace` option): spans for load, optimize, plan (with a prepare
+ * span per kernel) and each run with its steps, into a tracer of the caller's or one the session
+ * keeps and `trace()` returns.
  */
 
 import type { Backend } from '../backends/backend.js';
@@ -29,6 +33,15 @@ import {
   type OptimizationLevel,
   type OptimizationReport,
 } from '../passes/index.js';
+import {
+  MAIN_TRACK,
+  NO_TRACE,
+  RecordingTracer,
+  now,
+  type SpanCategory,
+  type Trace,
+  type Tracer,
+} from '../telemetry/trace.js';
 import { Executor, type AllocationStats, type PlanInstance, type RunControl } from './executor.js';
 
 export type { OptimizationLevel as GraphOptimizationLevel } from '../passes/index.js';
@@ -46,6 +59,11 @@ export interface SessionOptions {
   /** 0 verbose, 1 info, 2 warning (default), 3 error, 4 fatal. */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   logId?: string;
+  /**
+   * Tracing (default off): `true` records into a tracer the session keeps, read with
+   * `session.trace()`; a `Tracer` records into that tracer.
+   */
+  trace?: boolean | Tracer;
 }
 
 export interface RunOptions {
@@ -55,6 +73,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stops the run between two steps once it has taken this long, with an error. */
   timeoutMs?: number;
+  /** Records this run into this tracer instead of the session's. */
+  trace?: Tracer;
 }
 
 export type OnnxValue = Tensor | Tensor[] | null;
@@ -94,6 +114,7 @@ export class InferenceSession {
     /** What the graph passes did before planning. */
     readonly optimization: OptimizationReport,
     private readonly level: OptimizationLevel,
+    private readonly tracer: Tracer,
   ) {
     const graph = model.graph;
     this.inputNames = graph.inputs.map((i) => i.name);
@@ -132,18 +153,25 @@ export class InferenceSession {
     options: SessionOptions = {},
   ): InferenceSession {
     checkOptions(options);
+    const tracer = tracerOf(options.trace);
+    const loadStart = tracer.enabled ? now() : 0;
     const loaded = loadModelProto(model);
     const imported = importModel(loaded);
+    if (tracer.enabled) recordPhase(tracer, 'load', loadStart, { model: loaded.source });
     const level = options.graphOptimizationLevel ?? 'all';
+    const optimizeStart = tracer.enabled ? now() : 0;
     // Specialised plans start from the graph as imported: inference then sees only ONNX operators.
     const source = cloneGraph(imported.graph);
     inferShapes(imported);
     const optimization = optimizeGraph(imported.graph, level, ALL_PASSES);
+    if (tracer.enabled) recordPhase(tracer, 'optimize', optimizeStart, { level });
+    const planStart = tracer.enabled ? now() : 0;
     const site: ErrorSite = { model: loaded.source };
     const executor = new Executor(backendsFor(options, site), site);
-    const plan = executor.plan(imported.graph);
-    planSubgraphs(imported.graph, executor);
-    return new InferenceSession(imported, source, executor, plan, optimization, level);
+    const plan = executor.plan(imported.graph, false, tracer);
+    planSubgraphs(imported.graph, executor, tracer);
+    if (tracer.enabled) recordPhase(tracer, 'plan', planStart, { steps: plan.steps.length });
+    return new InferenceSession(imported, source, executor, plan, optimization, level, tracer);
   }
 
   async run(feeds: FeedsType, fetches?: FetchesType, options?: RunOptions): Promise<ReturnType>;
@@ -156,16 +184,37 @@ export class InferenceSession {
     if (this.released) throw new HeddleError('the session was released', this.site());
     const fetches = isFetches(fetchesOrOptions, this.outputNames) ? fetchesOrOptions : undefined;
     const options = (fetches ? maybeOptions : (fetchesOrOptions as RunOptions | undefined)) ?? {};
+    const tracer = options.trace ?? this.tracer;
+    const runStart = tracer.enabled ? now() : 0;
     const wanted = this.outputsWanted(fetches);
     const values = this.bindFeeds(feeds);
-    const instance = this.instanceFor(values);
+    const instance = this.instanceFor(values, tracer);
     const outputBuffers = this.outputBuffers(fetches, instance);
-    const outputs = await this.executor.run(instance, values, runControl(options), outputBuffers);
-    const result: ReturnType = {};
-    this.outputNames.forEach((name, i) => {
-      if (wanted.has(name)) result[name] = toOnnxValue(outputs[i]!);
-    });
-    return result;
+    let failed = false;
+    try {
+      const outputs = await this.executor.run(instance, values, runControl(options, tracer), outputBuffers);
+      const result: ReturnType = {};
+      this.outputNames.forEach((name, i) => {
+        if (wanted.has(name)) result[name] = toOnnxValue(outputs[i]!);
+      });
+      return result;
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      if (tracer.enabled) {
+        recordPhase(tracer, 'run', runStart, {
+          steps: instance.plan.steps.length,
+          ...(failed && { outcome: 'failed' }),
+          ...(options.tag && { tag: options.tag }),
+        });
+      }
+    }
+  }
+
+  /** What the session's own tracer recorded (with `trace: true`); undefined when it keeps none. */
+  trace(): Trace | undefined {
+    return this.tracer instanceof RecordingTracer ? this.tracer.snapshot() : undefined;
   }
 
   /** Tensor memory allocated by runs so far (see `AllocationStats`). */
@@ -181,7 +230,7 @@ export class InferenceSession {
       const dims = inputDims.get(info.name);
       if (declared?.kind === 'tensor' && dims) types.set(info.name, { ...declared, shape: [...dims] });
     }
-    return this.specialise(types);
+    return this.specialise(types, this.tracer);
   }
 
   async release(): Promise<void> {
@@ -198,16 +247,16 @@ export class InferenceSession {
    * feeds' shapes as input types: inference then knows every static shape, the passes fold the
    * shape computations that became constant, and the memory plan places every value.
    */
-  private instanceFor(feeds: ReadonlyMap<string, RuntimeValue>): PlanInstance {
+  private instanceFor(feeds: ReadonlyMap<string, RuntimeValue>, tracer: Tracer): PlanInstance {
     const types = new Map<string, ValueType>();
     for (const [name, value] of feeds) {
       if (value instanceof Tensor)
         types.set(name, { kind: 'tensor', elemType: value.type, shape: [...value.dims] });
     }
-    return this.specialise(types);
+    return this.specialise(types, tracer);
   }
 
-  private specialise(inputTypes: ReadonlyMap<string, ValueType>): PlanInstance {
+  private specialise(inputTypes: ReadonlyMap<string, ValueType>, tracer: Tracer): PlanInstance {
     const signature = [...inputTypes].map(([name, t]) => `${name}:${describeType(t)}`).join(';');
     const cached = this.instances.get(signature);
     if (cached) {
@@ -215,11 +264,15 @@ export class InferenceSession {
       this.instances.set(signature, cached);
       return cached;
     }
+    const optimizeStart = tracer.enabled ? now() : 0;
     const graph = cloneGraph(this.source);
     inferShapes({ ...this.model, graph }, { inputs: inputTypes });
     const optimization = optimizeGraph(graph, this.level, ALL_PASSES);
-    const plan = this.executor.plan(graph);
+    if (tracer.enabled) recordPhase(tracer, 'optimize', optimizeStart, { level: this.level, signature });
+    const planStart = tracer.enabled ? now() : 0;
+    const plan = this.executor.plan(graph, false, tracer);
     const memory = planMemory(plan, graph.valueTypes);
+    if (tracer.enabled) recordPhase(tracer, 'plan', planStart, { steps: plan.steps.length, signature });
     const instance: PlanInstance = { plan, memory, optimization, freeArenas: [] };
     this.instances.set(signature, instance);
     if (this.instances.size > MAX_CACHED_PLANS) this.instances.delete(this.instances.keys().next().value!);
@@ -293,14 +346,34 @@ export class InferenceSession {
 /** Input-shape signatures whose plans a session keeps. */
 const MAX_CACHED_PLANS = 8;
 
-function runControl(options: RunOptions): RunControl {
+function runControl(options: RunOptions, tracer: Tracer): RunControl {
   const { signal, timeoutMs } = options;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) {
     throw new HeddleError(`run option timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   }
   if (signal?.aborted)
     throw new HeddleError('the run was cancelled before it started', {}, { cause: signal.reason });
-  return { signal, timeoutMs, deadline: timeoutMs === undefined ? undefined : performance.now() + timeoutMs };
+  return {
+    signal,
+    timeoutMs,
+    deadline: timeoutMs === undefined ? undefined : performance.now() + timeoutMs,
+    tracer,
+  };
+}
+
+function tracerOf(option: SessionOptions['trace']): Tracer {
+  if (option === true) return new RecordingTracer();
+  return option || NO_TRACE;
+}
+
+/** Records a phase of the session (load, optimize, plan, run) on the main thread, from `start` to now. */
+function recordPhase(
+  tracer: Tracer,
+  category: SpanCategory,
+  start: number,
+  args: Record<string, string | number>,
+): void {
+  tracer.span({ name: category, category, track: MAIN_TRACK, start, end: now(), args });
 }
 
 function checkOptions(options: SessionOptions): void {
@@ -321,6 +394,24 @@ function checkOptions(options: SessionOptions): void {
   if (severity !== undefined && ![0, 1, 2, 3, 4].includes(severity)) {
     throw new HeddleError(`session option logSeverityLevel must be 0 to 4, got ${severity}`);
   }
+  const trace = options.trace;
+  if (trace !== undefined && typeof trace !== 'boolean' && !isTracer(trace)) {
+    throw new HeddleError(
+      'session option trace must be true, false or a Tracer (enabled, span, counter, track)',
+    );
+  }
+}
+
+function isTracer(value: unknown): value is Tracer {
+  const candidate = value as Partial<Tracer> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.enabled === 'boolean' &&
+    ['span', 'counter', 'track'].every(
+      (method) => typeof (candidate as Record<string, unknown>)[method] === 'function',
+    )
+  );
 }
 
 /** Fetches are a list of names or an object keyed by output names; anything else is run options. */
@@ -359,11 +450,11 @@ function isBackend(value: unknown): value is Backend {
 }
 
 /** Plans every subgraph now, so an unsupported operator inside If/Loop/Scan fails at create. */
-function planSubgraphs(graph: Graph, executor: Executor): void {
+function planSubgraphs(graph: Graph, executor: Executor, tracer: Tracer): void {
   for (const { node } of allNodes(graph)) {
     for (const attr of node.attributes.values()) {
-      if (attr.type === 'graph') executor.plan(attr.value, true);
-      if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g, true));
+      if (attr.type === 'graph') executor.plan(attr.value, true, tracer);
+      if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g, true, tracer));
     }
   }
 }

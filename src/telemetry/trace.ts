@@ -33,6 +33,19 @@ export interface Span {
   args?: Record<string, string | number | boolean | readonly (string | number)[]>;
 }
 
+/**
+ * What a worker is doing, shown on its track as spans of category 'state'. The executor records
+ * 'waiting on a dependency' on the main track while it awaits a step still running elsewhere.
+ */
+export type WorkerState = 'running' | 'spinning' | 'parked' | 'waiting on a dependency';
+
+export const WORKER_STATES: readonly WorkerState[] = [
+  'running',
+  'spinning',
+  'parked',
+  'waiting on a dependency',
+];
+
 export interface CounterSample {
   /** e.g. 'arena bytes in use', 'ready queue depth'. */
   name: string;
@@ -62,6 +75,12 @@ export interface Tracer {
 }
 
 export const MAIN_TRACK = 'main';
+
+/** Bytes of a run's host arena holding live values, from the memory plan and the steps' lifetimes. */
+export const ARENA_BYTES_COUNTER = 'arena bytes in use';
+
+/** Steps launched and not finished: the depth of the run's queue of pending work. */
+export const STEPS_IN_FLIGHT_COUNTER = 'steps in flight';
 
 /** Microseconds on the clock every thread shares. */
 export function now(): number {

@@ -1,0 +1,36 @@
+/**
+ * The host's WebAssembly JavaScript API, typed. The project compiles against the ES2022 library
+ * without the DOM, which is where TypeScript declares `WebAssembly`; declaring the part Heddle uses
+ * here, as a module rather than a global, keeps the rest of the program's types untouched.
+ */
+
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(pages: number): number;
+}
+
+export interface WasmMemoryDescriptor {
+  initial: number;
+  maximum?: number;
+  shared?: boolean;
+}
+
+// The engine's own objects: opaque to Heddle beyond these members.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface WasmModule {}
+
+export interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+
+export type WasmImports = Record<string, Record<string, unknown>>;
+
+export interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports?: WasmImports) => WasmInstance;
+  Memory: new (descriptor: WasmMemoryDescriptor) => WasmMemory;
+}
+
+export const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;

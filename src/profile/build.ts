@@ -1,0 +1,134 @@
+/**
+ * `buildProfile`: one or more traced runs of a plan instance, and optionally the machine's
+ * measured peaks, analysed into a `Profile`. The first run may pay for specialising the plan and
+ * for cold caches, so per-operator figures, the critical path and the memory curve come from the
+ * later (steady) runs; a single run is used as it is.
+ */
+
+import { HeddleError } from '../core/errors.js';
+import type { ProbeResult } from '../probe/index.js';
+import type { PlanInstance } from '../runtime/executor.js';
+import type { Span, Trace, TrackInfo } from '../telemetry/trace.js';
+import { criticalPath } from './critical-path.js';
+import { memoryProfile } from './memory.js';
+import { peaksOf } from './peaks.js';
+import { operatorTable } from './operators.js';
+import {
+  PROFILE_FORMAT,
+  PROFILE_VERSION,
+  type GroupBy,
+  type PhaseSummary,
+  type Profile,
+  type RunSummary,
+} from './profile.js';
+import { durationOf, tracedRuns, type TracedRun } from './runs.js';
+import { median, quantile } from './statistics.js';
+import { idleGaps, trackUsage } from './tracks.js';
+
+export interface ProfileInput {
+  /** A trace holding at least one run of `instance`. */
+  trace: Trace;
+  /** The plan and memory plan the traced runs used. */
+  instance: PlanInstance;
+  model: string;
+  inputShapes: Record<string, number[]>;
+  groupBy?: GroupBy;
+  /** The machine's measured ceilings (`loadProbe()`), to place operators on the roofline. */
+  probe?: ProbeResult;
+  /** How many of the largest idle gaps to keep (default 10). */
+  gapCount?: number;
+}
+
+const DEFAULT_GAP_COUNT = 10;
+
+export function buildProfile(input: ProfileInput): Profile {
+  const { trace, instance, groupBy = 'op' } = input;
+  const plan = instance.plan;
+  const runs = tracedRuns(trace, plan);
+  if (runs.length === 0) throw new HeddleError('the trace holds no run to profile');
+  const steadyIndices = runs.length > 1 ? runs.slice(1).map((_, i) => i + 1) : [0];
+  const steady = steadyIndices.map((i) => runs[i]!);
+  const representative = medianRun(steadyIndices, runs);
+  const typical = runs[representative]!;
+  const tracks = tracksOf(trace);
+  const usage = trackUsage(tracks, typical);
+  // Steps on workers run on many threads at once: the peaks of all threads are theirs to reach.
+  const workers = usage.some((t) => t.kind === 'worker' && t.busyUs > 0);
+  const peaks = input.probe && peaksOf(input.probe, workers ? 'allThreads' : 'perThread');
+  const operators = operatorTable(plan, steady, groupBy, peaks);
+  const stepDurations = plan.steps.map((_, i) =>
+    median(steady.map((run) => (run.planSteps.has(i) ? durationOf(run.planSteps.get(i)!.span) : 0))),
+  );
+  const stepStarts = plan.steps.map((_, i) => {
+    const timed = typical.planSteps.get(i);
+    return timed ? timed.span.start - typical.span.start : null;
+  });
+  return {
+    format: PROFILE_FORMAT,
+    version: PROFILE_VERSION,
+    model: input.model,
+    inputShapes: input.inputShapes,
+    backends: [...new Set(plan.steps.flatMap((step) => (step.kind === 'kernel' ? [step.backend] : [])))],
+    groupBy,
+    phases: phaseSummary(trace, runs),
+    runs: runSummary(runs, steadyIndices, representative),
+    ...(peaks && { peaks }),
+    operators,
+    tracks: usage,
+    gaps: idleGaps(tracks, typical, plan, input.gapCount ?? DEFAULT_GAP_COUNT),
+    criticalPath: criticalPath(plan, stepDurations),
+    memory: memoryProfile(instance, stepStarts),
+  };
+}
+
+function phaseSummary(trace: Trace, runs: readonly TracedRun[]): PhaseSummary {
+  const total = (category: Span['category']) =>
+    trace.spans.filter((s) => s.category === category).reduce((sum, s) => sum + durationOf(s), 0);
+  const durations = runs.map((run) => durationOf(run.span));
+  return {
+    loadUs: total('load'),
+    optimizeUs: total('optimize'),
+    planUs: total('plan'),
+    prepareUs: total('prepare'),
+    compileUs: total('compile'),
+    firstRunUs: durations[0]!,
+    steadyMedianUs: median(durations.length > 1 ? durations.slice(1) : durations),
+  };
+}
+
+function runSummary(runs: readonly TracedRun[], steady: number[], representative: number): RunSummary {
+  const durations = runs.map((run) => durationOf(run.span));
+  let stepSelfUs = 0;
+  let runUs = 0;
+  for (const i of steady) {
+    stepSelfUs += runs[i]!.calls.reduce((sum, call) => sum + call.selfUs, 0);
+    runUs += durations[i]!;
+  }
+  const steadyDurations = steady.map((i) => durations[i]!);
+  return {
+    durationsUs: durations,
+    steady,
+    representative,
+    coverage: {
+      stepSelfUs: stepSelfUs / steady.length,
+      runUs: runUs / steady.length,
+      ratio: stepSelfUs / runUs,
+    },
+    spreadUs: quantile(steadyDurations, 0.75) - quantile(steadyDurations, 0.25),
+  };
+}
+
+/** The index of the run whose duration is the median of those at `indices` (the lower one of two). */
+function medianRun(indices: readonly number[], runs: readonly TracedRun[]): number {
+  const sorted = [...indices].sort((a, b) => durationOf(runs[a]!.span) - durationOf(runs[b]!.span));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** The trace's tracks, and any track a span names without the trace declaring it (as a worker). */
+function tracksOf(trace: Trace): TrackInfo[] {
+  const tracks = [...trace.tracks];
+  for (const span of trace.spans) {
+    if (!tracks.some((t) => t.name === span.track)) tracks.push({ name: span.track, kind: 'worker' });
+  }
+  return tracks;
+}

@@ -1,0 +1,39 @@
+/**
+ * Small pieces the report's sections share: figure cards, share bars in table cells, and the
+ * colour chip that names an operator type everywhere it appears, and the noun for what one row
+ * of the operator table is.
+ */
+
+import type { Profile } from '../profile/index.js';
+import { shortOp, type OpColours } from './colours.js';
+import { formatPercent } from './format.js';
+import { html, type Html } from './html.js';
+
+/** A headline figure with its name above and what it counts below. */
+export function card(title: string, value: string, detail: string): Html {
+  return html`<div class="card"><div class="card-title">${title}</div><div class="card-value">${value}</div><div class="card-detail">${detail}</div></div>`;
+}
+
+/** A percentage with a bar of that length, for share columns. */
+export function shareBar(fraction: number, colour?: string): Html {
+  const width = Math.max(0, Math.min(1, fraction)) * 100;
+  const fill = colour ? html`;background:${colour}` : '';
+  return html`<span class="share"><span class="share-bar"><span style="width:${width}%${fill}"></span></span><span class="share-value">${formatPercent(fraction)}</span></span>`;
+}
+
+/** The op type's colour and its name without the domain (the full label on hover). */
+export function opChip(op: string, colours: OpColours): Html {
+  return html`<span class="op" title="${op}"><span class="swatch" style="background:${colours.of(op)}"></span>${shortOp(op)}</span>`;
+}
+
+const GROUP_NOUNS: Record<Profile['groupBy'], [string, string]> = {
+  node: ['node', 'nodes'],
+  op: ['operator type', 'operator types'],
+  'op+shape': ['operator at given input shapes', 'operators at given input shapes'],
+};
+
+/** What one row of the profile's operator table is, for sentences about `count` of them. */
+export function groupNoun(profile: Profile, count = 1): string {
+  const [one, many] = GROUP_NOUNS[profile.groupBy];
+  return count === 1 ? one : many;
+}

@@ -1,0 +1,75 @@
+/**
+ * The per-operator table: every row of the profile, most self time first, with its calls and
+ * times, its share of the run as a bar in the operator's colour, the analytic work (FLOPs, bytes
+ * moved), the rates achieved, and where the roofline puts it. Numeric columns are right-aligned
+ * in tabular figures so their digits line up; figures the cost model could not count show a dash.
+ */
+
+import type { OperatorRow, Profile } from '../profile/index.js';
+import type { OpColours } from './colours.js';
+import { groupNoun, opChip, shareBar } from './elements.js';
+import { formatBytes, formatCount, formatPercent, formatRate, formatTime } from './format.js';
+import { html, type Html } from './html.js';
+
+/** Input-shape lists shown in a cell; the rest are counted, and all are in the cell's title. */
+const SHAPES_SHOWN = 2;
+
+export function operatorsSection(profile: Profile, colours: OpColours): Html {
+  const { coverage, steady } = profile.runs;
+  const flops = profile.operators.reduce((sum, row) => sum + (row.flops ?? 0), 0);
+  const totalUs = profile.operators.reduce((sum, row) => sum + row.totalUs, 0);
+  return html`<section id="operators">
+    <h2>Operators</h2>
+    <p class="lead">By ${groupNoun(profile)}, self time per run (the mean of ${steady.length} steady run${steady.length === 1 ? '' : 's'}); together they account for ${formatPercent(coverage.ratio)} of the run. FLOPs and bytes are analytic counts per run from the static shapes.</p>
+    <div class="table-scroll"><table class="operators">
+      <thead><tr>
+        <th>${profile.groupBy === 'node' ? 'node' : 'operator'}</th><th class="num">calls</th><th class="num">total</th><th class="num">mean</th><th class="bar-cell">share of the run</th>
+        <th class="num">FLOPs</th><th class="num">bytes</th><th class="num">GFLOP/s</th><th class="num">GB/s</th><th class="num">FLOP/B</th><th>bound</th><th class="num">% of peak</th>
+        <th>backend</th><th>input shapes</th>
+      </tr></thead>
+      <tbody>${profile.operators.map((row) => operatorRow(row, profile, colours))}</tbody>
+      <tfoot><tr>
+        <td>all ${profile.operators.length} ${groupNoun(profile, profile.operators.length)}</td><td class="num">${formatCalls(profile.operators.reduce((sum, row) => sum + row.calls, 0))}</td><td class="num">${formatTime(totalUs)}</td><td></td><td class="bar-cell">${shareBar(coverage.ratio)}</td>
+        <td class="num">${formatCount(flops)}</td><td colspan="8"></td>
+      </tr></tfoot>
+    </table></div>
+  </section>`;
+}
+
+function operatorRow(row: OperatorRow, profile: Profile, colours: OpColours): Html {
+  const name =
+    profile.groupBy === 'node'
+      ? html`<div class="mono">${row.node ?? row.key}</div><div class="sub">${opChip(row.op, colours)}</div>`
+      : opChip(row.op, colours);
+  return html`<tr>
+    <td class="name">${name}</td>
+    <td class="num">${formatCalls(row.calls)}</td>
+    <td class="num">${formatTime(row.totalUs)}</td>
+    <td class="num">${formatTime(row.meanUs)}</td>
+    <td class="bar-cell">${shareBar(row.share, colours.of(row.op))}</td>
+    <td class="num">${optional(row.flops, formatCount)}</td>
+    <td class="num">${optional(row.bytes, formatBytes)}</td>
+    <td class="num">${optional(row.gflops, formatRate)}</td>
+    <td class="num">${optional(row.gbPerSecond, formatRate)}</td>
+    <td class="num">${optional(row.intensity, formatRate)}</td>
+    <td>${row.bound ? html`<span class="badge ${row.bound}">${row.bound}</span>` : missing()}</td>
+    <td class="num">${optional(row.percentOfPeak, (p) => `${p.toFixed(1)}%`)}</td>
+    <td>${row.backends.join(', ')}</td>
+    <td class="shapes" title="${row.inputShapes.join('\n')}">${row.inputShapes.slice(0, SHAPES_SHOWN).map((s) => html`<div class="mono">${s}</div>`)}${
+      row.inputShapes.length > SHAPES_SHOWN ? html`<div class="sub">and ${row.inputShapes.length - SHAPES_SHOWN} more</div>` : ''
+    }</td>
+  </tr>`;
+}
+
+/** Calls per run are whole unless a subgraph ran a different number of times in different runs. */
+function formatCalls(calls: number): string {
+  return Number.isInteger(calls) ? String(calls) : calls.toFixed(2);
+}
+
+function optional(value: number | undefined, format: (value: number) => string): Html | string {
+  return value === undefined || !Number.isFinite(value) ? missing() : format(value);
+}
+
+function missing(): Html {
+  return html`<span class="missing" title="not counted">–</span>`;
+}

@@ -1,0 +1,201 @@
+/**
+ * The roofline chart: every operator row placed by its arithmetic intensity (FLOPs per byte
+ * moved) and the GFLOP/s it achieved, on log-log axes, against the machine's measured ceilings
+ * when the profile has them: the compute peak as a horizontal roof, the memory bandwidth as the
+ * sloped one (attainable GFLOP/s = GB/s × FLOP/B), meeting at the ridge point. A point's area
+ * follows its share of the run, so what matters is what is big; the largest are labelled.
+ */
+
+import type { OperatorRow, Peaks, Profile } from '../profile/index.js';
+import { frameBottom, frameRight, svgChart, tooltip, xAxis, yAxis, type Frame } from './chart.js';
+import { shortOp, type OpColours } from './colours.js';
+import { groupNoun } from './elements.js';
+import { formatPercent, formatRate, formatTime } from './format.js';
+import { html, type Html } from './html.js';
+import { formatDecade, logScale, type Scale } from './scale.js';
+
+/** How many of the largest points carry a label. */
+export const LABELLED_POINTS = 8;
+
+const WIDTH = 760;
+const HEIGHT = 500;
+const FRAME: Frame = { left: 74, top: 16, width: WIDTH - 74 - 20, height: HEIGHT - 16 - 56 };
+/** Domain padding around the data, as a factor, so no point sits on an axis. */
+const PADDING = 1.6;
+const LABEL_FONT_WIDTH = 6.3;
+const LABEL_HEIGHT = 13;
+
+interface Point {
+  row: OperatorRow;
+  intensity: number;
+  gflops: number;
+}
+
+export function rooflineSection(profile: Profile, colours: OpColours): Html {
+  const points: Point[] = [];
+  const unplaced: OperatorRow[] = [];
+  for (const row of profile.operators) {
+    const intensity = row.intensity ?? 0;
+    const gflops = row.gflops ?? 0;
+    if (intensity > 0 && gflops > 0) points.push({ row, intensity, gflops });
+    else unplaced.push(row);
+  }
+  const chart = points.length
+    ? rooflineChart(points, profile, colours)
+    : html`<p class="note">No operator has a FLOP count to place.</p>`;
+  return html`<section id="roofline">
+    <h2>Roofline</h2>
+    <p class="lead">Each ${groupNoun(profile)} placed by arithmetic intensity and achieved rate, its area proportional to its share of the run. Below the sloped roof an operator is limited by memory bandwidth, below the flat one by compute.</p>
+    <div class="roofline-layout">
+      <div class="chart-frame">${chart}</div>
+      <aside class="roofline-side">${ceilingsPanel(profile.peaks)}${unplacedPanel(unplaced, profile)}</aside>
+    </div>
+  </section>`;
+}
+
+function rooflineChart(points: Point[], profile: Profile, colours: OpColours): Html {
+  const { peaks } = profile;
+  const intensities = points.map((p) => p.intensity).concat(peaks ? [peaks.ridge] : []);
+  const rates = points.map((p) => p.gflops).concat(peaks ? [peaks.gflops] : []);
+  const x = logScale(
+    Math.min(...intensities) / PADDING,
+    Math.max(...intensities) * PADDING,
+    [FRAME.left, frameRight(FRAME)],
+  );
+  const y = logScale(Math.min(...rates) / PADDING, Math.max(...rates) * PADDING, [frameBottom(FRAME), FRAME.top]);
+  const bySize = [...points].sort((a, b) => b.row.share - a.row.share);
+  return svgChart(
+    'roofline',
+    WIDTH,
+    HEIGHT,
+    'roofline: achieved GFLOP/s against arithmetic intensity',
+    html`<defs><clipPath id="roofline-plot"><rect x="${FRAME.left}" y="${FRAME.top}" width="${FRAME.width}" height="${FRAME.height}"/></clipPath></defs>
+    ${xAxis(x, FRAME, formatDecade, 'arithmetic intensity (FLOP/byte)')}
+    ${yAxis(y, FRAME, formatDecade, 'achieved GFLOP/s')}
+    ${peaks ? roofs(peaks, x, y) : ''}
+    <g class="points" clip-path="url(#roofline-plot)">
+      ${bySize.map((p) => html`<circle class="point" cx="${x(p.intensity)}" cy="${y(p.gflops)}" r="${radius(p.row.share)}" fill="${colours.of(p.row.op)}">${tooltip(pointTitle(p, profile))}</circle>`)}
+    </g>
+    ${pointLabels(bySize.slice(0, LABELLED_POINTS), x, y, profile)}`,
+  );
+}
+
+function radius(share: number): number {
+  return 3.5 + Math.sqrt(Math.max(0, share)) * 24;
+}
+
+/** The flat compute roof and sloped bandwidth roof, each dashed where the other one is lower. */
+function roofs(peaks: Peaks, x: Scale, y: Scale): Html {
+  const [xMin, xMax] = x.domain;
+  const [yMin, yMax] = y.domain;
+  const memory = (intensity: number) => peaks.gbPerSecond * intensity;
+  const slopeStart = Math.max(xMin, yMin / peaks.gbPerSecond);
+  const slopeEnd = Math.min(xMax, yMax / peaks.gbPerSecond);
+  const ridgeX = x(peaks.ridge);
+  const ridgeY = y(peaks.gflops);
+  const angle = (Math.atan2(y(memory(slopeEnd)) - y(memory(slopeStart)), x(slopeEnd) - x(slopeStart)) * 180) / Math.PI;
+  const memoryLabelAt = Math.sqrt(slopeStart * peaks.ridge);
+  return html`<g class="roofs" clip-path="url(#roofline-plot)">
+    <rect class="region memory-region" x="${FRAME.left}" y="${FRAME.top}" width="${ridgeX - FRAME.left}" height="${FRAME.height}"/>
+    <line class="roof-extension" x1="${x(xMin)}" y1="${ridgeY}" x2="${ridgeX}" y2="${ridgeY}"/>
+    <line class="roof-extension" x1="${ridgeX}" y1="${ridgeY}" x2="${x(slopeEnd)}" y2="${y(memory(slopeEnd))}"/>
+    <line class="roof compute-roof" x1="${ridgeX}" y1="${ridgeY}" x2="${x(xMax)}" y2="${ridgeY}">${tooltip([`compute peak ${formatRate(peaks.gflops)} GFLOP/s`, peaks.computeLabel])}</line>
+    <line class="roof memory-roof" x1="${x(slopeStart)}" y1="${y(memory(slopeStart))}" x2="${ridgeX}" y2="${ridgeY}">${tooltip([`memory bandwidth ${formatRate(peaks.gbPerSecond)} GB/s`, peaks.memoryLabel])}</line>
+    <line class="ridge-drop" x1="${ridgeX}" y1="${ridgeY}" x2="${ridgeX}" y2="${frameBottom(FRAME)}"/>
+    <circle class="ridge" cx="${ridgeX}" cy="${ridgeY}" r="4.5">${tooltip([`ridge point ${formatRate(peaks.ridge)} FLOP/B`])}</circle>
+  </g>
+  <g class="roof-labels">
+    <text class="roof-label" x="${frameRight(FRAME) - 6}" y="${ridgeY - 7}" text-anchor="end">${formatRate(peaks.gflops)} GFLOP/s · ${peaks.computeLabel}</text>
+    <text class="roof-label" transform="translate(${x(memoryLabelAt)} ${y(memory(memoryLabelAt)) - 7}) rotate(${angle})" text-anchor="middle">${formatRate(peaks.gbPerSecond)} GB/s</text>
+    <text class="ridge-label" x="${ridgeX + 8}" y="${frameBottom(FRAME) - 8}">ridge ${formatRate(peaks.ridge)} FLOP/B</text>
+    <text class="region-label" x="${FRAME.left + 8}" y="${FRAME.top + 16}">memory-bound</text>
+    <text class="region-label" x="${frameRight(FRAME) - 8}" y="${FRAME.top + 16}" text-anchor="end">compute-bound</text>
+  </g>`;
+}
+
+function pointTitle({ row }: Point, profile: Profile): string[] {
+  const lines = [row.node ? `${row.node} · ${row.op}` : row.key];
+  lines.push(`${formatTime(row.totalUs)} per run, ${formatPercent(row.share)} of the run`);
+  lines.push(`${formatRate(row.intensity!)} FLOP/B · ${formatRate(row.gflops!)} GFLOP/s · ${formatRate(row.gbPerSecond ?? 0)} GB/s`);
+  if (row.bound && row.percentOfPeak !== undefined) {
+    lines.push(`${row.bound}-bound: ${row.percentOfPeak.toFixed(1)}% of the ${row.bound === 'compute' ? 'compute peak' : 'bandwidth'}`);
+  }
+  if (profile.groupBy !== 'node') lines.push(`${row.calls} calls per run`);
+  return lines;
+}
+
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/**
+ * Labels for the largest points, each put right, left, above or below its point, whichever
+ * first stays inside the plot without covering a label already placed; a point with no free
+ * side goes without (its hover title still names it).
+ */
+function pointLabels(points: readonly Point[], x: Scale, y: Scale, profile: Profile): Html {
+  const placed: Box[] = [];
+  const labels: Html[] = [];
+  for (const point of points) {
+    const text = pointLabel(point.row, profile);
+    const width = text.length * LABEL_FONT_WIDTH;
+    const cx = x(point.intensity);
+    const cy = y(point.gflops);
+    const r = radius(point.row.share) + 4;
+    const candidates: { box: Box; anchor: 'start' | 'end' | 'middle'; tx: number; ty: number }[] = [
+      { box: box(cx + r, cy - LABEL_HEIGHT / 2, width), anchor: 'start', tx: cx + r, ty: cy + 4 },
+      { box: box(cx - r - width, cy - LABEL_HEIGHT / 2, width), anchor: 'end', tx: cx - r, ty: cy + 4 },
+      { box: box(cx - width / 2, cy - r - LABEL_HEIGHT, width), anchor: 'middle', tx: cx, ty: cy - r - 3 },
+      { box: box(cx - width / 2, cy + r, width), anchor: 'middle', tx: cx, ty: cy + r + 10 },
+    ];
+    const free = candidates.find((c) => insideFrame(c.box) && !placed.some((p) => overlaps(p, c.box)));
+    if (!free) continue;
+    placed.push(free.box);
+    labels.push(html`<text class="point-label" x="${free.tx}" y="${free.ty}" text-anchor="${free.anchor}">${text}</text>`);
+  }
+  return html`<g class="point-labels">${labels}</g>`;
+}
+
+function pointLabel(row: OperatorRow, profile: Profile): string {
+  if (profile.groupBy !== 'node') return shortOp(row.op);
+  const name = row.node ?? row.key;
+  return name.length > 30 ? `…${name.slice(-29)}` : name;
+}
+
+function box(left: number, top: number, width: number): Box {
+  return { left, top, right: left + width, bottom: top + LABEL_HEIGHT };
+}
+
+function insideFrame(b: Box): boolean {
+  return b.left >= FRAME.left && b.right <= frameRight(FRAME) && b.top >= FRAME.top && b.bottom <= frameBottom(FRAME);
+}
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+function ceilingsPanel(peaks: Peaks | undefined): Html {
+  if (!peaks) {
+    return html`<h3>Ceilings</h3><p class="note">No measured peaks in this profile: run <code>heddle probe</code> to place the operators against this machine's roofs.</p>`;
+  }
+  return html`<h3>Ceilings</h3>
+    <dl class="facts">
+      <dt>compute peak</dt><dd><b>${formatRate(peaks.gflops)}</b> GFLOP/s<small>${peaks.computeLabel}</small></dd>
+      <dt>memory bandwidth</dt><dd><b>${formatRate(peaks.gbPerSecond)}</b> GB/s<small>${peaks.memoryLabel}</small></dd>
+      <dt>ridge point</dt><dd><b>${formatRate(peaks.ridge)}</b> FLOP/B<small>left of it memory-bound, right of it compute-bound</small></dd>
+    </dl>
+    <p class="source">${peaks.source}</p>`;
+}
+
+function unplacedPanel(unplaced: readonly OperatorRow[], profile: Profile): Html {
+  if (unplaced.length === 0) return html``;
+  const share = unplaced.reduce((sum, row) => sum + row.share, 0);
+  return html`<h3>Not on the chart</h3>
+    <p class="note">${unplaced.length} ${groupNoun(profile, unplaced.length)} (${formatPercent(share)} of the run) without FLOPs to place: ${unplaced
+      .slice(0, 12)
+      .map((row) => row.key)
+      .join(', ')}${unplaced.length > 12 ? ', …' : ''}.</p>`;
+}
