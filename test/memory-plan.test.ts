@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from '../src/index.js';
-import type { PlanInstance } from '../src/runtime/executor.js';
+import type { PlanInstance } from '../src/plan/instance.js';
 import { exportModels, modelsDir } from './helpers/models.js';
 import { readNpyFiles } from './helpers/tensors.js';
 

@@ -133,7 +133,14 @@ function controlFlow(): ModuleBuilder {
     () => sign.f64Const(1),
   );
 
-  const swap = module.function('swap_sub', { params: [['a', 'i32'], ['b', 'i32']], results: ['i32'], export: true });
+  const swap = module.function('swap_sub', {
+    params: [
+      ['a', 'i32'],
+      ['b', 'i32'],
+    ],
+    results: ['i32'],
+    export: true,
+  });
   // A block that takes two values and leaves them swapped (multi-value).
   swap.get(swap.params[0]).get(swap.params[1]);
   const pair = { params: ['i32', 'i32'], results: ['i32', 'i32'] } as const;
@@ -149,7 +156,11 @@ function controlFlow(): ModuleBuilder {
   pick.get(pick.params[0]).call(log);
   pick.i32Const(3).drop().nop();
 
-  const memory = module.function('fill_and_sum', { params: [['bytes', 'i32']], results: ['i32'], export: true });
+  const memory = module.function('fill_and_sum', {
+    params: [['bytes', 'i32']],
+    results: ['i32'],
+    export: true,
+  });
   memory.i32Const(0).i32Const(3).get(memory.params[0]).memoryFill();
   memory.i32Const(64).i32Const(0).get(memory.params[0]).memoryCopy();
   memory.i32Const(64).mem('i32.load8_u').memorySize().op('i32.add');
@@ -166,9 +177,13 @@ test('every instruction encodes as wat2wasm encodes the text dump', { skip: noWa
   assertSameAsWat2wasm(everyInstruction());
 });
 
-test('control flow, globals, imports and calls encode as wat2wasm encodes the text dump', { skip: noWabt }, () => {
-  assertSameAsWat2wasm(controlFlow());
-});
+test(
+  'control flow, globals, imports and calls encode as wat2wasm encodes the text dump',
+  { skip: noWabt },
+  () => {
+    assertSameAsWat2wasm(controlFlow());
+  },
+);
 
 test('control flow runs: loops, br_table, if/else, multi-value blocks, select, calls', () => {
   const logged: number[] = [];
@@ -177,7 +192,10 @@ test('control flow runs: loops, br_table, if/else, multi-value blocks, select, c
   assert.equal(call('triangle', 10), 55);
   assert.equal(call('triangle', 0), 0);
   assert.equal((exports.calls as { value: number }).value, 2);
-  assert.deepEqual([0, 1, 2, 3, -1].map((x) => call('classify', x)), [100, 101, 102, 102, 102]);
+  assert.deepEqual(
+    [0, 1, 2, 3, -1].map((x) => call('classify', x)),
+    [100, 101, 102, 102, 102],
+  );
   assert.deepEqual([call('sign', -2.5), call('sign', 4)], [-1, 1]);
   assert.equal(call('swap_sub', 10, 3), 3 - 10);
   assert.deepEqual([call('pick', 1), call('pick', 0)], [7, 9]);
@@ -185,21 +203,53 @@ test('control flow runs: loops, br_table, if/else, multi-value blocks, select, c
   assert.equal(call('fill_and_sum', 16), 3 + 1);
 });
 
-test('constants keep their value at the edges of their types', () => {
+const I32S = [0, -1, 63, 64, -64, -65, 0x7fffffff, -0x80000000, 0xffffffff];
+const I64S = [0n, -1n, (1n << 63n) - 1n, -(1n << 63n), 1n << 40n];
+const F32S = [0.1, -0, 3.4028234663852886e38, 1.401298464324817e-45, Infinity, -Infinity];
+const F64S = [0.1, Number.MIN_VALUE, -Number.MAX_VALUE, NaN];
+
+/** One exported function per constant, plus a v128 constant of each float shape. */
+function constants(): ModuleBuilder {
   const module = new ModuleBuilder();
-  const i32s = [0, -1, 63, 64, -64, -65, 0x7fffffff, -0x80000000, 0xffffffff];
-  const i64s = [0n, -1n, (1n << 63n) - 1n, -(1n << 63n), 1n << 40n];
-  const f32s = [0.1, -0, 3.4028234663852886e38, 1.401298464324817e-45, Infinity, -Infinity];
-  i32s.forEach((value, i) => module.function(`i32_${i}`, { results: ['i32'], export: true }).i32Const(value));
-  i64s.forEach((value, i) => module.function(`i64_${i}`, { results: ['i64'], export: true }).i64Const(value));
-  f32s.forEach((value, i) => module.function(`f32_${i}`, { results: ['f32'], export: true }).f32Const(value));
-  module.function('f64_nan', { results: ['f64'], export: true }).f64Const(NaN);
-  const exports = instantiate(module);
+  I32S.forEach((value, i) => module.function(`i32_${i}`, { results: ['i32'], export: true }).i32Const(value));
+  I64S.forEach((value, i) => module.function(`i64_${i}`, { results: ['i64'], export: true }).i64Const(value));
+  F32S.forEach((value, i) => module.function(`f32_${i}`, { results: ['f32'], export: true }).f32Const(value));
+  F64S.forEach((value, i) => module.function(`f64_${i}`, { results: ['f64'], export: true }).f64Const(value));
+  const lanes = module.function('lanes', { results: ['f64'], export: true });
+  lanes.v128Const('f32x4', [0.1, -0, 1e-40, -Infinity]).lane('f32x4.extract_lane', 0).op('f64.promote_f32');
+  lanes.v128Const('f64x2', [0.25, 1e300]).lane('f64x2.extract_lane', 1).op('f64.add');
+  lanes
+    .v128Const('i64x2', [-1n, 1n << 62n])
+    .op('v128.any_true')
+    .op('f64.convert_i32_u')
+    .op('f64.add');
+  return module;
+}
+
+test('constants encode as wat2wasm encodes their text', { skip: noWabt }, () => {
+  assertSameAsWat2wasm(constants());
+});
+
+test('constants keep their value at the edges of their types', () => {
+  const exports = instantiate(constants());
   const read = (name: string) => (exports[name] as () => number | bigint)();
-  assert.deepEqual(i32s.map((_, i) => read(`i32_${i}`)), i32s.map((v) => v | 0));
-  assert.deepEqual(i64s.map((_, i) => read(`i64_${i}`)), i64s);
-  assert.deepEqual(f32s.map((_, i) => read(`f32_${i}`)), f32s.map(Math.fround));
-  assert.ok(Number.isNaN(read('f64_nan')));
+  assert.deepEqual(
+    I32S.map((_, i) => read(`i32_${i}`)),
+    I32S.map((v) => v | 0),
+  );
+  assert.deepEqual(
+    I64S.map((_, i) => read(`i64_${i}`)),
+    I64S,
+  );
+  assert.deepEqual(
+    F32S.map((_, i) => read(`f32_${i}`)),
+    F32S.map(Math.fround),
+  );
+  assert.deepEqual(
+    F64S.map((_, i) => read(`f64_${i}`)),
+    F64S,
+  );
+  assert.equal(read('lanes'), Math.fround(0.1) + 1e300 + 1);
 });
 
 test('SIMD and relaxed SIMD compute lane by lane in a shared memory', () => {
@@ -209,9 +259,18 @@ test('SIMD and relaxed SIMD compute lane by lane in a shared memory', () => {
   const fn = module.function('kernel', { results: ['f32'], export: true });
   const a = fn.local('v128', 'a');
   fn.i32Const(0).mem('v128.load').set(a);
-  fn.i32Const(64).get(a).i32Const(0).mem('v128.load', { offset: 16 }).i32Const(0).mem('v128.load', { offset: 32 });
+  fn.i32Const(64)
+    .get(a)
+    .i32Const(0)
+    .mem('v128.load', { offset: 16 })
+    .i32Const(0)
+    .mem('v128.load', { offset: 32 });
   fn.op('f32x4.relaxed_madd').mem('v128.store');
-  fn.i32Const(80).get(a).get(a).shuffle([12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3]).mem('v128.store');
+  fn.i32Const(80)
+    .get(a)
+    .get(a)
+    .shuffle([12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3])
+    .mem('v128.store');
   fn.i32Const(0).mem('v128.load', { offset: 32 }).lane('f32x4.extract_lane', 2);
   const floats = new Float32Array(memory.buffer);
   floats.set([1, 2, 3, 4, 0.5, 0.25, 2, -1, 10, 20, 30, 40]);
@@ -225,7 +284,14 @@ test('atomics read-modify-write a shared memory and wait reports a changed value
   const module = new ModuleBuilder().importMemory('env', 'memory', { initial: 1, maximum: 1, shared: true });
   const add = module.function('add', { params: [['v', 'i32']], results: ['i32'], export: true });
   add.i32Const(8).get(add.params[0]).mem('i32.atomic.rmw.add');
-  const swap = module.function('cas', { params: [['old', 'i32'], ['new', 'i32']], results: ['i32'], export: true });
+  const swap = module.function('cas', {
+    params: [
+      ['old', 'i32'],
+      ['new', 'i32'],
+    ],
+    results: ['i32'],
+    export: true,
+  });
   swap.i32Const(8).get(swap.params[0]).get(swap.params[1]).mem('i32.atomic.rmw.cmpxchg');
   const wait = module.function('wait_if', { params: [['expected', 'i32']], results: ['i32'], export: true });
   wait.i32Const(8).get(wait.params[0]).i64Const(0).mem('memory.atomic.wait32');
@@ -244,7 +310,10 @@ test('atomics read-modify-write a shared memory and wait reports a changed value
 test('mistakes fail where they are emitted, naming the function and the instruction', () => {
   const fresh = () => new ModuleBuilder().defineMemory({ initial: 1 });
   const expectError = (pattern: RegExp, build: (module: ModuleBuilder) => void) =>
-    assert.throws(() => build(fresh()), (error: Error) => error instanceof WasmAssemblyError && pattern.test(error.message));
+    assert.throws(
+      () => build(fresh()),
+      (error: Error) => error instanceof WasmAssemblyError && pattern.test(error.message),
+    );
 
   expectError(/\$mix, instruction 3 \(f32x4\.add\): expected v128 on the stack but found f32/, (m) =>
     m.function('mix').i32Const(0).mem('v128.load').f32Const(1).op('f32x4.add'),
@@ -271,14 +340,22 @@ test('mistakes fail where they are emitted, naming the function and the instruct
   expectError(/lane 4 is out of range 0\.\.3/, (m) =>
     m.function('lanes').f32Const(0).op('f32x4.splat').lane('f32x4.extract_lane', 4),
   );
-  expectError(/global \$g is immutable/, (m) => m.function('set').i32Const(1).globalSet(m.global('g', 'i32', 0)));
+  expectError(/global \$g is immutable/, (m) =>
+    m
+      .function('set')
+      .i32Const(1)
+      .globalSet(m.global('g', 'i32', 0)),
+  );
   expectError(/export "f" is declared twice/, (m) => {
     m.function('f', { export: true });
     m.function('g', { export: 'f' });
   });
   assert.throws(() => {
     const module = new ModuleBuilder();
-    module.function('load', { results: ['i32'] }).i32Const(0).mem('i32.load');
+    module
+      .function('load', { results: ['i32'] })
+      .i32Const(0)
+      .mem('i32.load');
     module.encode();
   }, /accesses memory but the module has none/);
   expectError(/a shared memory must declare its maximum/, () =>
@@ -302,10 +379,14 @@ test('the text dump names functions, locals and labels and indents by nesting', 
   const fn = module.function('sum4', { params: [['ptr', 'i32']], results: ['f32'], export: true });
   const acc = fn.local('v128', 'acc');
   fn.i32Const(0).set(fn.params[0]);
-  fn.loop(null, (rows) => {
-    fn.get(acc).get(fn.params[0]).mem('v128.load', { offset: 16 }).op('f32x4.add').set(acc);
-    fn.get(fn.params[0]).i32Const(0).op('i32.ne').brIf(rows);
-  }, 'rows');
+  fn.loop(
+    null,
+    (rows) => {
+      fn.get(acc).get(fn.params[0]).mem('v128.load', { offset: 16 }).op('f32x4.add').set(acc);
+      fn.get(fn.params[0]).i32Const(0).op('i32.ne').brIf(rows);
+    },
+    'rows',
+  );
   fn.get(acc).lane('f32x4.extract_lane', 0);
   assert.equal(
     module.toText(),

@@ -36,13 +36,6 @@ export interface PreparedKernel {
   run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs>;
 }
 
-/** The work a node does, for partitioning now and for the roofline later. */
-export interface NodeCost {
-  flops: number;
-  bytesRead: number;
-  bytesWritten: number;
-}
-
 export interface Backend {
   readonly name: string;
   /** The memory space its values live in; `HOST_DEVICE` backends share plain host memory. */

@@ -7,6 +7,8 @@ import { Command, Option } from 'commander';
 import { HeddleError } from '../core/errors.js';
 import { conformanceCommand } from './conformance.js';
 import { inspectCommand } from './inspect.js';
+import { probeCommand } from './probe.js';
+import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 
 const program = new Command();
@@ -92,7 +94,6 @@ program
   .option('--diff <files...>', 'compare two profiles written with --json: A.json B.json')
   .addOption(optimizationOption())
   .action(async (model: string | undefined, options) => {
-    const { profileCommand } = await import('./profile.js');
     process.exitCode = await profileCommand(model, options);
   });
 
@@ -103,7 +104,6 @@ program
   .option('--refresh', 'measure again even when a cached result exists')
   .option('--verify', 'compare the ceilings with independent measurements (wabt, sysbench)')
   .action(async (options) => {
-    const { probeCommand } = await import('./probe.js');
     process.exitCode = await probeCommand(options);
   });
 

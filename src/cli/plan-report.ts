@@ -5,7 +5,7 @@
 
 import { describeType, opLabel, type Graph } from '../ir/graph.js';
 import type { Rewrite } from '../passes/index.js';
-import type { PlanInstance } from '../runtime/executor.js';
+import type { PlanInstance } from '../plan/instance.js';
 import { formatBytes } from './format.js';
 
 export interface PlanReport {

@@ -25,7 +25,11 @@ export async function probeCommand(options: ProbeOptions): Promise<number> {
   return 0;
 }
 
-async function verify(probe: ProbeResult, options: ProbeOptions, onProgress: (m: string) => void): Promise<number> {
+async function verify(
+  probe: ProbeResult,
+  options: ProbeOptions,
+  onProgress: (m: string) => void,
+): Promise<number> {
   if (!probe.ceilings) {
     console.error(`heddle: nothing to verify: ${probe.ceilingsMissing}`);
     return 1;
@@ -68,14 +72,23 @@ function formatCeilings(ceilings: Ceilings): string {
   const all = `${ceilings.threads} threads`;
   const compute = new Table({ head: ['GFLOP/s', '1 thread', all, 'scaling'], style });
   for (const { path, gflops } of ceilings.compute) {
-    compute.push([path, fixed(gflops.perThread), fixed(gflops.allThreads), `${fixed(gflops.allThreads / gflops.perThread, 2)}×`]);
+    compute.push([
+      path,
+      fixed(gflops.perThread),
+      fixed(gflops.allThreads),
+      `${fixed(gflops.allThreads / gflops.perThread, 2)}×`,
+    ]);
   }
   const bandwidth = new Table({
     head: ['GB/s', 'buffer', 'read, 1 thread', `read, ${all}`, 'copy, 1 thread', `copy, ${all}`],
     style,
   });
   for (const { level, bufferBytes, read, copy } of ceilings.bandwidth) {
-    bandwidth.push([level, formatBytes(bufferBytes), ...[read, copy].flatMap((r) => [fixed(r.perThread), fixed(r.allThreads)])]);
+    bandwidth.push([
+      level,
+      formatBytes(bufferBytes),
+      ...[read, copy].flatMap((r) => [fixed(r.perThread), fixed(r.allThreads)]),
+    ]);
   }
   const { targetMs, repetitions } = ceilings.settings;
   const lines = [
@@ -91,17 +104,43 @@ function formatCeilings(ceilings: Ceilings): string {
         `${fixed(ceilings.ridge.allThreads, 2)} on ${all} (best peak over DRAM copy bandwidth)`,
     );
   }
+  const { cpuShare } = ceilings;
+  lines.push(
+    `cpu share  ${percent(cpuShare.perThread)} on 1 thread, ${percent(cpuShare.allThreads)} on ${all}` +
+      ' (of the CPU time the measuring threads could have had)',
+  );
+  if (Math.min(cpuShare.perThread, cpuShare.allThreads) < BUSY_SHARE) {
+    lines.push(
+      'warning    other processes were busy while measuring: the ceilings are low; run `heddle probe --refresh` on an idle machine',
+    );
+  }
   return lines.join('\n');
 }
 
 function formatComparisons(comparisons: Comparison[]): string {
   const style = process.stdout.isTTY ? {} : { head: [], border: [] };
-  const table = new Table({ head: ['ceiling', 'probe', 'independent', 'ratio', 'independent method'], style });
+  const table = new Table({
+    head: ['ceiling', 'probe', 'independent', 'ratio', 'independent method'],
+    style,
+  });
   for (const c of comparisons) {
     const ratio = c.independent === undefined ? '' : `${fixed(c.independent / c.probe, 3)}`;
-    table.push([c.ceiling, `${fixed(c.probe)} ${c.unit}`, c.independent === undefined ? c.note ?? '' : `${fixed(c.independent)} ${c.unit}`, ratio, c.method]);
+    table.push([
+      c.ceiling,
+      `${fixed(c.probe)} ${c.unit}`,
+      c.independent === undefined ? (c.note ?? '') : `${fixed(c.independent)} ${c.unit}`,
+      ratio,
+      c.method,
+    ]);
   }
   return table.toString();
+}
+
+/** Below this share of the CPU the measuring threads shared their cores with other work. */
+const BUSY_SHARE = 0.9;
+
+function percent(share: number): string {
+  return `${Math.round(share * 100)}%`;
 }
 
 function fixed(value: number, digits = 1): string {

@@ -19,7 +19,13 @@ export function cacheDirectory(): string {
 
 export function machineFingerprint(machine: MachineInfo): string {
   const { cpu, caches, os: system, node, v8 } = machine;
-  const identity = JSON.stringify({ cpu, caches, system: [system.platform, system.release, system.arch], node, v8 });
+  const identity = JSON.stringify({
+    cpu,
+    caches,
+    system: [system.platform, system.release, system.arch],
+    node,
+    v8,
+  });
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }
 

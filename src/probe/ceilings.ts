@@ -14,7 +14,13 @@
 import { webAssembly, type WasmMemory } from '../backends/wasm/assembler/engine.js';
 import { PAGE_BYTES } from '../backends/wasm/assembler/index.js';
 import type { WasmFeatures } from './features.js';
-import { buildKernelModule, FLOPS_PER_ITERATION, peakExport, STREAM_CHUNK, type SimdPath } from './kernels.js';
+import {
+  buildKernelModule,
+  FLOPS_PER_ITERATION,
+  peakExport,
+  STREAM_CHUNK,
+  type SimdPath,
+} from './kernels.js';
 import type { MachineInfo } from './machine.js';
 import { WorkerTeam, type TrialTiming } from './team.js';
 import { bestRate, calibrate } from './timing.js';
@@ -111,10 +117,8 @@ export async function measureCeilings(
   const { memory, plans } = allocate(planLevels(machine, threads, options), threads, features.threads);
   const pages = memory.buffer.byteLength / PAGE_BYTES;
   const bytes = buildKernelModule({ pages, shared: features.threads, paths }).encode();
-  const kernels = new webAssembly.Instance(new webAssembly.Module(bytes), { env: { memory } }).exports as Record<
-    string,
-    (...args: number[]) => number
-  >;
+  const kernels = new webAssembly.Instance(new webAssembly.Module(bytes), { env: { memory } })
+    .exports as Record<string, (...args: number[]) => number>;
   const team = threads > 1 ? await WorkerTeam.start(threads, bytes, memory) : undefined;
   const measurer = new Measurer(kernels, team, targetMs, repetitions);
   try {
@@ -202,12 +206,17 @@ class Measurer {
     if (!this.team) return { perThread, allThreads: perThread };
 
     // Each team thread streams over its own buffer, for about as long as the thread alone did.
-    const teamCount = bytesAlone > 0 ? Math.max(1, Math.round((count * bytesAlone) / bytesPerTeamThread)) : count;
+    const teamCount =
+      bytesAlone > 0 ? Math.max(1, Math.round((count * bytesAlone) / bytesPerTeamThread)) : count;
     const warmupCount = Math.max(1, Math.round(teamCount / 20));
     const jobs = Array.from({ length: this.team.size }, (_, i) => ({
       kernel: workload.kernel,
       args: workload.args(i * bytesPerTeamThread, bytesPerTeamThread, teamCount),
-      warmupArgs: workload.args(i * bytesPerTeamThread, Math.min(bytesPerTeamThread, WARMUP_BYTES), warmupCount),
+      warmupArgs: workload.args(
+        i * bytesPerTeamThread,
+        Math.min(bytesPerTeamThread, WARMUP_BYTES),
+        warmupCount,
+      ),
       warmupCalls: 3,
     }));
     const teamWork = this.team.size * teamCount * workload.workPerCount(bytesPerTeamThread);
@@ -268,9 +277,14 @@ function spanSeconds(timings: TrialTiming[]): number {
   return (end - start) / 1000;
 }
 
-function planLevels(machine: MachineInfo, threads: number, { levels, dramBytes }: MeasureOptions): LevelPlan[] {
+function planLevels(
+  machine: MachineInfo,
+  threads: number,
+  { levels, dramBytes }: MeasureOptions,
+): LevelPlan[] {
   const { l1d, l2, l3 } = machine.caches;
-  const cores = typeof machine.cpu.physicalCores === 'number' ? machine.cpu.physicalCores : machine.cpu.logicalCores;
+  const cores =
+    typeof machine.cpu.physicalCores === 'number' ? machine.cpu.physicalCores : machine.cpu.logicalCores;
   const l2Bytes = typeof l2 === 'number' ? l2 : DEFAULT_L2;
   const plans: LevelPlan[] = [];
   const privateLevel = (level: MemoryLevel, bytes: number) =>
@@ -281,7 +295,10 @@ function planLevels(machine: MachineInfo, threads: number, { levels, dramBytes }
   privateLevel('L1d', (typeof l1d === 'number' ? l1d : DEFAULT_L1D) / 2);
   privateLevel('L2', l2Bytes / 2);
   if (typeof l3 === 'number') sharedLevel('L3', Math.min(l3 / 2, 4 * l2Bytes * cores));
-  sharedLevel('DRAM', dramBytes ?? (typeof l3 === 'number' ? clamp(4 * l3, DRAM_MIN, DRAM_MAX) : DRAM_WITHOUT_L3));
+  sharedLevel(
+    'DRAM',
+    dramBytes ?? (typeof l3 === 'number' ? clamp(4 * l3, DRAM_MIN, DRAM_MAX) : DRAM_WITHOUT_L3),
+  );
   return plans.filter((plan) => !levels || levels.includes(plan.level));
 }
 
@@ -307,7 +324,11 @@ function allocate(
       if (!(error instanceof RangeError) || !dram || dram.bytes / 2 < DRAM_FLOOR) throw error;
       plans = plans.map((plan) =>
         plan === dram
-          ? { ...plan, bytes: streamable(plan.bytes / 2), bytesPerTeamThread: streamable(plan.bytesPerTeamThread / 2) }
+          ? {
+              ...plan,
+              bytes: streamable(plan.bytes / 2),
+              bytesPerTeamThread: streamable(plan.bytesPerTeamThread / 2),
+            }
           : plan,
       );
     }

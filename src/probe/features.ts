@@ -40,7 +40,11 @@ export function detectWasmFeatures(): WasmFeatures {
 
 function simdProbe(): Uint8Array {
   const module = new ModuleBuilder();
-  module.function('probe', { results: ['f32'] }).f32Const(1).op('f32x4.splat').lane('f32x4.extract_lane', 0);
+  module
+    .function('probe', { results: ['f32'] })
+    .f32Const(1)
+    .op('f32x4.splat')
+    .lane('f32x4.extract_lane', 0);
   return module.encode();
 }
 
@@ -55,7 +59,11 @@ function relaxedSimdProbe(): Uint8Array {
 function threadsWork(): boolean {
   const limits = { initial: 1, maximum: 1, shared: true };
   const module = new ModuleBuilder().importMemory('env', 'memory', limits);
-  module.function('probe', { results: ['i32'] }).i32Const(0).i32Const(1).mem('i32.atomic.rmw.add');
+  module
+    .function('probe', { results: ['i32'] })
+    .i32Const(0)
+    .i32Const(1)
+    .mem('i32.atomic.rmw.add');
   if (!webAssembly.validate(module.encode())) return false;
   try {
     return new webAssembly.Memory(limits).buffer instanceof SharedArrayBuffer;

@@ -17,9 +17,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { webAssembly, type WasmMemory } from '../backends/wasm/assembler/engine.js';
+import { webAssembly } from '../backends/wasm/assembler/engine.js';
 import { PAGE_BYTES } from '../backends/wasm/assembler/index.js';
-import { detectWasmFeatures } from './features.js';
 import type { ProbeResult } from './index.js';
 import {
   buildKernelModule,
@@ -29,13 +28,13 @@ import {
   peakExport,
   type SimdPath,
 } from './kernels.js';
-import { WorkerTeam } from './team.js';
+import { WorkerTeam, type TrialTiming } from './team.js';
 import { bestRate, calibrate } from './timing.js';
 
 export interface Comparison {
   ceiling: string;
   unit: 'GFLOP/s' | 'GB/s';
-  /** Median over the rounds of the probe's own measurement, taken now. */
+  /** The probe's figure: the median over the rounds when measured now, else the cached ceiling. */
   probe: number;
   /** Median over the rounds of the independent measurement; absent when it could not run. */
   independent?: number;
@@ -45,9 +44,11 @@ export interface Comparison {
 }
 
 export interface CompareOptions {
+  /** Alternating rounds of both sides (default 5). */
   rounds?: number;
-  /** Calls per round and side; the best counts. */
+  /** Calls per round and side; the best counts (default 3). */
   calls?: number;
+  /** Duration of one call of a peak kernel (default 100 ms). */
   targetMs?: number;
   onProgress?: (message: string) => void;
 }
@@ -56,85 +57,86 @@ type Kernel = (...args: number[]) => unknown;
 
 const WABT_METHOD = "hand-written WAT, wabt's wat2wasm";
 
-export async function compareWithIndependent(probe: ProbeResult, options: CompareOptions = {}): Promise<Comparison[]> {
-  const rounds = options.rounds ?? 5;
-  const calls = options.calls ?? 3;
-  const targetMs = options.targetMs ?? 100;
+export async function compareWithIndependent(
+  probe: ProbeResult,
+  options: CompareOptions = {},
+): Promise<Comparison[]> {
+  const ceilings = probe.ceilings!;
   const progress = options.onProgress ?? (() => {});
-  const features = detectWasmFeatures();
-  const paths: SimdPath[] = features.relaxedSimd ? ['mul-add', 'relaxed-madd'] : ['mul-add'];
-  const threads = probe.ceilings!.threads;
-  const dramBytes = probe.ceilings!.bandwidth.find((b) => b.level === 'DRAM')?.bufferBytes;
-  const independent = assembleWithWabt(paths, dramBytes ?? 0);
-
+  const paths = ceilings.compute.map((c) => c.path);
+  const dram = ceilings.bandwidth.find((b) => b.level === 'DRAM');
   const comparisons: Comparison[] = [];
-  for (const path of paths) {
-    progress(`peak ${path}, probe and independent`);
-    comparisons.push(...(await comparePeak(path, threads, independent, { rounds, calls, targetMs })));
+  try {
+    progress('peaks, probe and independent in turn');
+    comparisons.push(...(await comparePeaks(paths, ceilings.threads, options)));
+    if (dram) {
+      progress(
+        `DRAM bandwidth over ${Math.round(dram.bufferBytes / 2 ** 20)} MiB, probe and independent in turn`,
+      );
+      comparisons.push(...(await compareDram(dram.bufferBytes, options)));
+    }
+  } catch (error) {
+    if (!(error instanceof IndependentUnavailable)) throw error;
+    comparisons.push(...unverified(probe, error.message));
   }
-  if (dramBytes !== undefined) {
-    progress(`DRAM bandwidth over ${Math.round(dramBytes / 2 ** 20)} MiB, probe and independent`);
-    comparisons.push(...compareDram(dramBytes, independent, { rounds, calls }));
-    comparisons.push(nativeDramReference(probe, dramBytes));
-  }
+  if (dram) comparisons.push(nativeDramReference(dram.read.perThread, dram.bufferBytes));
   return comparisons;
 }
 
-/** The wabt-assembled modules (peaks without memory, streams with their own), or why there are none. */
-type Independent = { peaks: Uint8Array; streams: Uint8Array } | { error: string };
-
-async function comparePeak(
-  path: SimdPath,
+/**
+ * Each path's peak on one thread and, when `threads` > 1, on that many at once: the probe's
+ * kernels, instantiation and team against the wabt-assembled kernels and their own workers.
+ */
+export async function comparePeaks(
+  paths: readonly SimdPath[],
   threads: number,
-  independent: Independent,
-  { rounds, calls, targetMs }: { rounds: number; calls: number; targetMs: number },
+  options: CompareOptions = {},
 ): Promise<Comparison[]> {
-  const name = peakExport(path);
-  const probeBytes = buildKernelModule({ pages: 1, shared: true, paths: [path] }).encode();
+  const { rounds = 5, calls = 3, targetMs = 100 } = options;
+  const independentBytes = assembleWat(peaksWat(paths));
+  const independentKernels = instantiate(independentBytes, {});
+  const probeBytes = buildKernelModule({ pages: 1, shared: true, paths }).encode();
   const memory = new webAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-  const probeKernel = instantiate(probeBytes, { env: { memory } })[name];
-  const iterations = calibrate((n) => probeKernel(n), targetMs);
-  const gflops = (seconds: number, copies = 1) => (copies * iterations * FLOPS_PER_ITERATION) / seconds / 1e9;
-  const label = (scope: string) => `peak ${path}, ${scope}`;
-  if ('error' in independent) {
-    return [1, threads].map((n) => ({
-      ceiling: label(n === 1 ? '1 thread' : `${n} threads`),
-      unit: 'GFLOP/s' as const,
-      probe: bestRate(() => probeKernel(iterations), iterations * FLOPS_PER_ITERATION, calls) / 1e9,
-      method: WABT_METHOD,
-      note: independent.error,
-    }));
-  }
-  const independentKernel = instantiate(independent.peaks, {})[name];
-  for (let i = 0; i < 5; i++) independentKernel(Math.max(1, Math.round(iterations / 20)));
+  const probeKernels = instantiate(probeBytes, { env: { memory } });
   const team = threads > 1 ? await WorkerTeam.start(threads, probeBytes, memory) : undefined;
+  const comparisons: Comparison[] = [];
   try {
-    const alone = { probe: [] as number[], independent: [] as number[] };
-    const together = { probe: [] as number[], independent: [] as number[] };
-    for (let round = 0; round < rounds; round++) {
-      alone.probe.push(bestRate(() => probeKernel(iterations), iterations * FLOPS_PER_ITERATION, calls) / 1e9);
-      alone.independent.push(gflops(bestSeconds(() => independentKernel(iterations), calls)));
+    for (const path of paths) {
+      const name = peakExport(path);
+      const probeKernel = probeKernels[name];
+      const independentKernel = independentKernels[name];
+      const iterations = calibrate(probeKernel, targetMs);
+      for (let i = 0; i < 5; i++) independentKernel(Math.max(1, iterations >> 4));
+      const gflops = (seconds: number, copies = 1) =>
+        (copies * iterations * FLOPS_PER_ITERATION) / seconds / 1e9;
+      const alone = await interleave(
+        rounds,
+        () => bestRate(() => probeKernel(iterations), iterations * FLOPS_PER_ITERATION, calls) / 1e9,
+        () => gflops(bestSeconds(() => independentKernel(iterations), calls)),
+      );
+      comparisons.push({ ceiling: `peak ${path}, 1 thread`, unit: 'GFLOP/s', ...alone, method: WABT_METHOD });
       if (!team) continue;
-      const job = { kernel: name, args: [iterations], warmupArgs: [Math.max(1, iterations >> 5)], warmupCalls: 2 };
-      let best = 0;
-      for (let call = 0; call < calls; call++) {
-        const timings = await team.trial(Array.from({ length: threads }, () => job));
-        const span = Math.max(...timings.map((t) => t.end)) - Math.min(...timings.map((t) => t.start));
-        best = Math.max(best, gflops(span / 1000, threads));
-      }
-      together.probe.push(best);
-      const seconds = await independentTeamSeconds(independent.peaks, name, iterations, threads, calls);
-      together.independent.push(gflops(seconds, threads));
-    }
-    const comparisons: Comparison[] = [
-      { ceiling: label('1 thread'), unit: 'GFLOP/s', probe: median(alone.probe), independent: median(alone.independent), method: WABT_METHOD },
-    ];
-    if (team) {
+      const job = {
+        kernel: name,
+        args: [iterations],
+        warmupArgs: [Math.max(1, iterations >> 5)],
+        warmupCalls: 2,
+      };
+      const together = await interleave(
+        rounds,
+        async () => {
+          let best = Infinity;
+          for (let call = 0; call < calls; call++)
+            best = Math.min(best, spanSeconds(await team.trial(Array(threads).fill(job))));
+          return gflops(best, threads);
+        },
+        async () =>
+          gflops(await independentTeamSeconds(independentBytes, name, iterations, threads, calls), threads),
+      );
       comparisons.push({
-        ceiling: label(`${threads} threads`),
+        ceiling: `peak ${path}, ${threads} threads`,
         unit: 'GFLOP/s',
-        probe: median(together.probe),
-        independent: median(together.independent),
+        ...together,
         method: `${WABT_METHOD}, ${threads} workers`,
       });
     }
@@ -144,50 +146,96 @@ async function comparePeak(
   }
 }
 
-function compareDram(bytes: number, independent: Independent, { rounds, calls }: { rounds: number; calls: number }): Comparison[] {
+/** One thread's read and copy bandwidth over a DRAM-sized buffer. */
+async function compareDram(bytes: number, options: CompareOptions): Promise<Comparison[]> {
+  const { rounds = 5, calls = 3 } = options;
   const pages = Math.ceil(bytes / PAGE_BYTES);
+  // Both sides stream over the same memory: two buffers of this size were seen to differ by more
+  // than 10% here (their physical pages differ), which would hide what is being compared.
   const memory = new webAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  // Touch every page, so reads see memory rather than the kernel's shared zero page.
   new Uint8Array(memory.buffer).fill(1);
-  const probeKernels = instantiate(buildKernelModule({ pages, shared: true, paths: [] }).encode(), { env: { memory } });
-  const kinds = ['read', 'copy'] as const;
-  if ('error' in independent) {
-    return kinds.map((kind) => ({
-      ceiling: `DRAM ${kind}, 1 thread`,
-      unit: 'GB/s' as const,
-      probe: bestRate(() => probeKernels[kind](0, bytes, 1), bytes, calls) / 1e9,
-      method: WABT_METHOD,
-      note: independent.error,
-    }));
-  }
-  const own = instantiate(independent.streams, {});
-  new Uint8Array((own.memory as unknown as WasmMemory).buffer).fill(1);
-  return kinds.map((kind) => {
-    const probeRates: number[] = [];
-    const independentRates: number[] = [];
-    probeKernels[kind](0, bytes, 1);
-    own[kind](bytes);
-    for (let round = 0; round < rounds; round++) {
-      probeRates.push(bestRate(() => probeKernels[kind](0, bytes, 1), bytes, calls) / 1e9);
-      independentRates.push(bytes / bestSeconds(() => own[kind](bytes), calls) / 1e9);
-    }
-    return {
-      ceiling: `DRAM ${kind}, 1 thread`,
-      unit: 'GB/s' as const,
-      probe: median(probeRates),
-      independent: median(independentRates),
-      method: WABT_METHOD,
-    };
+  const independent = instantiate(assembleWat(streamsWat(pages)), { env: { memory } });
+  const probe = instantiate(buildKernelModule({ pages, shared: true, paths: [] }).encode(), {
+    env: { memory },
   });
+  const comparisons: Comparison[] = [];
+  for (const kind of ['read', 'copy'] as const) {
+    probe[kind](0, bytes, 1);
+    independent[kind](bytes);
+    const rates = await interleave(
+      rounds,
+      () => bestRate(() => probe[kind](0, bytes, 1), bytes, calls) / 1e9,
+      () => bytes / bestSeconds(() => independent[kind](bytes), calls) / 1e9,
+    );
+    comparisons.push({ ceiling: `DRAM ${kind}, 1 thread`, unit: 'GB/s', ...rates, method: WABT_METHOD });
+  }
+  return comparisons;
 }
 
-/** A native program's DRAM read figure, against the probe's cached one. */
-function nativeDramReference(probe: ProbeResult, bytes: number): Comparison {
-  const dram = probe.ceilings!.bandwidth.find((b) => b.level === 'DRAM')!;
-  const mib = Math.max(1, Math.round(bytes / 2 ** 20));
+/** The cached ceilings, with why they could not be checked. */
+function unverified(probe: ProbeResult, reason: string): Comparison[] {
+  const { compute, bandwidth, threads } = probe.ceilings!;
+  const rows: Comparison[] = compute.flatMap(({ path, gflops }) => [
+    {
+      ceiling: `peak ${path}, 1 thread`,
+      unit: 'GFLOP/s' as const,
+      probe: gflops.perThread,
+      method: WABT_METHOD,
+      note: reason,
+    },
+    {
+      ceiling: `peak ${path}, ${threads} threads`,
+      unit: 'GFLOP/s' as const,
+      probe: gflops.allThreads,
+      method: WABT_METHOD,
+      note: reason,
+    },
+  ]);
+  const dram = bandwidth.find((b) => b.level === 'DRAM');
+  if (dram) {
+    for (const kind of ['read', 'copy'] as const) {
+      rows.push({
+        ceiling: `DRAM ${kind}, 1 thread`,
+        unit: 'GB/s',
+        probe: dram[kind].perThread,
+        method: WABT_METHOD,
+        note: reason,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Medians of the two sides measured in alternation, so both see the same changes in load. */
+async function interleave(
+  rounds: number,
+  probeSide: () => number | Promise<number>,
+  independentSide: () => number | Promise<number>,
+): Promise<{ probe: number; independent: number }> {
+  const probe: number[] = [];
+  const independent: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    probe.push(await probeSide());
+    independent.push(await independentSide());
+  }
+  return { probe: median(probe), independent: median(independent) };
+}
+
+function spanSeconds(timings: TrialTiming[]): number {
+  return (Math.max(...timings.map((t) => t.end)) - Math.min(...timings.map((t) => t.start))) / 1000;
+}
+
+/**
+ * sysbench's DRAM read rate against the probe's cached one. sysbench takes a power-of-two block,
+ * so it reads the power of two at or above the probe's buffer.
+ */
+function nativeDramReference(probeRead: number, bytes: number): Comparison {
+  const blockMiB = 2 ** Math.ceil(Math.log2(Math.max(1, bytes / 2 ** 20)));
   const sysbench = runTool('sysbench', [
     'memory',
-    `--memory-block-size=${mib}M`,
-    `--memory-total-size=${mib * 8}M`,
+    `--memory-block-size=${blockMiB}M`,
+    `--memory-total-size=${blockMiB * 8}M`,
     '--memory-oper=read',
     '--threads=1',
     'run',
@@ -196,10 +244,10 @@ function nativeDramReference(probe: ProbeResult, bytes: number): Comparison {
   return {
     ceiling: 'DRAM read, 1 thread (cached)',
     unit: 'GB/s',
-    probe: dram.read.perThread,
+    probe: probeRead,
     independent: mibPerSecond ? (Number(mibPerSecond) * 2 ** 20) / 1e9 : undefined,
     method: 'sysbench memory read (native code, scalar 8-byte loads)',
-    note: sysbench.error,
+    note: sysbench.error ?? (mibPerSecond ? undefined : 'sysbench printed no rate'),
   };
 }
 
@@ -210,25 +258,26 @@ function runTool(command: string, args: string[]): { output?: string; error?: st
   return { output: result.stdout };
 }
 
-/** The independent modules, or why they could not be made. */
-function assembleWithWabt(paths: readonly SimdPath[], memoryBytes: number): Independent {
+/** wabt is missing or rejected the text: the independent side cannot run. */
+class IndependentUnavailable extends Error {}
+
+/** Assembles WebAssembly text with wabt's `wat2wasm`. */
+function assembleWat(text: string): Uint8Array {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-probe-'));
   try {
-    const assemble = (name: string, text: string): Uint8Array | string => {
-      fs.writeFileSync(path.join(folder, `${name}.wat`), text);
-      const result = spawnSync('wat2wasm', ['--enable-relaxed-simd', `${name}.wat`, '-o', `${name}.wasm`], {
+    fs.writeFileSync(path.join(folder, 'kernels.wat'), text);
+    const result = spawnSync(
+      'wat2wasm',
+      ['--enable-relaxed-simd', '--enable-threads', 'kernels.wat', '-o', 'kernels.wasm'],
+      {
         cwd: folder,
         encoding: 'utf8',
-      });
-      if (result.error) return "wabt's wat2wasm is not installed (Debian package wabt)";
-      if (result.status !== 0) return `wat2wasm failed: ${result.stderr.trim()}`;
-      return new Uint8Array(fs.readFileSync(path.join(folder, `${name}.wasm`)));
-    };
-    const peaks = assemble('peaks', peaksWat(paths));
-    if (typeof peaks === 'string') return { error: peaks };
-    const streams = assemble('streams', streamsWat(Math.max(1, Math.ceil(memoryBytes / PAGE_BYTES))));
-    if (typeof streams === 'string') return { error: streams };
-    return { peaks, streams };
+      },
+    );
+    if (result.error)
+      throw new IndependentUnavailable("wabt's wat2wasm is not installed (Debian package wabt)");
+    if (result.status !== 0) throw new IndependentUnavailable(`wat2wasm failed: ${result.stderr.trim()}`);
+    return new Uint8Array(fs.readFileSync(path.join(folder, 'kernels.wasm')));
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
   }
@@ -245,7 +294,9 @@ function peaksWat(paths: readonly SimdPath[]): string {
       path === 'relaxed-madd'
         ? `(local.set $a${i} (f32x4.relaxed_madd (local.get $a${i}) (local.get $x) (local.get $y)))`
         : `(local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $x)) (local.get $y)))`;
-    const body = Array.from({ length: PEAK_UNROLL }, () => chains.map(update).join('\n        ')).join('\n        ');
+    const body = Array.from({ length: PEAK_UNROLL }, () => chains.map(update).join('\n        ')).join(
+      '\n        ',
+    );
     return `
   (func (export "${peakExport(path)}") (param $n i32) (result f32)
     (local $x v128) (local $y v128) ${chains.map((i) => `(local $a${i} v128)`).join(' ')}
@@ -262,10 +313,17 @@ function peaksWat(paths: readonly SimdPath[]): string {
 
 /** A streaming read folding 8 loads per 128 bytes, and a copy of the first half of memory onto the second. */
 function streamsWat(pages: number): string {
-  const loads = Array.from({ length: 8 }, (_, i) => `(local.set $r${i} (v128.xor (local.get $r${i}) (v128.load offset=${i * 16} (local.get $p))))`);
-  const moves = Array.from({ length: 8 }, (_, i) => `(v128.store offset=${i * 16} (i32.add (local.get $p) (local.get $half)) (v128.load offset=${i * 16} (local.get $p)))`);
+  const loads = Array.from(
+    { length: 8 },
+    (_, i) => `(local.set $r${i} (v128.xor (local.get $r${i}) (v128.load offset=${i * 16} (local.get $p))))`,
+  );
+  const moves = Array.from(
+    { length: 8 },
+    (_, i) =>
+      `(v128.store offset=${i * 16} (i32.add (local.get $p) (local.get $half)) (v128.load offset=${i * 16} (local.get $p)))`,
+  );
   return `(module
-  (memory (export "memory") ${pages})
+  (import "env" "memory" (memory ${pages} ${pages} shared))
   (func (export "read") (param $bytes i32) (result i32)
     (local $p i32) ${Array.from({ length: 8 }, (_, i) => `(local $r${i} v128)`).join(' ')}
     (loop $chunk
@@ -282,7 +340,10 @@ function streamsWat(pages: number): string {
 `;
 }
 
-function instantiate(bytes: Uint8Array, imports: Record<string, Record<string, unknown>>): Record<string, Kernel> {
+function instantiate(
+  bytes: Uint8Array,
+  imports: Record<string, Record<string, unknown>>,
+): Record<string, Kernel> {
   return new webAssembly.Instance(new webAssembly.Module(bytes), imports).exports as Record<string, Kernel>;
 }
 

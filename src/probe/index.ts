@@ -7,14 +7,27 @@
  * through this module.
  */
 
-import { measureCeilings, type Ceilings, type MeasureOptions, type MemoryLevel, type ThreadRates } from './ceilings.js';
+import {
+  measureCeilings,
+  type Ceilings,
+  type MeasureOptions,
+  type MemoryLevel,
+  type ThreadRates,
+} from './ceilings.js';
 import { machineFingerprint, probeCachePath, readCached, writeCached } from './cache.js';
 import { detectWasmFeatures, type WasmFeatures } from './features.js';
 import type { SimdPath } from './kernels.js';
 import { describeMachine, type MachineInfo } from './machine.js';
 import { detectWebGpu, type WebGpuInfo } from './webgpu.js';
 
-export type { BandwidthCeiling, Ceilings, ComputeCeiling, MeasureOptions, MemoryLevel, ThreadRates } from './ceilings.js';
+export type {
+  BandwidthCeiling,
+  Ceilings,
+  ComputeCeiling,
+  MeasureOptions,
+  MemoryLevel,
+  ThreadRates,
+} from './ceilings.js';
 export type { CacheSizes, MachineInfo } from './machine.js';
 export type { SimdPath } from './kernels.js';
 export type { WasmFeatures } from './features.js';
@@ -60,7 +73,10 @@ export async function loadProbe(options: LoadOptions = {}): Promise<ProbeResult>
     }
   }
   if (options.measure === false) {
-    return { ...(await describeHost(machine, fingerprint)), ceilingsMissing: 'not measured yet (run `heddle probe`)' };
+    return {
+      ...(await describeHost(machine, fingerprint)),
+      ceilingsMissing: 'not measured yet (run `heddle probe`)',
+    };
   }
   return probeMachine(options);
 }
@@ -72,21 +88,32 @@ export async function probeMachine(options: MeasureOptions = {}): Promise<ProbeR
   const host = await describeHost(machine, fingerprint);
   const result: ProbeResult = host.features.simd128
     ? { ...host, ceilings: await measureCeilings(machine, host.features, options) }
-    : { ...host, ceilingsMissing: 'the host does not validate WebAssembly SIMD128, which the probe kernels use' };
+    : {
+        ...host,
+        ceilingsMissing: 'the host does not validate WebAssembly SIMD128, which the probe kernels use',
+      };
   const cacheFile = probeCachePath(fingerprint);
   writeCached(cacheFile, result);
   return { ...result, cacheFile };
 }
 
 async function describeHost(machine: MachineInfo, fingerprint: string): Promise<ProbeResult> {
-  return { format: PROBE_FORMAT, fingerprint, machine, features: detectWasmFeatures(), webgpu: await detectWebGpu() };
+  return {
+    format: PROBE_FORMAT,
+    fingerprint,
+    machine,
+    features: detectWasmFeatures(),
+    webgpu: await detectWebGpu(),
+  };
 }
 
 export type ThreadScope = keyof ThreadRates;
 
 /** Peak GFLOP/s of one path, or of the fastest path the host has when none is named. */
 export function peakGflops(ceilings: Ceilings, scope: ThreadScope, path?: SimdPath): number | undefined {
-  const rates = ceilings.compute.filter((c) => path === undefined || c.path === path).map((c) => c.gflops[scope]);
+  const rates = ceilings.compute
+    .filter((c) => path === undefined || c.path === path)
+    .map((c) => c.gflops[scope]);
   return rates.length ? Math.max(...rates) : undefined;
 }
 

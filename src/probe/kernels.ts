@@ -37,7 +37,11 @@ export interface KernelModuleOptions {
 }
 
 export function buildKernelModule({ pages, shared, paths }: KernelModuleOptions): ModuleBuilder {
-  const module = new ModuleBuilder().importMemory('env', 'memory', { initial: pages, maximum: pages, shared });
+  const module = new ModuleBuilder().importMemory('env', 'memory', {
+    initial: pages,
+    maximum: pages,
+    shared,
+  });
   for (const path of paths) emitPeak(module.function(peakExport(path), peakSpec), path);
   emitRead(module.function('read', streamSpec(['i32'])));
   emitCopy(module.function('copy', streamSpec([])));
@@ -65,7 +69,12 @@ function emitPeak(f: FunctionBuilder, path: SimdPath): void {
   f.f32Const(0.9999).op('f32x4.splat').set(x);
   f.f32Const(0.0001).op('f32x4.splat').set(y);
   const accumulators = Array.from({ length: PEAK_ACCUMULATORS }, (_, i) => f.local('v128', `acc${i}`));
-  accumulators.forEach((acc, i) => f.f32Const(0.5 + i / 64).op('f32x4.splat').set(acc));
+  accumulators.forEach((acc, i) =>
+    f
+      .f32Const(0.5 + i / 64)
+      .op('f32x4.splat')
+      .set(acc),
+  );
   f.loop(
     null,
     (next) => {
@@ -97,7 +106,14 @@ function emitRead(f: FunctionBuilder): void {
       f.loop(
         null,
         (chunk) => {
-          folds.forEach((fold, i) => f.get(fold).get(at).mem('v128.load', { offset: i * 16 }).op('v128.xor').set(fold));
+          folds.forEach((fold, i) =>
+            f
+              .get(fold)
+              .get(at)
+              .mem('v128.load', { offset: i * 16 })
+              .op('v128.xor')
+              .set(fold),
+          );
           advance(f, at, end).brIf(chunk);
         },
         'chunk',

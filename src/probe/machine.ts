@@ -54,7 +54,9 @@ function osName(): string {
 /** Distinct (package, core) pairs among the online CPUs: hyperthreads share a core. */
 function physicalCores(): number | Unknown {
   if (process.platform !== 'linux') return 'unknown';
-  const cpus = fs.existsSync(CPU_SYSFS) ? fs.readdirSync(CPU_SYSFS).filter((name) => /^cpu\d+$/.test(name)) : [];
+  const cpus = fs.existsSync(CPU_SYSFS)
+    ? fs.readdirSync(CPU_SYSFS).filter((name) => /^cpu\d+$/.test(name))
+    : [];
   const cores = new Set<string>();
   for (const cpu of cpus) {
     const topology = path.join(CPU_SYSFS, cpu, 'topology');
@@ -91,7 +93,10 @@ function sysfsCaches(): CacheSizes | undefined {
 function lscpuCaches(): CacheSizes | undefined {
   let table: string;
   try {
-    table = execFileSync('lscpu', ['-C=NAME,ONE-SIZE', '-B'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    table = execFileSync('lscpu', ['-C=NAME,ONE-SIZE', '-B'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return undefined;
   }

@@ -24,7 +24,8 @@ export interface TeamJob {
   generation: number;
 }
 
-export type WorkerReport = { kind: 'ready' } | { kind: 'armed' } | { kind: 'done'; start: number; end: number };
+export type WorkerReport =
+  { kind: 'ready' } | { kind: 'armed' } | { kind: 'done'; start: number; end: number };
 
 export interface TrialTiming {
   start: number;

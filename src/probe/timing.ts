@@ -28,9 +28,14 @@ const SETTLING_CALLS = 3;
  */
 export function calibrate(run: (count: number) => unknown, targetMs: number): number {
   let count = 1;
-  while (count < MAX_COUNT && timeMs(() => run(count)) < targetMs / 10) count = Math.min(MAX_COUNT, count * 4);
+  while (count < MAX_COUNT && timeMs(() => run(count)) < targetMs / 10)
+    count = Math.min(MAX_COUNT, count * 4);
   let fastest = Infinity;
-  for (let i = 0; i < SETTLING_CALLS; i++) fastest = Math.min(fastest, timeMs(() => run(count)));
+  for (let i = 0; i < SETTLING_CALLS; i++)
+    fastest = Math.min(
+      fastest,
+      timeMs(() => run(count)),
+    );
   return Math.max(1, Math.min(MAX_COUNT, Math.round((count * targetMs) / Math.max(fastest, 1e-3))));
 }
 

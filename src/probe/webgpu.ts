@@ -18,7 +18,9 @@ export interface WebGpuInfo {
 
 interface GpuAdapterLike {
   info?: Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>>;
-  requestAdapterInfo?: () => Promise<Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>>>;
+  requestAdapterInfo?: () => Promise<
+    Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>>
+  >;
   limits: object;
   features: Iterable<string>;
 }
@@ -54,7 +56,10 @@ async function search(): Promise<WebGpuInfo> {
     const specifier: string = PACKAGE;
     binding = (await import(specifier)) as typeof binding;
   } catch {
-    return { found: false, reason: `no navigator.gpu, and the optional '${PACKAGE}' package (Dawn) is not installed` };
+    return {
+      found: false,
+      reason: `no navigator.gpu, and the optional '${PACKAGE}' package (Dawn) is not installed`,
+    };
   }
   try {
     return await describe(binding.create([]), `the '${PACKAGE}' package`);

@@ -7,7 +7,7 @@
 
 import { HeddleError } from '../core/errors.js';
 import type { ProbeResult } from '../probe/index.js';
-import type { PlanInstance } from '../runtime/executor.js';
+import type { PlanInstance } from '../plan/instance.js';
 import type { Span, Trace, TrackInfo } from '../telemetry/trace.js';
 import { criticalPath } from './critical-path.js';
 import { memoryProfile } from './memory.js';

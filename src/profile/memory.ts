@@ -8,7 +8,7 @@
 
 import { Tensor } from '../core/tensor.js';
 import { valueBytes, storageBytes } from '../plan/memory.js';
-import type { PlanInstance } from '../runtime/executor.js';
+import type { PlanInstance } from '../plan/instance.js';
 import { slotsRead, stepName, writesOf } from './dependencies.js';
 import type { LiveValue, MemoryProfile } from './profile.js';
 

@@ -2,8 +2,8 @@
  * A trace cut into runs: each `run` span with the spans recorded inside it, every span's self
  * time (its duration less that of the spans nested in it on its track), and the run's top-level
  * steps and copies matched to the plan's steps by the node, or the copied value and its
- * destination, that their args name. Steps nested in another step (the bodies of If, Loop and Scan) are calls of their
- * own operators, but time of their enclosing step on the executed graph.
+ * destination, that their args name. Steps nested in another step (the bodies of If, Loop and
+ * Scan) are calls of their own operators, but time of their enclosing step on the executed graph.
  */
 
 import type { Plan } from '../plan/plan.js';
@@ -41,13 +41,11 @@ export function tracedRuns(trace: Trace, plan: Plan): TracedRun[] {
     .map((run) => {
       const inside = (s: Span) => s !== run && s.start >= run.start && s.end <= run.end;
       const calls = timed.filter((t) => CALL_CATEGORIES.has(t.span.category) && inside(t.span));
+      const topLevel = calls.filter((c) => !c.nested);
       return {
         span: run,
         calls,
-        planSteps: matchPlanSteps(
-          plan,
-          calls.filter((c) => !c.nested),
-        ),
+        planSteps: matchPlanSteps(plan, topLevel),
         spans: trace.spans.filter(inside),
       };
     });

@@ -31,7 +31,10 @@ export function criticalPathSection(profile: Profile, colours: OpColours): Html 
   const offPath = path.slack.filter((s) => s.slackUs > 0).slice(0, SLACK_ROWS);
   return html`<section id="critical-path">
     <h2>Critical path</h2>
-    <p class="lead">The longest chain of dependent steps, with the steady runs' median step times: no number of threads runs the model faster than this chain.</p>
+    <p class="lead">
+      The longest chain of dependent steps, with the steady runs' median step times: no number of threads runs
+      the model faster than this chain.
+    </p>
     <div class="cards">
       ${card('critical path', formatTime(path.lengthUs), `${path.steps.length} steps`)}
       ${card('work', formatTime(path.workUs), 'all steps, one after another')}
@@ -40,10 +43,31 @@ export function criticalPathSection(profile: Profile, colours: OpColours): Html 
     ${path.steps.length ? html`<div class="chart-frame">${pathStrip(profile, colours)}</div>` : ''}
     <h3>Steps on the path, by what halving them saves</h3>
     <table class="path">
-      <thead><tr><th class="num">#</th><th>node</th><th>operator</th><th class="num">time</th><th class="bar-cell">share of the path</th><th class="num">saved if 2× faster</th></tr></thead>
-      <tbody>${best.map(
-        ({ step, position }) => html`<tr><td class="num">${position + 1}</td><td class="mono">${step.node}</td><td>${opChip(step.op, colours)}</td><td class="num">${formatTime(step.durationUs)}</td><td class="bar-cell">${shareBar(path.lengthUs > 0 ? step.durationUs / path.lengthUs : 0, colours.of(step.op))}</td><td class="num">${formatTime(step.savingIfTwiceAsFastUs)}</td></tr>`,
-      )}</tbody>
+      <thead>
+        <tr>
+          <th class="num">#</th>
+          <th>node</th>
+          <th>operator</th>
+          <th class="num">time</th>
+          <th class="bar-cell">share of the path</th>
+          <th class="num">saved if 2× faster</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${best.map(
+          ({ step, position }) =>
+            html`<tr>
+              <td class="num">${position + 1}</td>
+              <td class="mono">${step.node}</td>
+              <td>${opChip(step.op, colours)}</td>
+              <td class="num">${formatTime(step.durationUs)}</td>
+              <td class="bar-cell">
+                ${shareBar(path.lengthUs > 0 ? step.durationUs / path.lengthUs : 0, colours.of(step.op))}
+              </td>
+              <td class="num">${formatTime(step.savingIfTwiceAsFastUs)}</td>
+            </tr>`,
+        )}
+      </tbody>
     </table>
     ${path.steps.length > PATH_ROWS ? html`<p class="note">and ${path.steps.length - PATH_ROWS} more steps on the path (hover the strip above for each).</p>` : ''}
     <h3>Least slack off the path</h3>
@@ -53,16 +77,24 @@ export function criticalPathSection(profile: Profile, colours: OpColours): Html 
 
 function pathStrip(profile: Profile, colours: OpColours): Html {
   const path = profile.criticalPath;
-  const x = linearScale(path.lengthUs, [FRAME.left, FRAME.left + FRAME.width], 10);
+  const x = linearScale(path.lengthUs, [FRAME.left, FRAME.left + FRAME.width], 10, true);
   let at = 0;
   const rects = path.steps.map((step, i) => {
     const left = x(at);
     at += step.durationUs;
-    return html`<rect class="path-step" x="${left}" y="${FRAME.top}" width="${Math.max(MIN_STEP_WIDTH, x(at) - left)}" height="${FRAME.height}" fill="${colours.of(step.op)}">${tooltip([
-      `#${i + 1} ${step.node} · ${step.op}`,
-      `${formatTime(step.durationUs)} (${formatPercent(path.lengthUs > 0 ? step.durationUs / path.lengthUs : 0)} of the path)`,
-      `saves ${formatTime(step.savingIfTwiceAsFastUs)} if twice as fast`,
-    ])}</rect>`;
+    return html`<rect
+      class="path-step"
+      x="${left}"
+      y="${FRAME.top}"
+      width="${Math.max(MIN_STEP_WIDTH, x(at) - left)}"
+      height="${FRAME.height}"
+      fill="${colours.of(step.op)}"
+      >${tooltip([
+        `#${i + 1} ${step.node} · ${step.op}`,
+        `${formatTime(step.durationUs)} (${formatPercent(path.lengthUs > 0 ? step.durationUs / path.lengthUs : 0)} of the path)`,
+        `saves ${formatTime(step.savingIfTwiceAsFastUs)} if twice as fast`,
+      ])}</rect
+    >`;
   });
   return svgChart(
     'path-strip',
@@ -75,9 +107,26 @@ function pathStrip(profile: Profile, colours: OpColours): Html {
 
 function slackTable(steps: Profile['criticalPath']['slack'], colours: OpColours): Html {
   return html`<table class="slack">
-    <thead><tr><th>node</th><th>operator</th><th class="num">time</th><th class="num">earliest start</th><th class="num">slack</th></tr></thead>
-    <tbody>${steps.map(
-      (s) => html`<tr><td class="mono">${s.node}</td><td>${opChip(s.op, colours)}</td><td class="num">${formatTime(s.durationUs)}</td><td class="num">${formatTime(s.earliestStartUs)}</td><td class="num">${formatTime(s.slackUs)}</td></tr>`,
-    )}</tbody>
+    <thead>
+      <tr>
+        <th>node</th>
+        <th>operator</th>
+        <th class="num">time</th>
+        <th class="num">earliest start</th>
+        <th class="num">slack</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${steps.map(
+        (s) =>
+          html`<tr>
+            <td class="mono">${s.node}</td>
+            <td>${opChip(s.op, colours)}</td>
+            <td class="num">${formatTime(s.durationUs)}</td>
+            <td class="num">${formatTime(s.earliestStartUs)}</td>
+            <td class="num">${formatTime(s.slackUs)}</td>
+          </tr>`,
+      )}
+    </tbody>
   </table>`;
 }

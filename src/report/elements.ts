@@ -11,19 +11,28 @@ import { html, type Html } from './html.js';
 
 /** A headline figure with its name above and what it counts below. */
 export function card(title: string, value: string, detail: string): Html {
-  return html`<div class="card"><div class="card-title">${title}</div><div class="card-value">${value}</div><div class="card-detail">${detail}</div></div>`;
+  return html`<div class="card">
+    <div class="card-title">${title}</div>
+    <div class="card-value">${value}</div>
+    <div class="card-detail">${detail}</div>
+  </div>`;
 }
 
 /** A percentage with a bar of that length, for share columns. */
 export function shareBar(fraction: number, colour?: string): Html {
   const width = Math.max(0, Math.min(1, fraction)) * 100;
   const fill = colour ? html`;background:${colour}` : '';
-  return html`<span class="share"><span class="share-bar"><span style="width:${width}%${fill}"></span></span><span class="share-value">${formatPercent(fraction)}</span></span>`;
+  return html`<span class="share"
+    ><span class="share-bar"><span style="width:${width}%${fill}"></span></span
+    ><span class="share-value">${formatPercent(fraction)}</span></span
+  >`;
 }
 
 /** The op type's colour and its name without the domain (the full label on hover). */
 export function opChip(op: string, colours: OpColours): Html {
-  return html`<span class="op" title="${op}"><span class="swatch" style="background:${colours.of(op)}"></span>${shortOp(op)}</span>`;
+  return html`<span class="op" title="${op}"
+    ><span class="swatch" style="background:${colours.of(op)}"></span>${shortOp(op)}</span
+  >`;
 }
 
 const GROUP_NOUNS: Record<Profile['groupBy'], [string, string]> = {

@@ -26,7 +26,11 @@ export function memorySection(profile: Profile): Html {
   const { highWater } = memory;
   return html`<section id="memory">
     <h2>Memory</h2>
-    <p class="lead">Bytes of values live at each step of run ${profile.runs.representative + 1}: arena values (each place counted once) and values with memory of their own. Constants and inputs are resident throughout and not in the curve.</p>
+    <p class="lead">
+      Bytes of values live at each step of run ${profile.runs.representative + 1}: arena values (each place
+      counted once) and values with memory of their own. Constants and inputs are resident throughout and not
+      in the curve.
+    </p>
     <div class="cards">
       ${card('high-water mark', formatBytes(highWater.bytes), `at step ${highWater.step}, ${highWater.node}`)}
       ${card('arena', formatBytes(memory.arenaBytes), 'summed over devices')}
@@ -43,13 +47,15 @@ export function memorySection(profile: Profile): Html {
 function memoryChart(profile: Profile): Html {
   const { memory } = profile;
   const runUs = profile.runs.durationsUs[profile.runs.representative] ?? 0;
-  const timed = runUs > 0 && memory.curve.every((p) => Number.isFinite(p.timeUs));
+  const times = memory.curve.map((p) => p.timeUs ?? NaN);
+  const timed = runUs > 0 && times.every(Number.isFinite);
   /** Where step i starts, and where the last one's interval ends. */
-  const positions = memory.curve.map((p) => (timed ? p.timeUs : p.step));
+  const positions = timed ? times : memory.curve.map((p) => p.step);
   const end = timed ? runUs : memory.curve.length;
-  const x = linearScale(end, [FRAME.left, frameRight(FRAME)], 10);
+  const x = linearScale(end, [FRAME.left, frameRight(FRAME)], 10, true);
   const top = Math.max(memory.arenaBytes, ...memory.curve.map((p) => p.bytes));
-  const [unit, unitBytes] = BINARY_UNITS.find(([, bytes]) => top >= bytes) ?? BINARY_UNITS[BINARY_UNITS.length - 1]!;
+  const [unit, unitBytes] =
+    BINARY_UNITS.find(([, bytes]) => top >= bytes) ?? BINARY_UNITS[BINARY_UNITS.length - 1]!;
   const y = linearScale(top / unitBytes, [frameBottom(FRAME), FRAME.top], 5);
   const yOf = (bytes: number) => y(bytes / unitBytes);
   const until = (i: number) => (i + 1 < positions.length ? positions[i + 1]! : end);
@@ -67,17 +73,25 @@ function memoryChart(profile: Profile): Html {
     HEIGHT,
     'bytes of values live over the run',
     html`${xAxis(x, FRAME, timed ? formatMs : String, timed ? 'time since the run started (ms)' : 'step')}
-    ${yAxis(y, FRAME, String, `live values (${unit})`)}
-    <path class="area" d="${outline} L ${x(end)} ${yOf(0)} Z"/>
-    <path class="curve" d="${line}"/>
-    ${memory.arenaBytes > 0 ? html`<line class="arena-line" x1="${FRAME.left}" x2="${frameRight(FRAME)}" y1="${yOf(memory.arenaBytes)}" y2="${yOf(memory.arenaBytes)}"/><text class="arena-label" x="${frameRight(FRAME) - 6}" y="${yOf(memory.arenaBytes) - 6}" text-anchor="end">arena ${formatBytes(memory.arenaBytes)}</text>` : ''}
-    ${memory.curve.map(
-      (p, i) => html`<rect class="hover-target" x="${x(positions[i]!)}" y="${FRAME.top}" width="${Math.max(0.5, x(until(i)) - x(positions[i]!))}" height="${FRAME.height}">${tooltip([
-        `step ${p.step}${timed ? `, from ${formatTime(p.timeUs)}` : ''}`,
-        `${formatBytes(p.bytes)} live`,
-      ])}</rect>`,
-    )}
-    ${high ? html`<g class="high-water"><line class="leader" x1="${high.x}" y1="${high.y}" x2="${high.x}" y2="${FRAME.top - 8}"/><circle cx="${high.x}" cy="${high.y}" r="5">${tooltip([`high-water mark ${formatBytes(memory.highWater.bytes)}`, `step ${memory.highWater.step}: ${memory.highWater.node}`])}</circle><text x="${high.x + (labelOnLeft ? -8 : 8)}" y="${FRAME.top - 10}" text-anchor="${labelOnLeft ? 'end' : 'start'}">high-water ${formatBytes(memory.highWater.bytes)} · ${memory.highWater.node}</text></g>` : ''}`,
+      ${yAxis(y, FRAME, String, `live values (${unit})`)}
+      <path class="area" d="${outline} L ${x(end)} ${yOf(0)} Z" />
+      <path class="curve" d="${line}" />
+      ${memory.arenaBytes > 0 ? html`<line class="arena-line" x1="${FRAME.left}" x2="${frameRight(FRAME)}" y1="${yOf(memory.arenaBytes)}" y2="${yOf(memory.arenaBytes)}" /><text class="arena-label" x="${frameRight(FRAME) - 6}" y="${yOf(memory.arenaBytes) - 6}" text-anchor="end">arena ${formatBytes(memory.arenaBytes)}</text>` : ''}
+      ${memory.curve.map(
+        (p, i) =>
+          html`<rect
+            class="hover-target"
+            x="${x(positions[i]!)}"
+            y="${FRAME.top}"
+            width="${Math.max(0.5, x(until(i)) - x(positions[i]!))}"
+            height="${FRAME.height}"
+            >${tooltip([
+              `step ${p.step}${timed ? `, from ${formatTime(positions[i]!)}` : ''}`,
+              `${formatBytes(p.bytes)} live`,
+            ])}</rect
+          >`,
+      )}
+      ${high ? html`<g class="high-water"><line class="leader" x1="${high.x}" y1="${high.y}" x2="${high.x}" y2="${FRAME.top - 8}" /><circle cx="${high.x}" cy="${high.y}" r="5">${tooltip([`high-water mark ${formatBytes(memory.highWater.bytes)}`, `step ${memory.highWater.step}: ${memory.highWater.node}`])}</circle><text x="${high.x + (labelOnLeft ? -8 : 8)}" y="${FRAME.top - 10}" text-anchor="${labelOnLeft ? 'end' : 'start'}">high-water ${formatBytes(memory.highWater.bytes)} · ${memory.highWater.node}</text></g>` : ''}`,
   );
 }
 
@@ -85,9 +99,24 @@ function liveTable(memory: MemoryProfile): Html {
   const { live, bytes } = memory.highWater;
   if (live.length === 0) return html`<p class="note">No values are live at the high-water mark.</p>`;
   return html`<table class="live">
-    <thead><tr><th>value</th><th>memory</th><th class="num">bytes</th><th class="bar-cell">share of the mark</th></tr></thead>
-    <tbody>${live.map(
-      (value) => html`<tr><td class="mono">${value.name}</td><td>${value.kind}</td><td class="num">${formatBytes(value.bytes)}</td><td class="bar-cell">${shareBar(bytes > 0 ? value.bytes / bytes : 0)}</td></tr>`,
-    )}</tbody>
+    <thead>
+      <tr>
+        <th>value</th>
+        <th>memory</th>
+        <th class="num">bytes</th>
+        <th class="bar-cell">share of the mark</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${live.map(
+        (value) =>
+          html`<tr>
+            <td class="mono">${value.name}</td>
+            <td>${value.kind}</td>
+            <td class="num">${formatBytes(value.bytes)}</td>
+            <td class="bar-cell">${shareBar(bytes > 0 ? value.bytes / bytes : 0)}</td>
+          </tr>`,
+      )}
+    </tbody>
   </table>`;
 }

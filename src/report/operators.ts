@@ -1,6 +1,6 @@
 /**
- * The per-operator table: every row of the profile, most self time first, with its calls and
- * times, its share of the run as a bar in the operator's colour, the analytic work (FLOPs, bytes
+ * The per-operator table: every row of the profile, most self time first, with its input shapes
+ * under its name, its calls and times, its share of the run as a bar in the operator's colour, the analytic work (FLOPs, bytes
  * moved), the rates achieved, and where the roofline puts it. Numeric columns are right-aligned
  * in tabular figures so their digits line up; figures the cost model could not count show a dash.
  */
@@ -16,33 +16,66 @@ const SHAPES_SHOWN = 2;
 
 export function operatorsSection(profile: Profile, colours: OpColours): Html {
   const { coverage, steady } = profile.runs;
-  const flops = profile.operators.reduce((sum, row) => sum + (row.flops ?? 0), 0);
-  const totalUs = profile.operators.reduce((sum, row) => sum + row.totalUs, 0);
+  const rows = profile.operators;
+  const manyBackends = new Set(rows.flatMap((row) => row.backends)).size > 1;
+  const sum = (value: (row: OperatorRow) => number) => rows.reduce((total, row) => total + value(row), 0);
   return html`<section id="operators">
     <h2>Operators</h2>
-    <p class="lead">By ${groupNoun(profile)}, self time per run (the mean of ${steady.length} steady run${steady.length === 1 ? '' : 's'}); together they account for ${formatPercent(coverage.ratio)} of the run. FLOPs and bytes are analytic counts per run from the static shapes.</p>
-    <div class="table-scroll"><table class="operators">
-      <thead><tr>
-        <th>${profile.groupBy === 'node' ? 'node' : 'operator'}</th><th class="num">calls</th><th class="num">total</th><th class="num">mean</th><th class="bar-cell">share of the run</th>
-        <th class="num">FLOPs</th><th class="num">bytes</th><th class="num">GFLOP/s</th><th class="num">GB/s</th><th class="num">FLOP/B</th><th>bound</th><th class="num">% of peak</th>
-        <th>backend</th><th>input shapes</th>
-      </tr></thead>
-      <tbody>${profile.operators.map((row) => operatorRow(row, profile, colours))}</tbody>
-      <tfoot><tr>
-        <td>all ${profile.operators.length} ${groupNoun(profile, profile.operators.length)}</td><td class="num">${formatCalls(profile.operators.reduce((sum, row) => sum + row.calls, 0))}</td><td class="num">${formatTime(totalUs)}</td><td></td><td class="bar-cell">${shareBar(coverage.ratio)}</td>
-        <td class="num">${formatCount(flops)}</td><td colspan="8"></td>
-      </tr></tfoot>
-    </table></div>
+    <p class="lead">
+      By ${groupNoun(profile)}, self time per run (the mean of ${steady.length} steady
+      run${steady.length === 1 ? '' : 's'}); together they account for ${formatPercent(coverage.ratio)} of the
+      run. FLOPs and bytes moved are analytic counts per run from the static shapes; the bound and percent of
+      peak come from the roofline.
+    </p>
+    <div class="table-scroll">
+      <table class="operators">
+        <thead>
+          <tr>
+            <th>
+              ${profile.groupBy === 'node' ? 'node' : 'operator'} <span class="sub">and input shapes</span>
+            </th>
+            <th class="num">calls</th>
+            <th class="num">total</th>
+            <th class="num">mean</th>
+            <th class="bar-cell">share of the run</th>
+            <th class="num">FLOPs</th>
+            <th class="num">bytes</th>
+            <th class="num">GFLOP/s</th>
+            <th class="num">GB/s</th>
+            <th class="num">FLOP/B</th>
+            <th>bound</th>
+            <th class="num">% of peak</th>
+            ${manyBackends ? html`<th>backend</th>` : ''}
+          </tr>
+        </thead>
+        <tbody>
+          ${rows.map((row) => operatorRow(row, profile, colours, manyBackends))}
+        </tbody>
+        <tfoot>
+          <tr>
+            <td>total</td>
+            <td class="num">${formatCalls(sum((row) => row.calls))}</td>
+            <td class="num">${formatTime(sum((row) => row.totalUs))}</td>
+            <td></td>
+            <td class="bar-cell">${shareBar(coverage.ratio)}</td>
+            <td class="num">${formatCount(sum((row) => row.flops ?? 0))}</td>
+            <td class="num">${formatBytes(sum((row) => row.bytes ?? 0))}</td>
+            <td colspan="${manyBackends ? 6 : 5}"></td>
+          </tr>
+        </tfoot>
+      </table>
+    </div>
   </section>`;
 }
 
-function operatorRow(row: OperatorRow, profile: Profile, colours: OpColours): Html {
+function operatorRow(row: OperatorRow, profile: Profile, colours: OpColours, manyBackends: boolean): Html {
   const name =
     profile.groupBy === 'node'
-      ? html`<div class="mono">${row.node ?? row.key}</div><div class="sub">${opChip(row.op, colours)}</div>`
+      ? html`<div class="mono">${row.node ?? row.key}</div>
+          <div>${opChip(row.op, colours)}</div>`
       : opChip(row.op, colours);
   return html`<tr>
-    <td class="name">${name}</td>
+    <td class="name">${name}${shapes(row)}</td>
     <td class="num">${formatCalls(row.calls)}</td>
     <td class="num">${formatTime(row.totalUs)}</td>
     <td class="num">${formatTime(row.meanUs)}</td>
@@ -52,13 +85,21 @@ function operatorRow(row: OperatorRow, profile: Profile, colours: OpColours): Ht
     <td class="num">${optional(row.gflops, formatRate)}</td>
     <td class="num">${optional(row.gbPerSecond, formatRate)}</td>
     <td class="num">${optional(row.intensity, formatRate)}</td>
-    <td>${row.bound ? html`<span class="badge ${row.bound}">${row.bound}</span>` : missing()}</td>
-    <td class="num">${optional(row.percentOfPeak, (p) => `${p.toFixed(1)}%`)}</td>
-    <td>${row.backends.join(', ')}</td>
-    <td class="shapes" title="${row.inputShapes.join('\n')}">${row.inputShapes.slice(0, SHAPES_SHOWN).map((s) => html`<div class="mono">${s}</div>`)}${
-      row.inputShapes.length > SHAPES_SHOWN ? html`<div class="sub">and ${row.inputShapes.length - SHAPES_SHOWN} more</div>` : ''
-    }</td>
+    <td>
+      ${row.bound ? html`<span class="badge ${row.bound}">${row.bound}${row.memoryLevel ? ` · ${row.memoryLevel}` : ''}</span>` : missing()}
+    </td>
+    <td class="num">${optional(row.percentOfPeak, (p) => `${formatRate(p)}%`)}</td>
+    ${manyBackends ? html`<td>${row.backends.join(', ')}</td>` : ''}
   </tr>`;
+}
+
+function shapes(row: OperatorRow): Html {
+  const more = row.inputShapes.length - SHAPES_SHOWN;
+  return html`<div class="shapes" title="${row.inputShapes.join('\n')}">
+    ${row.inputShapes
+      .slice(0, SHAPES_SHOWN)
+      .map((s) => html`<div class="mono">${s}</div>`)}${more > 0 ? html`<div>and ${more} more</div>` : ''}
+  </div>`;
 }
 
 /** Calls per run are whole unless a subgraph ran a different number of times in different runs. */

@@ -10,7 +10,7 @@ import type { OperatorRow, Peaks, Profile } from '../profile/index.js';
 import { frameBottom, frameRight, svgChart, tooltip, xAxis, yAxis, type Frame } from './chart.js';
 import { shortOp, type OpColours } from './colours.js';
 import { groupNoun } from './elements.js';
-import { formatPercent, formatRate, formatTime } from './format.js';
+import { formatBytes, formatPercent, formatRate, formatTime } from './format.js';
 import { html, type Html } from './html.js';
 import { formatDecade, logScale, type Scale } from './scale.js';
 
@@ -45,7 +45,11 @@ export function rooflineSection(profile: Profile, colours: OpColours): Html {
     : html`<p class="note">No operator has a FLOP count to place.</p>`;
   return html`<section id="roofline">
     <h2>Roofline</h2>
-    <p class="lead">Each ${groupNoun(profile)} placed by arithmetic intensity and achieved rate, its area proportional to its share of the run. Below the sloped roof an operator is limited by memory bandwidth, below the flat one by compute.</p>
+    <p class="lead">
+      Each ${groupNoun(profile)} placed by arithmetic intensity and achieved rate, its area proportional to
+      its share of the run. Below the sloped roof an operator is limited by memory bandwidth, below the flat
+      one by compute.
+    </p>
     <div class="roofline-layout">
       <div class="chart-frame">${chart}</div>
       <aside class="roofline-side">${ceilingsPanel(profile.peaks)}${unplacedPanel(unplaced, profile)}</aside>
@@ -57,26 +61,34 @@ function rooflineChart(points: Point[], profile: Profile, colours: OpColours): H
   const { peaks } = profile;
   const intensities = points.map((p) => p.intensity).concat(peaks ? [peaks.ridge] : []);
   const rates = points.map((p) => p.gflops).concat(peaks ? [peaks.gflops] : []);
-  const x = logScale(
-    Math.min(...intensities) / PADDING,
-    Math.max(...intensities) * PADDING,
-    [FRAME.left, frameRight(FRAME)],
-  );
-  const y = logScale(Math.min(...rates) / PADDING, Math.max(...rates) * PADDING, [frameBottom(FRAME), FRAME.top]);
+  const x = logScale(Math.min(...intensities) / PADDING, Math.max(...intensities) * PADDING, [
+    FRAME.left,
+    frameRight(FRAME),
+  ]);
+  const y = logScale(Math.min(...rates) / PADDING, Math.max(...rates) * PADDING, [
+    frameBottom(FRAME),
+    FRAME.top,
+  ]);
   const bySize = [...points].sort((a, b) => b.row.share - a.row.share);
   return svgChart(
     'roofline',
     WIDTH,
     HEIGHT,
     'roofline: achieved GFLOP/s against arithmetic intensity',
-    html`<defs><clipPath id="roofline-plot"><rect x="${FRAME.left}" y="${FRAME.top}" width="${FRAME.width}" height="${FRAME.height}"/></clipPath></defs>
-    ${xAxis(x, FRAME, formatDecade, 'arithmetic intensity (FLOP/byte)')}
-    ${yAxis(y, FRAME, formatDecade, 'achieved GFLOP/s')}
-    ${peaks ? roofs(peaks, x, y) : ''}
-    <g class="points" clip-path="url(#roofline-plot)">
-      ${bySize.map((p) => html`<circle class="point" cx="${x(p.intensity)}" cy="${y(p.gflops)}" r="${radius(p.row.share)}" fill="${colours.of(p.row.op)}">${tooltip(pointTitle(p, profile))}</circle>`)}
-    </g>
-    ${pointLabels(bySize.slice(0, LABELLED_POINTS), x, y, profile)}`,
+    html`<defs
+        ><clipPath id="roofline-plot"
+          ><rect
+            x="${FRAME.left}"
+            y="${FRAME.top}"
+            width="${FRAME.width}"
+            height="${FRAME.height}" /></clipPath
+      ></defs>
+      ${peaks ? regions(peaks, x) : ''} ${xAxis(x, FRAME, formatDecade, 'arithmetic intensity (FLOP/byte)')}
+      ${yAxis(y, FRAME, formatDecade, 'achieved GFLOP/s')} ${peaks ? roofs(peaks, x, y) : ''}
+      <g class="points" clip-path="url(#roofline-plot)">
+        ${bySize.map((p) => html`<circle class="point" cx="${x(p.intensity)}" cy="${y(p.gflops)}" r="${radius(p.row.share)}" fill="${colours.of(p.row.op)}">${tooltip(pointTitle(p, profile))}</circle>`)}
+      </g>
+      ${pointLabels(bySize.slice(0, LABELLED_POINTS), x, y, profile)}`,
   );
 }
 
@@ -84,41 +96,110 @@ function radius(share: number): number {
   return 3.5 + Math.sqrt(Math.max(0, share)) * 24;
 }
 
-/** The flat compute roof and sloped bandwidth roof, each dashed where the other one is lower. */
+type MemoryCeiling = Peaks['memory'][number];
+
+/**
+ * The flat compute roof and one sloped roof per memory level (the largest, DRAM, is the main one:
+ * the ridge point is where it meets the compute roof), each sloped roof rising until it meets the
+ * compute roof. Dashed lines continue the compute roof leftwards and the main roof upwards past
+ * the ridge, so it is clear which one binds where.
+ */
 function roofs(peaks: Peaks, x: Scale, y: Scale): Html {
   const [xMin, xMax] = x.domain;
-  const [yMin, yMax] = y.domain;
-  const memory = (intensity: number) => peaks.gbPerSecond * intensity;
-  const slopeStart = Math.max(xMin, yMin / peaks.gbPerSecond);
-  const slopeEnd = Math.min(xMax, yMax / peaks.gbPerSecond);
   const ridgeX = x(peaks.ridge);
   const ridgeY = y(peaks.gflops);
-  const angle = (Math.atan2(y(memory(slopeEnd)) - y(memory(slopeStart)), x(slopeEnd) - x(slopeStart)) * 180) / Math.PI;
-  const memoryLabelAt = Math.sqrt(slopeStart * peaks.ridge);
+  const main = peaks.memory[peaks.memory.length - 1];
+  const sloped = peaks.memory.map((level) => memoryRoof(level, level === main, peaks, x, y));
+  const firstKnee = Math.max(
+    xMin,
+    Math.min(peaks.ridge, ...peaks.memory.map((m) => peaks.gflops / m.gbPerSecond)),
+  );
+  const mainEnd = main && Math.min(xMax, y.domain[1] / main.gbPerSecond);
   return html`<g class="roofs" clip-path="url(#roofline-plot)">
-    <rect class="region memory-region" x="${FRAME.left}" y="${FRAME.top}" width="${ridgeX - FRAME.left}" height="${FRAME.height}"/>
-    <line class="roof-extension" x1="${x(xMin)}" y1="${ridgeY}" x2="${ridgeX}" y2="${ridgeY}"/>
-    <line class="roof-extension" x1="${ridgeX}" y1="${ridgeY}" x2="${x(slopeEnd)}" y2="${y(memory(slopeEnd))}"/>
-    <line class="roof compute-roof" x1="${ridgeX}" y1="${ridgeY}" x2="${x(xMax)}" y2="${ridgeY}">${tooltip([`compute peak ${formatRate(peaks.gflops)} GFLOP/s`, peaks.computeLabel])}</line>
-    <line class="roof memory-roof" x1="${x(slopeStart)}" y1="${y(memory(slopeStart))}" x2="${ridgeX}" y2="${ridgeY}">${tooltip([`memory bandwidth ${formatRate(peaks.gbPerSecond)} GB/s`, peaks.memoryLabel])}</line>
-    <line class="ridge-drop" x1="${ridgeX}" y1="${ridgeY}" x2="${ridgeX}" y2="${frameBottom(FRAME)}"/>
-    <circle class="ridge" cx="${ridgeX}" cy="${ridgeY}" r="4.5">${tooltip([`ridge point ${formatRate(peaks.ridge)} FLOP/B`])}</circle>
-  </g>
-  <g class="roof-labels">
-    <text class="roof-label" x="${frameRight(FRAME) - 6}" y="${ridgeY - 7}" text-anchor="end">${formatRate(peaks.gflops)} GFLOP/s · ${peaks.computeLabel}</text>
-    <text class="roof-label" transform="translate(${x(memoryLabelAt)} ${y(memory(memoryLabelAt)) - 7}) rotate(${angle})" text-anchor="middle">${formatRate(peaks.gbPerSecond)} GB/s</text>
-    <text class="ridge-label" x="${ridgeX + 8}" y="${frameBottom(FRAME) - 8}">ridge ${formatRate(peaks.ridge)} FLOP/B</text>
-    <text class="region-label" x="${FRAME.left + 8}" y="${FRAME.top + 16}">memory-bound</text>
-    <text class="region-label" x="${frameRight(FRAME) - 8}" y="${FRAME.top + 16}" text-anchor="end">compute-bound</text>
-  </g>`;
+      <line class="roof-extension" x1="${x(xMin)}" y1="${ridgeY}" x2="${x(firstKnee)}" y2="${ridgeY}" />
+      ${main && mainEnd! > peaks.ridge ? html`<line class="roof-extension" x1="${ridgeX}" y1="${ridgeY}" x2="${x(mainEnd!)}" y2="${y(main.gbPerSecond * mainEnd!)}" />` : ''}
+      <line class="ridge-drop" x1="${ridgeX}" y1="${ridgeY}" x2="${ridgeX}" y2="${frameBottom(FRAME)}" />
+      ${sloped.map((roof) => roof.line)}
+      <line class="roof compute-roof" x1="${x(firstKnee)}" y1="${ridgeY}" x2="${x(xMax)}" y2="${ridgeY}"
+        >${tooltip([`compute peak ${formatRate(peaks.gflops)} GFLOP/s`, peaks.computeLabel])}</line
+      >
+      <circle class="ridge" cx="${ridgeX}" cy="${ridgeY}" r="4.5"
+        >${tooltip([`ridge point ${formatRate(peaks.ridge)} FLOP/B`, 'where the compute roof meets the main memory roof'])}</circle
+      >
+    </g>
+    <g class="roof-labels">
+      <text class="roof-label" x="${frameRight(FRAME) - 6}" y="${ridgeY - 7}" text-anchor="end"
+        >${formatRate(peaks.gflops)} GFLOP/s · ${peaks.computeLabel}</text
+      >
+      ${sloped.map((roof) => roof.label)}
+      <text class="ridge-label" x="${ridgeX + 8}" y="${ridgeY + 18}"
+        >ridge ${formatRate(peaks.ridge)} FLOP/B</text
+      >
+    </g>`;
+}
+
+/** The memory-bound side of the ridge shaded, under the grid, and both sides named at the bottom. */
+function regions(peaks: Peaks, x: Scale): Html {
+  const ridgeX = Math.min(frameRight(FRAME), Math.max(FRAME.left, x(peaks.ridge)));
+  const bottom = frameBottom(FRAME) - 8;
+  return html`<rect
+      class="region"
+      x="${FRAME.left}"
+      y="${FRAME.top}"
+      width="${ridgeX - FRAME.left}"
+      height="${FRAME.height}"
+    />
+    <text class="region-label" x="${ridgeX - 8}" y="${bottom}" text-anchor="end">memory-bound</text>
+    <text class="region-label" x="${ridgeX + 8}" y="${bottom}">compute-bound</text>`;
+}
+
+/** A level's bandwidth roof (GFLOP/s = GB/s × FLOP/B) up to where it meets the compute roof. */
+function memoryRoof(
+  level: MemoryCeiling,
+  main: boolean,
+  peaks: Peaks,
+  x: Scale,
+  y: Scale,
+): { line: Html | string; label: Html | string } {
+  const rate = (intensity: number) => level.gbPerSecond * intensity;
+  const start = Math.max(x.domain[0], y.domain[0] / level.gbPerSecond);
+  const knee = Math.min(x.domain[1], peaks.gflops / level.gbPerSecond);
+  if (knee <= start) return { line: '', label: '' };
+  const title = tooltip([
+    `${level.level} bandwidth ${formatRate(level.gbPerSecond)} GB/s (copy)`,
+    level.capacityBytes === null
+      ? 'beyond the last cache'
+      : `for data up to ${formatBytes(level.capacityBytes)}`,
+  ]);
+  const angle = (Math.atan2(y(rate(knee)) - y(rate(start)), x(knee) - x(start)) * 180) / Math.PI;
+  const labelAt = Math.max(start, knee / 1.3);
+  return {
+    line: html`<line
+      class="roof ${main ? 'memory-roof' : 'cache-roof'}"
+      x1="${x(start)}"
+      y1="${y(rate(start))}"
+      x2="${x(knee)}"
+      y2="${y(rate(knee))}"
+      >${title}</line
+    >`,
+    label: html`<text
+      class="${main ? 'roof-label' : 'cache-label'}"
+      transform="translate(${x(labelAt)} ${y(rate(labelAt)) + (main ? -6 : 13)}) rotate(${angle})"
+      text-anchor="end"
+      >${level.level} ${formatRate(level.gbPerSecond)} GB/s</text
+    >`,
+  };
 }
 
 function pointTitle({ row }: Point, profile: Profile): string[] {
   const lines = [row.node ? `${row.node} · ${row.op}` : row.key];
   lines.push(`${formatTime(row.totalUs)} per run, ${formatPercent(row.share)} of the run`);
-  lines.push(`${formatRate(row.intensity!)} FLOP/B · ${formatRate(row.gflops!)} GFLOP/s · ${formatRate(row.gbPerSecond ?? 0)} GB/s`);
+  lines.push(
+    `${formatRate(row.intensity!)} FLOP/B · ${formatRate(row.gflops!)} GFLOP/s · ${formatRate(row.gbPerSecond ?? 0)} GB/s`,
+  );
   if (row.bound && row.percentOfPeak !== undefined) {
-    lines.push(`${row.bound}-bound: ${row.percentOfPeak.toFixed(1)}% of the ${row.bound === 'compute' ? 'compute peak' : 'bandwidth'}`);
+    const peak = row.bound === 'compute' ? 'compute peak' : `${row.memoryLevel ?? 'memory'} bandwidth`;
+    lines.push(`${row.bound}-bound: ${row.percentOfPeak.toFixed(1)}% of the ${peak}`);
   }
   if (profile.groupBy !== 'node') lines.push(`${row.calls} calls per run`);
   return lines;
@@ -132,9 +213,9 @@ interface Box {
 }
 
 /**
- * Labels for the largest points, each put right, left, above or below its point, whichever
- * first stays inside the plot without covering a label already placed; a point with no free
- * side goes without (its hover title still names it).
+ * Labels for the largest points, each put right, left, above or below its point (centred, then
+ * leaning right or left), whichever first stays inside the plot without covering a label already
+ * placed; a point with no free place goes without (its hover title still names it).
  */
 function pointLabels(points: readonly Point[], x: Scale, y: Scale, profile: Profile): Html {
   const placed: Box[] = [];
@@ -150,11 +231,19 @@ function pointLabels(points: readonly Point[], x: Scale, y: Scale, profile: Prof
       { box: box(cx - r - width, cy - LABEL_HEIGHT / 2, width), anchor: 'end', tx: cx - r, ty: cy + 4 },
       { box: box(cx - width / 2, cy - r - LABEL_HEIGHT, width), anchor: 'middle', tx: cx, ty: cy - r - 3 },
       { box: box(cx - width / 2, cy + r, width), anchor: 'middle', tx: cx, ty: cy + r + 10 },
+      { box: box(cx, cy - r - LABEL_HEIGHT, width), anchor: 'start', tx: cx, ty: cy - r - 3 },
+      { box: box(cx, cy + r, width), anchor: 'start', tx: cx, ty: cy + r + 10 },
+      { box: box(cx - width, cy - r - LABEL_HEIGHT, width), anchor: 'end', tx: cx, ty: cy - r - 3 },
+      { box: box(cx - width, cy + r, width), anchor: 'end', tx: cx, ty: cy + r + 10 },
     ];
     const free = candidates.find((c) => insideFrame(c.box) && !placed.some((p) => overlaps(p, c.box)));
     if (!free) continue;
     placed.push(free.box);
-    labels.push(html`<text class="point-label" x="${free.tx}" y="${free.ty}" text-anchor="${free.anchor}">${text}</text>`);
+    labels.push(
+      html`<text class="point-label" x="${free.tx}" y="${free.ty}" text-anchor="${free.anchor}"
+        >${text}</text
+      >`,
+    );
   }
   return html`<g class="point-labels">${labels}</g>`;
 }
@@ -170,7 +259,12 @@ function box(left: number, top: number, width: number): Box {
 }
 
 function insideFrame(b: Box): boolean {
-  return b.left >= FRAME.left && b.right <= frameRight(FRAME) && b.top >= FRAME.top && b.bottom <= frameBottom(FRAME);
+  return (
+    b.left >= FRAME.left &&
+    b.right <= frameRight(FRAME) &&
+    b.top >= FRAME.top &&
+    b.bottom <= frameBottom(FRAME)
+  );
 }
 
 function overlaps(a: Box, b: Box): boolean {
@@ -179,23 +273,56 @@ function overlaps(a: Box, b: Box): boolean {
 
 function ceilingsPanel(peaks: Peaks | undefined): Html {
   if (!peaks) {
-    return html`<h3>Ceilings</h3><p class="note">No measured peaks in this profile: run <code>heddle probe</code> to place the operators against this machine's roofs.</p>`;
+    return html`<h3>Ceilings</h3>
+      <p class="note">
+        No measured peaks in this profile: run <code>heddle probe</code> to place the operators against this
+        machine's roofs.
+      </p>`;
   }
   return html`<h3>Ceilings</h3>
     <dl class="facts">
-      <dt>compute peak</dt><dd><b>${formatRate(peaks.gflops)}</b> GFLOP/s<small>${peaks.computeLabel}</small></dd>
-      <dt>memory bandwidth</dt><dd><b>${formatRate(peaks.gbPerSecond)}</b> GB/s<small>${peaks.memoryLabel}</small></dd>
-      <dt>ridge point</dt><dd><b>${formatRate(peaks.ridge)}</b> FLOP/B<small>left of it memory-bound, right of it compute-bound</small></dd>
+      <dt>compute peak</dt>
+      <dd><b>${formatRate(peaks.gflops)}</b> GFLOP/s<small>${peaks.computeLabel}</small></dd>
+      <dt>ridge point</dt>
+      <dd>
+        <b>${formatRate(peaks.ridge)}</b> FLOP/B<small>below it memory-bound, above it compute-bound</small>
+      </dd>
     </dl>
-    <p class="source">${peaks.source}</p>`;
+    <table class="levels">
+      <thead>
+        <tr>
+          <th>memory level</th>
+          <th class="num">holds</th>
+          <th class="num">GB/s</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${peaks.memory.map(
+          (m) =>
+            html`<tr>
+              <td>${m.level}</td>
+              <td class="num">${m.capacityBytes === null ? '—' : formatBytes(m.capacityBytes)}</td>
+              <td class="num">${formatRate(m.gbPerSecond)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    <p class="source">
+      Copy bandwidth; a memory-bound operator is compared with the level one call's bytes fit in.
+      ${peaks.source}
+    </p>`;
 }
 
 function unplacedPanel(unplaced: readonly OperatorRow[], profile: Profile): Html {
   if (unplaced.length === 0) return html``;
   const share = unplaced.reduce((sum, row) => sum + row.share, 0);
   return html`<h3>Not on the chart</h3>
-    <p class="note">${unplaced.length} ${groupNoun(profile, unplaced.length)} (${formatPercent(share)} of the run) without FLOPs to place: ${unplaced
-      .slice(0, 12)
-      .map((row) => row.key)
-      .join(', ')}${unplaced.length > 12 ? ', …' : ''}.</p>`;
+    <p class="note">
+      ${unplaced.length} ${groupNoun(profile, unplaced.length)} (${formatPercent(share)} of the run) without
+      FLOPs to place:
+      ${unplaced
+        .slice(0, 12)
+        .map((row) => row.key)
+        .join(', ')}${unplaced.length > 12 ? ', …' : ''}.
+    </p>`;
 }

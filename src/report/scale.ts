@@ -14,11 +14,14 @@ export interface Scale {
   range: [number, number];
 }
 
-/** Roughly `count` ticks spanning [0, max], the last one at or above max. */
-export function linearScale(max: number, range: [number, number], count = 8): Scale {
+/**
+ * Roughly `count` ticks from 0. The domain ends at the tick at or above `max`, or, with `exact`,
+ * at `max` itself (a time axis ends where the run ended) with ticks only up to it.
+ */
+export function linearScale(max: number, range: [number, number], count = 8, exact = false): Scale {
   const step = niceStep(max > 0 ? max / count : 1);
-  const top = Math.max(step, Math.ceil(max / step - 1e-9) * step);
-  const ticks = Array.from({ length: Math.round(top / step) + 1 }, (_, i) => i * step);
+  const top = exact && max > 0 ? max : Math.max(step, Math.ceil(max / step - 1e-9) * step);
+  const ticks = Array.from({ length: Math.floor(top / step + 1e-9) + 1 }, (_, i) => i * step);
   const [from, to] = range;
   const scale = ((value: number) => from + ((to - from) * value) / top) as Scale;
   return Object.assign(scale, { ticks, minorTicks: [], domain: [0, top] as [number, number], range });

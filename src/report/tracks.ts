@@ -13,12 +13,32 @@ export function tracksSection(profile: Profile): Html {
   const run = profile.runs.representative + 1;
   return html`<section id="tracks">
     <h2>Tracks and idle gaps</h2>
-    <p class="lead">Time each track spent in steps, copies and compilation during run ${run}, and the longest intervals it sat idle, with their cause.</p>
+    <p class="lead">
+      Time each track spent in steps, copies and compilation during run ${run}, and the longest intervals it
+      sat idle, with their cause.
+    </p>
     <table class="tracks">
-      <thead><tr><th>track</th><th>kind</th><th class="bar-cell">utilisation</th><th class="num">busy</th><th>worker states</th></tr></thead>
-      <tbody>${profile.tracks.map(
-        (t) => html`<tr><td class="mono">${t.track}</td><td>${t.kind}</td><td class="bar-cell">${shareBar(t.utilisation)}</td><td class="num">${formatTime(t.busyUs)}</td><td>${statesOf(t.states)}</td></tr>`,
-      )}</tbody>
+      <thead>
+        <tr>
+          <th>track</th>
+          <th>kind</th>
+          <th class="bar-cell">utilisation</th>
+          <th class="num">busy</th>
+          <th>worker states</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${profile.tracks.map(
+          (t) =>
+            html`<tr>
+              <td class="mono">${t.track}</td>
+              <td>${t.kind}</td>
+              <td class="bar-cell">${shareBar(t.utilisation)}</td>
+              <td class="num">${formatTime(t.busyUs)}</td>
+              <td>${statesOf(t.states)}</td>
+            </tr>`,
+        )}
+      </tbody>
     </table>
     <h3>Largest idle gaps</h3>
     ${profile.gaps.length === 0 ? html`<p class="note">No track sat idle during the run.</p>` : gapsTable(profile)}
@@ -33,9 +53,26 @@ function statesOf(states: Record<string, number>): Html | string {
 
 function gapsTable(profile: Profile): Html {
   return html`<table class="gaps">
-    <thead><tr><th>track</th><th class="num">at</th><th class="num">idle</th><th>cause</th><th>waiting for</th></tr></thead>
-    <tbody>${profile.gaps.map(
-      (gap) => html`<tr><td class="mono">${gap.track}</td><td class="num">${formatTime(gap.startUs)}</td><td class="num">${formatTime(gap.durationUs)}</td><td><span class="cause" style="border-color:${gapColour(gap.cause)}">${gap.cause}</span></td><td>${gap.detail}</td></tr>`,
-    )}</tbody>
+    <thead>
+      <tr>
+        <th>track</th>
+        <th class="num">at</th>
+        <th class="num">idle</th>
+        <th>cause</th>
+        <th>waiting for</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${profile.gaps.map(
+        (gap) =>
+          html`<tr>
+            <td class="mono">${gap.track}</td>
+            <td class="num">${formatTime(gap.startUs)}</td>
+            <td class="num">${formatTime(gap.durationUs)}</td>
+            <td><span class="cause" style="border-color:${gapColour(gap.cause)}">${gap.cause}</span></td>
+            <td>${gap.detail}</td>
+          </tr>`,
+      )}
+    </tbody>
   </table>`;
 }

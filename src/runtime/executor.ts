@@ -22,7 +22,7 @@ import { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
 import { opLabel, type Graph } from '../ir/graph.js';
 import { storageBytes, type MemoryPlan } from '../plan/memory.js';
-import type { OptimizationReport } from '../passes/index.js';
+import type { PlanInstance } from '../plan/instance.js';
 import { buildPlan, type KernelStep, type Plan } from '../plan/plan.js';
 import { RunRecorder } from './run-recorder.js';
 import { NO_TRACE, type Tracer } from '../telemetry/trace.js';
@@ -47,16 +47,6 @@ export interface AllocationStats {
   arenas: number;
   /** Tensor allocations per operator (op type, or domain::op type), to find kernels to improve. */
   byOperator: Record<string, number>;
-}
-
-/** A plan with the memory plan for one input-shape signature and the arenas it runs in. */
-export interface PlanInstance {
-  readonly plan: Plan;
-  readonly memory?: MemoryPlan;
-  /** What the passes did to the imported graph to make this plan's graph. */
-  readonly optimization?: OptimizationReport;
-  /** Host arenas not in use by a run; a run takes one or makes one. */
-  readonly freeArenas: ArrayBuffer[];
 }
 
 /** Where graph outputs should be written when the caller supplied tensors for them. */

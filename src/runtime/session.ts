@@ -42,7 +42,10 @@ import {
   type Trace,
   type Tracer,
 } from '../telemetry/trace.js';
-import { Executor, type AllocationStats, type PlanInstance, type RunControl } from './executor.js';
+import type { PlanInstance } from '../plan/instance.js';
+import { loadProbe } from '../probe/index.js';
+import { buildProfile, type Profile } from '../profile/index.js';
+import { Executor, type AllocationStats, type RunControl } from './executor.js';
 
 export type { OptimizationLevel as GraphOptimizationLevel } from '../passes/index.js';
 
@@ -64,6 +67,11 @@ export interface SessionOptions {
    * `session.trace()`; a `Tracer` records into that tracer.
    */
   trace?: boolean | Tracer;
+  /**
+   * Profiles every run (onnxruntime's name): `session.endProfiling()` then returns the Profile of
+   * the runs so far, with the loading and planning phases.
+   */
+  enableProfiling?: boolean;
 }
 
 export interface RunOptions {
@@ -75,6 +83,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Records this run into this tracer instead of the session's. */
   trace?: Tracer;
+  /** Profiles this run: `session.endProfiling()` returns the Profile of the profiled runs. */
+  profile?: boolean;
 }
 
 export type OnnxValue = Tensor | Tensor[] | null;
@@ -104,6 +114,8 @@ export class InferenceSession {
   private released = false;
   /** Plans specialised to one input-shape signature, most recently used last. */
   private readonly instances = new Map<string, PlanInstance>();
+  /** Where profiled runs record, and the plan the latest of them ran. */
+  private profiling: { tracer: RecordingTracer; instance?: PlanInstance } | undefined;
 
   private constructor(
     readonly model: Model,
@@ -115,7 +127,9 @@ export class InferenceSession {
     readonly optimization: OptimizationReport,
     private readonly level: OptimizationLevel,
     private readonly tracer: Tracer,
+    private readonly profileEveryRun: boolean,
   ) {
+    if (profileEveryRun) this.profiling = { tracer: tracer as RecordingTracer };
     const graph = model.graph;
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
@@ -153,7 +167,7 @@ export class InferenceSession {
     options: SessionOptions = {},
   ): InferenceSession {
     checkOptions(options);
-    const tracer = tracerOf(options.trace);
+    const tracer = options.enableProfiling ? new RecordingTracer() : tracerOf(options.trace);
     const loadStart = tracer.enabled ? now() : 0;
     const loaded = loadModelProto(model);
     const imported = importModel(loaded);
@@ -171,7 +185,16 @@ export class InferenceSession {
     const plan = executor.plan(imported.graph, false, tracer);
     planSubgraphs(imported.graph, executor, tracer);
     if (tracer.enabled) recordPhase(tracer, 'plan', planStart, { steps: plan.steps.length });
-    return new InferenceSession(imported, source, executor, plan, optimization, level, tracer);
+    return new InferenceSession(
+      imported,
+      source,
+      executor,
+      plan,
+      optimization,
+      level,
+      tracer,
+      options.enableProfiling === true,
+    );
   }
 
   async run(feeds: FeedsType, fetches?: FetchesType, options?: RunOptions): Promise<ReturnType>;
@@ -184,11 +207,14 @@ export class InferenceSession {
     if (this.released) throw new HeddleError('the session was released', this.site());
     const fetches = isFetches(fetchesOrOptions, this.outputNames) ? fetchesOrOptions : undefined;
     const options = (fetches ? maybeOptions : (fetchesOrOptions as RunOptions | undefined)) ?? {};
-    const tracer = options.trace ?? this.tracer;
+    const profiled = options.profile === true || this.profileEveryRun;
+    if (profiled) this.profiling ??= { tracer: new RecordingTracer() };
+    const tracer = options.trace ?? (profiled ? this.profiling!.tracer : this.tracer);
     const runStart = tracer.enabled ? now() : 0;
     const wanted = this.outputsWanted(fetches);
     const values = this.bindFeeds(feeds);
     const instance = this.instanceFor(values, tracer);
+    if (profiled) this.profiling!.instance = instance;
     const outputBuffers = this.outputBuffers(fetches, instance);
     let failed = false;
     try {
@@ -210,6 +236,38 @@ export class InferenceSession {
         });
       }
     }
+  }
+
+  /**
+   * The Profile of the runs profiled since the session was created or profiling last ended
+   * (`run(feeds, { profile: true })`, or every run with `enableProfiling`): per-operator times,
+   * FLOPs and bytes placed against the machine's measured peaks when `heddle probe` has cached
+   * them, the critical path, idle gaps and the memory high-water mark. Profiling then starts
+   * afresh.
+   */
+  async endProfiling(): Promise<Profile> {
+    const profiling = this.profiling;
+    if (!profiling?.instance) {
+      throw new HeddleError(
+        'no run was profiled: pass { profile: true } to run, or enableProfiling to create',
+        this.site(),
+      );
+    }
+    this.profiling = this.profileEveryRun ? { tracer: new RecordingTracer() } : undefined;
+    const { instance } = profiling;
+    const inputShapes: Record<string, number[]> = {};
+    for (const input of instance.plan.graph.inputs) {
+      const type = instance.plan.graph.valueTypes.get(input.name);
+      if (type?.kind === 'tensor' && type.shape)
+        inputShapes[input.name] = type.shape.map((d) => (typeof d === 'number' ? d : -1));
+    }
+    return buildProfile({
+      trace: profiling.tracer.snapshot(),
+      instance,
+      model: this.model.source,
+      inputShapes,
+      probe: await loadProbe({ measure: false }),
+    });
   }
 
   /** What the session's own tracer recorded (with `trace: true`); undefined when it keeps none. */

@@ -60,6 +60,7 @@ const probe: ProbeResult = {
       },
     ],
     ridge: { perThread: 4, allThreads: 16 },
+    cpuShare: { perThread: 1, allThreads: 1 },
     settings: { targetMs: 120, repetitions: 5 },
     measuredAt: '2026-01-01T00:00:00.000Z',
     durationMs: 1,

@@ -76,7 +76,10 @@ function section(out: ByteWriter, id: number, present: boolean, write: (w: ByteW
 
 function limits(w: ByteWriter, { initial, maximum, shared }: MemoryLimits): void {
   if (maximum === undefined) w.byte(0x00).u32(initial);
-  else w.byte(shared ? 0x03 : 0x01).u32(initial).u32(maximum);
+  else
+    w.byte(shared ? 0x03 : 0x01)
+      .u32(initial)
+      .u32(maximum);
 }
 
 function constant(w: ByteWriter, type: ValueType, value: number | bigint): void {
@@ -178,7 +181,9 @@ function encodeInstruction(w: ByteWriter, instruction: Instruction, layout: Modu
 function nameSection(w: ByteWriter, layout: ModuleLayout): void {
   w.name('name');
   const callees = [...layout.imports, ...layout.functions];
-  w.byte(1).sized((sub) => sub.vector(callees, (callee) => sub.u32(layout.functionIndex(callee)).name(callee.name)));
+  w.byte(1).sized((sub) =>
+    sub.vector(callees, (callee) => sub.u32(layout.functionIndex(callee)).name(callee.name)),
+  );
   w.byte(2).sized((sub) =>
     sub.vector(layout.functions, (fn) => {
       sub.u32(layout.functionIndex(fn));

@@ -15,9 +15,8 @@ export interface WasmMemoryDescriptor {
   shared?: boolean;
 }
 
-// The engine's own objects: opaque to Heddle beyond these members.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface WasmModule {}
+/** A compiled module: opaque, passed back to `Instance` or posted to workers. */
+export type WasmModule = object;
 
 export interface WasmInstance {
   readonly exports: Record<string, unknown>;

@@ -41,7 +41,9 @@ interface ControlFrame {
   unreachable: boolean;
 }
 
-const V128_SHAPES: Readonly<Record<V128Shape, { lanes: number; write: (view: DataView, i: number, v: number | bigint) => void }>> = {
+const V128_SHAPES: Readonly<
+  Record<V128Shape, { lanes: number; write: (view: DataView, i: number, v: number | bigint) => void }>
+> = {
   i8x16: { lanes: 16, write: (view, i, v) => view.setUint8(i, Number(v) & 0xff) },
   i16x8: { lanes: 8, write: (view, i, v) => view.setUint16(i * 2, Number(v) & 0xffff, true) },
   i32x4: { lanes: 4, write: (view, i, v) => view.setUint32(i * 4, Number(v) >>> 0, true) },
@@ -151,7 +153,8 @@ export class FunctionBuilder implements Callee {
   /** A 128-bit constant given as lanes: `f.v128Const('f32x4', [1, 2, 3, 4])`. */
   v128Const(shape: V128Shape, values: readonly (number | bigint)[]): this {
     const { lanes, write } = V128_SHAPES[shape];
-    if (values.length !== lanes) this.fail('v128.const', `${shape} needs ${lanes} lanes, got ${values.length}`);
+    if (values.length !== lanes)
+      this.fail('v128.const', `${shape} needs ${lanes} lanes, got ${values.length}`);
     const bytes = new Uint8Array(16);
     const view = new DataView(bytes.buffer);
     values.forEach((value, i) => write(view, i, value));
@@ -436,7 +439,10 @@ export class FunctionBuilder implements Callee {
     const frame = this.currentFrame();
     this.popValues(what, frame.signature.results);
     if (this.values.length !== frame.height) {
-      this.fail(what, `${this.values.length - frame.height} value(s) left on the stack: ${this.describeStack()}`);
+      this.fail(
+        what,
+        `${this.values.length - frame.height} value(s) left on the stack: ${this.describeStack()}`,
+      );
     }
     this.frames.pop();
     return frame;
@@ -479,7 +485,10 @@ export class FunctionBuilder implements Callee {
     }
     const actual = this.values.pop()!;
     if (expected && actual !== 'any' && actual !== expected) {
-      this.fail(what, `expected ${expected} on the stack but found ${actual} (stack: ${this.describeStack()} ${actual})`);
+      this.fail(
+        what,
+        `expected ${expected} on the stack but found ${actual} (stack: ${this.describeStack()} ${actual})`,
+      );
     }
     return actual;
   }
@@ -493,7 +502,9 @@ export class FunctionBuilder implements Callee {
   }
 
   private fail(what: string, reason: string): never {
-    throw new WasmAssemblyError(`function $${this.name}, instruction ${this.code.length} (${what}): ${reason}`);
+    throw new WasmAssemblyError(
+      `function $${this.name}, instruction ${this.code.length} (${what}): ${reason}`,
+    );
   }
 }
 

@@ -77,7 +77,8 @@ export class ModuleBuilder {
   }
 
   exportMemory(name: string): this {
-    if (!this.memoryDeclaration) throw new WasmAssemblyError(`cannot export memory as "${name}": there is none`);
+    if (!this.memoryDeclaration)
+      throw new WasmAssemblyError(`cannot export memory as "${name}": there is none`);
     return this.addExport({ name, target: { kind: 'memory' } });
   }
 
@@ -115,7 +116,8 @@ export class ModuleBuilder {
       mutable: options.mutable ?? false,
     };
     this.globals.push(global);
-    if (options.export !== undefined) this.addExport({ name: options.export, target: { kind: 'global', global } });
+    if (options.export !== undefined)
+      this.addExport({ name: options.export, target: { kind: 'global', global } });
     return global;
   }
 
@@ -147,7 +149,8 @@ export class ModuleBuilder {
     for (const callee of [...this.imports, ...this.functions]) typeIndex(callee.signature);
     for (const fn of this.functions) {
       for (const instruction of fn.instructions) {
-        if ('type' in instruction && needsTypeIndex(instruction.type)) typeIndex(blockSignature(instruction.type));
+        if ('type' in instruction && needsTypeIndex(instruction.type))
+          typeIndex(blockSignature(instruction.type));
       }
     }
     const callees: Callee[] = [...this.imports, ...this.functions];
@@ -178,7 +181,8 @@ export class ModuleBuilder {
     if (!validPages(initial) || (maximum !== undefined && (!validPages(maximum) || maximum < initial))) {
       throw new WasmAssemblyError(`memory limits ${initial}..${maximum ?? ''} are not valid page counts`);
     }
-    if (shared && maximum === undefined) throw new WasmAssemblyError('a shared memory must declare its maximum');
+    if (shared && maximum === undefined)
+      throw new WasmAssemblyError('a shared memory must declare its maximum');
     this.memoryDeclaration = declaration;
     return this;
   }
@@ -202,7 +206,8 @@ export class ModuleBuilder {
     const seen = new Set<string>();
     for (const local of fn.locals) {
       checkIdentifier(local.name, `local of $${fn.name}`);
-      if (seen.has(local.name)) throw new WasmAssemblyError(`function $${fn.name}: two locals are named $${local.name}`);
+      if (seen.has(local.name))
+        throw new WasmAssemblyError(`function $${fn.name}: two locals are named $${local.name}`);
       seen.add(local.name);
     }
     for (const instruction of fn.instructions) {

@@ -12,21 +12,29 @@ import type { BlockType, FuncSignature, MemoryLimits } from './types.js';
 
 export function moduleText(layout: ModuleLayout): string {
   const lines = ['(module'];
-  layout.types.forEach((signature, index) => lines.push(`  (type $t${index} (func${signatureText(signature)}))`));
+  layout.types.forEach((signature, index) =>
+    lines.push(`  (type $t${index} (func${signatureText(signature)}))`),
+  );
   if (layout.memory?.imported) {
     const { module, field } = layout.memory.imported;
-    lines.push(`  (import ${quote(module)} ${quote(field)} (memory $${layout.memory.name} ${limitsText(layout.memory.limits)}))`);
+    lines.push(
+      `  (import ${quote(module)} ${quote(field)} (memory $${layout.memory.name} ${limitsText(layout.memory.limits)}))`,
+    );
   }
   for (const imported of layout.imports) {
     const type = layout.typeIndex(imported.signature);
-    lines.push(`  (import ${quote(imported.module)} ${quote(imported.field)} (func $${imported.name} (type $t${type})))`);
+    lines.push(
+      `  (import ${quote(imported.module)} ${quote(imported.field)} (func $${imported.name} (type $t${type})))`,
+    );
   }
   if (layout.memory && !layout.memory.imported) {
     lines.push(`  (memory $${layout.memory.name} ${limitsText(layout.memory.limits)})`);
   }
   for (const global of layout.globals) {
     const type = global.mutable ? `(mut ${global.type})` : global.type;
-    lines.push(`  (global $${global.name} ${type} (${global.type}.const ${numberText(global.type, global.init)}))`);
+    lines.push(
+      `  (global $${global.name} ${type} (${global.type}.const ${numberText(global.type, global.init)}))`,
+    );
   }
   for (const { name, target } of layout.exports) {
     const what =
@@ -46,7 +54,8 @@ function functionText(fn: FunctionBuilder, layout: ModuleLayout): string[] {
   const params = fn.params.map((param) => ` (param $${param.name} ${param.type})`).join('');
   const results = fn.signature.results.length ? ` (result ${fn.signature.results.join(' ')})` : '';
   const lines = [`  (func $${fn.name} (type $t${layout.typeIndex(fn.signature)})${params}${results}`];
-  for (const local of fn.locals.slice(fn.params.length)) lines.push(`    (local $${local.name} ${local.type})`);
+  for (const local of fn.locals.slice(fn.params.length))
+    lines.push(`    (local $${local.name} ${local.type})`);
   let depth = 2;
   for (const instruction of fn.instructions) {
     if (instruction.kind === 'end' || instruction.kind === 'else') depth--;
@@ -115,7 +124,10 @@ function blockTypeText(type: BlockType, layout: ModuleLayout): string {
 }
 
 function signatureText({ params, results }: FuncSignature): string {
-  return (params.length ? ` (param ${params.join(' ')})` : '') + (results.length ? ` (result ${results.join(' ')})` : '');
+  return (
+    (params.length ? ` (param ${params.join(' ')})` : '') +
+    (results.length ? ` (result ${results.join(' ')})` : '')
+  );
 }
 
 function limitsText({ initial, maximum, shared }: MemoryLimits): string {
