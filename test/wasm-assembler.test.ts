@@ -361,6 +361,12 @@ test('mistakes fail where they are emitted, naming the function and the instruct
   expectError(/a shared memory must declare its maximum/, () =>
     new ModuleBuilder().importMemory('env', 'memory', { initial: 1, shared: true }),
   );
+  expectError(/\$done, instruction 1 \(br\): the function is already finished/, (m) => {
+    const fn = m.function('done', { results: ['i32'] });
+    fn.i32Const(1);
+    m.encode();
+    fn.br({ name: 'anywhere' });
+  });
   expectError(/local \$lost belongs to another function/, (m) => {
     const lost = m.function('one').local('i32', 'lost');
     m.function('two').get(lost);

@@ -78,6 +78,7 @@ program
     '--trace <file>',
     'write the trace: Chrome JSON, or Perfetto protobuf for .pftrace / .perfetto-trace',
   )
+  .option('--report <file.html>', 'write the profile as one self-contained HTML report')
   .option('--json', 'print the profile (or the diff) as JSON')
   .addOption(
     new Option('--group-by <key>', 'group the operator table by')

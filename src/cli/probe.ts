@@ -107,7 +107,7 @@ function formatCeilings(ceilings: Ceilings): string {
   const { cpuShare } = ceilings;
   lines.push(
     `cpu share  ${percent(cpuShare.perThread)} on 1 thread, ${percent(cpuShare.allThreads)} on ${all}` +
-      ' (of the CPU time the measuring threads could have had)',
+      ' (the lowest over the figures, of the CPU time their timed calls could have had)',
   );
   if (Math.min(cpuShare.perThread, cpuShare.allThreads) < BUSY_SHARE) {
     lines.push(

@@ -25,6 +25,7 @@ import { InferenceSession, type FeedsType } from '../runtime/session.js';
 import { traceToChromeJson } from '../telemetry/chrome-trace.js';
 import { traceToPerfetto } from '../telemetry/perfetto.js';
 import type { Trace } from '../telemetry/trace.js';
+import { renderReport } from '../report/index.js';
 import { formatBytes } from './format.js';
 import { randomFeed } from './random-inputs.js';
 import { parseDims } from './run.js';
@@ -32,6 +33,7 @@ import { parseDims } from './run.js';
 export interface ProfileCommandOptions {
   runs: string;
   trace?: string;
+  report?: string;
   json?: boolean;
   groupBy: GroupBy;
   dim: string[];
@@ -85,10 +87,11 @@ export async function profileCommand(
     probe,
   });
   if (options.trace) writeTrace(options.trace, trace);
+  if (options.report) fs.writeFileSync(options.report, renderReport(profile, trace));
   if (options.json) console.log(JSON.stringify(profile, null, 2));
   else {
     console.log(formatProfile(profile));
-    if (options.trace) console.log(`\nwrote ${options.trace}`);
+    for (const file of [options.trace, options.report]) if (file) console.log(`wrote ${file}`);
   }
   return 0;
 }

@@ -58,9 +58,9 @@ export interface Ceilings {
    */
   ridge?: ThreadRates;
   /**
-   * The share of the CPU time the measuring threads got while timed (1: they had their cores to
-   * themselves). Well below 1, other processes were busy and the figures are low: measure again
-   * on an idle machine.
+   * The lowest share, over the figures, of the CPU time their measuring threads could have had
+   * during the timed calls that the process got (1: they had their cores to themselves). Well
+   * below 1, other processes were busy and some figures are low: measure again on an idle machine.
    */
   cpuShare: ThreadRates;
   settings: { targetMs: number; repetitions: number };
@@ -183,16 +183,15 @@ function streamWorkload(kernel: 'read' | 'copy', plan: LevelPlan): Workload {
 
 /** Times a workload alone on this thread, then on every team thread at once. */
 class Measurer {
-  private readonly cpu: { alone: CpuAccount; team: CpuAccount };
+  /** Each figure's CPU share (see `Ceilings.cpuShare`), alone and on the team. */
+  private readonly shares: { perThread: number[]; allThreads: number[] } = { perThread: [], allThreads: [] };
 
   constructor(
     private readonly kernels: Record<string, (...args: number[]) => number>,
     private readonly team: WorkerTeam | undefined,
     private readonly targetMs: number,
     private readonly repetitions: number,
-  ) {
-    this.cpu = { alone: new CpuAccount(1), team: new CpuAccount(team?.size ?? 1) };
-  }
+  ) {}
 
   /** Work (FLOP or bytes) per second. */
   async measure(workload: Workload): Promise<ThreadRates> {
@@ -200,9 +199,11 @@ class Measurer {
     const { bytesAlone, bytesPerTeamThread } = workload;
     const count = calibrate((n) => kernel(...workload.args(0, bytesAlone, n)), this.targetMs);
     const work = count * workload.workPerCount(bytesAlone);
-    const perThread = this.cpu.alone.track(() =>
-      bestRate(() => kernel(...workload.args(0, bytesAlone, count)), work, this.repetitions),
-    );
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    const perThread = bestRate(() => kernel(...workload.args(0, bytesAlone, count)), work, this.repetitions);
+    const used = process.cpuUsage(cpuBefore);
+    this.shares.perThread.push((used.user + used.system) / ((performance.now() - wallBefore) * 1000));
     if (!this.team) return { perThread, allThreads: perThread };
 
     // Each team thread streams over its own buffer, for about as long as the thread alone did.
@@ -221,53 +222,20 @@ class Measurer {
     }));
     const teamWork = this.team.size * teamCount * workload.workPerCount(bytesPerTeamThread);
     let allThreads = 0;
+    let shareSum = 0;
     for (let i = 0; i < this.repetitions; i++) {
-      const timings = await this.cpu.team.trackAsync(() => this.team!.trial(jobs));
+      const { timings, cpuShare } = await this.team.trial(jobs);
+      shareSum += cpuShare;
       allThreads = Math.max(allThreads, teamWork / spanSeconds(timings));
     }
+    this.shares.allThreads.push(shareSum / this.repetitions);
     return { perThread, allThreads };
   }
 
   cpuShare(): ThreadRates {
-    const perThread = this.cpu.alone.share();
-    return { perThread, allThreads: this.team ? this.cpu.team.share() : perThread };
-  }
-}
-
-/**
- * The process's CPU time against the wall time of `threads` threads, over the tracked sections.
- * The team's trials include the workers' warm-up calls, which is CPU time they must also get.
- */
-class CpuAccount {
-  private cpuMicros = 0;
-  private wallMicros = 0;
-
-  constructor(private readonly threads: number) {}
-
-  track<T>(section: () => T): T {
-    const cpu = process.cpuUsage();
-    const wall = performance.now();
-    const result = section();
-    this.add(cpu, wall);
-    return result;
-  }
-
-  async trackAsync<T>(section: () => Promise<T>): Promise<T> {
-    const cpu = process.cpuUsage();
-    const wall = performance.now();
-    const result = await section();
-    this.add(cpu, wall);
-    return result;
-  }
-
-  share(): number {
-    return this.wallMicros > 0 ? Math.min(1, this.cpuMicros / this.wallMicros) : 1;
-  }
-
-  private add(cpuBefore: NodeJS.CpuUsage, wallBefore: number): void {
-    const used = process.cpuUsage(cpuBefore);
-    this.cpuMicros += used.user + used.system;
-    this.wallMicros += (performance.now() - wallBefore) * 1000 * this.threads;
+    const lowest = (shares: number[]) => Math.min(1, ...shares);
+    const perThread = lowest(this.shares.perThread);
+    return { perThread, allThreads: this.team ? lowest(this.shares.allThreads) : perThread };
   }
 }
 

@@ -127,7 +127,7 @@ export async function comparePeaks(
         async () => {
           let best = Infinity;
           for (let call = 0; call < calls; call++)
-            best = Math.min(best, spanSeconds(await team.trial(Array(threads).fill(job))));
+            best = Math.min(best, spanSeconds((await team.trial(Array(threads).fill(job))).timings));
           return gflops(best, threads);
         },
         async () =>

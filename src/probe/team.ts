@@ -32,6 +32,16 @@ export interface TrialTiming {
   end: number;
 }
 
+export interface TrialResult {
+  /** Each worker's kernel call, on the clock all threads share (ms). */
+  timings: TrialTiming[];
+  /**
+   * The share of the CPU time the workers could have had from release to the last end that the
+   * process used (about 1 when they had their cores to themselves; the main thread only waits).
+   */
+  cpuShare: number;
+}
+
 export class WorkerTeam {
   private generation = 0;
   private readonly startSignal: Int32Array;
@@ -63,17 +73,22 @@ export class WorkerTeam {
     return this.workers.length;
   }
 
-  /** Runs `jobs[i]` on worker i, all released at once; resolves with each worker's timing. */
-  async trial(jobs: Omit<TeamJob, 'generation'>[]): Promise<TrialTiming[]> {
+  /** Runs `jobs[i]` on worker i, all released at once. */
+  async trial(jobs: Omit<TeamJob, 'generation'>[]): Promise<TrialResult> {
     const generation = ++this.generation;
     Atomics.store(this.startSignal, 0, generation - 1);
     const armed = this.workers.map((worker) => nextReport(worker, 'armed'));
     this.workers.forEach((worker, i) => worker.postMessage({ ...jobs[i], generation } satisfies TeamJob));
     await Promise.all(armed);
     const done = this.workers.map((worker) => nextReport(worker, 'done'));
+    const cpuBefore = process.cpuUsage();
+    const released = performance.now();
     Atomics.store(this.startSignal, 0, generation);
     Atomics.notify(this.startSignal, 0);
-    return (await Promise.all(done)).map((report) => ({ start: report.start, end: report.end }));
+    const timings = (await Promise.all(done)).map((report) => ({ start: report.start, end: report.end }));
+    const cpu = process.cpuUsage(cpuBefore);
+    const capacityMicros = (performance.now() - released) * 1000 * this.workers.length;
+    return { timings, cpuShare: Math.min(1, (cpu.user + cpu.system) / capacityMicros) };
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,9 @@ export function peaksOf(probe: ProbeResult, scope: ThreadScope): Peaks | undefin
     threads,
     gflops,
     computeLabel: `${best.path}, ${threads === 1 ? '1 thread' : `${threads} threads`}`,
+    computePaths: ceilings.compute
+      .map((c) => ({ path: c.path, gflops: c.gflops[scope] }))
+      .sort((a, b) => b.gflops - a.gflops),
     memory,
     ridge: ceilings.ridge?.[scope] ?? gflops / roof.gbPerSecond,
   };

@@ -80,6 +80,8 @@ export interface Peaks {
   gflops: number;
   /** e.g. "relaxed-madd, 1 thread". */
   computeLabel: string;
+  /** Every SIMD path's peak at this thread count, fastest first (the roofline draws a roof for each). */
+  computePaths: { path: string; gflops: number }[];
   /**
    * Copy bandwidth (bytes read plus bytes written) per memory level, smallest level first, with
    * the level's capacity (null for DRAM). A memory-bound operator is compared with the level

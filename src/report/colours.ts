@@ -30,8 +30,6 @@ export interface OpColours {
   of(op: string): string;
   /** The op types with colours of their own, most time first, for a legend. */
   named: { op: string; colour: string }[];
-  /** Whether some op types share the grey of the tail. */
-  hasOthers: boolean;
 }
 
 export function opColours(profile: Profile): OpColours {
@@ -47,7 +45,6 @@ export function opColours(profile: Profile): OpColours {
   return {
     of: (op) => FIXED[op] ?? assigned.get(op) ?? OTHER_COLOUR,
     named,
-    hasOthers: ranked.length > PALETTE.length,
   };
 }
 

@@ -8,7 +8,7 @@
 import type { Profile } from '../profile/index.js';
 import { svgChart, tooltip, xAxis, type Frame } from './chart.js';
 import type { OpColours } from './colours.js';
-import { card, opChip, shareBar } from './elements.js';
+import { card, opChip, pathName, shareBar } from './elements.js';
 import { formatMs, formatPercent, formatTime } from './format.js';
 import { html, type Html } from './html.js';
 import { linearScale } from './scale.js';
@@ -58,7 +58,7 @@ export function criticalPathSection(profile: Profile, colours: OpColours): Html 
           ({ step, position }) =>
             html`<tr>
               <td class="num">${position + 1}</td>
-              <td class="mono">${step.node}</td>
+              <td class="mono">${pathName(step.node)}</td>
               <td>${opChip(step.op, colours)}</td>
               <td class="num">${formatTime(step.durationUs)}</td>
               <td class="bar-cell">
@@ -120,7 +120,7 @@ function slackTable(steps: Profile['criticalPath']['slack'], colours: OpColours)
       ${steps.map(
         (s) =>
           html`<tr>
-            <td class="mono">${s.node}</td>
+            <td class="mono">${pathName(s.node)}</td>
             <td>${opChip(s.op, colours)}</td>
             <td class="num">${formatTime(s.durationUs)}</td>
             <td class="num">${formatTime(s.earliestStartUs)}</td>

@@ -1,7 +1,7 @@
 /**
- * Small pieces the report's sections share: figure cards, share bars in table cells, and the
- * colour chip that names an operator type everywhere it appears, and the noun for what one row
- * of the operator table is.
+ * Small pieces the report's sections share: figure cards, share bars in table cells, names that
+ * wrap at their path's slashes, the colour chip that names an operator type everywhere it
+ * appears, and the noun for what one row of the operator table is.
  */
 
 import type { Profile } from '../profile/index.js';
@@ -26,6 +26,15 @@ export function shareBar(fraction: number, colour?: string): Html {
     ><span class="share-bar"><span style="width:${width}%${fill}"></span></span
     ><span class="share-value">${formatPercent(fraction)}</span></span
   >`;
+}
+
+/**
+ * A node or value name that may wrap after each '/' of its path: exported names such as
+ * '/blocks.0/attention/query_key_value/MatMul' are longer than a table column.
+ */
+export function pathName(name: string): Html {
+  const parts = name.split('/');
+  return html`${parts.map((part, i) => (i === 0 ? part : html`/<wbr />${part}`))}`;
 }
 
 /** The op type's colour and its name without the domain (the full label on hover). */

@@ -24,11 +24,6 @@ export function html(strings: TemplateStringsArray, ...values: Fragment[]): Html
   return new Html(text);
 }
 
-/** Joins fragments with nothing between them. */
-export function join(fragments: readonly Fragment[]): Html {
-  return new Html(fragments.map(render).join(''));
-}
-
 function render(value: Fragment): string {
   if (value instanceof Html) return value.text;
   if (Array.isArray(value)) return value.map(render).join('');
@@ -49,6 +44,6 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
-export function escape(text: string): string {
+function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }

@@ -6,7 +6,7 @@
 
 import type { MemoryProfile, Profile } from '../profile/index.js';
 import { frameBottom, frameRight, svgChart, tooltip, xAxis, yAxis, type Frame } from './chart.js';
-import { card, shareBar } from './elements.js';
+import { card, pathName, shareBar } from './elements.js';
 import { formatBytes, formatMs, formatTime } from './format.js';
 import { html, type Html } from './html.js';
 import { linearScale } from './scale.js';
@@ -49,50 +49,72 @@ function memoryChart(profile: Profile): Html {
   const runUs = profile.runs.durationsUs[profile.runs.representative] ?? 0;
   const times = memory.curve.map((p) => p.timeUs ?? NaN);
   const timed = runUs > 0 && times.every(Number.isFinite);
-  /** Where step i starts, and where the last one's interval ends. */
-  const positions = timed ? times : memory.curve.map((p) => p.step);
+  // Step i holds from its start to the next step's; the last one until the run ends.
+  const starts = timed ? times : memory.curve.map((p) => p.step);
   const end = timed ? runUs : memory.curve.length;
+  const until = (i: number) => (i + 1 < starts.length ? starts[i + 1]! : end);
   const x = linearScale(end, [FRAME.left, frameRight(FRAME)], 10, true);
   const top = Math.max(memory.arenaBytes, ...memory.curve.map((p) => p.bytes));
   const [unit, unitBytes] =
     BINARY_UNITS.find(([, bytes]) => top >= bytes) ?? BINARY_UNITS[BINARY_UNITS.length - 1]!;
-  const y = linearScale(top / unitBytes, [frameBottom(FRAME), FRAME.top], 5);
-  const yOf = (bytes: number) => y(bytes / unitBytes);
-  const until = (i: number) => (i + 1 < positions.length ? positions[i + 1]! : end);
-  let outline = `M ${x(positions[0]!)} ${yOf(0)}`;
-  memory.curve.forEach((p, i) => {
-    outline += ` L ${x(positions[i]!)} ${yOf(p.bytes)} L ${x(until(i))} ${yOf(p.bytes)}`;
-  });
-  const line = outline.replace(/^M [^L]+L/, 'M');
+  const scaled = linearScale(top / unitBytes, [frameBottom(FRAME), FRAME.top], 5);
+  const y = (bytes: number) => scaled(bytes / unitBytes);
+  const corners = memory.curve.flatMap((p, i) => [
+    `${x(starts[i]!)} ${y(p.bytes)}`,
+    `${x(until(i))} ${y(p.bytes)}`,
+  ]);
+  const line = `M ${corners.join(' L ')}`;
+  const area = `M ${x(starts[0]!)} ${y(0)} L ${corners.join(' L ')} L ${x(end)} ${y(0)} Z`;
   const highIndex = memory.curve.findIndex((p) => p.step === memory.highWater.step);
-  const high = highIndex >= 0 ? { x: x(positions[highIndex]!), y: yOf(memory.highWater.bytes) } : undefined;
-  const labelOnLeft = high !== undefined && high.x > FRAME.left + FRAME.width * 0.7;
+  const bands = memory.curve.map(
+    (p, i) =>
+      html`<rect
+        class="hover-target"
+        x="${x(starts[i]!)}"
+        y="${FRAME.top}"
+        width="${Math.max(0.5, x(until(i)) - x(starts[i]!))}"
+        height="${FRAME.height}"
+        >${tooltip([
+          `step ${p.step}${timed ? `, from ${formatTime(starts[i]!)}` : ''}`,
+          `${formatBytes(p.bytes)} live`,
+        ])}</rect
+      >`,
+  );
   return svgChart(
     'memory',
     WIDTH,
     HEIGHT,
     'bytes of values live over the run',
     html`${xAxis(x, FRAME, timed ? formatMs : String, timed ? 'time since the run started (ms)' : 'step')}
-      ${yAxis(y, FRAME, String, `live values (${unit})`)}
-      <path class="area" d="${outline} L ${x(end)} ${yOf(0)} Z" />
+      ${yAxis(scaled, FRAME, String, `live values (${unit})`)}
+      <path class="area" d="${area}" />
       <path class="curve" d="${line}" />
-      ${memory.arenaBytes > 0 ? html`<line class="arena-line" x1="${FRAME.left}" x2="${frameRight(FRAME)}" y1="${yOf(memory.arenaBytes)}" y2="${yOf(memory.arenaBytes)}" /><text class="arena-label" x="${frameRight(FRAME) - 6}" y="${yOf(memory.arenaBytes) - 6}" text-anchor="end">arena ${formatBytes(memory.arenaBytes)}</text>` : ''}
-      ${memory.curve.map(
-        (p, i) =>
-          html`<rect
-            class="hover-target"
-            x="${x(positions[i]!)}"
-            y="${FRAME.top}"
-            width="${Math.max(0.5, x(until(i)) - x(positions[i]!))}"
-            height="${FRAME.height}"
-            >${tooltip([
-              `step ${p.step}${timed ? `, from ${formatTime(positions[i]!)}` : ''}`,
-              `${formatBytes(p.bytes)} live`,
-            ])}</rect
-          >`,
-      )}
-      ${high ? html`<g class="high-water"><line class="leader" x1="${high.x}" y1="${high.y}" x2="${high.x}" y2="${FRAME.top - 8}" /><circle cx="${high.x}" cy="${high.y}" r="5">${tooltip([`high-water mark ${formatBytes(memory.highWater.bytes)}`, `step ${memory.highWater.step}: ${memory.highWater.node}`])}</circle><text x="${high.x + (labelOnLeft ? -8 : 8)}" y="${FRAME.top - 10}" text-anchor="${labelOnLeft ? 'end' : 'start'}">high-water ${formatBytes(memory.highWater.bytes)} · ${memory.highWater.node}</text></g>` : ''}`,
+      ${memory.arenaBytes > 0 ? arenaMark(memory.arenaBytes, y(memory.arenaBytes)) : ''} ${bands}
+      ${highIndex >= 0 ? highWaterMark(memory, x(starts[highIndex]!), y(memory.highWater.bytes)) : ''}`,
   );
+}
+
+/** The arena's size across the chart: how far the live values fall short of filling it. */
+function arenaMark(bytes: number, y: number): Html {
+  return html`<line class="arena-line" x1="${FRAME.left}" x2="${frameRight(FRAME)}" y1="${y}" y2="${y}" />
+    <text class="arena-label" x="${frameRight(FRAME) - 6}" y="${y - 6}" text-anchor="end"
+      >arena ${formatBytes(bytes)}</text
+    >`;
+}
+
+/** The high-water point, with its label above the plot (left of the point near the right edge). */
+function highWaterMark(memory: MemoryProfile, x: number, y: number): Html {
+  const { bytes, step, node } = memory.highWater;
+  const onLeft = x > FRAME.left + FRAME.width * 0.7;
+  return html`<g class="high-water">
+    <line class="leader" x1="${x}" y1="${y}" x2="${x}" y2="${FRAME.top - 8}" />
+    <circle cx="${x}" cy="${y}" r="5"
+      >${tooltip([`high-water mark ${formatBytes(bytes)}`, `step ${step}: ${node}`])}</circle
+    >
+    <text x="${x + (onLeft ? -8 : 8)}" y="${FRAME.top - 10}" text-anchor="${onLeft ? 'end' : 'start'}">
+      high-water ${formatBytes(bytes)} · ${node}
+    </text>
+  </g>`;
 }
 
 function liveTable(memory: MemoryProfile): Html {
@@ -111,7 +133,7 @@ function liveTable(memory: MemoryProfile): Html {
       ${live.map(
         (value) =>
           html`<tr>
-            <td class="mono">${value.name}</td>
+            <td class="mono">${pathName(value.name)}</td>
             <td>${value.kind}</td>
             <td class="num">${formatBytes(value.bytes)}</td>
             <td class="bar-cell">${shareBar(bytes > 0 ? value.bytes / bytes : 0)}</td>

@@ -1,13 +1,14 @@
 /**
  * The per-operator table: every row of the profile, most self time first, with its input shapes
- * under its name, its calls and times, its share of the run as a bar in the operator's colour, the analytic work (FLOPs, bytes
- * moved), the rates achieved, and where the roofline puts it. Numeric columns are right-aligned
- * in tabular figures so their digits line up; figures the cost model could not count show a dash.
+ * under its name, its calls and times, its share of the run as a bar in the operator's colour,
+ * the analytic work (FLOPs, bytes moved), the rates achieved, and where the roofline puts it.
+ * Numeric columns are right-aligned in tabular figures so their digits line up; figures the cost
+ * model could not count show a dash. The backend column appears when more than one backend ran.
  */
 
 import type { OperatorRow, Profile } from '../profile/index.js';
 import type { OpColours } from './colours.js';
-import { groupNoun, opChip, shareBar } from './elements.js';
+import { groupNoun, opChip, pathName, shareBar } from './elements.js';
 import { formatBytes, formatCount, formatPercent, formatRate, formatTime } from './format.js';
 import { html, type Html } from './html.js';
 
@@ -71,8 +72,8 @@ export function operatorsSection(profile: Profile, colours: OpColours): Html {
 function operatorRow(row: OperatorRow, profile: Profile, colours: OpColours, manyBackends: boolean): Html {
   const name =
     profile.groupBy === 'node'
-      ? html`<div class="mono">${row.node ?? row.key}</div>
-          <div>${opChip(row.op, colours)}</div>`
+      ? html`<div class="mono node">${pathName(row.node ?? row.key)}</div>
+          ${opChip(row.op, colours)}`
       : opChip(row.op, colours);
   return html`<tr>
     <td class="name">${name}${shapes(row)}</td>

@@ -1,9 +1,11 @@
 /**
  * The roofline chart: every operator row placed by its arithmetic intensity (FLOPs per byte
  * moved) and the GFLOP/s it achieved, on log-log axes, against the machine's measured ceilings
- * when the profile has them: the compute peak as a horizontal roof, the memory bandwidth as the
- * sloped one (attainable GFLOP/s = GB/s × FLOP/B), meeting at the ridge point. A point's area
- * follows its share of the run, so what matters is what is big; the largest are labelled.
+ * when the profile has them: the compute peak as a horizontal roof and each memory level's
+ * bandwidth as a sloped one (attainable GFLOP/s = GB/s × FLOP/B), the DRAM roof meeting the
+ * compute roof at the ridge point. A point's area follows its share of the run, so what matters
+ * is what is big; the largest are labelled. Beside the chart, the ceilings' figures and the rows
+ * that could not be placed.
  */
 
 import type { OperatorRow, Peaks, Profile } from '../profile/index.js';
@@ -22,8 +24,13 @@ const HEIGHT = 500;
 const FRAME: Frame = { left: 74, top: 16, width: WIDTH - 74 - 20, height: HEIGHT - 16 - 56 };
 /** Domain padding around the data, as a factor, so no point sits on an axis. */
 const PADDING = 1.6;
+/** The chart reaches at least this factor right of the ridge, so the compute-bound side shows. */
+const COMPUTE_SIDE = 3;
+/** A point label's advance per character and height, at the labels' 11px. */
 const LABEL_FONT_WIDTH = 6.3;
 const LABEL_HEIGHT = 13;
+/** Rows named in the note on rows without FLOPs. */
+const UNPLACED_NAMED = 12;
 
 interface Point {
   row: OperatorRow;
@@ -59,7 +66,7 @@ export function rooflineSection(profile: Profile, colours: OpColours): Html {
 
 function rooflineChart(points: Point[], profile: Profile, colours: OpColours): Html {
   const { peaks } = profile;
-  const intensities = points.map((p) => p.intensity).concat(peaks ? [peaks.ridge] : []);
+  const intensities = points.map((p) => p.intensity).concat(peaks ? [peaks.ridge * COMPUTE_SIDE] : []);
   const rates = points.map((p) => p.gflops).concat(peaks ? [peaks.gflops] : []);
   const x = logScale(Math.min(...intensities) / PADDING, Math.max(...intensities) * PADDING, [
     FRAME.left,
@@ -75,15 +82,8 @@ function rooflineChart(points: Point[], profile: Profile, colours: OpColours): H
     WIDTH,
     HEIGHT,
     'roofline: achieved GFLOP/s against arithmetic intensity',
-    html`<defs
-        ><clipPath id="roofline-plot"
-          ><rect
-            x="${FRAME.left}"
-            y="${FRAME.top}"
-            width="${FRAME.width}"
-            height="${FRAME.height}" /></clipPath
-      ></defs>
-      ${peaks ? regions(peaks, x) : ''} ${xAxis(x, FRAME, formatDecade, 'arithmetic intensity (FLOP/byte)')}
+    html`${PLOT_CLIP} ${peaks ? regions(peaks, x) : ''}
+      ${xAxis(x, FRAME, formatDecade, 'arithmetic intensity (FLOP/byte)')}
       ${yAxis(y, FRAME, formatDecade, 'achieved GFLOP/s')} ${peaks ? roofs(peaks, x, y) : ''}
       <g class="points" clip-path="url(#roofline-plot)">
         ${bySize.map((p) => html`<circle class="point" cx="${x(p.intensity)}" cy="${y(p.gflops)}" r="${radius(p.row.share)}" fill="${colours.of(p.row.op)}">${tooltip(pointTitle(p, profile))}</circle>`)}
@@ -91,6 +91,12 @@ function rooflineChart(points: Point[], profile: Profile, colours: OpColours): H
       ${pointLabels(bySize.slice(0, LABELLED_POINTS), x, y, profile)}`,
   );
 }
+
+const PLOT_CLIP = html`<defs>
+  <clipPath id="roofline-plot">
+    <rect x="${FRAME.left}" y="${FRAME.top}" width="${FRAME.width}" height="${FRAME.height}" />
+  </clipPath>
+</defs>`;
 
 function radius(share: number): number {
   return 3.5 + Math.sqrt(Math.max(0, share)) * 24;
@@ -104,6 +110,15 @@ type MemoryCeiling = Peaks['memory'][number];
  * compute roof. Dashed lines continue the compute roof leftwards and the main roof upwards past
  * the ridge, so it is clear which one binds where.
  */
+/** A slower SIMD path's roof, from where the main memory roof reaches it to the right edge. */
+function slowerPathRoof(path: { path: string; gflops: number }, peaks: Peaks, x: Scale, y: Scale): Html {
+  const main = peaks.memory[peaks.memory.length - 1];
+  const knee = Math.max(x.domain[0], main ? path.gflops / main.gbPerSecond : x.domain[0]);
+  return html`<line class="roof compute-roof slower-path" x1="${x(knee)}" y1="${y(path.gflops)}" x2="${x(x.domain[1])}" y2="${y(path.gflops)}"
+      >${tooltip([`${path.path} peak ${formatRate(path.gflops)} GFLOP/s`, 'a slower SIMD path'])}</line
+    >`;
+}
+
 function roofs(peaks: Peaks, x: Scale, y: Scale): Html {
   const [xMin, xMax] = x.domain;
   const ridgeX = x(peaks.ridge);
@@ -114,15 +129,26 @@ function roofs(peaks: Peaks, x: Scale, y: Scale): Html {
     xMin,
     Math.min(peaks.ridge, ...peaks.memory.map((m) => peaks.gflops / m.gbPerSecond)),
   );
-  const mainEnd = main && Math.min(xMax, y.domain[1] / main.gbPerSecond);
+  const mainEnd = main ? Math.min(xMax, y.domain[1] / main.gbPerSecond) : 0;
   return html`<g class="roofs" clip-path="url(#roofline-plot)">
       <line class="roof-extension" x1="${x(xMin)}" y1="${ridgeY}" x2="${x(firstKnee)}" y2="${ridgeY}" />
-      ${main && mainEnd! > peaks.ridge ? html`<line class="roof-extension" x1="${ridgeX}" y1="${ridgeY}" x2="${x(mainEnd!)}" y2="${y(main.gbPerSecond * mainEnd!)}" />` : ''}
+      ${
+        main && mainEnd > peaks.ridge
+          ? html`<line
+              class="roof-extension"
+              x1="${ridgeX}"
+              y1="${ridgeY}"
+              x2="${x(mainEnd)}"
+              y2="${y(main.gbPerSecond * mainEnd)}"
+            />`
+          : ''
+      }
       <line class="ridge-drop" x1="${ridgeX}" y1="${ridgeY}" x2="${ridgeX}" y2="${frameBottom(FRAME)}" />
-      ${sloped.map((roof) => roof.line)}
+      ${sloped}
       <line class="roof compute-roof" x1="${x(firstKnee)}" y1="${ridgeY}" x2="${x(xMax)}" y2="${ridgeY}"
         >${tooltip([`compute peak ${formatRate(peaks.gflops)} GFLOP/s`, peaks.computeLabel])}</line
       >
+      ${peaks.computePaths.slice(1).map((path) => slowerPathRoof(path, peaks, x, y))}
       <circle class="ridge" cx="${ridgeX}" cy="${ridgeY}" r="4.5"
         >${tooltip([`ridge point ${formatRate(peaks.ridge)} FLOP/B`, 'where the compute roof meets the main memory roof'])}</circle
       >
@@ -131,10 +157,8 @@ function roofs(peaks: Peaks, x: Scale, y: Scale): Html {
       <text class="roof-label" x="${frameRight(FRAME) - 6}" y="${ridgeY - 7}" text-anchor="end"
         >${formatRate(peaks.gflops)} GFLOP/s · ${peaks.computeLabel}</text
       >
-      ${sloped.map((roof) => roof.label)}
-      <text class="ridge-label" x="${ridgeX + 8}" y="${ridgeY + 18}"
-        >ridge ${formatRate(peaks.ridge)} FLOP/B</text
-      >
+      ${cacheTags(peaks, x, y)}
+      ${sideLabel(`ridge ${formatRate(peaks.ridge)} FLOP/B`, 'ridge-label', ridgeX, ridgeY + 18)}
     </g>`;
 }
 
@@ -149,54 +173,97 @@ function regions(peaks: Peaks, x: Scale): Html {
       width="${ridgeX - FRAME.left}"
       height="${FRAME.height}"
     />
-    <text class="region-label" x="${ridgeX - 8}" y="${bottom}" text-anchor="end">memory-bound</text>
-    <text class="region-label" x="${ridgeX + 8}" y="${bottom}">compute-bound</text>`;
+    ${sideLabel('memory-bound', 'region-label', ridgeX, bottom, 'left')}
+    ${sideLabel('compute-bound', 'region-label', ridgeX, bottom, 'right')}`;
 }
 
-/** A level's bandwidth roof (GFLOP/s = GB/s × FLOP/B) up to where it meets the compute roof. */
-function memoryRoof(
-  level: MemoryCeiling,
-  main: boolean,
-  peaks: Peaks,
-  x: Scale,
-  y: Scale,
-): { line: Html | string; label: Html | string } {
+/**
+ * A label beside a vertical at `x`: on the given side, or, with no side given, on the right when
+ * it fits inside the frame and on the left otherwise; a label that fits neither way is left out.
+ */
+function sideLabel(text: string, className: string, x: number, y: number, side?: 'left' | 'right'): Html {
+  const width = text.length * LABEL_FONT_WIDTH;
+  const fitsRight = x + 8 + width <= frameRight(FRAME);
+  const fitsLeft = x - 8 - width >= FRAME.left;
+  const right = side === 'right' || (side === undefined && fitsRight);
+  if (right ? !fitsRight : !fitsLeft) return html``;
+  return html`<text
+    class="${className}"
+    x="${right ? x + 8 : x - 8}"
+    y="${y}"
+    text-anchor="${right ? 'start' : 'end'}"
+    >${text}</text
+  >`;
+}
+
+/**
+ * A level's bandwidth roof (GFLOP/s = GB/s × FLOP/B) up to where it meets the compute roof; the
+ * main (DRAM) roof is labelled along its middle. Nothing when the roof lies outside the chart.
+ */
+function memoryRoof(level: MemoryCeiling, main: boolean, peaks: Peaks, x: Scale, y: Scale): Html {
   const rate = (intensity: number) => level.gbPerSecond * intensity;
   const start = Math.max(x.domain[0], y.domain[0] / level.gbPerSecond);
   const knee = Math.min(x.domain[1], peaks.gflops / level.gbPerSecond);
-  if (knee <= start) return { line: '', label: '' };
+  if (knee <= start) return html``;
   const title = tooltip([
     `${level.level} bandwidth ${formatRate(level.gbPerSecond)} GB/s (copy)`,
     level.capacityBytes === null
       ? 'beyond the last cache'
       : `for data up to ${formatBytes(level.capacityBytes)}`,
   ]);
+  const line = html`<line
+    class="roof ${main ? 'memory-roof' : 'cache-roof'}"
+    x1="${x(start)}"
+    y1="${y(rate(start))}"
+    x2="${x(knee)}"
+    y2="${y(rate(knee))}"
+    >${title}</line
+  >`;
+  if (!main) return line;
   const angle = (Math.atan2(y(rate(knee)) - y(rate(start)), x(knee) - x(start)) * 180) / Math.PI;
-  const labelAt = Math.max(start, knee / 1.3);
-  return {
-    line: html`<line
-      class="roof ${main ? 'memory-roof' : 'cache-roof'}"
-      x1="${x(start)}"
-      y1="${y(rate(start))}"
-      x2="${x(knee)}"
-      y2="${y(rate(knee))}"
-      >${title}</line
-    >`,
-    label: html`<text
-      class="${main ? 'roof-label' : 'cache-label'}"
-      transform="translate(${x(labelAt)} ${y(rate(labelAt)) + (main ? -6 : 13)}) rotate(${angle})"
-      text-anchor="end"
+  const middle = Math.sqrt(start * knee);
+  return html`${line}<text
+      class="roof-label"
+      transform="translate(${x(middle)} ${y(rate(middle)) - 6}) rotate(${angle})"
+      text-anchor="middle"
       >${level.level} ${formatRate(level.gbPerSecond)} GB/s</text
-    >`,
-  };
+    >`;
 }
 
-function pointTitle({ row }: Point, profile: Profile): string[] {
+/**
+ * The cache levels' names under the compute roof, each ending where its roof meets it (their
+ * bandwidths are in the hover titles and the table beside the chart). Parallel roofs end close
+ * together when their bandwidths are, so a name that would run into its right neighbour's, or out
+ * of the chart, is left out.
+ */
+function cacheTags(peaks: Peaks, x: Scale, y: Scale): Html {
+  const caches = peaks.memory
+    .slice(0, -1)
+    .map((m) => ({ name: m.level, knee: peaks.gflops / m.gbPerSecond }))
+    .filter(({ knee }) => knee > x.domain[0] && knee < peaks.ridge)
+    .sort((a, b) => b.knee - a.knee);
+  let room = x(peaks.ridge) - 6;
+  const tags: Html[] = [];
+  for (const { name, knee } of caches) {
+    const right = x(knee) - 3;
+    const left = right - name.length * LABEL_FONT_WIDTH;
+    if (right > room || left < FRAME.left) continue;
+    tags.push(
+      html`<text class="cache-label" x="${right}" y="${y(peaks.gflops) + 13}" text-anchor="end"
+        >${name}</text
+      >`,
+    );
+    room = left - 4;
+  }
+  return html`${tags}`;
+}
+
+function pointTitle({ row, intensity, gflops }: Point, profile: Profile): string[] {
   const lines = [row.node ? `${row.node} · ${row.op}` : row.key];
   lines.push(`${formatTime(row.totalUs)} per run, ${formatPercent(row.share)} of the run`);
-  lines.push(
-    `${formatRate(row.intensity!)} FLOP/B · ${formatRate(row.gflops!)} GFLOP/s · ${formatRate(row.gbPerSecond ?? 0)} GB/s`,
-  );
+  const rates = [`${formatRate(intensity)} FLOP/B`, `${formatRate(gflops)} GFLOP/s`];
+  if (row.gbPerSecond !== undefined) rates.push(`${formatRate(row.gbPerSecond)} GB/s`);
+  lines.push(rates.join(' · '));
   if (row.bound && row.percentOfPeak !== undefined) {
     const peak = row.bound === 'compute' ? 'compute peak' : `${row.memoryLevel ?? 'memory'} bandwidth`;
     lines.push(`${row.bound}-bound: ${row.percentOfPeak.toFixed(1)}% of the ${peak}`);
@@ -321,8 +388,8 @@ function unplacedPanel(unplaced: readonly OperatorRow[], profile: Profile): Html
       ${unplaced.length} ${groupNoun(profile, unplaced.length)} (${formatPercent(share)} of the run) without
       FLOPs to place:
       ${unplaced
-        .slice(0, 12)
+        .slice(0, UNPLACED_NAMED)
         .map((row) => row.key)
-        .join(', ')}${unplaced.length > 12 ? ', …' : ''}.
+        .join(', ')}${unplaced.length > UNPLACED_NAMED ? ', …' : ''}.
     </p>`;
 }

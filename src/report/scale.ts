@@ -21,7 +21,10 @@ export interface Scale {
 export function linearScale(max: number, range: [number, number], count = 8, exact = false): Scale {
   const step = niceStep(max > 0 ? max / count : 1);
   const top = exact && max > 0 ? max : Math.max(step, Math.ceil(max / step - 1e-9) * step);
-  const ticks = Array.from({ length: Math.floor(top / step + 1e-9) + 1 }, (_, i) => i * step);
+  // Rounded so 3 × 0.1 labels as 0.3, not 0.30000000000000004.
+  const ticks = Array.from({ length: Math.floor(top / step + 1e-9) + 1 }, (_, i) =>
+    Number((i * step).toPrecision(12)),
+  );
   const [from, to] = range;
   const scale = ((value: number) => from + ((to - from) * value) / top) as Scale;
   return Object.assign(scale, { ticks, minorTicks: [], domain: [0, top] as [number, number], range });

@@ -73,7 +73,8 @@ td { padding: 6px 8px; border-bottom: 1px solid var(--grid); vertical-align: bas
 tbody tr:hover { background: #f8fafc; }
 tfoot td { border-top: 1px solid #cbd2d9; border-bottom: none; font-weight: 600; }
 .num { text-align: right; white-space: nowrap; }
-td.name { min-width: 150px; }
+td.name { min-width: 150px; max-width: 330px; }
+td.name .node { overflow-wrap: anywhere; }
 .shapes { color: var(--faint); font-size: 11.5px; margin-top: 2px; }
 .shapes .mono { font-size: 11px; color: var(--muted); white-space: nowrap; }
 .missing { color: var(--faint); }
@@ -111,6 +112,7 @@ svg .run.representative { fill: var(--accent); }
 
 svg .region { fill: #fbf6ef; }
 svg .roof { stroke: var(--ink); stroke-width: 2.5; stroke-linecap: round; }
+svg .roof.slower-path { stroke-width: 1.5; stroke-dasharray: 6 3; opacity: 0.7; }
 svg .roof-extension { stroke: var(--faint); stroke-width: 1; stroke-dasharray: 4 4; }
 svg .ridge-drop { stroke: var(--faint); stroke-dasharray: 2 3; }
 svg .ridge { fill: var(--panel); stroke: var(--ink); stroke-width: 2; }

@@ -212,15 +212,23 @@ function stepTitle(span: Span, run: Span): string[] {
   return lines;
 }
 
+/** The colours drawn: named operator types, copies and compilation, the grey tail, worker states. */
 function legend(drawn: readonly Span[], states: readonly Span[], colours: OpColours): Html {
   const present = new Set(drawn.map(opOf));
-  const named = colours.named.filter(({ op }) => present.has(op));
-  const others = [...present].some((op) => !named.some((n) => n.op === op));
+  const named = colours.named.filter(({ op }) => present.has(op)).map(({ op }) => op);
+  const unnamed = [...present].filter((op) => !named.includes(op));
+  const own = unnamed.filter((op) => colours.of(op) !== OTHER_COLOUR);
+  const others = own.length < unnamed.length;
   const stateNames = [...new Set(states.map((s) => s.name))];
   return html`<ul class="legend">
-    ${named.map(({ op, colour }) => html`<li><span class="swatch" style="background:${colour}"></span>${shortOp(op)}</li>`)}
+    ${[...named, ...own].map(
+      (op) => html`<li><span class="swatch" style="background:${colours.of(op)}"></span>${shortOp(op)}</li>`,
+    )}
     ${others ? html`<li><span class="swatch" style="background:${OTHER_COLOUR}"></span>other operators</li>` : ''}
-    ${stateNames.map((name) => html`<li><span class="swatch state" style="background:${stateColour(name)}"></span>${name}</li>`)}
+    ${stateNames.map(
+      (name) =>
+        html`<li><span class="swatch state" style="background:${stateColour(name)}"></span>${name}</li>`,
+    )}
     <li><span class="swatch hatch"></span>idle gap</li>
   </ul>`;
 }

@@ -108,9 +108,10 @@ test('a team trial fails clearly when a worker fails', async () => {
   const team = await WorkerTeam.start(2, bytes, memory);
   try {
     const job = { kernel: 'read', args: [0, 1024, 1], warmupArgs: [0, 1024, 1], warmupCalls: 1 };
-    const timings = await team.trial([job, job]);
+    const { timings, cpuShare } = await team.trial([job, job]);
     assert.equal(timings.length, 2);
     assert.ok(timings.every((t) => t.end >= t.start));
+    assert.ok(cpuShare > 0 && cpuShare <= 1);
     await assert.rejects(team.trial([job, { ...job, kernel: 'missing' }]), /not a function/);
   } finally {
     await team.close();

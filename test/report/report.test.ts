@@ -4,7 +4,7 @@
  * rendered. The page is opened in headless Chromium (Debian's, driven by playwright-core): it must
  * load with no console error, page error or request for anything but itself, and hold the
  * timeline, roofline, tables and memory curve with as many marks and rows as the profile and trace
- * they came from; a screenshot is taken into a temporary folder. The browser tests are skipped,
+ * they came from; a screenshot is taken into a temporary folder. The browser test is skipped,
  * with the reason printed, only where /usr/bin/chromium is absent. The page's text is also checked
  * without a browser: escaping, and the sections' notes when the trace or the peaks are missing.
  */
@@ -48,6 +48,10 @@ const TEST_PEAKS: Peaks = {
   threads: 1,
   gflops: 50,
   computeLabel: 'test peak, 1 thread',
+  computePaths: [
+    { path: 'relaxed-madd', gflops: 50 },
+    { path: 'mul-add', gflops: 33 },
+  ],
   memory: [
     { level: 'L1d', capacityBytes: 32 * 1024, gbPerSecond: 200 },
     { level: 'L2', capacityBytes: 1024 * 1024, gbPerSecond: 100 },
@@ -194,9 +198,10 @@ test('the report opens in headless Chromium with every chart and table', { skip:
   }
   assert.ok((await countOf(page, 'svg.timeline .x-axis text.tick')) >= 3, 'the time axis has ticks');
 
-  // Roofline: a point per costed row, the compute roof, the DRAM roof and both cache roofs, the ridge.
+  // Roofline: a point per costed row, a compute roof per SIMD path, the DRAM roof and both cache roofs, the ridge.
   assert.equal(await countOf(page, 'svg.roofline circle.point'), placedOnRoofline(profile));
-  assert.equal(await countOf(page, 'svg.roofline line.compute-roof'), 1);
+  assert.equal(await countOf(page, 'svg.roofline line.compute-roof'), 2, 'a roof per SIMD path');
+  assert.equal(await countOf(page, 'svg.roofline line.slower-path'), 1);
   assert.equal(await countOf(page, 'svg.roofline line.memory-roof'), 1);
   assert.equal(await countOf(page, 'svg.roofline line.cache-roof'), 2);
   assert.equal(await countOf(page, 'svg.roofline circle.ridge'), 1);

@@ -26,7 +26,6 @@ export type WasmImports = Record<string, Record<string, unknown>>;
 
 export interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
-  compile(bytes: Uint8Array): Promise<WasmModule>;
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports?: WasmImports) => WasmInstance;
   Memory: new (descriptor: WasmMemoryDescriptor) => WasmMemory;

@@ -209,13 +209,14 @@ export class FunctionBuilder implements Callee {
 
   /** Pops an i32 and runs `then` when it is non-zero, else `otherwise`. */
   if(type: BlockType, then: (exit: Label) => void, otherwise?: (exit: Label) => void, name?: string): this {
+    this.assertOpen('if');
     this.popValue('if', 'i32');
     const label = this.openFrame('if', type, name);
     then(label);
     if (otherwise) {
       const frame = this.closeFrame('else');
       this.code.push({ kind: 'else' });
-      this.pushFrame({ ...frame, kind: 'else', height: this.values.length, unreachable: false });
+      this.frames.push({ ...frame, kind: 'else', height: this.values.length, unreachable: false });
       this.pushValues(frame.signature.params);
       otherwise(label);
     } else {
@@ -229,6 +230,7 @@ export class FunctionBuilder implements Callee {
   }
 
   br(label: Label): this {
+    this.assertOpen('br');
     const frame = this.frameOf(label, 'br');
     this.popValues('br', labelTypes(frame));
     this.code.push({ kind: 'br', depth: this.depthOf(frame), label });
@@ -237,6 +239,7 @@ export class FunctionBuilder implements Callee {
 
   /** Pops an i32 and branches when it is non-zero. */
   brIf(label: Label): this {
+    this.assertOpen('br_if');
     const frame = this.frameOf(label, 'br_if');
     this.popValue('br_if', 'i32');
     const types = labelTypes(frame);
@@ -248,6 +251,7 @@ export class FunctionBuilder implements Callee {
 
   /** Pops an i32 index and branches to `labels[index]`, or to `fallback` when out of range. */
   brTable(labels: readonly Label[], fallback: Label): this {
+    this.assertOpen('br_table');
     this.popValue('br_table', 'i32');
     const fallbackFrame = this.frameOf(fallback, 'br_table');
     const arity = labelTypes(fallbackFrame).length;
@@ -269,12 +273,14 @@ export class FunctionBuilder implements Callee {
   }
 
   return(): this {
+    this.assertOpen('return');
     this.popValues('return', this.signature.results);
     this.code.push({ kind: 'return' });
     return this.markUnreachable();
   }
 
   unreachable(): this {
+    this.assertOpen('unreachable');
     this.code.push({ kind: 'unreachable' });
     return this.markUnreachable();
   }
@@ -418,7 +424,7 @@ export class FunctionBuilder implements Callee {
     this.popValues(kind, signature.params);
     // Numbered so that nested labels never shadow each other in the text dump.
     const label: Label = { name: `${name ?? kind}${this.labelCount++}` };
-    this.pushFrame({ kind, signature, label, height: this.values.length, unreachable: false });
+    this.frames.push({ kind, signature, label, height: this.values.length, unreachable: false });
     this.pushValues(signature.params);
     this.code.push({ kind, type, label });
     return label;
@@ -429,10 +435,6 @@ export class FunctionBuilder implements Callee {
     const frame = this.closeFrame('end');
     this.code.push({ kind: 'end' });
     this.pushValues(frame.signature.results);
-  }
-
-  private pushFrame(frame: ControlFrame): void {
-    this.frames.push(frame);
   }
 
   private closeFrame(what: string): ControlFrame {
@@ -517,6 +519,6 @@ function sameTypes(a: readonly ValueType[], b: readonly ValueType[]): boolean {
   return a.length === b.length && a.every((type, i) => type === b[i]);
 }
 
-export function instructionName(instruction: Instruction): string {
+function instructionName(instruction: Instruction): string {
   return instruction.kind === 'op' ? instruction.op.name : instruction.kind;
 }
