@@ -114,9 +114,14 @@ type MemoryCeiling = Peaks['memory'][number];
 function slowerPathRoof(path: { path: string; gflops: number }, peaks: Peaks, x: Scale, y: Scale): Html {
   const main = peaks.memory[peaks.memory.length - 1];
   const knee = Math.max(x.domain[0], main ? path.gflops / main.gbPerSecond : x.domain[0]);
-  return html`<line class="roof compute-roof slower-path" x1="${x(knee)}" y1="${y(path.gflops)}" x2="${x(x.domain[1])}" y2="${y(path.gflops)}"
-      >${tooltip([`${path.path} peak ${formatRate(path.gflops)} GFLOP/s`, 'a slower SIMD path'])}</line
-    >`;
+  return html`<line
+    class="roof compute-roof slower-path"
+    x1="${x(knee)}"
+    y1="${y(path.gflops)}"
+    x2="${x(x.domain[1])}"
+    y2="${y(path.gflops)}"
+    >${tooltip([`${path.path} peak ${formatRate(path.gflops)} GFLOP/s`, 'a slower SIMD path'])}</line
+  >`;
 }
 
 function roofs(peaks: Peaks, x: Scale, y: Scale): Html {

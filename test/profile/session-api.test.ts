@@ -11,7 +11,10 @@ const image = new Tensor('float32', new Float32Array(3 * 32 * 32).fill(0.5), [1,
 test('run(feeds, { profile: true }) profiles that run, and endProfiling returns the Profile', async () => {
   const session = await InferenceSession.create(model);
   await session.run({ image });
-  await assert.rejects(session.endProfiling(), (e: unknown) => e instanceof HeddleError && /no run was profiled/.test(e.message));
+  await assert.rejects(
+    session.endProfiling(),
+    (e: unknown) => e instanceof HeddleError && /no run was profiled/.test(e.message),
+  );
   for (let i = 0; i < 3; i++) await session.run({ image }, { profile: true });
   const profile = await session.endProfiling();
   assert.equal(profile.format, 'heddle-profile');
