@@ -7,7 +7,7 @@
 
 import Table from 'cli-table3';
 import { compareWithIndependent, type Comparison } from '../probe/independent.js';
-import { loadProbe, type Ceilings, type ProbeResult } from '../probe/index.js';
+import { detectWebGpu, loadProbe, type Ceilings, type ProbeResult } from '../probe/index.js';
 import { formatBytes } from './format.js';
 
 export interface ProbeOptions {
@@ -19,7 +19,11 @@ export interface ProbeOptions {
 export async function probeCommand(options: ProbeOptions): Promise<number> {
   // Progress goes to stderr so that --json output stays parseable.
   const onProgress = (message: string) => process.stderr.write(`measuring ${message}\n`);
-  const probe = await loadProbe({ refresh: options.refresh, onProgress });
+  // The ceilings may come from the cache; the adapter is looked for again, as drivers come and go.
+  const probe = {
+    ...(await loadProbe({ refresh: options.refresh, onProgress })),
+    webgpu: await detectWebGpu(),
+  };
   if (options.verify) return verify(probe, options, onProgress);
   console.log(options.json ? JSON.stringify(probe, null, 2) : formatProbe(probe));
   return 0;

@@ -34,6 +34,7 @@ export type { WasmFeatures } from './features.js';
 export type { WebGpuInfo } from './webgpu.js';
 export { cacheDirectory, probeCachePath } from './cache.js';
 export { detectWasmFeatures } from './features.js';
+export { detectWebGpu } from './webgpu.js';
 
 /** Bumped whenever the kernels or the method change, so older cached figures are measured again. */
 export const PROBE_FORMAT = 1;

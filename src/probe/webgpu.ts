@@ -1,8 +1,8 @@
 /**
- * Looks for a WebGPU adapter: the host's `navigator.gpu` where there is one, else the optional
- * `webgpu` package (Dawn's Node binding) when it is installed. Heddle does not depend on that
- * package, so its absence is an answer ("none found" with the reason), not an error; the search
- * gives up after a few seconds so a stuck driver cannot hold the probe.
+ * Looks for a WebGPU adapter: the host's `navigator.gpu` where there is one, else the `webgpu`
+ * package (Dawn's Node binding, an optional dependency). Its absence, or a machine with no
+ * adapter, is an answer ("none found" with the reason), not an error; the search gives up after a
+ * few seconds so a stuck driver cannot hold the probe.
  */
 
 export interface WebGpuInfo {
@@ -61,15 +61,40 @@ async function search(): Promise<WebGpuInfo> {
       reason: `no navigator.gpu, and the optional '${PACKAGE}' package (Dawn) is not installed`,
     };
   }
-  try {
-    return await describe(binding.create([]), `the '${PACKAGE}' package`);
-  } catch (error) {
-    return { found: false, reason: `the '${PACKAGE}' package failed: ${(error as Error).message}` };
+  // Without a display, Mesa's EGL must be told to work surfaceless, or OpenGL ES finds no device.
+  if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM ??= 'surfaceless';
+  const reasons: string[] = [];
+  for (const attempt of DAWN_BACKENDS) {
+    try {
+      const found = await describe(
+        binding.create(attempt.flags),
+        `the '${PACKAGE}' package (${attempt.label})`,
+        attempt.options,
+      );
+      if (found.found) return found;
+      reasons.push(found.reason!);
+    } catch (error) {
+      reasons.push(`${attempt.label}: ${(error as Error).message}`);
+    }
   }
+  return { found: false, reason: reasons.join('; ') };
 }
 
-async function describe(gpu: GpuLike, source: string): Promise<WebGpuInfo> {
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+/**
+ * Dawn's native backend first (Vulkan, Metal or D3D12); then OpenGL ES in compatibility mode,
+ * which is how Mesa's software rasterizer is reached where the Vulkan driver is too old for Dawn.
+ */
+const DAWN_BACKENDS: { label: string; flags: string[]; options: object }[] = [
+  { label: 'native backend', flags: [], options: { powerPreference: 'high-performance' } },
+  {
+    label: 'OpenGL ES, compatibility',
+    flags: ['backend=opengles'],
+    options: { featureLevel: 'compatibility' },
+  },
+];
+
+async function describe(gpu: GpuLike, source: string, options: object = {}): Promise<WebGpuInfo> {
+  const adapter = await gpu.requestAdapter(options);
   if (!adapter) return { found: false, reason: `${source} offers no adapter (no GPU or no driver)`, source };
   const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
   const limits: Record<string, number> = {};
