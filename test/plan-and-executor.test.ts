@@ -8,24 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HeddleError, InferenceSession, Tensor } from '../src/index.js';
 import { buildModel, type NodeSpec } from './support/build-model.js';
-import { testDevice, type DeviceEvent } from './support/test-device.js';
-
-/** x → Mul(x, a) and x → Mul(x, b) in parallel, then Add, Relu, and a Softmax the device lacks. */
-const diamond = buildModel({
-  nodes: [
-    { op: 'Mul', name: 'left', inputs: ['x', 'a'], outputs: ['l'] },
-    { op: 'Mul', name: 'right', inputs: ['x', 'b'], outputs: ['r'] },
-    { op: 'Add', name: 'join', inputs: ['l', 'r'], outputs: ['s'] },
-    { op: 'Relu', name: 'relu', inputs: ['s'], outputs: ['t'] },
-    { op: 'Softmax', name: 'softmax', inputs: ['t'], outputs: ['y'], attributes: { axis: -1 } },
-  ],
-  inputs: [{ name: 'x', type: 'float32', dims: [2, 3] }],
-  outputs: [{ name: 'y', type: 'float32', dims: [2, 3] }],
-  initializers: [
-    { name: 'a', type: 'float32', dims: [3], values: [1, -2, 3] },
-    { name: 'b', type: 'float32', dims: [3], values: [0.5, 0.5, -1] },
-  ],
-});
+import { diamond, testDevice, type DeviceEvent } from './support/test-device.js';
 
 const x = new Tensor('float32', [0.1, -0.2, 0.3, 0.4, 0.5, -0.6], [2, 3]);
 

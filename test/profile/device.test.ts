@@ -8,25 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InferenceSession, Tensor } from '../../src/index.js';
 import { buildProfile } from '../../src/profile/index.js';
-import { buildModel } from '../support/build-model.js';
-import { testDevice } from '../support/test-device.js';
-
-/** x → Mul(x, a) and x → Mul(x, b) on the device, then Add and Relu there, and a Softmax back on the host. */
-const diamond = buildModel({
-  nodes: [
-    { op: 'Mul', name: 'left', inputs: ['x', 'a'], outputs: ['l'] },
-    { op: 'Mul', name: 'right', inputs: ['x', 'b'], outputs: ['r'] },
-    { op: 'Add', name: 'join', inputs: ['l', 'r'], outputs: ['s'] },
-    { op: 'Relu', name: 'relu', inputs: ['s'], outputs: ['t'] },
-    { op: 'Softmax', name: 'softmax', inputs: ['t'], outputs: ['y'], attributes: { axis: -1 } },
-  ],
-  inputs: [{ name: 'x', type: 'float32', dims: [2, 3] }],
-  outputs: [{ name: 'y', type: 'float32', dims: [2, 3] }],
-  initializers: [
-    { name: 'a', type: 'float32', dims: [3], values: [1, -2, 3] },
-    { name: 'b', type: 'float32', dims: [3], values: [0.5, 0.5, -1] },
-  ],
-});
+import { diamond, testDevice } from '../support/test-device.js';
 
 test('steps, copies and waits across a device border', async () => {
   const session = await InferenceSession.create(diamond, {

@@ -10,6 +10,7 @@ import { evaluateNode } from '../../src/backends/reference/backend.js';
 import { Tensor } from '../../src/core/tensor.js';
 import type { RuntimeValue } from '../../src/core/values.js';
 import type { Node } from '../../src/ir/graph.js';
+import { buildModel } from './build-model.js';
 
 export class DeviceValue {
   constructor(readonly tensor: Tensor) {}
@@ -67,3 +68,23 @@ export function testDevice(
     },
   };
 }
+
+/**
+ * x → Mul(x, a) and x → Mul(x, b) in parallel, then Add, Relu, and a Softmax the test device
+ * lacks: on the test device the two Muls run at once, and the Softmax needs a copy back.
+ */
+export const diamond = buildModel({
+  nodes: [
+    { op: 'Mul', name: 'left', inputs: ['x', 'a'], outputs: ['l'] },
+    { op: 'Mul', name: 'right', inputs: ['x', 'b'], outputs: ['r'] },
+    { op: 'Add', name: 'join', inputs: ['l', 'r'], outputs: ['s'] },
+    { op: 'Relu', name: 'relu', inputs: ['s'], outputs: ['t'] },
+    { op: 'Softmax', name: 'softmax', inputs: ['t'], outputs: ['y'], attributes: { axis: -1 } },
+  ],
+  inputs: [{ name: 'x', type: 'float32', dims: [2, 3] }],
+  outputs: [{ name: 'y', type: 'float32', dims: [2, 3] }],
+  initializers: [
+    { name: 'a', type: 'float32', dims: [3], values: [1, -2, 3] },
+    { name: 'b', type: 'float32', dims: [3], values: [0.5, 0.5, -1] },
+  ],
+});

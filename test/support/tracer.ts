@@ -8,7 +8,6 @@
 import * as path from 'node:path';
 import type { Tensor } from '../../src/index.js';
 import { repoRoot } from '../helpers/repo-root.js';
-import { buildModel } from './build-model.js';
 import { randomFeeds } from './fuseops.js';
 
 /** Phases the checker knows; any other is a violation. */
@@ -143,26 +142,6 @@ function push<T>(map: Map<string, T[]>, key: string, item: T): void {
   if (list) list.push(item);
   else map.set(key, [item]);
 }
-
-/**
- * x → Mul(x, a) and x → Mul(x, b) in parallel, then Add, Relu, and a Softmax the test device
- * lacks: on the test device the two Muls run at once.
- */
-export const diamond = buildModel({
-  nodes: [
-    { op: 'Mul', name: 'left', inputs: ['x', 'a'], outputs: ['l'] },
-    { op: 'Mul', name: 'right', inputs: ['x', 'b'], outputs: ['r'] },
-    { op: 'Add', name: 'join', inputs: ['l', 'r'], outputs: ['s'] },
-    { op: 'Relu', name: 'relu', inputs: ['s'], outputs: ['t'] },
-    { op: 'Softmax', name: 'softmax', inputs: ['t'], outputs: ['y'], attributes: { axis: -1 } },
-  ],
-  inputs: [{ name: 'x', type: 'float32', dims: [2, 3] }],
-  outputs: [{ name: 'y', type: 'float32', dims: [2, 3] }],
-  initializers: [
-    { name: 'a', type: 'float32', dims: [3], values: [1, -2, 3] },
-    { name: 'b', type: 'float32', dims: [3], values: [0.5, 0.5, -1] },
-  ],
-});
 
 /** The example CNN: conv-batchnorm-relu blocks, pooling and a linear layer on a 1x3x32x32 image. */
 export const tinyCnn = path.join(repoRoot(import.meta.url), 'examples', 'tiny-cnn.onnx');

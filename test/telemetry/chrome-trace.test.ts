@@ -13,8 +13,8 @@ import { traceToChromeJson, type ChromeTraceEvent } from '../../src/telemetry/ch
 import { MAIN_TRACK, WORKER_STATES, type Span, type Trace } from '../../src/telemetry/trace.js';
 import { exportModels, modelsDir } from '../helpers/models.js';
 import { readNpyFiles } from '../helpers/tensors.js';
-import { testDevice } from '../support/test-device.js';
-import { diamond, traceEventViolations } from '../support/tracer.js';
+import { diamond, testDevice } from '../support/test-device.js';
+import { traceEventViolations } from '../support/tracer.js';
 
 const { skipReason, failure } = exportModels(['resnet18']);
 

@@ -16,8 +16,8 @@ import {
   type Trace,
 } from '../../src/telemetry/trace.js';
 import { decodePerfettoTrace, type DecodedPacket } from '../support/perfetto-schema.js';
-import { testDevice } from '../support/test-device.js';
-import { diamond, tinyCnn, tinyCnnFeeds } from '../support/tracer.js';
+import { diamond, testDevice } from '../support/test-device.js';
+import { tinyCnn, tinyCnnFeeds } from '../support/tracer.js';
 
 interface Slice {
   name: string;

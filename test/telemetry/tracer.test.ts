@@ -18,8 +18,8 @@ import {
   type Tracer,
 } from '../../src/telemetry/trace.js';
 import { buildModel, graphAttr } from '../support/build-model.js';
-import { testDevice } from '../support/test-device.js';
-import { diamond, tinyCnn, tinyCnnFeeds } from '../support/tracer.js';
+import { diamond, testDevice } from '../support/test-device.js';
+import { tinyCnn, tinyCnnFeeds } from '../support/tracer.js';
 
 const imageDims = new Map([['image', [1, 3, 32, 32]]]);
 
