@@ -9,10 +9,9 @@
  */
 
 import type { Backend } from '../backends/backend.js';
-import { ReferenceBackend } from '../backends/reference/backend.js';
 import { HeddleError, type ErrorSite } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { EmptyOptional, TensorSequence, describeValue, type RuntimeValue } from '../core/values.js';
+import { EmptyOptional, type RuntimeValue } from '../core/values.js';
 import { cloneGraph } from '../ir/clone.js';
 import {
   allNodes,
@@ -35,7 +34,6 @@ import {
 } from '../passes/index.js';
 import {
   MAIN_TRACK,
-  NO_TRACE,
   RecordingTracer,
   now,
   type SpanCategory,
@@ -45,7 +43,21 @@ import {
 import type { PlanInstance } from '../plan/instance.js';
 import { loadProbe } from '../probe/index.js';
 import { buildProfile, type Profile } from '../profile/index.js';
-import { Executor, type AllocationStats, type RunControl } from './executor.js';
+import { Executor, type AllocationStats } from './executor.js';
+import { backendsFor, checkOptions, runControl, tracerOf } from './options.js';
+import {
+  checkFeed,
+  fromOnnxValue,
+  isFetches,
+  metadataOf,
+  toOnnxValue,
+  type FeedsType,
+  type FetchesType,
+  type ReturnType,
+  type ValueMetadata,
+} from './feeds.js';
+
+export type { FeedsType, FetchesType, OnnxValue, ReturnType, ValueMetadata } from './feeds.js';
 
 export type { OptimizationLevel as GraphOptimizationLevel } from '../passes/index.js';
 
@@ -86,25 +98,6 @@ export interface RunOptions {
   /** Profiles this run: `session.endProfiling()` returns the Profile of the profiled runs. */
   profile?: boolean;
 }
-
-export type OnnxValue = Tensor | Tensor[] | null;
-export type FeedsType = Record<string, OnnxValue>;
-export type ReturnType = Record<string, OnnxValue>;
-export type FetchesType = readonly string[] | Record<string, OnnxValue>;
-
-export interface ValueMetadata {
-  name: string;
-  isTensor: boolean;
-  /** Element type of a tensor value. */
-  type?: string;
-  /** Dimensions: a number when fixed, the symbolic name when named, -1 when unknown. */
-  shape?: (number | string)[];
-}
-
-const BACKEND_FACTORIES: Record<string, () => Backend> = {
-  reference: () => new ReferenceBackend(),
-  cpu: () => new ReferenceBackend(),
-};
 
 export class InferenceSession {
   readonly inputNames: readonly string[];
@@ -404,26 +397,6 @@ export class InferenceSession {
 /** Input-shape signatures whose plans a session keeps. */
 const MAX_CACHED_PLANS = 8;
 
-function runControl(options: RunOptions, tracer: Tracer): RunControl {
-  const { signal, timeoutMs } = options;
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-    throw new HeddleError(`run option timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
-  }
-  if (signal?.aborted)
-    throw new HeddleError('the run was cancelled before it started', {}, { cause: signal.reason });
-  return {
-    signal,
-    timeoutMs,
-    deadline: timeoutMs === undefined ? undefined : performance.now() + timeoutMs,
-    tracer,
-  };
-}
-
-function tracerOf(option: SessionOptions['trace']): Tracer {
-  if (option === true) return new RecordingTracer();
-  return option || NO_TRACE;
-}
-
 /** Records a phase of the session (load, optimize, plan, run) on the main thread, from `start` to now. */
 function recordPhase(
   tracer: Tracer,
@@ -434,79 +407,6 @@ function recordPhase(
   tracer.span({ name: category, category, track: MAIN_TRACK, start, end: now(), args });
 }
 
-function checkOptions(options: SessionOptions): void {
-  const count = (name: string, value: number | undefined) => {
-    if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
-      throw new HeddleError(`session option ${name} must be a non-negative integer, got ${value}`);
-    }
-  };
-  count('intraOpNumThreads', options.intraOpNumThreads);
-  count('interOpNumThreads', options.interOpNumThreads);
-  const level = options.graphOptimizationLevel;
-  if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
-    throw new HeddleError(
-      `session option graphOptimizationLevel must be disabled, basic, extended or all, got '${level}'`,
-    );
-  }
-  const severity = options.logSeverityLevel;
-  if (severity !== undefined && ![0, 1, 2, 3, 4].includes(severity)) {
-    throw new HeddleError(`session option logSeverityLevel must be 0 to 4, got ${severity}`);
-  }
-  const trace = options.trace;
-  if (trace !== undefined && typeof trace !== 'boolean' && !isTracer(trace)) {
-    throw new HeddleError(
-      'session option trace must be true, false or a Tracer (enabled, span, counter, track)',
-    );
-  }
-}
-
-function isTracer(value: unknown): value is Tracer {
-  const candidate = value as Partial<Tracer> | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.enabled === 'boolean' &&
-    ['span', 'counter', 'track'].every(
-      (method) => typeof (candidate as Record<string, unknown>)[method] === 'function',
-    )
-  );
-}
-
-/** Fetches are a list of names or an object keyed by output names; anything else is run options. */
-function isFetches(
-  value: FetchesType | RunOptions | undefined,
-  outputs: readonly string[],
-): value is FetchesType {
-  if (value === undefined) return false;
-  return Array.isArray(value) || Object.keys(value).some((k) => outputs.includes(k));
-}
-
-function backendsFor(options: SessionOptions, site: ErrorSite): Backend[] {
-  const backends: Backend[] = [];
-  for (const provider of options.executionProviders ?? ['reference']) {
-    if (isBackend(provider)) {
-      backends.push(provider);
-      continue;
-    }
-    const name = typeof provider === 'string' ? provider : provider.name;
-    const make = BACKEND_FACTORIES[name];
-    if (!make) {
-      throw new HeddleError(
-        `unknown execution provider '${name}' (available: ${Object.keys(BACKEND_FACTORIES).join(', ')})`,
-        site,
-      );
-    }
-    if (!backends.some((b) => b.name === make().name)) backends.push(make());
-  }
-  if (!backends.some((b) => b.name === 'reference')) backends.push(new ReferenceBackend());
-  return backends;
-}
-
-function isBackend(value: unknown): value is Backend {
-  const candidate = value as Partial<Backend>;
-  return typeof candidate.supports === 'function' && typeof candidate.prepare === 'function';
-}
-
 /** Plans every subgraph now, so an unsupported operator inside If/Loop/Scan fails at create. */
 function planSubgraphs(graph: Graph, executor: Executor, tracer: Tracer): void {
   for (const { node } of allNodes(graph)) {
@@ -515,86 +415,4 @@ function planSubgraphs(graph: Graph, executor: Executor, tracer: Tracer): void {
       if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g, true, tracer));
     }
   }
-}
-
-function metadataOf(info: ValueInfo): ValueMetadata {
-  const type = info.type;
-  if (type?.kind !== 'tensor') return { name: info.name, isTensor: false };
-  return {
-    name: info.name,
-    isTensor: true,
-    type: type.elemType,
-    shape: type.shape?.map((d) => (d === null ? -1 : d)),
-  };
-}
-
-function fromOnnxValue(value: OnnxValue, declared: ValueType | undefined): RuntimeValue {
-  if (value === null) return new EmptyOptional();
-  if (Array.isArray(value)) {
-    const elem =
-      declared?.kind === 'sequence' && declared.elem?.kind === 'tensor'
-        ? declared.elem.elemType
-        : value[0]?.type;
-    return new TensorSequence(elem, value);
-  }
-  return value;
-}
-
-function toOnnxValue(value: RuntimeValue): OnnxValue {
-  if (value instanceof Tensor) return value;
-  if (value instanceof TensorSequence) return [...value.items];
-  if (value instanceof EmptyOptional) return null;
-  throw new HeddleError(`outputs of kind ${describeValue(value)} cannot be returned yet`);
-}
-
-function checkFeed(
-  value: RuntimeValue,
-  info: ValueInfo,
-  symbols: Map<string, { size: number; input: string }>,
-  site: ErrorSite,
-): void {
-  let declared = info.type;
-  if (declared?.kind === 'optional') {
-    if (value instanceof EmptyOptional) return;
-    declared = declared.elem;
-  }
-  if (!declared) return;
-  if (declared.kind === 'sequence') {
-    if (!(value instanceof TensorSequence))
-      throw new HeddleError(`expected a sequence (an array of tensors), got ${describeValue(value)}`, site);
-    return;
-  }
-  if (declared.kind !== 'tensor') return;
-  if (!(value instanceof Tensor))
-    throw new HeddleError(`expected a tensor, got ${describeValue(value)}`, site);
-  if (value.type !== declared.elemType) {
-    throw new HeddleError(`expected a tensor of type ${declared.elemType}, got ${value.type}`, site);
-  }
-  const shape = declared.shape;
-  if (!shape) return;
-  if (value.dims.length !== shape.length) {
-    throw new HeddleError(
-      `expected rank ${shape.length} (dims [${shape.map((d) => d ?? '?').join(', ')}]), got dims [${value.dims.join(', ')}]`,
-      site,
-    );
-  }
-  shape.forEach((dim, axis) => {
-    const actual = value.dims[axis]!;
-    if (typeof dim === 'number' && dim !== actual) {
-      throw new HeddleError(
-        `dimension ${axis} must be ${dim}, got ${actual} (dims [${value.dims.join(', ')}])`,
-        site,
-      );
-    }
-    if (typeof dim === 'string') {
-      const bound = symbols.get(dim);
-      if (bound && bound.size !== actual) {
-        throw new HeddleError(
-          `dimension ${axis} ('${dim}') is ${actual}, but input '${bound.input}' set '${dim}' to ${bound.size}`,
-          site,
-        );
-      }
-      symbols.set(dim, { size: actual, input: info.name });
-    }
-  });
 }
