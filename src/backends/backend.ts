@@ -8,6 +8,7 @@ import type { DataType } from '../core/dtype.js';
 import type { ErrorSite } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
+import type { NodeCost } from '../ir/cost.js';
 import type { Graph, Node } from '../ir/graph.js';
 
 /** The memory space of backends whose values are plain host memory (the reference backend's). */
@@ -42,6 +43,14 @@ export interface Backend {
   readonly device: string;
   /** `true`, or the reason this backend cannot run the node. */
   supports(node: Node): true | string;
+  /**
+   * Seconds the backend expects to spend on the node, given its analytic cost; undefined when it
+   * cannot say. With estimates from every backend that supports a node, the partitioner chooses
+   * by time instead of by order alone.
+   */
+  estimateSeconds?(node: Node, cost: NodeCost): number | undefined;
+  /** How fast values move into and out of this backend's memory (devices other than the host). */
+  readonly copyBytesPerSecond?: number;
   /** Binds a kernel to the node (attributes read, constants packed); runs once per plan. */
   prepare(node: Node, constants: ReadonlyMap<string, Tensor>): PreparedKernel;
   /** Moves a host value into this backend's memory (backends whose device is not the host). */

@@ -5,6 +5,7 @@
 
 import { Command, Option } from 'commander';
 import { HeddleError } from '../core/errors.js';
+import { benchCommand, SCENARIO_CHOICES } from './bench.js';
 import { conformanceCommand } from './conformance.js';
 import { inspectCommand } from './inspect.js';
 import { probeCommand } from './probe.js';
@@ -106,6 +107,26 @@ program
   .option('--verify', 'compare the ceilings with independent measurements (wabt, sysbench)')
   .action(async (options) => {
     process.exitCode = await probeCommand(options);
+  });
+
+program
+  .command('bench')
+  .description('measure latency of a model, side by side with onnxruntime when asked (--vs)')
+  .argument('<model>', 'path to an .onnx file')
+  .option('--vs <peers>', 'peers to measure too: onnxruntime-node,onnxruntime-web')
+  .option('--threads <n>', 'threads for every system (default: the available cores)')
+  .option('--backends <list>', "Heddle's backends in order of preference", 'reference')
+  .option('--dim <name=value>', 'size of a symbolic dimension for the random inputs (repeatable)', collect, [])
+  .option('--json', 'print JSON')
+  .option('--warmup <n>', 'runs before measuring', '3')
+  .option('--min-runs <n>', 'measure at least this many runs per system', '20')
+  .option('--min-seconds <s>', 'and for at least this long per system', '3')
+  .addOption(new Option('--scenario <name>', 'MLPerf load scenario').choices(SCENARIO_CHOICES).default('single-stream'))
+  .option('--batch <n>', 'offline scenario: size of a symbolic batch dimension (default 8)')
+  .option('--rate <qps>', 'server scenario: mean arrival rate of the queries (Poisson)')
+  .option('--seed <n>', 'seed of the random inputs, arrivals and bootstrap', '42')
+  .action(async (model: string, options) => {
+    process.exitCode = await benchCommand(model, options);
   });
 
 program.parseAsync().catch((error: unknown) => {

@@ -27,6 +27,9 @@ export interface TestDeviceOptions {
   onEvent?: (event: DeviceEvent) => void;
   /** Turns of the event loop each kernel takes, so that independent kernels can overlap. */
   turns?: number;
+  /** Seconds the device claims a node takes, for the partitioner's choice by cost. */
+  estimateSeconds?: Backend['estimateSeconds'];
+  copyBytesPerSecond?: number;
 }
 
 export function testDevice(
@@ -38,6 +41,8 @@ export function testDevice(
     name: 'test-device',
     device: 'test-device',
     copies,
+    estimateSeconds: options.estimateSeconds,
+    copyBytesPerSecond: options.copyBytesPerSecond,
     supports: (node: Node) =>
       node.domain === '' && ops.has(node.opType) ? true : `${node.opType} is not on the test device`,
     prepare: (node: Node) => ({

@@ -1,0 +1,132 @@
+/**
+ * The result of `heddle bench`: per system, the latency summary beside session creation time and
+ * peak memory (or the reason it failed), plus each peer's median ratio to Heddle with its
+ * bootstrapped spread; and its text rendering.
+ */
+
+import Table from 'cli-table3';
+import type { RoundsResult } from './rounds.js';
+import { serverLoad, type Scenario, type ServerLoad } from './scenarios.js';
+import { medianRatio, summarize, type Interval, type LatencySummary } from './statistics.js';
+
+export interface SystemReport {
+  system: string;
+  failure?: string;
+  createMs?: number;
+  peakRssMb?: number;
+  latencyMs?: LatencySummary;
+  /** Offline scenario: input samples per second at the median latency. */
+  samplesPerSecond?: number;
+  server?: ServerLoad;
+}
+
+export interface RatioReport {
+  peer: string;
+  /** Peer median / Heddle median: above 1, Heddle is faster. */
+  peerOverHeddle: { ratio: number; ci: Interval };
+  heddleOverPeer: { ratio: number; ci: Interval };
+}
+
+export interface BenchReport {
+  model: string;
+  scenario: Scenario;
+  threads: number;
+  batch: number;
+  rounds: number;
+  systems: SystemReport[];
+  ratios: RatioReport[];
+}
+
+export interface ReportContext {
+  model: string;
+  scenario: Scenario;
+  threads: number;
+  batch: number;
+  sliceMs: number;
+  seed: number;
+}
+
+export function buildReport(result: RoundsResult, context: ReportContext): BenchReport {
+  const systems = result.systems.map((m): SystemReport => {
+    if (m.failure !== undefined) return { system: m.system, failure: m.failure };
+    const latencyMs = summarize(m.latenciesMs, { seed: context.seed });
+    return {
+      system: m.system,
+      createMs: m.createMs,
+      peakRssMb: m.peakRssKb / 1024,
+      latencyMs,
+      ...(context.scenario === 'offline' ? { samplesPerSecond: context.batch * latencyMs.throughput } : {}),
+      ...(context.scenario === 'server' ? { server: serverLoad(m, context.sliceMs) } : {}),
+    };
+  });
+  const heddle = result.systems.find((m) => m.system === 'heddle' && m.failure === undefined);
+  const ratios = heddle
+    ? result.systems
+        .filter((m) => m !== heddle && m.failure === undefined && m.latenciesMs.length > 0)
+        .map((peer) => ({
+          peer: peer.system,
+          peerOverHeddle: medianRatio(peer.latenciesMs, heddle.latenciesMs, { seed: context.seed }),
+          heddleOverPeer: medianRatio(heddle.latenciesMs, peer.latenciesMs, { seed: context.seed }),
+        }))
+    : [];
+  const { model, scenario, threads, batch } = context;
+  return { model, scenario, threads, batch, rounds: result.order.length, systems, ratios };
+}
+
+/** `colors` is for a terminal; plain tables for pipes and files. */
+export function formatReport(report: BenchReport, colors: boolean): string {
+  const lines = [
+    `${report.model}: ${report.scenario}, ${report.threads} thread(s)` +
+      `${report.scenario === 'offline' ? `, batch ${report.batch}` : ''}, ${report.rounds} alternating rounds`,
+  ];
+  const table = new Table({
+    head: ['system', 'median ms', '95% CI', 'p90', 'p99', 'min', 'max', 'mean', 'runs', 'per s', 'create ms', 'peak RSS'],
+    style: colors ? {} : { head: [], border: [] },
+  });
+  for (const system of report.systems) {
+    const l = system.latencyMs;
+    if (!l) continue;
+    const perSecond = system.samplesPerSecond ?? system.server?.achievedQps ?? l.throughput;
+    table.push([
+      system.system,
+      ms(l.median),
+      `${ms(l.medianCi.low)}–${ms(l.medianCi.high)}`,
+      ms(l.p90),
+      ms(l.p99),
+      ms(l.min),
+      ms(l.max),
+      ms(l.mean),
+      String(l.count),
+      perSecond.toFixed(1),
+      ms(system.createMs!),
+      `${system.peakRssMb!.toFixed(0)} MiB`,
+    ]);
+  }
+  lines.push(table.toString());
+  for (const system of report.systems) {
+    if (system.server) {
+      const { offeredQps, achievedQps, heldRate } = system.server;
+      lines.push(
+        `${system.system}: offered ${offeredQps.toFixed(1)} q/s, completed ${achievedQps.toFixed(1)} q/s, ` +
+          `p99 ${ms(system.latencyMs!.p99)} ms with queueing: ${heldRate ? 'held the rate' : 'did NOT hold the rate'}`,
+      );
+    }
+  }
+  for (const { peer, peerOverHeddle, heddleOverPeer } of report.ratios) {
+    lines.push(
+      `${peer} / heddle median: ${ratio(peerOverHeddle)}; heddle / ${peer}: ${ratio(heddleOverPeer)}`,
+    );
+  }
+  for (const system of report.systems) {
+    if (system.failure !== undefined) lines.push(`${system.system}: not measured: ${system.failure}`);
+  }
+  return lines.join('\n');
+}
+
+function ms(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+function ratio({ ratio, ci }: { ratio: number; ci: Interval }): string {
+  return `${ratio.toPrecision(3)}× (95% CI ${ci.low.toPrecision(3)}–${ci.high.toPrecision(3)})`;
+}

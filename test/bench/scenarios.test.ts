@@ -1,0 +1,34 @@
+/**
+ * Scenario plumbing: Poisson arrivals at the asked rate (seeded, so every system gets the same
+ * queries), and the server verdict of whether a system kept up with the arrivals.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { seededRandom } from '../../src/core/random.js';
+import { batchRequest, poissonArrivals, serverLoad } from '../../src/bench/scenarios.js';
+
+test('Poisson arrivals come at the asked rate, in order, within the span', () => {
+  const arrivals = poissonArrivals(200, 60_000, seededRandom(5));
+  const perSecond = arrivals.length / 60;
+  assert.ok(Math.abs(perSecond - 200) < 10, `${perSecond} per second`);
+  assert.ok(arrivals.every((t, i) => t >= 0 && t < 60_000 && (i === 0 || t >= arrivals[i - 1]!)));
+});
+
+test('server batches repeat for the same round and differ between rounds', () => {
+  const request = batchRequest({ scenario: 'server', sliceMs: 1000, rate: 50, seed: 3 });
+  assert.deepEqual(request(2), request(2));
+  assert.notDeepEqual(request(1), request(2));
+});
+
+test('the server held the rate when its batches end with their span, not when its queue drains late', () => {
+  const measurement = (elapsedMs: number) => ({
+    system: 'heddle',
+    latenciesMs: [],
+    batches: [{ elapsedMs, queries: 100 }],
+    peakRssKb: 0,
+  });
+  assert.equal(serverLoad(measurement(1010), 1000).heldRate, true);
+  assert.equal(serverLoad(measurement(3000), 1000).heldRate, false);
+  assert.equal(serverLoad(measurement(3000), 1000).achievedQps.toFixed(1), '33.3');
+});
