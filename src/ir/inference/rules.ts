@@ -10,6 +10,7 @@ import { rules as cast } from './cast.js';
 import { rules as controlFlow } from './control-flow.js';
 import { rules as conv } from './conv.js';
 import { rules as elementwise } from './elementwise.js';
+import { rules as fused } from './fused.js';
 import { rules as gather } from './gather.js';
 import { rules as generators } from './generators.js';
 import { rules as image } from './image.js';
@@ -58,6 +59,7 @@ const ALL_RULES: readonly InferenceRule[] = [
   ...image,
   ...ml,
   ...training,
+  ...fused,
 ];
 
 const key = (domain: string, op: string) => `${domain}\u0000${op}`;
