@@ -94,3 +94,15 @@ test('writing into a returned output does not change the model or later runs', a
   const second = (await session.run({})).y as Tensor;
   assert.deepEqual([...(second.data as Float32Array)], [1, 2, 3, 4]);
 });
+
+test('logSeverityLevel: info summarises creation, verbose adds each choice, the default stays quiet', async (t) => {
+  const lines: string[] = [];
+  t.mock.method(console, 'error', (line: string) => lines.push(line));
+  await InferenceSession.create(identityModel);
+  assert.deepEqual(lines, [], 'warnings only by default, and this model has none');
+  await InferenceSession.create(identityModel, { logSeverityLevel: 1, logId: 'mine' });
+  assert.match(lines[0]!, /^heddle info \[mine\] 2 nodes, \d+ after optimization 'all' \(\d+ rewrites\); \d+ steps on reference$/);
+  lines.length = 0;
+  await InferenceSession.create(identityModel, { logSeverityLevel: 0, graphOptimizationLevel: 'disabled' });
+  assert.ok(lines.some((l) => /^heddle verbose .* on reference: the only backend$/.test(l)), lines.join('\n'));
+});

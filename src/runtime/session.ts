@@ -44,6 +44,7 @@ import type { PlanInstance } from '../plan/instance.js';
 import { loadProbe } from '../probe/index.js';
 import { buildProfile, type Profile } from '../profile/index.js';
 import { Executor, type AllocationStats } from './executor.js';
+import { Logger } from './log.js';
 import { backendsFor, checkOptions, runControl, tracerOf } from './options.js';
 import {
   checkFeed,
@@ -169,7 +170,12 @@ export class InferenceSession {
     const optimizeStart = tracer.enabled ? now() : 0;
     // Specialised plans start from the graph as imported: inference then sees only ONNX operators.
     const source = cloneGraph(imported.graph);
-    inferShapes(imported);
+    const logger = new Logger(options.logSeverityLevel ?? 2, options.logId ?? loaded.source);
+    const inference = inferShapes(imported);
+    for (const finding of inference.findings) {
+      const where = finding.node ? ` at node '${finding.node}' (${finding.opType})` : '';
+      logger.log(2, `shape inference${where}: ${finding.message}`);
+    }
     const optimization = optimizeGraph(imported.graph, level, ALL_PASSES);
     if (tracer.enabled) recordPhase(tracer, 'optimize', optimizeStart, { level });
     const planStart = tracer.enabled ? now() : 0;
@@ -178,6 +184,7 @@ export class InferenceSession {
     const plan = executor.plan(imported.graph, false, tracer);
     planSubgraphs(imported.graph, executor, tracer);
     if (tracer.enabled) recordPhase(tracer, 'plan', planStart, { steps: plan.steps.length });
+    logCreation(logger, optimization, plan);
     return new InferenceSession(
       imported,
       source,
@@ -392,6 +399,19 @@ export class InferenceSession {
     }
     return values;
   }
+}
+
+/** Info: what creating the session did; verbose: every rewrite and every backend choice. */
+function logCreation(logger: Logger, optimization: OptimizationReport, plan: Plan): void {
+  if (!logger.enabled(1)) return;
+  const backends = [...new Set(plan.assignments.map((a) => a.backend.name))].join(', ');
+  logger.log(
+    1,
+    `${optimization.nodesBefore} nodes, ${optimization.nodesAfter} after optimization '${optimization.level}' ` +
+      `(${optimization.rewrites.length} rewrites); ${plan.steps.length} steps on ${backends}`,
+  );
+  for (const rewrite of optimization.rewrites) logger.log(0, `[${rewrite.pass}] ${rewrite.description}`);
+  for (const a of plan.assignments) logger.log(0, `node '${a.node.name}' on ${a.backend.name}: ${a.cause}`);
 }
 
 /** Input-shape signatures whose plans a session keeps. */
