@@ -28,10 +28,14 @@ export interface RunRequest {
   minMs: number;
 }
 
-/** Queries arriving at `arrivalsMs` (from the batch's start), queued and run one at a time. */
+/**
+ * Queries arriving at `arrivalsMs` (from the batch's start), queued and run one at a time; the
+ * batch lasts at least `spanMs`, idle or not, so that its wall time measures the offered span.
+ */
 export interface ServeRequest {
   kind: 'serve';
   arrivalsMs: number[];
+  spanMs: number;
 }
 
 export type RunnerRequest = LoadRequest | RunRequest | ServeRequest;

@@ -42,7 +42,6 @@ export interface ReportContext {
   scenario: Scenario;
   threads: number;
   batch: number;
-  sliceMs: number;
   seed: number;
 }
 
@@ -56,7 +55,7 @@ export function buildReport(result: RoundsResult, context: ReportContext): Bench
       peakRssMb: m.peakRssKb / 1024,
       latencyMs,
       ...(context.scenario === 'offline' ? { samplesPerSecond: context.batch * latencyMs.throughput } : {}),
-      ...(context.scenario === 'server' ? { server: serverLoad(m, context.sliceMs) } : {}),
+      ...(context.scenario === 'server' ? { server: serverLoad(m) } : {}),
     };
   });
   const heddle = result.systems.find((m) => m.system === 'heddle' && m.failure === undefined);
@@ -80,7 +79,20 @@ export function formatReport(report: BenchReport, colors: boolean): string {
       `${report.scenario === 'offline' ? `, batch ${report.batch}` : ''}, ${report.rounds} alternating rounds`,
   ];
   const table = new Table({
-    head: ['system', 'median ms', '95% CI', 'p90', 'p99', 'min', 'max', 'mean', 'runs', 'per s', 'create ms', 'peak RSS'],
+    head: [
+      'system',
+      'median ms',
+      '95% CI',
+      'p90',
+      'p99',
+      'min',
+      'max',
+      'mean',
+      'runs',
+      'per s',
+      'create ms',
+      'peak RSS',
+    ],
     style: colors ? {} : { head: [], border: [] },
   });
   for (const system of report.systems) {

@@ -21,8 +21,8 @@ export interface SystemMeasurement {
   system: string;
   createMs?: number;
   latenciesMs: number[];
-  /** Per batch: its wall time, and for serve batches the arrivals it was given. */
-  batches: { elapsedMs: number; queries: number }[];
+  /** Per batch: its wall time, its queries, and for serve batches the span its arrivals covered. */
+  batches: { elapsedMs: number; queries: number; spanMs?: number }[];
   peakRssKb: number;
   failure?: string;
 }
@@ -67,9 +67,11 @@ export async function runAlternatingRounds(
     order.push(rotated.map((runner) => runner.system));
     for (const runner of rotated) {
       await attempt(runner, async (m) => {
-        const batch = await runner.measure(plan.request(round));
+        const request = plan.request(round);
+        const batch = await runner.measure(request);
         m.latenciesMs.push(...batch.latenciesMs);
-        m.batches.push({ elapsedMs: batch.elapsedMs, queries: batch.latenciesMs.length });
+        const spanMs = request.kind === 'serve' ? request.spanMs : undefined;
+        m.batches.push({ elapsedMs: batch.elapsedMs, queries: batch.latenciesMs.length, spanMs });
         m.peakRssKb = Math.max(m.peakRssKb, batch.peakRssKb);
       });
     }

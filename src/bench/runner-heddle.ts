@@ -11,7 +11,10 @@ serveRunner(async ({ model, threads, backends, feeds }) => {
     intraOpNumThreads: threads,
   });
   const tensors = Object.fromEntries(
-    feeds.map((feed) => [feed.name, new Tensor(feed.type as DataType, feed.data as Tensor['data'], feed.dims)]),
+    feeds.map((feed) => [
+      feed.name,
+      new Tensor(feed.type as DataType, feed.data as Tensor['data'], feed.dims),
+    ]),
   );
   return () => session.run(tensors);
 });

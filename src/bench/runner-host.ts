@@ -4,7 +4,14 @@
  * run, so all systems are timed by the same code.
  */
 
-import type { BatchResult, LoadRequest, RunRequest, RunnerReply, RunnerRequest, ServeRequest } from './protocol.js';
+import type {
+  BatchResult,
+  LoadRequest,
+  RunRequest,
+  RunnerReply,
+  RunnerRequest,
+  ServeRequest,
+} from './protocol.js';
 
 /** Loads the model for one system; resolves to a function that makes one run on the given feeds. */
 export type SystemLoader = (request: LoadRequest) => Promise<() => Promise<unknown>>;
@@ -47,9 +54,15 @@ async function serve(runOnce: () => Promise<unknown>, request: ServeRequest): Pr
   const start = performance.now();
   for (const arrival of request.arrivalsMs) {
     const idleMs = start + arrival - performance.now();
-    if (idleMs > 0) await new Promise((resolve) => setTimeout(resolve, idleMs));
+    if (idleMs > 0) await sleep(idleMs);
     await runOnce();
     latenciesMs.push(performance.now() - start - arrival);
   }
+  const spanLeftMs = start + request.spanMs - performance.now();
+  if (spanLeftMs > 0) await sleep(spanLeftMs);
   return { latenciesMs, elapsedMs: performance.now() - start, peakRssKb: process.resourceUsage().maxRSS };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -22,25 +22,32 @@ export interface ScenarioOptions {
   seed: number;
 }
 
+const SERVER_ARRIVALS_PER_SPAN = 20;
+
 /** Builds the request of each round; server arrivals differ per round but not per system. */
 export function batchRequest(options: ScenarioOptions): (round: number) => RunRequest | ServeRequest {
   if (options.scenario !== 'server') return () => ({ kind: 'run', minCount: 1, minMs: options.sliceMs });
+  // Queries still queued when a span ends drain past it; spans of many arrivals keep that tail small.
+  const spanMs = Math.max(options.sliceMs, (SERVER_ARRIVALS_PER_SPAN * 1000) / options.rate);
   return (round) => ({
     kind: 'serve',
-    arrivalsMs: poissonArrivals(options.rate, options.sliceMs, seededRandom(options.seed + round)),
+    arrivalsMs: poissonArrivals(options.rate, spanMs, seededRandom(options.seed + round)),
+    spanMs,
   });
 }
 
-/** Arrival times (ms) of a Poisson process at `rate` per second over `spanMs`; at least one. */
+/** Arrival times (ms) of a Poisson process at `rate` per second over `spanMs` (possibly none). */
 export function poissonArrivals(rate: number, spanMs: number, random: () => number): number[] {
-  const arrivals = [0];
+  const arrivals: number[] = [];
   const meanGapMs = 1000 / rate;
-  for (;;) {
-    // Exponential gaps by inversion; 1 - random() avoids log(0).
-    const next = arrivals.at(-1)! - meanGapMs * Math.log(1 - random());
-    if (next >= spanMs) return arrivals;
+  // Exponential gaps by inversion; 1 - random() avoids log(0).
+  for (
+    let next = -meanGapMs * Math.log(1 - random());
+    next < spanMs;
+    next -= meanGapMs * Math.log(1 - random())
+  )
     arrivals.push(next);
-  }
+  return arrivals;
 }
 
 export interface ServerLoad {
@@ -51,13 +58,13 @@ export interface ServerLoad {
 }
 
 /**
- * A batch that keeps up finishes shortly after its span; one that falls behind runs on while its
- * queue drains, so completions per second of wall time fall below arrivals per second of span.
+ * A batch lasts at least its span; one that falls behind runs on while its queue drains, so its
+ * completions per second of wall time fall below its arrivals per second of span.
  */
-export function serverLoad(measurement: SystemMeasurement, sliceMs: number): ServerLoad {
+export function serverLoad(measurement: SystemMeasurement): ServerLoad {
   const queries = measurement.batches.reduce((sum, batch) => sum + batch.queries, 0);
-  const spanMs = measurement.batches.length * sliceMs;
-  const busyMs = measurement.batches.reduce((sum, batch) => sum + Math.max(batch.elapsedMs, sliceMs), 0);
+  const spanMs = measurement.batches.reduce((sum, batch) => sum + (batch.spanMs ?? 0), 0);
+  const busyMs = measurement.batches.reduce((sum, batch) => sum + batch.elapsedMs, 0);
   const offeredQps = (queries * 1000) / spanMs;
   const achievedQps = (queries * 1000) / busyMs;
   return { offeredQps, achievedQps, heldRate: achievedQps >= 0.9 * offeredQps };

@@ -5,7 +5,14 @@
  */
 
 import { fork, type ChildProcess } from 'node:child_process';
-import type { BatchResult, LoadRequest, RunRequest, RunnerReply, RunnerRequest, ServeRequest } from './protocol.js';
+import type {
+  BatchResult,
+  LoadRequest,
+  RunRequest,
+  RunnerReply,
+  RunnerRequest,
+  ServeRequest,
+} from './protocol.js';
 
 export const SYSTEMS = ['heddle', 'onnxruntime-node', 'onnxruntime-web'] as const;
 export type SystemName = (typeof SYSTEMS)[number];

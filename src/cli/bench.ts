@@ -13,8 +13,7 @@ import { batchRequest, SCENARIOS, type Scenario } from '../bench/scenarios.js';
 import { forkRunner, SYSTEMS, type SystemName } from '../bench/system-process.js';
 import { HeddleError } from '../core/errors.js';
 import { seededRandom } from '../core/random.js';
-import { InferenceSession } from '../runtime/session.js';
-import type { ValueMetadata } from '../runtime/session.js';
+import { InferenceSession, type ValueMetadata } from '../runtime/session.js';
 import { randomFeed } from './random-inputs.js';
 import { parseDims } from './run.js';
 
@@ -58,7 +57,7 @@ export async function benchCommand(model: string, options: BenchCommandOptions):
     (fraction) => bar?.update(Math.round(fraction * 100)),
   );
   bar?.stop();
-  const report = buildReport(result, { model, scenario: options.scenario, threads, batch, sliceMs, seed });
+  const report = buildReport(result, { model, scenario: options.scenario, threads, batch, seed });
   console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report, process.stdout.isTTY));
   return report.systems[0]!.failure === undefined ? 0 : 1;
 }
@@ -117,7 +116,8 @@ function serverRate(options: BenchCommandOptions): number {
 
 function positive(text: string, what: string): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new HeddleError(`${what} must be a positive integer, got '${text}'`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new HeddleError(`${what} must be a positive integer, got '${text}'`);
   return value;
 }
 

@@ -116,12 +116,21 @@ program
   .option('--vs <peers>', 'peers to measure too: onnxruntime-node,onnxruntime-web')
   .option('--threads <n>', 'threads for every system (default: the available cores)')
   .option('--backends <list>', "Heddle's backends in order of preference", 'reference')
-  .option('--dim <name=value>', 'size of a symbolic dimension for the random inputs (repeatable)', collect, [])
+  .option(
+    '--dim <name=value>',
+    'size of a symbolic dimension for the random inputs (repeatable)',
+    collect,
+    [],
+  )
   .option('--json', 'print JSON')
   .option('--warmup <n>', 'runs before measuring', '3')
   .option('--min-runs <n>', 'measure at least this many runs per system', '20')
   .option('--min-seconds <s>', 'and for at least this long per system', '3')
-  .addOption(new Option('--scenario <name>', 'MLPerf load scenario').choices(SCENARIO_CHOICES).default('single-stream'))
+  .addOption(
+    new Option('--scenario <name>', 'MLPerf load scenario')
+      .choices(SCENARIO_CHOICES)
+      .default('single-stream'),
+  )
   .option('--batch <n>', 'offline scenario: size of a symbolic batch dimension (default 8)')
   .option('--rate <qps>', 'server scenario: mean arrival rate of the queries (Poisson)')
   .option('--seed <n>', 'seed of the random inputs, arrivals and bootstrap', '42')

@@ -18,7 +18,11 @@ interface FakeOptions {
   failAtBatch?: number;
 }
 
-function fakeRunner(system: string, log: string[], options: FakeOptions = {}): SystemRunner & { closed: boolean } {
+function fakeRunner(
+  system: string,
+  log: string[],
+  options: FakeOptions = {},
+): SystemRunner & { closed: boolean } {
   let batches = 0;
   return {
     system,
@@ -28,7 +32,8 @@ function fakeRunner(system: string, log: string[], options: FakeOptions = {}): S
       return 5;
     },
     measure: async (request): Promise<BatchResult> => {
-      if (request.kind === 'run' && request.minMs === 0) return { latenciesMs: [], elapsedMs: 0, peakRssKb: 0 };
+      if (request.kind === 'run' && request.minMs === 0)
+        return { latenciesMs: [], elapsedMs: 0, peakRssKb: 0 };
       if (batches++ === options.failAtBatch) throw new Error(`${system} crashed`);
       log.push(system);
       const latency = options.latencyMs ?? 1;
@@ -79,7 +84,6 @@ test('a peer that fails to load is reported, and the others are still measured',
     scenario: 'single-stream',
     threads: 1,
     batch: 1,
-    sliceMs: 1,
     seed: 1,
   });
   assert.deepEqual(

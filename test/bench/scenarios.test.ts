@@ -21,14 +21,20 @@ test('server batches repeat for the same round and differ between rounds', () =>
   assert.notDeepEqual(request(1), request(2));
 });
 
+test('server spans cover many arrivals, so the drain after a span stays a small part of it', () => {
+  const request = batchRequest({ scenario: 'server', sliceMs: 100, rate: 2, seed: 3 })(0);
+  assert.equal(request.kind, 'serve');
+  assert.equal(request.kind === 'serve' && request.spanMs, 10_000);
+});
+
 test('the server held the rate when its batches end with their span, not when its queue drains late', () => {
   const measurement = (elapsedMs: number) => ({
     system: 'heddle',
     latenciesMs: [],
-    batches: [{ elapsedMs, queries: 100 }],
+    batches: [{ elapsedMs, queries: 100, spanMs: 1000 }],
     peakRssKb: 0,
   });
-  assert.equal(serverLoad(measurement(1010), 1000).heldRate, true);
-  assert.equal(serverLoad(measurement(3000), 1000).heldRate, false);
-  assert.equal(serverLoad(measurement(3000), 1000).achievedQps.toFixed(1), '33.3');
+  assert.equal(serverLoad(measurement(1010)).heldRate, true);
+  assert.equal(serverLoad(measurement(3000)).heldRate, false);
+  assert.equal(serverLoad(measurement(3000)).achievedQps.toFixed(1), '33.3');
 });

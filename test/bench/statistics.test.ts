@@ -78,7 +78,10 @@ for (const law of LAWS) {
     const trials = 200;
     let covered = 0;
     for (let trial = 0; trial < trials; trial++) {
-      const interval = bootstrapMedianInterval(sample(law, 101, 1000 + trial), { resamples: 400, seed: trial });
+      const interval = bootstrapMedianInterval(sample(law, 101, 1000 + trial), {
+        resamples: 400,
+        seed: trial,
+      });
       if (interval.low <= law.median && law.median <= interval.high) covered++;
     }
     // Nominal 95%; the percentile bootstrap of a median runs a little under it on small samples.
@@ -94,7 +97,10 @@ test('quantile interpolates linearly between order statistics', () => {
 
 test('the bootstrap is deterministic for a seed', () => {
   const samples = sample(LAWS[2]!, 500, 3);
-  assert.deepEqual(bootstrapMedianInterval(samples, { seed: 9 }), bootstrapMedianInterval(samples, { seed: 9 }));
+  assert.deepEqual(
+    bootstrapMedianInterval(samples, { seed: 9 }),
+    bootstrapMedianInterval(samples, { seed: 9 }),
+  );
 });
 
 test('medianRatio gives the ratio of medians and an interval around it', () => {
