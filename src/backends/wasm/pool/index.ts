@@ -1,0 +1,7 @@
+/**
+ * The `wasm` backend's worker pool: fork-join parallel loops over tiled ranges, running
+ * WebAssembly kernels on threads that share one memory.
+ */
+
+export { PoolError, PoolModule, WorkerPool } from './pool.js';
+export type { PoolKernel, PoolOptions, TiledRange } from './pool.js';
