@@ -113,12 +113,14 @@ export class Executor {
       for (const [name, value] of feeds) frame.values[plan.inputs.get(name)!] = value;
       const pending = new Map<number, Promise<void>>();
       for (let i = 0; i < plan.steps.length; i++) {
-        await this.checkControl(control, plan, i);
+        if (control.signal) await this.yieldForSignal(control.signal, plan, i);
+        if (control.deadline !== undefined) this.checkDeadline(control, plan, i);
         const step = plan.steps[i]!;
-        const reads = step.kind === 'kernel' ? step.inputs : [step.from];
-        for (const slot of reads) {
-          const waiting = pending.get(slot);
-          if (waiting) await (recorder ? recorder.wait(waiting, plan.slots[slot]!.name) : waiting);
+        if (pending.size > 0) {
+          for (const slot of step.kind === 'kernel' ? step.inputs : [step.from]) {
+            const waiting = pending.get(slot);
+            if (waiting) await (recorder ? recorder.wait(waiting, plan.slots[slot]!.name) : waiting);
+          }
         }
         const start = recorder ? recorder.launch(i) : 0;
         if (step.kind === 'copy') {
@@ -161,16 +163,18 @@ export class Executor {
     return new ArrayBuffer(bytes);
   }
 
-  private async checkControl(control: RunControl, plan: Plan, index: number): Promise<void> {
-    if (control.signal) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (control.signal.aborted) {
-        throw new HeddleError(`the run was cancelled ${progress(plan, index)}`, this.site, {
-          cause: control.signal.reason,
-        });
-      }
+  /** Lets the event loop run, so an abort can arrive, then stops the run if it did. */
+  private async yieldForSignal(signal: AbortSignal, plan: Plan, index: number): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (signal.aborted) {
+      throw new HeddleError(`the run was cancelled ${progress(plan, index)}`, this.site, {
+        cause: signal.reason,
+      });
     }
-    if (control.deadline !== undefined && performance.now() > control.deadline) {
+  }
+
+  private checkDeadline(control: RunControl, plan: Plan, index: number): void {
+    if (performance.now() > control.deadline!) {
       throw new HeddleError(
         `the run exceeded its timeout of ${control.timeoutMs} ms ${progress(plan, index)}`,
         this.site,

@@ -10,6 +10,7 @@ import type { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { broadcastIndex, broadcastShapes, floatSink, normalizeAxis, shapeSize, toNumbers } from '../util.js';
+import { softmaxLane } from './softmax.js';
 import { erf, mapUnary, requireFamily } from './unary.js';
 
 /** √(2/π), the tanh approximation's scale. */
@@ -176,15 +177,7 @@ function addMask(
 /** Softmax of each row (the last axis) in place, shifted by the row's maximum; a NaN spreads over its row. */
 function softmaxRows(values: Float64Array, rowLength: number): void {
   for (let start = 0; start < values.length; start += rowLength) {
-    let max = -Infinity;
-    for (let i = start; i < start + rowLength; i++)
-      if (values[i]! > max || Number.isNaN(values[i]!)) max = values[i]!;
-    let sum = 0;
-    for (let i = start; i < start + rowLength; i++) {
-      values[i] = Math.exp(values[i]! - max);
-      sum += values[i]!;
-    }
-    for (let i = start; i < start + rowLength; i++) values[i] = values[i]! / sum;
+    softmaxLane(values.subarray(start, start + rowLength));
   }
 }
 

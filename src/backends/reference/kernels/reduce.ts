@@ -213,15 +213,20 @@ function reductionAxes(ctx: KernelContext, rank: number, axesAreInput: boolean):
   return normalized;
 }
 
+/** Strings and complex numbers have no order or sum the reductions could use. */
+function refuseUnordered(ctx: KernelContext, op: string, x: Tensor): void {
+  if (x.type === 'string' || x.type === 'complex64' || x.type === 'complex128') {
+    ctx.fail(`${op} does not accept ${x.type} tensors`);
+  }
+}
+
 function reduceKernel(op: string, reduction: Reduction, axesInputSince: number): KernelDef {
   return {
     op,
     since: 1,
     run: (ctx) => {
       const x = ctx.input(0);
-      if (x.type === 'string' || x.type === 'complex64' || x.type === 'complex128') {
-        ctx.fail(`${op} does not accept ${x.type} tensors`);
-      }
+      refuseUnordered(ctx, op, x);
       const axes = reductionAxes(ctx, x.dims.length, ctx.opset >= axesInputSince) ?? [];
       const walk = reductionWalk(x.dims, axes);
       const out = ctx.output(0, x.type, reducedDims(x.dims, axes, ctx.int('keepdims', 1) !== 0));
@@ -246,9 +251,7 @@ function argKernel(op: string, beats: (x: number | bigint, best: number | bigint
     since: 1,
     run: (ctx) => {
       const x = ctx.input(0);
-      if (x.type === 'string' || x.type === 'complex64' || x.type === 'complex128') {
-        ctx.fail(`${op} does not accept ${x.type} tensors`);
-      }
+      refuseUnordered(ctx, op, x);
       const rank = x.dims.length;
       const axis = normalizeAxis(ctx.int('axis', 0), rank, ctx.fail.bind(ctx));
       const selectLast = ctx.int('select_last_index', 0) !== 0;

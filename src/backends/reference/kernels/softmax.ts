@@ -28,7 +28,8 @@ function shiftedExpSum(lane: Float64Array, max: number): number {
   return sum;
 }
 
-const softmax: LaneTransform = (lane) => {
+/** Softmax of one lane in place; also what the fused attention kernel applies to each score row. */
+export const softmaxLane: LaneTransform = (lane) => {
   const sum = shiftedExpSum(lane, laneMax(lane));
   for (let k = 0; k < lane.length; k++) lane[k] = lane[k]! / sum;
 };
@@ -100,7 +101,7 @@ function laneKernel(op: string, transform: LaneTransform): KernelDef {
 }
 
 export const kernels: KernelDef[] = [
-  laneKernel('Softmax', softmax),
+  laneKernel('Softmax', softmaxLane),
   laneKernel('LogSoftmax', logSoftmax),
   laneKernel('Hardmax', hardmax),
 ];
