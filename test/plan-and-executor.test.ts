@@ -13,7 +13,10 @@ import { diamond, testDevice, type DeviceEvent } from './support/test-device.js'
 const x = new Tensor('float32', [0.1, -0.2, 0.3, 0.4, 0.5, -0.6], [2, 3]);
 
 async function referenceOutput(model: Uint8Array): Promise<Float32Array> {
-  const session = await InferenceSession.create(model, { graphOptimizationLevel: 'disabled' });
+  const session = await InferenceSession.create(model, {
+    executionProviders: ['reference'],
+    graphOptimizationLevel: 'disabled',
+  });
   return ((await session.run({ x })).y as Tensor).data as Float32Array;
 }
 

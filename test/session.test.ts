@@ -100,13 +100,18 @@ test('logSeverityLevel: info summarises creation, verbose adds each choice, the 
   t.mock.method(console, 'error', (line: string) => lines.push(line));
   await InferenceSession.create(identityModel);
   assert.deepEqual(lines, [], 'warnings only by default, and this model has none');
-  await InferenceSession.create(identityModel, { logSeverityLevel: 1, logId: 'mine' });
+  const reference = { executionProviders: ['reference'] };
+  await InferenceSession.create(identityModel, { ...reference, logSeverityLevel: 1, logId: 'mine' });
   assert.match(
     lines[0]!,
     /^heddle info \[mine\] 2 nodes, \d+ after optimization 'all' \(\d+ rewrites\); \d+ steps on reference$/,
   );
   lines.length = 0;
-  await InferenceSession.create(identityModel, { logSeverityLevel: 0, graphOptimizationLevel: 'disabled' });
+  await InferenceSession.create(identityModel, {
+    ...reference,
+    logSeverityLevel: 0,
+    graphOptimizationLevel: 'disabled',
+  });
   assert.ok(
     lines.some((l) => /^heddle verbose .* on reference: the only backend$/.test(l)),
     lines.join('\n'),

@@ -9,7 +9,7 @@ import type { ErrorSite } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
 import type { NodeCost } from '../ir/cost.js';
-import type { Graph, Node } from '../ir/graph.js';
+import type { Graph, Node, ValueType } from '../ir/graph.js';
 
 /** The memory space of backends whose values are plain host memory (the reference backend's). */
 export const HOST_DEVICE = 'host';
@@ -41,8 +41,11 @@ export interface Backend {
   readonly name: string;
   /** The memory space its values live in; `HOST_DEVICE` backends share plain host memory. */
   readonly device: string;
-  /** `true`, or the reason this backend cannot run the node. */
-  supports(node: Node): true | string;
+  /**
+   * `true`, or the reason this backend cannot run the node. `types` holds what the plan knows of
+   * the graph's values (a plan specialised to its inputs knows their shapes).
+   */
+  supports(node: Node, types?: ReadonlyMap<string, ValueType>): true | string;
   /**
    * Seconds the backend expects to spend on the node, given its analytic cost; undefined when it
    * cannot say. With estimates from every backend that supports a node, the partitioner chooses
@@ -52,7 +55,38 @@ export interface Backend {
   /** How fast values move into and out of this backend's memory (devices other than the host). */
   readonly copyBytesPerSecond?: number;
   /** Binds a kernel to the node (attributes read, constants packed); runs once per plan. */
-  prepare(node: Node, constants: ReadonlyMap<string, Tensor>): PreparedKernel;
+  prepare(
+    node: Node,
+    constants: ReadonlyMap<string, Tensor>,
+    types?: ReadonlyMap<string, ValueType>,
+  ): PreparedKernel;
+  /**
+   * Host memory of this backend's own for a plan's arena, for a host backend whose kernels work
+   * best on values in a memory of theirs (the wasm backend's heap): then values the plan places
+   * there reach those kernels without a copy, and host kernels read and write them as usual.
+   */
+  hostArena?(bytes: number): Uint8Array;
+  /** Returns an arena `hostArena` gave. */
+  releaseHostArena?(arena: Uint8Array): void;
+  /**
+   * True when kernels may compute off the calling thread and return promises: such a backend does
+   * not run subgraph bodies (If/Loop/Scan), which run synchronously inside their node's kernel.
+   */
+  readonly asynchronous?: boolean;
+  /**
+   * True when two runs of one session must not interleave (kernels keep scratch memory between
+   * runs): the executor then runs them one after the other.
+   */
+  readonly exclusiveRuns?: boolean;
+  /** Hears that a run starts and ends (the wasm backend keeps its workers awake in between). */
+  runStarted?(): void;
+  runEnded?(): void;
+  /** Counts a session using this backend (a backend object may serve several); `dispose` undoes one. */
+  retain?(): void;
+  /** Work that creating a session may wait for (starting threads), so that the first run does not. */
+  initialize?(): Promise<void>;
+  /** Ends one session's use; the last one releases what the backend holds (packed weights, scratch). */
+  dispose?(): void;
   /** Moves a host value into this backend's memory (backends whose device is not the host). */
   toDevice?(value: RuntimeValue): RuntimeValue;
   /** Moves a value of this backend's memory back to the host. */

@@ -18,6 +18,8 @@ export interface LoadRequest {
   threads: number;
   /** Heddle's backends in order of preference; peers ignore it. */
   backends: string[];
+  /** Heddle's per-shape kernel tuning (session option `tuning`); peers ignore it. */
+  tuning: boolean;
   feeds: FeedData[];
 }
 

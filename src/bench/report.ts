@@ -27,11 +27,18 @@ export interface RatioReport {
   heddleOverPeer: { ratio: number; ci: Interval };
 }
 
+/** How Heddle ran: its backends in order of preference, and whether its kernels were tuned per shape. */
+export interface HeddleConfiguration {
+  backends: string[];
+  tuning: boolean;
+}
+
 export interface BenchReport {
   model: string;
   scenario: Scenario;
   threads: number;
   batch: number;
+  heddle?: HeddleConfiguration;
   rounds: number;
   systems: SystemReport[];
   ratios: RatioReport[];
@@ -43,6 +50,7 @@ export interface ReportContext {
   threads: number;
   batch: number;
   seed: number;
+  heddle?: HeddleConfiguration;
 }
 
 export function buildReport(result: RoundsResult, context: ReportContext): BenchReport {
@@ -68,15 +76,25 @@ export function buildReport(result: RoundsResult, context: ReportContext): Bench
           heddleOverPeer: medianRatio(heddle.latenciesMs, peer.latenciesMs, { seed: context.seed }),
         }))
     : [];
-  const { model, scenario, threads, batch } = context;
-  return { model, scenario, threads, batch, rounds: result.order.length, systems, ratios };
+  const { model, scenario, threads, batch, heddle: configuration } = context;
+  return {
+    model,
+    scenario,
+    threads,
+    batch,
+    ...(configuration ? { heddle: configuration } : {}),
+    rounds: result.order.length,
+    systems,
+    ratios,
+  };
 }
 
 /** `colors` is for a terminal; plain tables for pipes and files. */
 export function formatReport(report: BenchReport, colors: boolean): string {
   const lines = [
     `${report.model}: ${report.scenario}, ${report.threads} thread(s)` +
-      `${report.scenario === 'offline' ? `, batch ${report.batch}` : ''}, ${report.rounds} alternating rounds`,
+      `${report.scenario === 'offline' ? `, batch ${report.batch}` : ''}, ${report.rounds} alternating rounds` +
+      (report.heddle ? `; heddle on ${describeConfiguration(report.heddle)}` : ''),
   ];
   const table = new Table({
     head: [
@@ -133,6 +151,10 @@ export function formatReport(report: BenchReport, colors: boolean): string {
     if (system.failure !== undefined) lines.push(`${system.system}: not measured: ${system.failure}`);
   }
   return lines.join('\n');
+}
+
+function describeConfiguration({ backends, tuning }: HeddleConfiguration): string {
+  return `${backends.join(',')}${tuning ? '' : ', untuned'}`;
 }
 
 function ms(value: number): string {

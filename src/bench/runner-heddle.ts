@@ -5,10 +5,11 @@ import { Tensor } from '../core/tensor.js';
 import { InferenceSession } from '../runtime/session.js';
 import { serveRunner } from './runner-host.js';
 
-serveRunner(async ({ model, threads, backends, feeds }) => {
+serveRunner(async ({ model, threads, backends, tuning, feeds }) => {
   const session = await InferenceSession.create(model, {
     executionProviders: backends,
     intraOpNumThreads: threads,
+    tuning,
   });
   const tensors = Object.fromEntries(
     feeds.map((feed) => [

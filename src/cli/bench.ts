@@ -21,6 +21,7 @@ export interface BenchCommandOptions {
   vs?: string;
   threads?: string;
   backends: string;
+  tune: boolean;
   dim: string[];
   json?: boolean;
   warmup: string;
@@ -41,9 +42,9 @@ export async function benchCommand(model: string, options: BenchCommandOptions):
   const seed = Number(options.seed);
   const systems = ['heddle', ...peerList(options.vs)] as SystemName[];
   const backends = options.backends.split(',');
-  const { feeds, batch } = await benchFeeds(model, backends, options, seed);
+  const { feeds, batch } = await benchFeeds(model, options, seed);
   const sliceMs = Math.max(20, (minSeconds * 1000) / ROUNDS_PER_MINIMUM);
-  const load = { kind: 'load' as const, model, threads, backends, feeds };
+  const load = { kind: 'load' as const, model, threads, backends, tuning: options.tune, feeds };
   const bar = process.stdout.isTTY && !options.json ? new SingleBar({ clearOnComplete: true }) : undefined;
   bar?.start(100, 0);
   const result = await runAlternatingRounds(
@@ -57,7 +58,14 @@ export async function benchCommand(model: string, options: BenchCommandOptions):
     (fraction) => bar?.update(Math.round(fraction * 100)),
   );
   bar?.stop();
-  const report = buildReport(result, { model, scenario: options.scenario, threads, batch, seed });
+  const report = buildReport(result, {
+    model,
+    scenario: options.scenario,
+    threads,
+    batch,
+    seed,
+    heddle: { backends, tuning: options.tune },
+  });
   console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report, process.stdout.isTTY));
   return report.systems[0]!.failure === undefined ? 0 : 1;
 }
@@ -73,14 +81,17 @@ function peerList(vs: string | undefined): string[] {
   return peers;
 }
 
-/** Random inputs from the model's declared shapes; the offline scenario sets the batch dimension. */
+/**
+ * Random inputs from the model's declared shapes; the offline scenario sets the batch dimension.
+ * The declared shapes come from a reference session: a wasm one would start a worker pool and tune
+ * kernels in this process, beside the runner processes being measured.
+ */
 async function benchFeeds(
   model: string,
-  backends: string[],
   options: BenchCommandOptions,
   seed: number,
 ): Promise<{ feeds: FeedData[]; batch: number }> {
-  const session = await InferenceSession.create(model, { executionProviders: backends });
+  const session = await InferenceSession.create(model, { executionProviders: ['reference'] });
   const dims = parseDims(options.dim);
   const batch = options.scenario === 'offline' ? applyBatch(session.inputMetadata, dims, options.batch) : 1;
   const random = seededRandom(seed);

@@ -2,13 +2,15 @@
  * `heddle conformance DIR`: runs every ONNX backend test case under DIR, prints each failure with
  * its reason, and ends with `N passed, M failed`. It fails (exit 1) only when a case on the
  * project's expected-pass list fails, so a regression breaks the build and a newly passing case
- * is reported for the list.
+ * is reported for the list. `--backends wasm,reference` runs the cases with those execution
+ * providers against the same list: a backend must pass every case the reference backend passes.
  */
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCasesIsolated } from '../conformance/pool.js';
+import { HeddleError } from '../core/errors.js';
 import { listCases, type CaseResult } from '../conformance/runner.js';
 import type { OptimizationLevel } from '../passes/index.js';
 
@@ -20,6 +22,8 @@ export interface ConformanceOptions {
   /** Seconds after which a case is stopped and counted as failed. */
   timeout?: string;
   optimization?: OptimizationLevel;
+  /** Backends in order of preference, comma-separated (default: reference). */
+  backends?: string;
 }
 
 /** The checked-in list, `conformance/expected-pass.txt` at the package root. */
@@ -29,6 +33,11 @@ export const DEFAULT_EXPECTED_LIST = path.resolve(
 );
 
 export async function conformanceCommand(dir: string, options: ConformanceOptions): Promise<number> {
+  const backends = options.backends?.split(',');
+  if (options.updateExpected && backends && backends.join() !== 'reference') {
+    // The list is what the reference backend passes; other backends are held to it, not its authors.
+    throw new HeddleError("--update-expected writes the reference backend's list: leave out --backends");
+  }
   const suite = path.basename(path.resolve(dir));
   const filter = options.filter ? new RegExp(options.filter) : undefined;
   const cases = listCases(dir).filter((name) => !filter || filter.test(name));
@@ -42,7 +51,7 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
   const results: CaseResult[] = [];
   await runCasesIsolated(dir, cases, (r) => results.push(r), {
     caseTimeoutMs: Number(options.timeout ?? 120) * 1000,
-    caseOptions: { optimization: options.optimization },
+    caseOptions: { optimization: options.optimization, backends },
   });
   results.sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const result of results) {

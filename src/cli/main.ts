@@ -5,6 +5,7 @@
 
 import { Command, Option } from 'commander';
 import { HeddleError } from '../core/errors.js';
+import { DEFAULT_EXECUTION_PROVIDERS } from '../runtime/options.js';
 import { benchCommand, SCENARIO_CHOICES } from './bench.js';
 import { conformanceCommand } from './conformance.js';
 import { inspectCommand } from './inspect.js';
@@ -12,10 +13,22 @@ import { probeCommand } from './probe.js';
 import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 
+const DEFAULT_BACKENDS = DEFAULT_EXECUTION_PROVIDERS.join(',');
+
 const program = new Command();
 program.name('heddle').description('Run ONNX models and see where the time goes.').showHelpAfterError();
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Threads of the wasm backend's loops (onnxruntime's intraOpNumThreads). */
+function threadsOption(): Option {
+  return new Option('--threads <n>', "threads of the wasm backend's loops (default: the physical cores)");
+}
+
+/** Commander makes `--no-tune` into `tune: false`, true by default. */
+function noTuneOption(): Option {
+  return new Option('--no-tune', "take each kernel's default variant: no per-shape tuning measurements");
+}
 
 function optimizationOption(): Option {
   return new Option('--optimization <level>', 'graph optimization level')
@@ -31,7 +44,9 @@ program
   .option('--dim <name=value>', 'size of a symbolic dimension for random inputs (repeatable)', collect, [])
   .option('--seed <n>', 'seed of the random inputs', '42')
   .option('--save-outputs <dir>', 'write each output as DIR/<name>.npy')
-  .option('--backends <list>', 'backends in order of preference', 'reference')
+  .option('--backends <list>', 'backends in order of preference', DEFAULT_BACKENDS)
+  .addOption(threadsOption())
+  .addOption(noTuneOption())
   .addOption(optimizationOption())
   .action(async (model: string, options) => {
     process.exitCode = await runCommand(model, options);
@@ -46,7 +61,7 @@ program
   .option('--dim <name=value>', 'size of a symbolic dimension for the plan (repeatable)', collect, [])
   .option('--dot <file>', 'write the planned graph as Graphviz DOT')
   .option('--save-optimized <file.onnx>', 'write the optimized graph as an ONNX model')
-  .option('--backends <list>', 'backends in order of preference', 'reference')
+  .option('--backends <list>', 'backends in order of preference', DEFAULT_BACKENDS)
   .addOption(optimizationOption())
   .action(async (model: string, options) => {
     process.exitCode = await inspectCommand(model, options);
@@ -61,6 +76,7 @@ program
   .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
   .option('--verbose', 'print passing cases too')
   .option('--timeout <seconds>', 'stop and fail a case that runs longer', '120')
+  .option('--backends <list>', 'backends in order of preference', 'reference')
   .addOption(optimizationOption())
   .action(async (dir: string, options) => {
     process.exitCode = await conformanceCommand(dir, options);
@@ -92,7 +108,9 @@ program
     collect,
     [],
   )
-  .option('--backends <list>', 'backends in order of preference', 'reference')
+  .option('--backends <list>', 'backends in order of preference', DEFAULT_BACKENDS)
+  .addOption(threadsOption())
+  .addOption(noTuneOption())
   .option('--diff <files...>', 'compare two profiles written with --json: A.json B.json')
   .addOption(optimizationOption())
   .action(async (model: string | undefined, options) => {
@@ -115,7 +133,8 @@ program
   .argument('<model>', 'path to an .onnx file')
   .option('--vs <peers>', 'peers to measure too: onnxruntime-node,onnxruntime-web')
   .option('--threads <n>', 'threads for every system (default: the available cores)')
-  .option('--backends <list>', "Heddle's backends in order of preference", 'reference')
+  .option('--backends <list>', "Heddle's backends in order of preference", DEFAULT_BACKENDS)
+  .addOption(noTuneOption())
   .option(
     '--dim <name=value>',
     'size of a symbolic dimension for the random inputs (repeatable)',

@@ -28,7 +28,7 @@ import type { Trace } from '../telemetry/trace.js';
 import { renderReport } from '../report/index.js';
 import { formatBytes } from './format.js';
 import { randomFeed } from './random-inputs.js';
-import { parseDims } from './run.js';
+import { parseDims, parseThreads } from './run.js';
 
 export interface ProfileCommandOptions {
   runs: string;
@@ -38,6 +38,8 @@ export interface ProfileCommandOptions {
   groupBy: GroupBy;
   dim: string[];
   backends: string;
+  threads?: string;
+  tune: boolean;
   optimization: OptimizationLevel;
   diff?: string[];
 }
@@ -61,6 +63,8 @@ export async function profileCommand(
     throw new HeddleError(`--runs must be a positive integer, got '${options.runs}'`);
   const session = await InferenceSession.create(model, {
     executionProviders: options.backends.split(','),
+    intraOpNumThreads: parseThreads(options.threads),
+    tuning: options.tune,
     graphOptimizationLevel: options.optimization,
     trace: true,
   });

@@ -20,6 +20,8 @@ export interface RunCommandOptions {
   seed: string;
   saveOutputs?: string;
   backends: string;
+  threads?: string;
+  tune: boolean;
   optimization: OptimizationLevel;
 }
 
@@ -44,10 +46,21 @@ export function parseDims(items: readonly string[]): Record<string, number> {
   return dims;
 }
 
+/** `--threads N` as a session's intraOpNumThreads: undefined leaves the backend its default. */
+export function parseThreads(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const threads = Number(text);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new HeddleError(`--threads must be a positive integer, got '${text}'`);
+  return threads;
+}
+
 export async function runCommand(model: string, options: RunCommandOptions): Promise<number> {
   const createStart = performance.now();
   const session = await InferenceSession.create(model, {
     executionProviders: options.backends.split(','),
+    intraOpNumThreads: parseThreads(options.threads),
+    tuning: options.tune,
     graphOptimizationLevel: options.optimization,
   });
   const createMs = performance.now() - createStart;

@@ -51,6 +51,8 @@ export function listCases(dir: string): string[] {
 export interface CaseOptions {
   /** Graph optimization level the session runs with. */
   optimization?: OptimizationLevel;
+  /** Execution providers in order of preference (default: the reference backend alone). */
+  backends?: readonly string[];
 }
 
 export async function runCase(dir: string, name: string, options: CaseOptions = {}): Promise<CaseResult> {
@@ -76,7 +78,25 @@ async function checkCase(
 ): Promise<string | undefined> {
   const session = await InferenceSession.create(path.join(caseDir, 'model.onnx'), {
     graphOptimizationLevel: options.optimization,
+    executionProviders: options.backends && [...options.backends],
+    // Cases already run one per core (pool.ts): a backend's own threads would only compete.
+    intraOpNumThreads: 1,
+    // Results must not depend on what a tuning measurement happened to pick, nor cost its time.
+    tuning: false,
   });
+  try {
+    return await checkDataSets(caseDir, session, tolerance);
+  } finally {
+    // A backend's heap outlives the session in this worker: what the session holds goes back to it.
+    await session.release();
+  }
+}
+
+async function checkDataSets(
+  caseDir: string,
+  session: InferenceSession,
+  tolerance: Tolerance,
+): Promise<string | undefined> {
   const graph = session.model.graph;
   const dataSets = fs
     .readdirSync(caseDir)

@@ -13,5 +13,5 @@ export interface PlanInstance {
   /** What the passes did to the imported graph to make this plan's graph. */
   readonly optimization?: OptimizationReport;
   /** Host arenas not in use by a run; a run takes one or makes one. */
-  readonly freeArenas: ArrayBuffer[];
+  readonly freeArenas: Uint8Array[];
 }

@@ -68,7 +68,7 @@ function assign(
   const refusals: string[] = [];
   const supporting: Backend[] = [];
   for (const backend of backends) {
-    const verdict = backend.supports(node);
+    const verdict = backend.supports(node, graph.valueTypes);
     if (verdict === true) supporting.push(backend);
     else refusals.push(`${backend.name}: ${verdict}`);
   }

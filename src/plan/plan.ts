@@ -132,7 +132,7 @@ class PlanBuilder {
     let kernel: PreparedKernel;
     const start = this.tracer.enabled ? now() : 0;
     try {
-      kernel = backend.prepare(node, this.graph.initializers);
+      kernel = backend.prepare(node, this.graph.initializers, this.graph.valueTypes);
     } catch (error) {
       if (error instanceof HeddleError)
         throw error.within({ ...this.site, node: node.name, opType: opLabel(node) });

@@ -79,10 +79,24 @@ export class Executor {
    */
   private accountedStorage = new WeakSet<object>();
 
+  /** Backends whose values are host memory: their asynchronous steps complete before the next starts. */
+  private readonly hostBackends: ReadonlySet<string>;
+  /** The host backend whose memory holds the host arena, when one offers it. */
+  private readonly arenaProvider: Backend | undefined;
+  /** Whether runs take turns (a backend keeps per-kernel scratch between runs). */
+  private readonly exclusiveRuns: boolean;
+  /** The run in progress, when runs take turns: the next one starts after it. */
+  private turn: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly backends: readonly Backend[],
     private readonly site: ErrorSite,
-  ) {}
+  ) {
+    this.hostBackends = new Set(backends.filter((b) => b.device === HOST_DEVICE).map((b) => b.name));
+    this.arenaProvider = backends.find((b) => b.device === HOST_DEVICE && b.hostArena !== undefined);
+    this.exclusiveRuns = backends.some((b) => b.exclusiveRuns === true);
+    for (const backend of backends) backend.retain?.();
+  }
 
   /**
    * The plan of a graph (subgraphs run on host backends only: their kernels run synchronously).
@@ -91,7 +105,9 @@ export class Executor {
   plan(graph: Graph, subgraph = false, tracer: Tracer = NO_TRACE): Plan {
     let plan = this.plans.get(graph);
     if (!plan) {
-      const backends = subgraph ? this.backends.filter((b) => b.device === HOST_DEVICE) : this.backends;
+      const backends = subgraph
+        ? this.backends.filter((b) => b.device === HOST_DEVICE && b.asynchronous !== true)
+        : this.backends;
       plan = buildPlan(graph, backends, this.site, tracer);
       this.plans.set(graph, plan);
     }
@@ -103,6 +119,32 @@ export class Executor {
     feeds: ReadonlyMap<string, RuntimeValue>,
     control: RunControl = {},
     outputBuffers: OutputBuffers = new Map(),
+  ): Promise<RuntimeValue[]> {
+    if (!this.exclusiveRuns) return this.runPlan(instance, feeds, control, outputBuffers);
+    const run = this.turn.then(() => this.runPlan(instance, feeds, control, outputBuffers));
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runPlan(
+    instance: PlanInstance,
+    feeds: ReadonlyMap<string, RuntimeValue>,
+    control: RunControl,
+    outputBuffers: OutputBuffers,
+  ): Promise<RuntimeValue[]> {
+    for (const backend of this.backends) backend.runStarted?.();
+    try {
+      return await this.runSteps(instance, feeds, control, outputBuffers);
+    } finally {
+      for (const backend of this.backends) backend.runEnded?.();
+    }
+  }
+
+  private async runSteps(
+    instance: PlanInstance,
+    feeds: ReadonlyMap<string, RuntimeValue>,
+    control: RunControl,
+    outputBuffers: OutputBuffers,
   ): Promise<RuntimeValue[]> {
     const { plan, memory } = instance;
     const tracer = control.tracer ?? NO_TRACE;
@@ -130,7 +172,13 @@ export class Executor {
         }
         const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
         const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers, recorder);
-        if (outputs instanceof Promise) {
+        if (outputs instanceof Promise && this.hostBackends.has(step.backend)) {
+          // Host memory is planned for steps in order: a later step may reuse what this one reads.
+          // The calling thread works on the step too, so its span belongs on the main track.
+          const values = await outputs;
+          this.store(step, frame, inputs, values, memory, arena);
+          recorder?.ran(step, plan, start, inputs, values, false);
+        } else if (outputs instanceof Promise) {
           const done = outputs.then((values) => {
             this.store(step, frame, inputs, values, memory, arena);
             recorder?.ran(step, plan, start, inputs, values, true);
@@ -153,14 +201,29 @@ export class Executor {
     }
   }
 
-  private takeArena(instance: PlanInstance): ArrayBuffer | undefined {
+  private takeArena(instance: PlanInstance): Uint8Array | undefined {
     const bytes = instance.memory?.arenaBytes.get(HOST_DEVICE) ?? 0;
     if (bytes === 0) return undefined;
     const free = instance.freeArenas.pop();
     if (free) return free;
     this.stats.arenas++;
     this.stats.tensorBytes += bytes;
-    return new ArrayBuffer(bytes);
+    return this.arenaProvider?.hostArena!(bytes) ?? new Uint8Array(bytes);
+  }
+
+  /** Returns a plan instance's arenas to the backend that gave them. */
+  releaseArenas(instance: PlanInstance): void {
+    for (const arena of instance.freeArenas.splice(0)) this.arenaProvider?.releaseHostArena?.(arena);
+  }
+
+  /** Lets the backends do the start-up work a first run would otherwise wait for. */
+  async initialize(): Promise<void> {
+    await Promise.all(this.backends.map((backend) => backend.initialize?.()));
+  }
+
+  /** Releases what the backends hold for this executor's session. */
+  dispose(): void {
+    for (const backend of this.backends) backend.dispose?.();
   }
 
   /** Lets the event loop run, so an abort can arrive, then stops the run if it did. */
@@ -187,7 +250,7 @@ export class Executor {
     inputs: readonly (RuntimeValue | undefined)[],
     frame: Frame,
     memory: MemoryPlan | undefined,
-    arena: ArrayBuffer | undefined,
+    arena: Uint8Array | undefined,
     outputBuffers: OutputBuffers,
     recorder: RunRecorder | undefined,
   ): KernelOutputs | Promise<KernelOutputs> {
@@ -214,7 +277,7 @@ export class Executor {
     type: DataType,
     dims: readonly number[],
     memory: MemoryPlan | undefined,
-    arena: ArrayBuffer | undefined,
+    arena: Uint8Array | undefined,
     outputBuffers: OutputBuffers,
   ): Tensor {
     const slot = step.outputs[index] ?? -1;
@@ -248,7 +311,7 @@ export class Executor {
     inputs: readonly (RuntimeValue | undefined)[],
     outputs: KernelOutputs,
     memory: MemoryPlan | undefined,
-    arena: ArrayBuffer | undefined,
+    arena: Uint8Array | undefined,
   ): void {
     step.node.outputs.forEach((name, i) => {
       const slot = step.outputs[i]!;
@@ -263,9 +326,10 @@ export class Executor {
       }
       if (value instanceof Tensor && !Array.isArray(value.data)) {
         const buffer = (value.data as Uint8Array).buffer;
-        if (arena && buffer === arena) {
+        if (arena && inArena(value.data, arena)) {
           const place = memory?.placements.get(slot);
-          if (!place || byteOffsetOf(value.data) !== place.offset) value = this.copyOut(value, step);
+          if (!place || byteOffsetOf(value.data) - arena.byteOffset !== place.offset)
+            value = this.copyOut(value, step);
         } else if (!this.accountedStorage.has(value.data) && !inputs.some((v) => sharesMemory(v, buffer))) {
           this.count(step, value.size * storageBytes(value.type));
         }
@@ -278,7 +342,7 @@ export class Executor {
   private collectOutputs(
     plan: Plan,
     frame: Frame,
-    arena: ArrayBuffer | undefined,
+    arena: Uint8Array | undefined,
     outputBuffers: OutputBuffers,
   ): RuntimeValue[] {
     return Array.from(plan.outputs, (slot) => {
@@ -292,8 +356,7 @@ export class Executor {
       if (!(value instanceof Tensor)) return value;
       // Memory the next run reuses (the arena) or that the model keeps (a constant, returned
       // through a view) must not reach the caller, who may write into what it gets.
-      const shared =
-        (arena && inBuffer(value.data, arena)) || constantBuffers(plan).has(bufferOf(value.data));
+      const shared = (arena && inArena(value.data, arena)) || constantBuffers(plan).has(bufferOf(value.data));
       return shared ? this.copyOut(value) : value;
     });
   }
@@ -357,10 +420,14 @@ function progress(plan: Plan, index: number): string {
   return `after ${index} of ${plan.steps.length} steps${next}`;
 }
 
-function viewOf(type: DataType, arena: ArrayBuffer, offset: number, size: number): TensorData {
+function viewOf(type: DataType, arena: Uint8Array, offset: number, size: number): TensorData {
   const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
-  const ctor = empty.constructor as new (buffer: ArrayBuffer, offset: number, length: number) => TensorData;
-  return new ctor(arena, offset, size * slotsPerElement(type));
+  const ctor = empty.constructor as new (
+    buffer: ArrayBufferLike,
+    offset: number,
+    length: number,
+  ) => TensorData;
+  return new ctor(arena.buffer, arena.byteOffset + offset, size * slotsPerElement(type));
 }
 
 const constantBufferCache = new WeakMap<Plan, Set<ArrayBufferLike | undefined>>();
@@ -389,8 +456,15 @@ function sharesMemory(value: RuntimeValue | undefined, buffer: ArrayBufferLike):
   );
 }
 
-function inBuffer(data: TensorData, buffer: ArrayBuffer): boolean {
-  return !Array.isArray(data) && (data as Uint8Array).buffer === buffer;
+/** True when `data` lies within the arena (which may be a block of a larger memory). */
+function inArena(data: TensorData, arena: Uint8Array): boolean {
+  if (Array.isArray(data)) return false;
+  const view = data as Uint8Array;
+  return (
+    view.buffer === arena.buffer &&
+    view.byteOffset >= arena.byteOffset &&
+    view.byteOffset < arena.byteOffset + arena.byteLength
+  );
 }
 
 function byteOffsetOf(data: TensorData): number {

@@ -5,14 +5,26 @@
 
 import type { Backend } from '../backends/backend.js';
 import { ReferenceBackend } from '../backends/reference/backend.js';
+import { WasmBackend } from '../backends/wasm/backend.js';
 import { HeddleError, type ErrorSite } from '../core/errors.js';
 import { NO_TRACE, RecordingTracer, type Tracer } from '../telemetry/trace.js';
 import type { RunControl } from './executor.js';
 import type { RunOptions, SessionOptions } from './session.js';
 
-const BACKEND_FACTORIES: Record<string, () => Backend> = {
-  reference: () => new ReferenceBackend(),
-  cpu: () => new ReferenceBackend(),
+/**
+ * The backends a session uses when it names none: the generated WebAssembly kernels, with the
+ * reference backend for every node they do not claim (all of them on a host without SIMD128).
+ */
+export const DEFAULT_EXECUTION_PROVIDERS: readonly string[] = ['wasm', 'reference'];
+
+const makeWasm = (options: SessionOptions): Backend =>
+  new WasmBackend({ threads: options.intraOpNumThreads || undefined, tune: options.tuning });
+
+/** Execution providers by name ('cpu' as onnxruntime-web means it): the backend each makes. */
+const BACKEND_FACTORIES: Record<string, { backend: string; make: (options: SessionOptions) => Backend }> = {
+  reference: { backend: 'reference', make: () => new ReferenceBackend() },
+  wasm: { backend: 'wasm', make: makeWasm },
+  cpu: { backend: 'wasm', make: makeWasm },
 };
 
 export function runControl(options: RunOptions, tracer: Tracer): RunControl {
@@ -75,20 +87,20 @@ export function isTracer(value: unknown): value is Tracer {
 
 export function backendsFor(options: SessionOptions, site: ErrorSite): Backend[] {
   const backends: Backend[] = [];
-  for (const provider of options.executionProviders ?? ['reference']) {
+  for (const provider of options.executionProviders ?? DEFAULT_EXECUTION_PROVIDERS) {
     if (isBackend(provider)) {
       backends.push(provider);
       continue;
     }
     const name = typeof provider === 'string' ? provider : provider.name;
-    const make = BACKEND_FACTORIES[name];
-    if (!make) {
+    const factory = BACKEND_FACTORIES[name];
+    if (!factory) {
       throw new HeddleError(
         `unknown execution provider '${name}' (available: ${Object.keys(BACKEND_FACTORIES).join(', ')})`,
         site,
       );
     }
-    if (!backends.some((b) => b.name === make().name)) backends.push(make());
+    if (!backends.some((b) => b.name === factory.backend)) backends.push(factory.make(options));
   }
   if (!backends.some((b) => b.name === 'reference')) backends.push(new ReferenceBackend());
   return backends;

@@ -64,8 +64,10 @@ export type { OptimizationLevel as GraphOptimizationLevel } from '../passes/inde
 
 export interface SessionOptions {
   /**
-   * Backends in order of preference: 'cpu' and 'reference' select the reference backend; a
-   * `Backend` object (Heddle's own interface) plugs in a backend of the caller's.
+   * Backends in order of preference (default `['wasm', 'reference']`): 'wasm' (and 'cpu', as in
+   * onnxruntime-web) selects the generated WebAssembly kernels, 'reference' the plain TypeScript
+   * oracle, which always comes last to run what the others do not claim; a `Backend` object
+   * (Heddle's own interface) plugs in a backend of the caller's.
    */
   executionProviders?: readonly (string | { name: string } | Backend)[];
   intraOpNumThreads?: number;
@@ -85,6 +87,12 @@ export interface SessionOptions {
    * the runs so far, with the loading and planning phases.
    */
   enableProfiling?: boolean;
+  /**
+   * Per-shape tuning of the wasm backend's kernels (default true): the first time a shape is seen
+   * on this machine, its kernel variants are timed and the fastest is cached on disk; `false` takes
+   * each kernel's default variant, measuring nothing, for runs that must be reproducible.
+   */
+  tuning?: boolean;
 }
 
 export interface RunOptions {
@@ -144,15 +152,19 @@ export class InferenceSession {
     byteLength?: number,
     options?: SessionOptions,
   ): Promise<InferenceSession> {
+    let session: InferenceSession;
     if (typeof model === 'string' || model instanceof Uint8Array) {
-      return InferenceSession.createSync(model, (optionsOrOffset as SessionOptions | undefined) ?? {});
+      session = InferenceSession.createSync(model, (optionsOrOffset as SessionOptions | undefined) ?? {});
+    } else {
+      const offset = typeof optionsOrOffset === 'number' ? optionsOrOffset : 0;
+      const bytes = new Uint8Array(model, offset, byteLength ?? model.byteLength - offset);
+      session = InferenceSession.createSync(
+        bytes,
+        (typeof optionsOrOffset === 'object' ? optionsOrOffset : options) ?? {},
+      );
     }
-    const offset = typeof optionsOrOffset === 'number' ? optionsOrOffset : 0;
-    const bytes = new Uint8Array(model, offset, byteLength ?? model.byteLength - offset);
-    return InferenceSession.createSync(
-      bytes,
-      (typeof optionsOrOffset === 'object' ? optionsOrOffset : options) ?? {},
-    );
+    await session.executor.initialize();
+    return session;
   }
 
   /** Loads, imports, optimizes and plans the model; every node gets a kernel now, so unknown ops fail here. */
@@ -292,8 +304,11 @@ export class InferenceSession {
   }
 
   async release(): Promise<void> {
+    if (this.released) return;
     this.released = true;
+    for (const instance of this.instances.values()) this.executor.releaseArenas(instance);
     this.instances.clear();
+    this.executor.dispose();
   }
 
   private site(): ErrorSite {
@@ -333,7 +348,11 @@ export class InferenceSession {
     if (tracer.enabled) recordPhase(tracer, 'plan', planStart, { steps: plan.steps.length, signature });
     const instance: PlanInstance = { plan, memory, optimization, freeArenas: [] };
     this.instances.set(signature, instance);
-    if (this.instances.size > MAX_CACHED_PLANS) this.instances.delete(this.instances.keys().next().value!);
+    if (this.instances.size > MAX_CACHED_PLANS) {
+      const [oldest, evicted] = this.instances.entries().next().value!;
+      this.instances.delete(oldest);
+      this.executor.releaseArenas(evicted);
+    }
     return instance;
   }
 

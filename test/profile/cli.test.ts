@@ -60,7 +60,7 @@ test('the text report has every section', () => {
   const run = heddle(model, '--runs', '3', '--dim', 'batch=8', '--group-by', 'node');
   assert.equal(run.status, 0, run.stderr);
   for (const section of [
-    'profile of mlp.onnx with x [8, 16]: 3 runs on reference',
+    'profile of mlp.onnx with x [8, 16]: 3 runs on wasm',
     'steady median',
     'operators, by node',
     'largest idle gaps',

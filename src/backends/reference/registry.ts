@@ -1,15 +1,19 @@
 /**
- * Kernels as data: every `KernelDef` of the reference backend, looked up by (domain, op type)
- * and the node's opset version.
+ * Kernels as data: every `KernelDef` of a backend, looked up by (domain, op type) and the node's
+ * opset version. The reference backend's registry holds its `KernelDef`s; other backends register
+ * their own definitions, which carry the same keys.
  */
 
 import type { Node } from '../../ir/graph.js';
 import type { KernelDef } from './kernel.js';
 
-export class KernelRegistry {
-  private readonly byOp = new Map<string, KernelDef[]>();
+/** The keys a kernel definition is registered under. */
+export type RegisteredKernel = Pick<KernelDef, 'domain' | 'op' | 'since' | 'until'>;
 
-  constructor(defs: readonly KernelDef[]) {
+export class KernelRegistry<Def extends RegisteredKernel = KernelDef> {
+  private readonly byOp = new Map<string, Def[]>();
+
+  constructor(defs: readonly Def[]) {
     for (const def of defs) {
       const key = registryKey(def.domain ?? '', def.op);
       const list = this.byOp.get(key) ?? [];
@@ -19,7 +23,7 @@ export class KernelRegistry {
   }
 
   /** The kernel for the node's opset, or the reason there is none. */
-  find(node: Pick<Node, 'domain' | 'opType' | 'opset'>): KernelDef | string {
+  find(node: Pick<Node, 'domain' | 'opType' | 'opset'>): Def | string {
     const defs = this.byOp.get(registryKey(node.domain, node.opType));
     if (!defs) {
       return `operator '${node.opType}' of domain '${node.domain || 'ai.onnx'}' is not implemented`;

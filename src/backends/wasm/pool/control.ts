@@ -22,7 +22,13 @@ const MODULE = 4;
 const EXPORT = 5;
 const RANK = 6;
 const ARG_COUNT = 7;
-const DIMS = 8;
+const HOLD_UNTIL = 8;
+const HELD = 9;
+/** The generation of the job threads may still enter, or 0 once its caller has closed it. */
+const OPEN = 10;
+/** Threads inside the open job (entered, not yet left). */
+const ACTIVE = 11;
+const DIMS = 12;
 const TILE = DIMS + MAX_RANK;
 const THREADS = TILE + MAX_RANK;
 
@@ -31,7 +37,9 @@ const REMAINING = 0;
 const FRONT = 1;
 const BACK = 2;
 const DONE = 3;
-const THREAD_SLOTS = 4;
+/** The generation of the job the thread is inside, or 0. */
+const INSIDE = 4;
+const THREAD_SLOTS = 5;
 
 /**
  * Atomics.load polls before a waiting thread parks (about 12 µs here): enough to catch the next job
@@ -42,6 +50,17 @@ const THREAD_SLOTS = 4;
  */
 const SPIN_POLLS = 2_000;
 
+/**
+ * Workers stay awake (spinning, not parked) while the pool is held — a model's run holds it from
+ * its first step to its last, releasing jobs back to back with host work between them (a
+ * reference kernel, staging, the executor's bookkeeping) — and for HOLD_MS (Date.now() ms) after
+ * each job's release. A parked worker costs the next job a wake-up of 50 µs to several ms on this
+ * VM; an idle session still parks its workers within milliseconds and uses no CPU.
+ */
+const HOLD_MS = 5;
+/** The most the calling thread spins for the workers before it waits on its event loop. */
+const JOIN_SPIN_MS = 5;
+
 export interface JobDescriptor {
   kind: JobKind;
   module: number;
@@ -50,6 +69,9 @@ export interface JobDescriptor {
   tile: readonly number[];
   args: readonly number[];
 }
+
+/** What a join waits on: each worker's own work (loading, exiting) or the threads inside a job. */
+export type JoinCounter = 'pending' | 'active';
 
 /** A kernel as a JavaScript function: `(thread, begin0, end0, ..., beginR-1, endR-1, ...args)`. */
 export type TileKernel = (...args: number[]) => unknown;
@@ -87,10 +109,6 @@ export class ControlBlock {
     return this.ints[EXPORT];
   }
 
-  get pending(): number {
-    return Atomics.load(this.ints, PENDING);
-  }
-
   doneGeneration(thread: number): number {
     return Atomics.load(this.ints, THREADS + THREAD_SLOTS * thread + DONE);
   }
@@ -115,50 +133,116 @@ export class ControlBlock {
       ints[base + FRONT] = begin;
       ints[base + BACK] = end;
     }
-    Atomics.store(ints, PENDING, workers);
-    const generation = Atomics.add(ints, GENERATION, 1) + 1;
+    // A run job's tiles are done by whoever takes them: it waits for no particular worker. Loading
+    // a module and exiting are each worker's own work.
+    Atomics.store(ints, PENDING, job.kind === JobKind.run ? 0 : workers);
+    Atomics.store(ints, HOLD_UNTIL, (Date.now() + HOLD_MS) | 0);
+    const generation = Atomics.load(ints, GENERATION) + 1;
+    Atomics.store(ints, OPEN, generation);
+    Atomics.store(ints, GENERATION, generation);
     // Parked workers count themselves before waiting, so reading the count after the bump above
     // cannot miss one: a worker that counts itself later finds the new generation and never sleeps.
     if (Atomics.load(ints, SLEEPERS) > 0) Atomics.notify(ints, GENERATION);
     return generation;
   }
 
-  /** A worker's wait for the generation after `seen`: spinning briefly, then parked. */
+  /** A worker's wait for the generation after `seen`: spinning while the last job's hold lasts, then parked. */
   awaitJob(seen: number): number {
     const ints = this.ints;
-    for (let poll = 0; poll < SPIN_POLLS; poll++) {
+    for (;;) {
+      do {
+        for (let poll = 0; poll < SPIN_POLLS; poll++) {
+          const generation = Atomics.load(ints, GENERATION);
+          if (generation !== seen) return generation;
+        }
+      } while (this.holding());
+      Atomics.add(ints, SLEEPERS, 1);
+      Atomics.wait(ints, GENERATION, seen);
+      Atomics.sub(ints, SLEEPERS, 1);
       const generation = Atomics.load(ints, GENERATION);
       if (generation !== seen) return generation;
+      // Woken by a hold, not a job: spin for the job the hold announces.
     }
-    Atomics.add(ints, SLEEPERS, 1);
-    Atomics.wait(ints, GENERATION, seen);
-    Atomics.sub(ints, SLEEPERS, 1);
-    return Atomics.load(ints, GENERATION);
   }
 
-  /** A worker's end of a job; the last one wakes the calling thread if it waits. */
+  /**
+   * A worker's entry into the job of `generation`: false when the job is over already (its tiles
+   * were all taken and its caller has closed it: a late worker is not waited for), and then the
+   * descriptor may be the next job's, half written. Inside, the descriptor stays as it is until
+   * the thread leaves: the caller closes the job and waits for every thread inside to leave
+   * before it writes another. (Counting in before reading OPEN, against the caller closing before
+   * reading the count, is what makes this safe: with sequentially consistent atomics one of the
+   * two sees the other.)
+   */
+  enter(thread: number, generation: number): boolean {
+    Atomics.add(this.ints, ACTIVE, 1);
+    Atomics.store(this.ints, THREADS + THREAD_SLOTS * thread + INSIDE, generation);
+    if (Atomics.load(this.ints, OPEN) === generation) return true;
+    this.leave(thread);
+    return false;
+  }
+
+  /** A thread's exit from the job it entered; the last one out wakes a caller waiting to close it. */
+  leave(thread: number): void {
+    Atomics.store(this.ints, THREADS + THREAD_SLOTS * thread + INSIDE, 0);
+    if (Atomics.sub(this.ints, ACTIVE, 1) === 1) Atomics.notify(this.ints, ACTIVE);
+  }
+
+  /** The caller's end of a job, once its work is done: no thread may enter it any more. */
+  close(): void {
+    Atomics.store(this.ints, OPEN, 0);
+  }
+
+  /** A worker's end of its own work in a load job; the last one wakes the calling thread if it waits. */
   finish(thread: number, generation: number): void {
     Atomics.store(this.ints, THREADS + THREAD_SLOTS * thread + DONE, generation);
     if (Atomics.sub(this.ints, PENDING, 1) === 1) Atomics.notify(this.ints, PENDING);
   }
 
-  /** The calling thread's share of the join: true when every worker finished while it spun. */
-  spinForWorkers(): boolean {
-    for (let poll = 0; poll < SPIN_POLLS; poll++) if (Atomics.load(this.ints, PENDING) === 0) return true;
+  /**
+   * The calling thread's share of the join: true when every worker finished while it spun. The
+   * spin is bounded, so that a worker that died (which only the event loop hears of) is noticed.
+   */
+  spinForWorkers(counter: JoinCounter): boolean {
+    const index = counter === 'pending' ? PENDING : ACTIVE;
+    const until = Date.now() + JOIN_SPIN_MS;
+    do {
+      for (let poll = 0; poll < SPIN_POLLS; poll++) if (Atomics.load(this.ints, index) === 0) return true;
+    } while (Date.now() < until);
     return false;
   }
 
+  /**
+   * Holds the workers awake (`true`, counted; parked ones are woken now, so that their wake-up
+   * overlaps the host work before the first job) or lets them park again once every hold is let go.
+   */
+  hold(on: boolean): void {
+    Atomics.add(this.ints, HELD, on ? 1 : -1);
+    if (on && Atomics.load(this.ints, SLEEPERS) > 0) Atomics.notify(this.ints, GENERATION);
+  }
+
+  /** True while the pool is held or the last job's hold lasts (compared modulo 2³²: the slot holds Date.now()'s low bits). */
+  private holding(): boolean {
+    if (Atomics.load(this.ints, HELD) > 0) return true;
+    return (((Date.now() | 0) - Atomics.load(this.ints, HOLD_UNTIL)) | 0) < 0;
+  }
+
   /** The calling thread's join after spinning: parked without blocking its event loop, which reports dead workers. */
-  async waitForWorkers(): Promise<void> {
-    for (let pending = this.pending; pending !== 0; pending = this.pending) {
-      const waited = waitAsync(this.ints, PENDING, pending);
+  async waitForWorkers(counter: JoinCounter): Promise<void> {
+    const index = counter === 'pending' ? PENDING : ACTIVE;
+    for (let count = Atomics.load(this.ints, index); count !== 0; count = Atomics.load(this.ints, index)) {
+      const waited = waitAsync(this.ints, index, count);
       if (waited.async) await waited.value;
     }
   }
 
-  /** Counts a worker that died before finishing the job as finished, so the join completes. */
-  abandon(thread: number, generation: number): void {
-    if (this.doneGeneration(thread) !== generation) this.finish(thread, generation);
+  /**
+   * Settles a worker that died during the job: out of the job if it was inside, and its own
+   * work in a load job counted as finished, so the join completes.
+   */
+  abandon(thread: number, generation: number, kind: JobKind): void {
+    if (Atomics.load(this.ints, THREADS + THREAD_SLOTS * thread + INSIDE) === generation) this.leave(thread);
+    if (kind !== JobKind.run && this.doneGeneration(thread) !== generation) this.finish(thread, generation);
   }
 
   /** Runs tiles of the current job on `thread`: its own range from the front, then the others' from the back. */

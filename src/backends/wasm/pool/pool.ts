@@ -19,6 +19,7 @@ import {
   MAX_RANK,
   tileCount,
   type JobDescriptor,
+  type JoinCounter,
   type TileKernel,
 } from './control.js';
 import { functionExportNames, functionExports } from './exports.js';
@@ -29,6 +30,11 @@ export interface PoolOptions {
   memory: WasmMemory;
   /** Threads including the calling one; default: the physical cores (the logical ones where unknown). */
   threads?: number;
+  /**
+   * Whether idle workers let the process exit (default false: like any worker, they keep it
+   * alive until `close`). A process-wide pool sets it, so a program that never closes it still ends.
+   */
+  unref?: boolean;
 }
 
 /** `dims` split into tiles of `tile` elements per dimension (the last tile of a dimension may be short). */
@@ -71,6 +77,7 @@ interface WorkerSlot {
 
 interface ActiveJob {
   readonly generation: number;
+  readonly kind: JobKind;
   readonly failures: string[];
 }
 
@@ -85,6 +92,7 @@ export class WorkerPool {
   private constructor(
     private readonly control: ControlBlock,
     private readonly memory: WasmMemory,
+    private readonly unref: boolean,
   ) {}
 
   static async start(options: PoolOptions): Promise<WorkerPool> {
@@ -94,7 +102,7 @@ export class WorkerPool {
     const threads = options.threads ?? defaultThreadCount();
     if (!Number.isInteger(threads) || threads < 1)
       throw new PoolError(`thread count ${threads} is not a positive integer`);
-    const pool = new WorkerPool(ControlBlock.create(threads), options.memory);
+    const pool = new WorkerPool(ControlBlock.create(threads), options.memory, options.unref === true);
     for (let thread = 1; thread < threads; thread++) pool.spawn(thread);
     try {
       await pool.recovered();
@@ -147,6 +155,14 @@ export class WorkerPool {
     await this.runJob(description, job, this.kernels[kernel.module][kernel.exportIndex]);
   }
 
+  /**
+   * Keeps the workers awake between jobs (`true`) until as many `hold(false)` calls let go: a
+   * model's run holds the pool from its first step to its last.
+   */
+  hold(on: boolean): void {
+    this.control.hold(on);
+  }
+
   /** Stops the workers; the pool cannot run jobs afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -158,7 +174,8 @@ export class WorkerPool {
   }
 
   private async runJob(description: string, job: JobDescriptor, kernel?: TileKernel): Promise<void> {
-    const active: ActiveJob = { generation: this.control.release(job, this.slots.length), failures: [] };
+    const generation = this.control.release(job, this.slots.length);
+    const active: ActiveJob = { generation, kind: job.kind, failures: [] };
     this.active = active;
     let callerError: unknown;
     try {
@@ -167,7 +184,11 @@ export class WorkerPool {
       callerError = error;
     }
     try {
-      if (!this.control.spinForWorkers()) await this.control.waitForWorkers();
+      // Loading a module waits for every worker to have done it; a run job only for the threads
+      // that took part, once no tile is left (a worker that has not woken yet is not waited for).
+      if (job.kind !== JobKind.run) await this.join('pending');
+      this.control.close();
+      await this.join('active');
     } finally {
       this.active = undefined;
     }
@@ -175,6 +196,20 @@ export class WorkerPool {
       active.failures.unshift(`the calling thread failed (${errorText(callerError)})`);
     if (active.failures.length > 0)
       throw new PoolError(`${description} failed: ${active.failures.join('; ')}`);
+  }
+
+  /**
+   * Waits until `counter` reaches zero: spinning briefly, then on the event loop (which is where a
+   * dying worker is heard of); an unreferenced pool holds the process open only while it waits.
+   */
+  private async join(counter: JoinCounter): Promise<void> {
+    if (this.control.spinForWorkers(counter)) return;
+    const keepAlive = this.unref ? setInterval(() => undefined, 1 << 30) : undefined;
+    try {
+      await this.control.waitForWorkers(counter);
+    } finally {
+      if (keepAlive !== undefined) clearInterval(keepAlive);
+    }
   }
 
   private spawn(thread: number): void {
@@ -200,6 +235,8 @@ export class WorkerPool {
       worker.once('error', reject);
       worker.once('exit', onExit);
       worker.once('message', () => {
+        // Referenced while starting, so that the process waits for the worker to be ready.
+        if (this.unref) worker.unref();
         worker.off('error', reject);
         worker.off('exit', onExit);
         worker.on('error', (error) => (slot.error = error));
@@ -220,7 +257,7 @@ export class WorkerPool {
     const cause = slot.error !== undefined ? errorText(slot.error) : `exit code ${code}`;
     if (this.active !== undefined) {
       this.active.failures.push(`worker thread ${slot.thread} died (${cause})`);
-      this.control.abandon(slot.thread, this.active.generation);
+      this.control.abandon(slot.thread, this.active.generation, this.active.kind);
     }
     this.spawn(slot.thread);
   }

@@ -1,7 +1,8 @@
 /**
  * A pool worker thread. It instantiates every module the pool has loaded on the pool's shared
  * memory, then loops without returning to its event loop: wait for the next job (spinning, then
- * parked), run its share of the tiles, report done. A `load` job brings the bytes of a new module
+ * parked), enter it (unless it is over already: a run job does not wait for a late worker), run
+ * its share of the tiles, leave. A `load` job brings the bytes of a new module
  * through the worker's own message port, read synchronously. A kernel that traps is not caught:
  * the thread dies, and the pool fails the job and replaces the worker.
  */
@@ -28,11 +29,17 @@ parentPort!.postMessage('ready');
 
 for (;;) {
   seen = control.awaitJob(seen);
+  // A run job whose tiles others have all taken is over without this thread.
+  if (!control.enter(setup.thread, seen)) continue;
   const kind = control.kind;
   if (kind === JobKind.exit) break;
-  if (kind === JobKind.load) kernels.push(instantiate(nextModuleBytes()));
-  else control.runShare(setup.thread, kernels[control.module][control.exportIndex]);
-  control.finish(setup.thread, seen);
+  if (kind === JobKind.load) {
+    kernels.push(instantiate(nextModuleBytes()));
+    control.finish(setup.thread, seen);
+  } else {
+    control.runShare(setup.thread, kernels[control.module][control.exportIndex]);
+  }
+  control.leave(setup.thread);
 }
 setup.port.close();
 

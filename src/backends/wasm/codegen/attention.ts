@@ -1,0 +1,662 @@
+/**
+ * Scaled dot-product attention as one generated kernel, flash-style: a tile is one (batch, head)
+ * pair and a run of query rows, and every block of up to four rows goes through the whole chain
+ * while its scores are in L1 — S = Q·Kᵀ·scale + mask into a per-thread row buffer (the row maxima
+ * kept on the way), one pass that exponentiates and sums, then P·V with the division by the sum
+ * folded into the stores. Neither the scores nor the probabilities go to memory beyond four rows.
+ *
+ * K is first copied into a per-thread buffer as Kᵀ in panels of eight keys (D rows of 8 floats
+ * each, the layout of a packed GEMM operand), so the scores use the same broadcast-A register tile
+ * as a GEMM; a thread keeps its copy while its consecutive tiles stay on one head. V is read where
+ * it is, row by row. Score lanes past Nk are set to -Infinity, so they neither raise the maximum
+ * nor add to the sum, and P·V runs over the first Nk keys only.
+ *
+ * The static facts (Nk, D, Dv, K's layout, the mask's shape) are baked in; the query count, the
+ * pairs and their addresses come at run time, through a table of per-pair addresses that the
+ * caller fills (so any numpy broadcasting of the batch axes costs nothing here).
+ */
+
+import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { emitExp, splat } from './math.js';
+
+/** Columns of the register tile (two vectors) and rows of a query block. */
+const TILE_COLUMNS = 8;
+const BLOCK_ROWS = 4;
+/** Bytes per entry of the pair table: addresses of Q, K, V, the mask and the output. */
+export const PAIR_ENTRY_BYTES = 20;
+/**
+ * The per-thread buffer opens with a header: the tag of the pair whose Kᵀ it holds, 1/Σ per row
+ * of the block, and per row a vector of running maxima. Then Kᵀ, then the block's score rows.
+ */
+const HEADER_BYTES = 128;
+const INVERSE_SUMS_OFFSET = 16;
+const MAXIMA_OFFSET = 64;
+/**
+ * Steps per iteration of the products' loops: one, as TurboFan issues all of an iteration's loads
+ * before its multiply-adds, and the loads of more steps would not fit the registers beside the
+ * accumulators (unrolled by 8, the kernel runs at two thirds of the speed). The exponentials'
+ * loop keeps nothing live across steps and is unrolled.
+ */
+const PRODUCT_UNROLL = 1;
+const EXPONENTIAL_UNROLL = 4;
+
+/**
+ * A 4×4 transpose of f32 lanes in two rounds of shuffles, each step (first vector, second vector,
+ * lanes picked from the pair, 4-7 being the second's): rows of keys 0-3 → pairs → columns.
+ */
+const TRANSPOSE_INTERLEAVE = [
+  [0, 1, [0, 4, 1, 5]],
+  [0, 1, [2, 6, 3, 7]],
+  [2, 3, [0, 4, 1, 5]],
+  [2, 3, [2, 6, 3, 7]],
+] as const;
+const TRANSPOSE_GATHER = [
+  [0, 2, [0, 1, 4, 5]],
+  [0, 2, [2, 3, 6, 7]],
+  [1, 3, [0, 1, 4, 5]],
+  [1, 3, [2, 3, 6, 7]],
+] as const;
+
+export type MaskKind = 'none' | 'per-key' | 'per-row';
+
+export interface AttentionSpec {
+  /** Nk: keys (and value rows). */
+  keys: number;
+  /** D: the depth of Q and K. */
+  depth: number;
+  /** Dv: the width of V and of the output. */
+  valueWidth: number;
+  /** K stored as [Nk, D] (transpose_k = 1) rather than [D, Nk]. */
+  keyRows: boolean;
+  /** 'per-key': a mask value per score; 'per-row': one per query row (the mask's last axis is 1). */
+  mask: MaskKind;
+  /** The mask has a row per query (otherwise one row serves every query). */
+  maskPerQuery: boolean;
+  relaxedSimd: boolean;
+}
+
+/** What traces show: `attention_f32_k128_d64_v64_kt_maskkey_relaxedsimd`. */
+export function attentionKernelName(spec: AttentionSpec): string {
+  const mask = { none: 'nomask', 'per-key': 'maskkey', 'per-row': 'maskrow' }[spec.mask];
+  return [
+    'attention_f32',
+    `k${spec.keys}`,
+    `d${spec.depth}`,
+    `v${spec.valueWidth}`,
+    spec.keyRows ? 'kt' : 'kn',
+    spec.mask !== 'none' && spec.maskPerQuery ? `${mask}_perquery` : mask,
+    spec.relaxedSimd ? 'relaxedsimd' : 'simd128',
+  ].join('_');
+}
+
+/** Keys rounded up to whole register tiles: the row length of the score buffer. */
+function paddedKeys(keys: number): number {
+  return Math.ceil(keys / TILE_COLUMNS) * TILE_COLUMNS;
+}
+
+/** Bytes of one thread's buffer: header, Kᵀ and a block of score rows. */
+export function threadScratchBytes(spec: AttentionSpec): number {
+  const row = paddedKeys(spec.keys) * 4;
+  return HEADER_BYTES + spec.depth * row + BLOCK_ROWS * row;
+}
+
+/**
+ * Adds `attention(thread, pair0, pair1, row0, row1, table, scratch, scratchStride, scale)` to
+ * `module`: the output rows [row0, row1) of pairs [pair0, pair1). `table` holds PAIR_ENTRY_BYTES
+ * per pair; thread t's buffer is at scratch + t·scratchStride, and its first i32 must be 0 before
+ * the run (no Kᵀ held).
+ */
+export function emitAttention(module: ModuleBuilder, spec: AttentionSpec): void {
+  const params = PARAMS.map((name) => [name, name === 'scale' ? 'f32' : 'i32'] as const);
+  const f = module.function('attention', { params, export: true });
+  new AttentionEmitter(f, spec).emit();
+}
+
+const PARAMS = [
+  'thread',
+  'pair0',
+  'pair1',
+  'row0',
+  'row1',
+  'table',
+  'scratch',
+  'scratchStride',
+  'scale',
+] as const;
+type Params = Record<(typeof PARAMS)[number], Local>;
+
+/** The i32 locals: the pair, its addresses, and the pointers and counter the loops walk. */
+const POINTERS = ['pair', 'entry', 'header', 'keysT', 'scores', 'row', 'q', 'k', 'v', 'mask', 'out'] as const;
+const WALKERS = ['a', 'b', 'c', 'm', 'count'] as const;
+type Pointers = Record<(typeof POINTERS)[number] | (typeof WALKERS)[number], Local>;
+
+/** One emission of the kernel: its locals, and the pieces of code that share them. */
+class AttentionEmitter {
+  private readonly rowBytes: number;
+  /** Bytes of one panel of Kᵀ: D rows of eight keys. */
+  private readonly panelBytes: number;
+  private readonly p: Params;
+  private readonly l: Pointers;
+  private readonly named = new Map<string, Local>();
+
+  constructor(
+    private readonly f: FunctionBuilder,
+    private readonly spec: AttentionSpec,
+  ) {
+    this.rowBytes = paddedKeys(spec.keys) * 4;
+    this.panelBytes = spec.depth * TILE_COLUMNS * 4;
+    this.p = Object.fromEntries(PARAMS.map((name, i) => [name, f.params[i]!])) as Params;
+    this.l = Object.fromEntries(
+      [...POINTERS, ...WALKERS].map((name) => [name, f.local('i32', name)]),
+    ) as Pointers;
+  }
+
+  emit(): void {
+    const { f, p, l } = this;
+    f.get(p.scratch).get(p.thread).get(p.scratchStride).op('i32.mul').op('i32.add').tee(l.header);
+    f.i32Const(HEADER_BYTES).op('i32.add').tee(l.keysT);
+    f.i32Const(paddedKeys(this.spec.keys) * this.spec.depth * 4)
+      .op('i32.add')
+      .set(l.scores);
+    f.get(p.pair0).set(l.pair);
+    f.block(null, (done) => {
+      f.loop(null, (nextPair) => {
+        f.get(l.pair).get(p.pair1).op('i32.ge_u').brIf(done);
+        this.emitPairSetup();
+        this.emitRowBlocks();
+        f.get(l.pair).i32Const(1).op('i32.add').set(l.pair);
+        f.br(nextPair);
+      });
+    });
+  }
+
+  /** Reads the pair's addresses and makes sure the thread's buffer holds its Kᵀ. */
+  private emitPairSetup(): void {
+    const { f, p, l } = this;
+    f.get(p.table).get(l.pair).i32Const(PAIR_ENTRY_BYTES).op('i32.mul').op('i32.add').set(l.entry);
+    const fields = [l.q, l.k, l.v, l.mask, l.out];
+    fields.forEach((local, i) =>
+      f
+        .get(l.entry)
+        .mem('i32.load', { offset: 4 * i })
+        .set(local),
+    );
+    // Tags are pair + 1, so the 0 the caller writes means "nothing held".
+    f.get(l.header).mem('i32.load').get(l.pair).i32Const(1).op('i32.add').op('i32.ne');
+    f.if(null, () => {
+      if (this.spec.keyRows) this.emitTransposeKeys();
+      else this.emitPanelKeys();
+      f.get(l.header).get(l.pair).i32Const(1).op('i32.add').mem('i32.store');
+    });
+  }
+
+  /**
+   * K as [Nk, D]: each key's row becomes a column of its panel. Four keys at a time, their rows
+   * are transposed in registers four depths per step (four stores where lane stores would take
+   * sixteen); depths past the last four, and keys past the last four, go one float at a time.
+   */
+  private emitTransposeKeys(): void {
+    const { f, l, spec } = this;
+    const key = this.i32('transpose.key');
+    const quads = Math.floor(spec.keys / 4);
+    f.get(l.k).set(l.a);
+    f.i32Const(0).set(key);
+    const keyLoop = (end: number, step: number, body: () => void) => {
+      f.loop(null, (nextKeys) => {
+        // b = the key's column: its panel, then its lane in the panel's rows.
+        f.get(l.keysT).get(key).i32Const(3).op('i32.shr_u').i32Const(this.panelBytes).op('i32.mul');
+        f.op('i32.add').get(key).i32Const(7).op('i32.and').i32Const(4).op('i32.mul').op('i32.add').set(l.b);
+        body();
+        f.get(l.a)
+          .i32Const(step * spec.depth * 4)
+          .op('i32.add')
+          .set(l.a);
+        f.get(key).i32Const(step).op('i32.add').tee(key).i32Const(end).op('i32.lt_u').brIf(nextKeys);
+      });
+    };
+    if (quads > 0) keyLoop(quads * 4, 4, () => this.emitTransposeQuad());
+    if (spec.keys % 4 > 0) keyLoop(spec.keys, 1, () => this.emitCopyColumn(0, 0));
+  }
+
+  /** Four keys' rows from l.a into four lanes of their panel's rows at l.b. */
+  private emitTransposeQuad(): void {
+    const { f, l, spec } = this;
+    const rows = [0, 1, 2, 3].map((q) => this.v128(`transpose.row${q}`));
+    const pairs = [0, 1, 2, 3].map((q) => this.v128(`transpose.pair${q}`));
+    const lanes = (picks: readonly number[]) =>
+      f.shuffle(picks.flatMap((lane) => [0, 1, 2, 3].map((b) => 4 * lane + b)));
+    let d = 0;
+    for (; d + 4 <= spec.depth; d += 4) {
+      rows.forEach((row, q) =>
+        f
+          .get(l.a)
+          .mem('v128.load', { offset: (q * spec.depth + d) * 4, align: 4 })
+          .set(row),
+      );
+      // Interleave keys 0/1 and 2/3, then take each depth's four keys: the 4×4 transpose.
+      TRANSPOSE_INTERLEAVE.forEach(([x, y, picks], i) => {
+        f.get(rows[x]!).get(rows[y]!);
+        lanes(picks);
+        f.set(pairs[i]!);
+      });
+      TRANSPOSE_GATHER.forEach(([x, y, picks], i) => {
+        f.get(l.b).get(pairs[x]!).get(pairs[y]!);
+        lanes(picks);
+        f.mem('v128.store', { offset: (d + i) * TILE_COLUMNS * 4 });
+      });
+    }
+    for (let q = 0; q < 4; q++) this.emitCopyColumn(q, d);
+  }
+
+  /** Depths [from, D) of key l.a + q rows on into its lane (q) of the panel rows at l.b. */
+  private emitCopyColumn(q: number, from: number): void {
+    const { f, l, spec } = this;
+    for (let d = from; d < spec.depth; d++) {
+      f.get(l.b)
+        .get(l.a)
+        .mem('f32.load', { offset: (q * spec.depth + d) * 4 });
+      f.mem('f32.store', { offset: d * TILE_COLUMNS * 4 + q * 4 });
+    }
+  }
+
+  /** K as [D, Nk]: each depth row is cut into the panels' rows, eight keys at a time. */
+  private emitPanelKeys(): void {
+    const { f, l, spec } = this;
+    const panels = Math.floor(spec.keys / TILE_COLUMNS);
+    const tail = spec.keys % TILE_COLUMNS;
+    const depthRow = this.i32('panels.depth');
+    const vector = this.v128('panels.v');
+    f.get(l.k).set(l.a);
+    f.i32Const(0).set(depthRow);
+    f.loop(null, (nextDepth) => {
+      f.get(l.keysT)
+        .get(depthRow)
+        .i32Const(TILE_COLUMNS * 4)
+        .op('i32.mul')
+        .op('i32.add')
+        .set(l.b);
+      const copy = (lanes: number[]) =>
+        lanes.forEach((n, h) => {
+          this.loadLanes(l.a, h * 16, n);
+          f.set(vector);
+          this.storeLanes(l.b, h * 16, 4, vector);
+        });
+      if (panels > 0) {
+        f.i32Const(panels).set(l.count);
+        f.loop(null, (nextPanel) => {
+          copy([4, 4]);
+          f.get(l.a)
+            .i32Const(TILE_COLUMNS * 4)
+            .op('i32.add')
+            .set(l.a);
+          f.get(l.b).i32Const(this.panelBytes).op('i32.add').set(l.b);
+          f.get(l.count).i32Const(1).op('i32.sub').tee(l.count).brIf(nextPanel);
+        });
+      }
+      if (tail > 0) {
+        copy(laneCounts(tail));
+        f.get(l.a)
+          .i32Const(tail * 4)
+          .op('i32.add')
+          .set(l.a);
+      }
+      f.get(depthRow)
+        .i32Const(1)
+        .op('i32.add')
+        .tee(depthRow)
+        .i32Const(spec.depth)
+        .op('i32.lt_u')
+        .brIf(nextDepth);
+    });
+  }
+
+  /** Blocks of four query rows, then one block of the one to three left. */
+  private emitRowBlocks(): void {
+    const { f, p, l } = this;
+    f.get(p.row0).set(l.row);
+    f.block(null, (done) => {
+      f.loop(null, (nextBlock) => {
+        f.get(p.row1).get(l.row).op('i32.sub').i32Const(BLOCK_ROWS).op('i32.lt_s').brIf(done);
+        this.emitBlock(BLOCK_ROWS);
+        f.get(l.row).i32Const(BLOCK_ROWS).op('i32.add').set(l.row);
+        f.br(nextBlock);
+      });
+    });
+    for (let rows = 1; rows < BLOCK_ROWS; rows++) {
+      f.get(p.row1).get(l.row).op('i32.sub').i32Const(rows).op('i32.eq');
+      f.if(null, () => this.emitBlock(rows));
+    }
+  }
+
+  /** Scores, softmax and P·V for `rows` query rows starting at `row`. */
+  private emitBlock(rows: number): void {
+    this.emitScores(rows);
+    for (let r = 0; r < rows; r++) this.emitExponentials(r);
+    this.emitWeightedValues(rows);
+  }
+
+  /** The bytes between the mask values of consecutive query rows. */
+  private maskRowBytes(): number {
+    const { spec } = this;
+    if (!spec.maskPerQuery) return 0;
+    return spec.mask === 'per-key' ? spec.keys * 4 : 4;
+  }
+
+  /** S[r][·] = Q[row + r]·Kᵀ·scale + mask, panel by panel; lanes past Nk -Infinity. */
+  private emitScores(rows: number): void {
+    const { f, l, spec } = this;
+    for (let r = 0; r < rows; r++)
+      splat(f.get(l.header), -Infinity).mem('v128.store', { offset: MAXIMA_OFFSET + 16 * r });
+    f.get(l.keysT).set(l.b);
+    f.get(l.scores).set(l.c);
+    if (spec.mask !== 'none') {
+      f.get(l.mask).get(l.row).i32Const(this.maskRowBytes()).op('i32.mul').op('i32.add').set(l.m);
+    }
+    const panels = Math.floor(spec.keys / TILE_COLUMNS);
+    const tail = spec.keys % TILE_COLUMNS;
+    if (panels > 0) {
+      f.i32Const(panels).set(l.count);
+      f.loop(null, (nextPanel) => {
+        this.emitScorePanel(rows, TILE_COLUMNS);
+        f.get(l.count).i32Const(1).op('i32.sub').tee(l.count).brIf(nextPanel);
+      });
+    }
+    if (tail > 0) this.emitScorePanel(rows, tail);
+  }
+
+  /** One panel of scores (`keys` of its eight are real); moves b, c and m to the next panel. */
+  private emitScorePanel(rows: number, keys: number): void {
+    const { f, l, p, spec } = this;
+    const accumulators = this.accumulators(rows, 2);
+    const depthBytes = spec.depth * 4;
+    f.get(l.q).get(l.row).i32Const(depthBytes).op('i32.mul').op('i32.add').set(l.a);
+    this.zero(accumulators);
+    const advanced = this.emitUnrolled(
+      spec.depth,
+      PRODUCT_UNROLL,
+      (d) => {
+        const [b0, b1] = [this.v128('b0'), this.v128('b1')];
+        f.get(l.b)
+          .mem('v128.load', { offset: d * 32 })
+          .set(b0);
+        f.get(l.b)
+          .mem('v128.load', { offset: d * 32 + 16 })
+          .set(b1);
+        for (let r = 0; r < rows; r++) {
+          const a = this.v128('broadcast');
+          f.get(l.a)
+            .mem('v128.load32_splat', { offset: r * depthBytes + d * 4 })
+            .set(a);
+          this.madd(a, b0, accumulators[r]![0]!);
+          this.madd(a, b1, accumulators[r]![1]!);
+        }
+      },
+      (steps) => {
+        f.get(l.a)
+          .i32Const(steps * 4)
+          .op('i32.add')
+          .set(l.a);
+        f.get(l.b)
+          .i32Const(steps * 32)
+          .op('i32.add')
+          .set(l.b);
+      },
+    );
+    const scale = this.v128('scale.splat');
+    f.get(p.scale).op('f32x4.splat').set(scale);
+    const lanes = laneCounts(keys);
+    for (let r = 0; r < rows; r++) {
+      const x = this.v128('x');
+      const maximum = this.v128('maximum');
+      f.get(l.header)
+        .mem('v128.load', { offset: MAXIMA_OFFSET + 16 * r })
+        .set(maximum);
+      for (let h = 0; h < 2; h++) {
+        const n = lanes[h] ?? 0;
+        f.get(accumulators[r]![h]!).get(scale).op('f32x4.mul');
+        if (spec.mask === 'per-key' && n > 0) {
+          this.loadLanes(l.m, r * this.maskRowBytes() + h * 16, n);
+          f.op('f32x4.add');
+        } else if (spec.mask === 'per-row') {
+          f.get(l.m)
+            .mem('v128.load32_splat', { offset: r * this.maskRowBytes() })
+            .op('f32x4.add');
+        }
+        if (n < 4) {
+          const keep = [0, 1, 2, 3].map((lane) => (lane < n ? -1 : 0));
+          splat(f, -Infinity).v128Const('i32x4', keep).op('v128.bitselect');
+        }
+        f.set(x);
+        f.get(l.c)
+          .get(x)
+          .mem('v128.store', { offset: r * this.rowBytes + h * 16 });
+        f.get(maximum).get(x).op('f32x4.pmax').set(maximum);
+      }
+      f.get(l.header)
+        .get(maximum)
+        .mem('v128.store', { offset: MAXIMA_OFFSET + 16 * r });
+    }
+    // The depth loop left b `advanced` rows into the panel; the next panel starts after its last row.
+    f.get(l.b)
+      .i32Const(this.panelBytes - advanced * 32)
+      .op('i32.add')
+      .set(l.b);
+    f.get(l.c)
+      .i32Const(TILE_COLUMNS * 4)
+      .op('i32.add')
+      .set(l.c);
+    if (spec.mask === 'per-key')
+      f.get(l.m)
+        .i32Const(TILE_COLUMNS * 4)
+        .op('i32.add')
+        .set(l.m);
+  }
+
+  /**
+   * Score row r becomes e^(x - max), left unnormalised; 1/Σ goes to the header for P·V. A NaN
+   * score makes its exponential and so the sum NaN, which spreads over the row as the reference's
+   * NaN maximum does, and a row of -Infinity is NaN throughout as there.
+   */
+  private emitExponentials(r: number): void {
+    const { f, l, spec } = this;
+    const maximum = this.v128('maximum');
+    const sum = this.v128('sum');
+    const e = this.v128('e');
+    f.get(l.header)
+      .mem('v128.load', { offset: MAXIMA_OFFSET + 16 * r })
+      .set(maximum);
+    this.horizontal(maximum, 'f32x4.pmax');
+    f.get(l.scores)
+      .i32Const(r * this.rowBytes)
+      .op('i32.add')
+      .set(l.a);
+    f.v128Const('f32x4', [0, 0, 0, 0]).set(sum);
+    this.emitUnrolled(
+      Math.ceil(spec.keys / 4),
+      EXPONENTIAL_UNROLL,
+      (vector) => {
+        f.get(l.a)
+          .get(l.a)
+          .mem('v128.load', { offset: vector * 16 })
+          .get(maximum)
+          .op('f32x4.sub');
+        emitExp(f);
+        f.tee(e).mem('v128.store', { offset: vector * 16 });
+        f.get(sum).get(e).op('f32x4.add').set(sum);
+      },
+      (steps) =>
+        f
+          .get(l.a)
+          .i32Const(steps * 16)
+          .op('i32.add')
+          .set(l.a),
+    );
+    this.horizontal(sum, 'f32x4.add');
+    f.get(l.header);
+    splat(f, 1).get(sum).op('f32x4.div').lane('f32x4.extract_lane', 0);
+    f.mem('f32.store', { offset: INVERSE_SUMS_OFFSET + 4 * r });
+  }
+
+  /** out[row + r] = (Σ_k P[r][k]·V[k]) / Σ_r, eight output columns at a time (fewer at the end). */
+  private emitWeightedValues(rows: number): void {
+    const { f, l, spec } = this;
+    const width = spec.valueWidth;
+    const valueRowBytes = width * 4;
+    for (let column = 0; column < width; column += TILE_COLUMNS) {
+      const lanes = laneCounts(Math.min(TILE_COLUMNS, width - column));
+      const accumulators = this.accumulators(rows, lanes.length);
+      this.zero(accumulators);
+      f.get(l.v)
+        .i32Const(column * 4)
+        .op('i32.add')
+        .set(l.b);
+      f.get(l.scores).set(l.a);
+      this.emitUnrolled(
+        spec.keys,
+        PRODUCT_UNROLL,
+        (k) => {
+          const b = lanes.map((_, h) => this.v128(`b${h}`));
+          lanes.forEach((n, h) => {
+            this.loadLanes(l.b, k * valueRowBytes + h * 16, n);
+            f.set(b[h]!);
+          });
+          for (let r = 0; r < rows; r++) {
+            const a = this.v128('broadcast');
+            f.get(l.a)
+              .mem('v128.load32_splat', { offset: r * this.rowBytes + k * 4 })
+              .set(a);
+            lanes.forEach((_, h) => this.madd(a, b[h]!, accumulators[r]![h]!));
+          }
+        },
+        (steps) => {
+          f.get(l.a)
+            .i32Const(steps * 4)
+            .op('i32.add')
+            .set(l.a);
+          f.get(l.b)
+            .i32Const(steps * valueRowBytes)
+            .op('i32.add')
+            .set(l.b);
+        },
+      );
+      f.get(l.out).get(l.row).i32Const(valueRowBytes).op('i32.mul').op('i32.add').set(l.c);
+      for (let r = 0; r < rows; r++) {
+        const inverse = this.v128('inverse');
+        f.get(l.header)
+          .mem('v128.load32_splat', { offset: INVERSE_SUMS_OFFSET + 4 * r })
+          .set(inverse);
+        lanes.forEach((n, h) => {
+          f.get(accumulators[r]![h]!).get(inverse).op('f32x4.mul').set(accumulators[r]![h]!);
+          this.storeLanes(l.c, r * valueRowBytes + (column + h * 4) * 4, n, accumulators[r]![h]!);
+        });
+      }
+    }
+  }
+
+  /**
+   * `count` steps of `body(i)` with i the step's offset from the running pointers: unrolled
+   * `unroll` at a time in a loop that calls `advance(unroll)` after each round, the rest after.
+   * Returns the steps the pointers were advanced by when the code has run.
+   */
+  private emitUnrolled(
+    count: number,
+    unroll: number,
+    body: (i: number) => void,
+    advance: (steps: number) => void,
+  ): number {
+    const { f } = this;
+    if (count <= unroll) {
+      for (let i = 0; i < count; i++) body(i);
+      return 0;
+    }
+    const counter = this.i32('unrolled.counter');
+    f.i32Const(Math.floor(count / unroll)).set(counter);
+    f.loop(null, (next) => {
+      for (let i = 0; i < unroll; i++) body(i);
+      advance(unroll);
+      f.get(counter).i32Const(1).op('i32.sub').tee(counter).brIf(next);
+    });
+    for (let i = 0; i < count % unroll; i++) body(i);
+    return count - (count % unroll);
+  }
+
+  /** Leaves `op` over the four lanes of `vector` in every lane. */
+  private horizontal(vector: Local, op: 'f32x4.pmax' | 'f32x4.add'): void {
+    const { f } = this;
+    for (const lanes of [
+      [2, 3, 0, 1],
+      [1, 0, 3, 2],
+    ]) {
+      f.get(vector).get(vector).get(vector);
+      f.shuffle(lanes.flatMap((lane) => [0, 1, 2, 3].map((byte) => 4 * lane + byte)));
+      f.op(op).set(vector);
+    }
+  }
+
+  /** Pushes `lanes` floats from base + offset (zeros in the others), never reading past them. */
+  private loadLanes(base: Local, offset: number, lanes: number): void {
+    const { f } = this;
+    f.get(base);
+    if (lanes === 4) f.mem('v128.load', { offset, align: 4 });
+    else if (lanes === 1) f.mem('v128.load32_zero', { offset, align: 4 });
+    else {
+      f.mem('v128.load64_zero', { offset, align: 4 });
+      if (lanes === 3) {
+        const low = this.v128('lanes.low');
+        f.set(low)
+          .get(base)
+          .get(low)
+          .memLane('v128.load32_lane', 2, { offset: offset + 8, align: 4 });
+      }
+    }
+  }
+
+  /** Stores the first `lanes` floats of `vector` at base + offset. */
+  private storeLanes(base: Local, offset: number, lanes: number, vector: Local): void {
+    const { f } = this;
+    if (lanes === 4) f.get(base).get(vector).mem('v128.store', { offset, align: 4 });
+    else if (lanes === 1) f.get(base).get(vector).memLane('v128.store32_lane', 0, { offset, align: 4 });
+    else {
+      f.get(base).get(vector).memLane('v128.store64_lane', 0, { offset, align: 4 });
+      if (lanes === 3)
+        f.get(base)
+          .get(vector)
+          .memLane('v128.store32_lane', 2, { offset: offset + 8, align: 4 });
+    }
+  }
+
+  private madd(a: Local, b: Local, accumulator: Local): void {
+    const { f } = this;
+    if (this.spec.relaxedSimd) f.get(a).get(b).get(accumulator).op('f32x4.relaxed_madd').set(accumulator);
+    else f.get(a).get(b).op('f32x4.mul').get(accumulator).op('f32x4.add').set(accumulator);
+  }
+
+  private accumulators(rows: number, columns: number): Local[][] {
+    return Array.from({ length: rows }, (_, r) =>
+      Array.from({ length: columns }, (_, h) => this.v128(`acc${r}_${h}`)),
+    );
+  }
+
+  private zero(accumulators: Local[][]): void {
+    for (const row of accumulators) for (const acc of row) this.f.v128Const('i32x4', [0, 0, 0, 0]).set(acc);
+  }
+
+  private v128(name: string): Local {
+    return this.temp(name, 'v128');
+  }
+
+  private i32(name: string): Local {
+    return this.temp(name, 'i32');
+  }
+
+  private temp(name: string, type: 'v128' | 'i32'): Local {
+    let local = this.named.get(name);
+    if (!local) this.named.set(name, (local = this.f.local(type, name)));
+    return local;
+  }
+}
+
+/** The lanes of each vector covering `count` (1..8) floats: 5 → [4, 1]. */
+function laneCounts(count: number): number[] {
+  return [count, count - 4].filter((n) => n > 0).map((n) => Math.min(n, 4));
+}

@@ -1,0 +1,318 @@
+/**
+ * The wasm backend's matrix product, C = activation(A·B + bias), that MatMul, Gemm, the
+ * convolutions, attention and the recurrent kernels build on. B is read packed in panels of 8
+ * columns (K rows of 8 floats, zeros past N, panel after panel): constant weights are packed once
+ * with `packPanels`, products of two activations with `Gemm.packB` at run time. A and C are plain
+ * row-major matrices with row strides, anywhere in the heap.
+ *
+ * A `Gemm` holds the generated module of one epilogue. A run is blocked for the caches — K passes
+ * that keep one panel of B in L1 across a tile's rows of A, which stay in L2 — by the tuner's pick
+ * among blockings derived from the cache sizes, then split into tiles of whole register tiles for
+ * the pool.
+ */
+
+import { describeMachine } from '../../probe/machine.js';
+import type { Activation } from './codegen/activation.js';
+import {
+  emitGemm,
+  emitPackB,
+  gemmKernelName,
+  gemmModuleKey,
+  TILE_COLUMNS,
+  type GemmKernelSpec,
+} from './codegen/gemm.js';
+import type { WasmEnv } from './kernel.js';
+import type { ModuleKernel, WasmRuntime } from './runtime.js';
+import type { Tuner, TuningCandidate } from './tuning.js';
+
+/** Columns per packed panel of B: the micro-kernels' register tile is MR×8. */
+export const PANEL_WIDTH = TILE_COLUMNS;
+
+/** Floats B (K×N) takes packed: ceil(N/8) panels of K rows × 8 floats (columns 8p..8p+7, zero past N), panel after panel. */
+export function packedPanelFloats(k: number, n: number): number {
+  return Math.ceil(n / PANEL_WIDTH) * k * PANEL_WIDTH;
+}
+
+/**
+ * Packs B on the calling thread (constant weights, at prepare). `layout` 'kn': element (p, j) at
+ * source[p*n + j] (MatMul's B); 'nk': element (p, j) at source[j*k + p] (B given transposed: Gemm
+ * with transB=1, a Linear layer's weight).
+ */
+export function packPanels(
+  source: Float32Array,
+  k: number,
+  n: number,
+  layout: 'kn' | 'nk',
+  target: Float32Array,
+): void {
+  const [rowStep, colStep] = layout === 'kn' ? [n, 1] : [1, k];
+  let at = 0;
+  for (let j0 = 0; j0 < n; j0 += PANEL_WIDTH) {
+    const cols = Math.min(PANEL_WIDTH, n - j0);
+    for (let p = 0; p < k; p++, at += PANEL_WIDTH) {
+      const row = p * rowStep + j0 * colStep;
+      for (let q = 0; q < cols; q++) target[at + q] = source[row + q * colStep]!;
+      target.fill(0, at + cols, at + PANEL_WIDTH);
+    }
+  }
+}
+
+export interface GemmShape {
+  m: number;
+  n: number;
+  k: number;
+}
+
+export interface GemmOperands {
+  /** A (M×K) row-major with row stride lda floats: element (i, p) at a + 4*(i*lda + p). */
+  a: number;
+  lda: number;
+  /** B packed in panels (packPanels / packB). */
+  b: number;
+  /** C (M×N) row-major with row stride ldc floats. */
+  c: number;
+  ldc: number;
+  /** Address of the bias floats when the Gemm was made with one (M of them for 'row', N for 'column'). */
+  bias?: number;
+}
+
+export interface GemmOptions {
+  /** 'row': bias[i] added to row i (a convolution's output channel); 'column': bias[j] to column j (a Linear layer). */
+  bias: 'none' | 'row' | 'column';
+  activation?: Activation;
+  /**
+   * Add the product to what C holds: C = activation(C + A·B + bias) (default false). A second
+   * product into the same C (a recurrent cell's X·W then H·R), or Gemm's full-size C.
+   */
+  accumulate?: boolean;
+}
+
+export interface GemmBatch {
+  count: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+}
+
+/**
+ * Rows of the register tile. 4×8 keeps its 8 accumulators, 2 B vectors and 4 broadcasts of A in
+ * 14 of the 15 xmm registers V8 allocates; 6×8 spills in V8's schedule and runs at two thirds of
+ * the speed (measured at 512³: 58 against 37 GFLOP/s).
+ */
+const TILE_ROWS = 4;
+/** Multiply-adds below which a product keeps the blocking from the cache sizes, untuned. */
+const TUNED_WORK = 1 << 20;
+/** Tiles per thread a pooled run aims at, so that stealing evens out the threads. */
+const TILES_PER_THREAD = 4;
+
+const SINGLE: GemmBatch = { count: 1, strideA: 0, strideB: 0, strideC: 0 };
+
+export class Gemm {
+  /** e.g. 'gemm_f32_4x8_relaxedsimd_bias_row_relu': what traces show. */
+  readonly name: string;
+  private readonly runtime: WasmRuntime;
+  private readonly kernel: ModuleKernel;
+  private readonly packKn: ModuleKernel;
+  private readonly packNk: ModuleKernel;
+  private readonly rows: number;
+  private readonly accumulate: boolean;
+  private readonly bias: GemmOptions['bias'];
+  private readonly tuner: Tuner;
+  /** What the tuner files its decisions under: the register tile and arithmetic, not the epilogue. */
+  private readonly tuningName: string;
+  /** The cache blocking chosen per shape ('count×m×n×k'). */
+  private readonly blockings = new Map<string, CacheBlocking>();
+
+  /** Builds (or finds) the kernel modules for this epilogue on env.runtime; runs once per plan. */
+  constructor(env: WasmEnv, options: GemmOptions) {
+    const spec: GemmKernelSpec = {
+      rows: TILE_ROWS,
+      relaxedSimd: env.features.relaxedSimd,
+      bias: options.bias,
+      activation: options.activation,
+    };
+    this.name = gemmKernelName(spec) + (options.accumulate ? '_accumulate' : '');
+    this.runtime = env.runtime;
+    this.rows = spec.rows;
+    this.accumulate = options.accumulate ?? false;
+    this.bias = options.bias;
+    this.tuner = env.tuner;
+    this.tuningName = gemmKernelName({ ...spec, bias: 'none', activation: undefined });
+    this.kernel = this.runtime
+      .module(gemmModuleKey(spec), () => {
+        const module = this.runtime.newModule();
+        emitGemm(module, spec);
+        return module;
+      })
+      .kernel('gemm');
+    const pack = this.runtime.module('gemm_pack_f32_simd128', () => {
+      const module = this.runtime.newModule();
+      emitPackB(module);
+      return module;
+    });
+    this.packKn = pack.kernel('pack_kn');
+    this.packNk = pack.kernel('pack_nk');
+  }
+
+  /** C = activation(A·B + bias). Returns a promise only when it ran on the pool. */
+  run(shape: GemmShape, operands: GemmOperands): void | Promise<void> {
+    return this.runBatched(shape, operands, SINGLE);
+  }
+
+  /** `count` products at once (batched MatMul): operand i uses a + i*strideA, b + i*strideB, c + i*strideC (element strides, in floats). */
+  runBatched(shape: GemmShape, operands: GemmOperands, batch: GemmBatch): void | Promise<void> {
+    const { m, n, k } = shape;
+    if (batch.count <= 0 || m <= 0 || n <= 0) return;
+    if (this.bias !== 'none' && operands.bias === undefined) {
+      throw new Error(`${this.name} needs the address of its ${this.bias} bias`);
+    }
+    const blocking = this.cacheBlocking(shape, operands, batch);
+    const args = this.arguments(shape, operands, batch, blocking.depth);
+    const tile = threadTiles(batch.count, shape, blocking.tileRows, this.rows, this.runtime.threads);
+    const work = batch.count * m * n * Math.max(k, 1);
+    return this.runtime.parallel(this.kernel, { dims: [batch.count, m, n], tile }, args, work);
+  }
+
+  /** The `gemm` export's arguments after its tile bounds. */
+  private arguments(shape: GemmShape, operands: GemmOperands, batch: GemmBatch, depth: number): number[] {
+    return [
+      operands.a,
+      operands.lda,
+      operands.b,
+      operands.c,
+      operands.ldc,
+      operands.bias ?? 0,
+      shape.k,
+      batch.strideA,
+      batch.strideB,
+      batch.strideC,
+      depth,
+      this.accumulate ? 1 : 0,
+    ];
+  }
+
+  /**
+   * The blocking of this shape: the tuner's pick among the candidates, timed on the first run's
+   * own operands. An accumulating product would add itself to C at every timed call, so it takes
+   * the default.
+   */
+  private cacheBlocking(shape: GemmShape, operands: GemmOperands, batch: GemmBatch): CacheBlocking {
+    const key = `${batch.count}×${shape.m}×${shape.n}×${shape.k}`;
+    let chosen = this.blockings.get(key);
+    if (!chosen) {
+      const candidates = blockingCandidates(shape, this.rows);
+      chosen = this.accumulate
+        ? candidates[0]!.value
+        : this.tuner.choose(this.tuningName, key, candidates, (blocking) =>
+            this.secondsOnThisThread(shape, operands, batch, blocking),
+          );
+      this.blockings.set(key, chosen);
+    }
+    return chosen;
+  }
+
+  private secondsOnThisThread(
+    shape: GemmShape,
+    operands: GemmOperands,
+    batch: GemmBatch,
+    blocking: CacheBlocking,
+  ): number {
+    const args = this.arguments(shape, operands, batch, blocking.depth);
+    const start = performance.now();
+    for (let m0 = 0; m0 < shape.m; m0 += blocking.tileRows) {
+      const m1 = Math.min(shape.m, m0 + blocking.tileRows);
+      this.kernel.local(0, 0, batch.count, m0, m1, 0, shape.n, ...args);
+    }
+    return (performance.now() - start) / 1000;
+  }
+
+  /**
+   * Packs B into panels at run time, in parallel (a product of two activations: attention's
+   * Q·Kᵀ and P·V, MatMul with no constant operand, a 1×1 convolution's input). `transposed` false:
+   * element (p, j) at source + 4*(p*ld + j); true: at source + 4*(j*ld + p). `target` must hold
+   * packedPanelFloats(k, n) floats.
+   */
+  packB(
+    source: number,
+    k: number,
+    n: number,
+    ld: number,
+    transposed: boolean,
+    target: number,
+  ): void | Promise<void> {
+    const panels = Math.ceil(n / PANEL_WIDTH);
+    if (panels === 0 || k === 0) return;
+    const tile = Math.max(1, Math.ceil(panels / (TILES_PER_THREAD * this.runtime.threads)));
+    return this.runtime.parallel(
+      transposed ? this.packNk : this.packKn,
+      { dims: [panels], tile: [tile] },
+      [source, k, n, ld, target],
+      k * n,
+    );
+  }
+}
+
+const caches = describeMachine().caches;
+const L1_BYTES = typeof caches.l1d === 'number' ? caches.l1d : 32 * 1024;
+const L2_BYTES = typeof caches.l2 === 'number' ? caches.l2 : 256 * 1024;
+
+/** How a product meets the caches: K steps per pass over C, and rows of A per tile. */
+interface CacheBlocking {
+  depth: number;
+  tileRows: number;
+}
+
+/**
+ * The blockings the tuner chooses among, the one derived from the cache sizes first. Its K
+ * passes: a panel's block (depth×8 floats) takes at most half of L1, leaving the rest to the rows
+ * of A it meets, and the blocks of a deep K are evened out so the last is not a sliver. Its rows:
+ * as many as fill half of L2 at that depth. The others, for products big enough that a choice
+ * shows through the timing noise: one pass over a deep K, and tiles of a quarter of the rows
+ * while that still leaves several register tiles.
+ */
+function blockingCandidates(shape: GemmShape, rows: number): TuningCandidate<CacheBlocking>[] {
+  const deepest = Math.max(16, Math.floor(L1_BYTES / 2 / (4 * PANEL_WIDTH)));
+  const k = Math.max(shape.k, 1);
+  const depth = k <= deepest ? k : Math.ceil(k / Math.ceil(k / deepest));
+  const rowsFor = (passDepth: number) =>
+    alignUp(Math.min(shape.m, Math.floor(L2_BYTES / 2 / (4 * passDepth))), rows);
+  const fromCaches = { depth, tileRows: rowsFor(depth) };
+  const variants = [fromCaches];
+  if (shape.m * shape.n * k >= TUNED_WORK) {
+    if (depth < k) variants.push({ depth: k, tileRows: rowsFor(k) });
+    const quarter = alignUp(fromCaches.tileRows / 4, rows);
+    if (quarter >= 4 * rows) variants.push({ depth, tileRows: quarter });
+  }
+  return variants.map((value) => ({ name: `depth ${value.depth}, rows ${value.tileRows}`, value }));
+}
+
+/**
+ * [batch, rows, columns] of the pool's tiles: `tileRows` rows and all columns, halved along the
+ * longer side (rows stay `rows`-aligned, columns whole panels) until the pool has
+ * TILES_PER_THREAD tiles per thread to share out.
+ */
+function threadTiles(
+  count: number,
+  shape: GemmShape,
+  tileRows: number,
+  rows: number,
+  threads: number,
+): number[] {
+  let tileM = tileRows;
+  let tileN = alignUp(shape.n, PANEL_WIDTH);
+  const tiles = () => count * Math.ceil(shape.m / tileM) * Math.ceil(shape.n / tileN);
+  const wanted = threads > 1 ? TILES_PER_THREAD * threads : 1;
+  while (tiles() < wanted) {
+    const canSplitM = tileM > rows;
+    const canSplitN = tileN > PANEL_WIDTH;
+    if (!canSplitM && !canSplitN) break;
+    if (canSplitM && (!canSplitN || tileM >= tileN)) tileM = alignUp(tileM / 2, rows);
+    else tileN = alignUp(tileN / 2, PANEL_WIDTH);
+  }
+  return [1, tileM, tileN];
+}
+
+/** `value` rounded up to a multiple of `step`, and at least `step`. */
+function alignUp(value: number, step: number): number {
+  return Math.max(step, Math.ceil(value / step) * step);
+}

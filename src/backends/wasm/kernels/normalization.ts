@@ -1,0 +1,462 @@
+/**
+ * Row normalizations on float32 as generated loops: LayerNormalization (ai.onnx from opset 17 and
+ * com.heddle), RMSNormalization (com.heddle and ai.onnx from opset 23), InstanceNormalization, and
+ * BatchNormalization in inference mode.
+ *
+ * A row (everything from `axis` on; for InstanceNormalization one channel of one sample) is
+ * contiguous and normalized in three passes that keep it in cache: the mean (LayerNormalization
+ * and InstanceNormalization), the mean of squared deviations, then (x - mean)·invStdDev·scale +
+ * bias. Statistics are two-pass like the reference kernel's, summed in four lanes. Scale and bias
+ * apply per position of the row (one value per element of a row) or per row (InstanceNormalization's
+ * per-channel ones); other broadcasts of them go to the reference kernel. Rows are spread over
+ * the threads.
+ *
+ * BatchNormalization in inference is elementwise per channel: (x - mean)·factor + B with
+ * factor = scale/√(var + ε) computed once per run for the C channels, run by the elementwise
+ * generator with the channel vectors broadcast along rows.
+ */
+
+import { Tensor } from '../../../core/tensor.js';
+import { HEDDLE_DOMAIN, type Node } from '../../../ir/graph.js';
+import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import {
+  elementwiseLayout,
+  foldAccumulators,
+  forEachInRow,
+  HeapOperands,
+  ROW_ACCUMULATORS,
+  planElementwise,
+  runElementwise,
+  type ElementwiseProgram,
+} from '../codegen/elementwise.js';
+import { splat } from '../codegen/math.js';
+import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import type { WasmRuntime } from '../runtime.js';
+
+/** How scale or bias applies: absent, one value per position of a row, or one value per row (channel). */
+type Affine = 'none' | 'position' | 'row';
+
+interface NormalizeSpec {
+  /** Elements per row. */
+  readonly length: number;
+  /** Subtract the mean first (LayerNormalization, InstanceNormalization) or not (RMSNormalization). */
+  readonly centre: boolean;
+  readonly epsilon: number;
+  readonly scale: Affine;
+  readonly bias: Affine;
+  /** Rows per sample when scale or bias apply per row (the channels of InstanceNormalization). */
+  readonly channels: number;
+  /** Also write each row's mean and invStdDev. */
+  readonly statistics: boolean;
+}
+
+function specKey(spec: NormalizeSpec): string {
+  const { length, centre, epsilon, scale, bias, channels, statistics } = spec;
+  return `normalize_f32_${centre ? 'layer' : 'rms'}_${length}_${epsilon}_${scale}_${bias}_${channels}_${statistics}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code generation
+
+/** The kernel normalizing rows [begin, end): see the file's comment. */
+function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
+  const f = module.function('normalize', {
+    params: [
+      ['thread', 'i32'],
+      ['begin', 'i32'],
+      ['end', 'i32'],
+      ['x', 'i32'],
+      ['scale', 'i32'],
+      ['bias', 'i32'],
+      ['y', 'i32'],
+      ['meanOut', 'i32'],
+      ['invStdDevOut', 'i32'],
+    ],
+    export: true,
+  });
+  const [, begin, end, x, scale, bias, y, meanOut, invOut] = f.params as Local[];
+  const row = f.local('i32', 'row');
+  const rowStart = f.local('i32', 'rowStart');
+  const p = f.local('i32', 'p');
+  const q = f.local('i32', 'q');
+  const ps = f.local('i32', 'ps');
+  const pb = f.local('i32', 'pb');
+  const counter = f.local('i32', 'i');
+  const accumulators = Array.from({ length: ROW_ACCUMULATORS }, (_, k) => f.local('v128', `acc${k}`));
+  const mean = f.local('v128', 'mean');
+  const inv = f.local('v128', 'inv');
+  const deviation = f.local('v128', 'deviation');
+  const rowScale = f.local('v128', 'rowScale');
+  const rowBias = f.local('v128', 'rowBias');
+  const { length } = spec;
+
+  const load = (lanes: 4 | 1, base: Local, offset: number): FunctionBuilder =>
+    f.get(base).mem(lanes === 4 ? 'v128.load' : 'v128.load32_splat', { offset, align: 4 });
+  /** Pushes x - mean (x itself for RMS) of the element(s) at `offset`. */
+  const centred = (lanes: 4 | 1, offset: number): void => {
+    load(lanes, p, offset);
+    if (spec.centre) f.get(mean).op('f32x4.sub');
+  };
+  /** Sums `value` of every element of the row into the accumulators, then all into the first. */
+  const sumRow = (value: (lanes: 4 | 1, offset: number) => void): void => {
+    for (const accumulator of accumulators) splat(f, 0).set(accumulator);
+    f.get(rowStart).get(x).op('i32.add').set(p);
+    forEachInRow(f, length, [p], counter, (lanes, offset, slot) => {
+      f.get(accumulators[slot]!);
+      value(lanes, offset);
+      // A single element is splat in every lane; it counts in lane 0 only.
+      if (lanes === 1) f.v128Const('i32x4', [-1, 0, 0, 0]).op('v128.and');
+      f.op('f32x4.add').set(accumulators[slot]!);
+    });
+    foldAccumulators(f, accumulators, 'f32x4.add');
+  };
+
+  f.get(begin).set(row);
+  f.loop(null, (nextRow) => {
+    f.get(row)
+      .i32Const(length * 4)
+      .op('i32.mul')
+      .set(rowStart);
+    if (spec.centre) {
+      sumRow((lanes, offset) => load(lanes, p, offset));
+      f.get(accumulators[0]!);
+      splat(f, length).op('f32x4.div').set(mean);
+    }
+    sumRow((lanes, offset) => {
+      centred(lanes, offset);
+      f.tee(deviation).get(deviation).op('f32x4.mul');
+    });
+    splat(f, 1).get(accumulators[0]!);
+    splat(f, length).op('f32x4.div');
+    splat(f, spec.epsilon).op('f32x4.add').op('f32x4.sqrt').op('f32x4.div').set(inv);
+    if (spec.statistics) {
+      for (const [out, value] of [
+        [meanOut, mean],
+        [invOut, inv],
+      ] as const) {
+        f.get(row)
+          .i32Const(4)
+          .op('i32.mul')
+          .get(out!)
+          .op('i32.add')
+          .get(value)
+          .memLane('v128.store32_lane', 0);
+      }
+    }
+    // Per-row scale and bias: the channel's value, splat once.
+    const channelValue = (base: Local, target: Local): void => {
+      f.get(row).i32Const(spec.channels).op('i32.rem_u').i32Const(4).op('i32.mul').get(base).op('i32.add');
+      f.mem('v128.load32_splat').set(target);
+    };
+    if (spec.scale === 'row') channelValue(scale, rowScale);
+    if (spec.bias === 'row') channelValue(bias, rowBias);
+    f.get(rowStart).get(x).op('i32.add').set(p);
+    f.get(rowStart).get(y).op('i32.add').set(q);
+    const cursors = [p, q];
+    if (spec.scale === 'position') {
+      f.get(scale).set(ps);
+      cursors.push(ps);
+    }
+    if (spec.bias === 'position') {
+      f.get(bias).set(pb);
+      cursors.push(pb);
+    }
+    forEachInRow(f, length, cursors, counter, (lanes, offset) => {
+      f.get(q);
+      centred(lanes, offset);
+      f.get(inv).op('f32x4.mul');
+      if (spec.scale === 'position') load(lanes, ps, offset).op('f32x4.mul');
+      if (spec.scale === 'row') f.get(rowScale).op('f32x4.mul');
+      if (spec.bias === 'position') load(lanes, pb, offset).op('f32x4.add');
+      if (spec.bias === 'row') f.get(rowBias).op('f32x4.add');
+      if (lanes === 4) f.mem('v128.store', { offset, align: 4 });
+      else f.memLane('v128.store32_lane', 0, { offset });
+    });
+    f.get(row).i32Const(1).op('i32.add').tee(row).get(end).op('i32.lt_u').brIf(nextRow);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+const TILES_PER_THREAD = 4;
+/** Rows of fewer elements than this go in one tile together. */
+const MIN_TILE_ELEMENTS = 2048;
+/** Vector operations per element over the three passes. */
+const COST_PER_ELEMENT = 3;
+
+function runNormalize(
+  runtime: WasmRuntime,
+  spec: NormalizeSpec,
+  rows: number,
+  addresses: readonly number[],
+): void | Promise<void> {
+  const elements = rows * spec.length;
+  if (elements === 0) return;
+  const kernel = runtime
+    .module(specKey(spec), () => {
+      const module = runtime.newModule();
+      buildNormalize(module, spec);
+      return module;
+    })
+    .kernel('normalize');
+  const tiles = Math.max(
+    1,
+    Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
+  );
+  return runtime.parallel(
+    kernel,
+    { dims: [rows], tile: [Math.ceil(rows / tiles)] },
+    addresses,
+    elements * COST_PER_ELEMENT,
+  );
+}
+
+function intAttribute(node: Node, name: string, fallback: number): number {
+  const attribute = node.attributes.get(name);
+  return attribute?.type === 'int' ? attribute.value : fallback;
+}
+
+function floatAttribute(node: Node, name: string, fallback: number): number {
+  const attribute = node.attributes.get(name);
+  return attribute?.type === 'float' ? attribute.value : fallback;
+}
+
+/**
+ * Whether `t` applies per position of rows made of `x`'s axes from `axis` on: broadcast to x, it
+ * varies along those axes only, with all of them (its size is the row's).
+ */
+function perPosition(t: Tensor, x: Tensor, axis: number, length: number): boolean {
+  const offset = x.dims.length - t.dims.length;
+  return (
+    offset >= 0 &&
+    t.size === length &&
+    t.dims.every((d, a) => a + offset >= axis || d === 1) &&
+    t.dims.every((d, a) => d === 1 || d === x.dims[a + offset])
+  );
+}
+
+/** What a row normalization node reads: which inputs are scale and bias, and how rows are formed. */
+interface RowNormalization {
+  readonly centre: boolean;
+  readonly scaleInput?: number;
+  readonly biasInput?: number;
+  /** InstanceNormalization: a row is one channel of one sample; scale and bias apply per channel. */
+  readonly instance?: boolean;
+}
+
+function optionalTensor(
+  args: KernelArgs,
+  node: Node,
+  index: number | undefined,
+): Tensor | undefined | 'absent' {
+  if (index === undefined || (node.inputs[index] ?? '') === '') return 'absent';
+  const value = args.inputs[index];
+  return value instanceof Tensor && value.type === 'float32' ? value : undefined;
+}
+
+function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): PreparedKernel {
+  const operands = new HeapOperands(env, node);
+  const epsilon = floatAttribute(node, 'epsilon', 1e-5);
+  const wantsStatistics = (node.outputs[1] ?? '') !== '' || (node.outputs[2] ?? '') !== '';
+  let reference: PreparedKernel | undefined;
+  const inputCount = node.inputs.length;
+  return {
+    name: `${form.instance ? 'instancenorm' : form.centre ? 'layernorm' : 'rmsnorm'}_f32`,
+    run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
+      const referenceRun = (): KernelOutputs | Promise<KernelOutputs> => {
+        reference ??= env.reference(node);
+        return reference.run(args);
+      };
+      const x = args.inputs[0];
+      const scale = optionalTensor(args, node, form.scaleInput);
+      const bias = optionalTensor(args, node, form.biasInput);
+      if (!(x instanceof Tensor) || x.type !== 'float32' || !scale || !bias) return referenceRun();
+      const rank = x.dims.length;
+      let axis: number;
+      let channels = 1;
+      if (form.instance) {
+        if (rank < 2) return referenceRun();
+        axis = 2;
+        channels = x.dims[1]!;
+      } else {
+        const raw = intAttribute(node, 'axis', -1);
+        axis = raw < 0 ? raw + rank : raw;
+        if (axis < 0 || axis >= rank) return referenceRun();
+      }
+      const rows = x.dims.slice(0, axis).reduce((n, d) => n * d, 1);
+      const length = x.dims.slice(axis).reduce((n, d) => n * d, 1);
+      const affine = (t: Tensor | 'absent'): Affine | undefined => {
+        if (t === 'absent') return 'none';
+        if (form.instance) return t.size === channels && t.dims.length === 1 ? 'row' : undefined;
+        return perPosition(t, x, axis, length) ? 'position' : undefined;
+      };
+      const scaleMode = affine(scale);
+      const biasMode = affine(bias);
+      if (!scaleMode || !biasMode) return referenceRun();
+      const spec: NormalizeSpec = {
+        length,
+        centre: form.centre,
+        epsilon,
+        scale: scaleMode,
+        bias: biasMode,
+        channels,
+        statistics: wantsStatistics,
+      };
+      const y = args.allocateOutput(0, 'float32', x.dims);
+      const outputs: KernelOutputs = [y];
+      const statistics = [0, 0];
+      if (wantsStatistics) {
+        const statDims = x.dims.map((d, a) => (a < axis ? d : 1));
+        for (const k of [1, 2]) {
+          const wanted = (node.outputs[k] ?? '') !== '';
+          const tensor = wanted ? args.allocateOutput(k, 'float32', statDims) : undefined;
+          outputs.push(tensor);
+          statistics[k - 1] = tensor
+            ? operands.output(tensor, inputCount + k)
+            : operands.scratch(inputCount + 3 + k, rows * 4);
+        }
+      }
+      const address = (t: Tensor | 'absent', index: number | undefined): number =>
+        t === 'absent' ? 0 : operands.input(t, index!, index!);
+      const pending = runNormalize(env.runtime, spec, rows, [
+        operands.input(x, 0, 0),
+        address(scale, form.scaleInput),
+        address(bias, form.biasInput),
+        operands.output(y, inputCount),
+        ...statistics,
+      ]);
+      return operands.finish(pending, outputs);
+    },
+  };
+}
+
+function rowKernel(
+  domain: string,
+  op: string,
+  since: number,
+  form: RowNormalization,
+  claims: (node: Node) => true | string = () => true,
+): WasmKernelDef {
+  return {
+    domain,
+    op,
+    since,
+    claims: (node, types) => {
+      const reason = claims(node);
+      return reason === true ? claimsFloat32(node, types) : reason;
+    },
+    prepare: (node, env) => prepareRows(node, env, form),
+  };
+}
+
+/** Statistics outputs in float32 only (the stash type). */
+function float32Stash(node: Node): true | string {
+  const stash = intAttribute(node, 'stash_type', 1);
+  return stash === 1 ? true : `stash_type ${stash} is not float32`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchNormalization
+
+/**
+ * (x - mean)·factor + B per channel, with factor = scale/√(var + ε): the inputs broadcast as
+ * [C, 1, ...] against X = [N, C, ...].
+ */
+const BATCH_NORM_PROGRAM: ElementwiseProgram = {
+  inputs: ['float32', 'float32', 'float32', 'float32'],
+  instructions: [
+    {
+      op: 'Sub',
+      operands: [
+        { kind: 'input', index: 0 },
+        { kind: 'input', index: 1 },
+      ],
+      params: [],
+    },
+    {
+      op: 'Mul',
+      operands: [
+        { kind: 'result', index: 0 },
+        { kind: 'input', index: 2 },
+      ],
+      params: [],
+    },
+    {
+      op: 'Add',
+      operands: [
+        { kind: 'result', index: 1 },
+        { kind: 'input', index: 3 },
+      ],
+      params: [],
+    },
+  ],
+};
+
+/** Inference unless training_mode (opset 14) or, before it, more outputs than Y are asked for. */
+function batchNormInference(node: Node): true | string {
+  if (node.opset < 9 && intAttribute(node, 'spatial', 1) === 0) return 'BatchNormalization with spatial = 0';
+  const training =
+    node.opset >= 14
+      ? intAttribute(node, 'training_mode', 0) !== 0
+      : node.outputs.filter((o) => o !== '').length > 1;
+  return training ? 'BatchNormalization in training mode' : true;
+}
+
+function prepareBatchNorm(node: Node, env: WasmEnv): PreparedKernel {
+  const operands = new HeapOperands(env, node);
+  const epsilon = floatAttribute(node, 'epsilon', 1e-5);
+  let reference: PreparedKernel | undefined;
+  return {
+    name: 'batchnorm_f32',
+    run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
+      const tensors = [0, 1, 2, 3, 4].map((i) => args.inputs[i]);
+      const x = tensors[0];
+      const channels = x instanceof Tensor ? x.dims[1] : undefined;
+      const valid =
+        x instanceof Tensor &&
+        channels !== undefined &&
+        tensors.every(
+          (t, i) => t instanceof Tensor && t.type === 'float32' && (i === 0 || t.size === channels),
+        );
+      if (!valid) {
+        reference ??= env.reference(node);
+        return reference.run(args);
+      }
+      const [, scale, bias, mean, variance] = tensors as Tensor[];
+      const factorAddress = operands.scratch(5, channels * 4);
+      const factor = env.heap.view('float32', factorAddress, channels) as Float32Array;
+      const scales = scale!.data as Float32Array;
+      const variances = variance!.data as Float32Array;
+      for (let c = 0; c < channels; c++) factor[c] = scales[c]! / Math.sqrt(variances[c]! + epsilon);
+      const channelDims = [channels, ...x.dims.slice(2).map(() => 1)];
+      const y = args.allocateOutput(0, 'float32', x.dims);
+      const layout = elementwiseLayout(x.dims, [x.dims, channelDims, channelDims, channelDims]);
+      const pending = runElementwise(
+        env.runtime,
+        planElementwise(env.runtime, BATCH_NORM_PROGRAM, layout),
+        [operands.input(x, 0, 0), operands.input(mean!, 3, 3), factorAddress, operands.input(bias!, 2, 2)],
+        operands.output(y, 6),
+      );
+      return operands.finish(pending, [y]);
+    },
+  };
+}
+
+export const kernels: WasmKernelDef[] = [
+  rowKernel('', 'LayerNormalization', 17, { centre: true, scaleInput: 1, biasInput: 2 }, float32Stash),
+  rowKernel(HEDDLE_DOMAIN, 'LayerNormalization', 1, { centre: true, scaleInput: 1, biasInput: 2 }),
+  rowKernel('', 'RMSNormalization', 23, { centre: false, scaleInput: 1 }, float32Stash),
+  rowKernel(HEDDLE_DOMAIN, 'RMSNormalization', 1, { centre: false, scaleInput: 1 }),
+  rowKernel('', 'InstanceNormalization', 1, { centre: true, scaleInput: 1, biasInput: 2, instance: true }),
+  {
+    op: 'BatchNormalization',
+    since: 1,
+    claims: (node, types) => {
+      const reason = batchNormInference(node);
+      return reason === true ? claimsFloat32(node, types, [0, 1, 2, 3, 4]) : reason;
+    },
+    prepare: prepareBatchNorm,
+  },
+];

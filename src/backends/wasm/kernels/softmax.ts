@@ -1,0 +1,358 @@
+/**
+ * Softmax and LogSoftmax on float32 as generated loops. The input is seen as [outer, lane, inner]
+ * (before opset 13 coerced to 2-D at `axis`, so inner is 1; from 13 the lane is the one axis);
+ * each lane is normalized in three passes over it: its maximum, the sum of e^(x - max) (stored by
+ * Softmax on the way), then the scaling (or, for LogSoftmax, x - max - log(sum)).
+ *
+ * Two kernels, by where the lane lies in memory:
+ * - `rows` (inner 1, a lane is contiguous): four elements of the lane per vector, lanes (rows)
+ *   spread over the threads; what does not fill a vector is taken one element at a time.
+ * - `columns` (inner > 1): a vector holds four neighbouring lanes, read with the lane's stride.
+ * Lane length and strides are baked into the module. A NaN anywhere in a lane makes the lane NaN,
+ * as the reference kernel does (its exponential enters the sum).
+ */
+
+import { Tensor } from '../../../core/tensor.js';
+import type { Node } from '../../../ir/graph.js';
+import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { foldAccumulators, forEachInRow, HeapOperands, ROW_ACCUMULATORS } from '../codegen/elementwise.js';
+import { emitExp, emitLog, splat } from '../codegen/math.js';
+import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import type { WasmRuntime } from '../runtime.js';
+
+type Variant = 'softmax' | 'logsoftmax';
+
+/** The input as [outer, lane, inner], or undefined when `axis` is out of range (the reference kernel says so). */
+function laneLayout(
+  dims: readonly number[],
+  axisAttribute: number | undefined,
+  opset: number,
+): { outer: number; lane: number; inner: number } | undefined {
+  const rank = dims.length;
+  const product = (from: number, to: number): number => dims.slice(from, to).reduce((n, d) => n * d, 1);
+  if (opset < 13) {
+    const raw = axisAttribute ?? 1;
+    const axis = raw < 0 ? raw + rank : raw;
+    if (axis < 0 || axis > rank) return undefined;
+    return { outer: product(0, axis), lane: product(axis, rank), inner: 1 };
+  }
+  const raw = axisAttribute ?? -1;
+  const axis = raw < 0 ? raw + rank : raw;
+  if (axis < 0 || axis >= rank) return undefined;
+  return { outer: product(0, axis), lane: dims[axis]!, inner: product(axis + 1, rank) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code generation
+
+/** A counted loop `for (i = 0; i < count; i++)` with `i` in `counter`, emitted only when count > 0. */
+function repeat(f: FunctionBuilder, counter: Local, count: number, body: () => void): void {
+  if (count <= 0) return;
+  f.i32Const(0).set(counter);
+  f.loop(null, (next) => {
+    body();
+    f.get(counter).i32Const(1).op('i32.add').tee(counter).i32Const(count).op('i32.lt_u').brIf(next);
+  });
+}
+
+/**
+ * The `rows` kernel: rows in [begin, end) of `lane` contiguous floats, visited by `forEachInRow`
+ * (elements past the last vector alone, splat, counted in lane 0 only).
+ */
+function buildRows(module: ModuleBuilder, variant: Variant, lane: number): void {
+  const f = module.function('rows', {
+    params: [
+      ['thread', 'i32'],
+      ['begin', 'i32'],
+      ['end', 'i32'],
+      ['input', 'i32'],
+      ['output', 'i32'],
+    ],
+    export: true,
+  });
+  const [, begin, end, input, output] = f.params as Local[];
+  const row = f.local('i32', 'row');
+  const rowStart = f.local('i32', 'rowStart');
+  const p = f.local('i32', 'p');
+  const q = f.local('i32', 'q');
+  const counter = f.local('i32', 'i');
+  const accumulators = Array.from({ length: ROW_ACCUMULATORS }, (_, k) => f.local('v128', `acc${k}`));
+  const max = f.local('v128', 'max');
+  const scale = f.local('v128', 'scale');
+  const value = f.local('v128', 'value');
+  const load = (lanes: 4 | 1, base: Local, offset: number): FunctionBuilder =>
+    f.get(base).mem(lanes === 4 ? 'v128.load' : 'v128.load32_splat', { offset, align: 4 });
+  const store = (lanes: 4 | 1, offset: number): void => {
+    if (lanes === 4) f.mem('v128.store', { offset, align: 4 });
+    else f.memLane('v128.store32_lane', 0, { offset });
+  };
+  /** Points p and q at the row's starts. */
+  const startRow = (): void => {
+    f.get(rowStart).get(input).op('i32.add').set(p);
+    f.get(rowStart).get(output).op('i32.add').set(q);
+  };
+  f.get(begin).set(row);
+  f.loop(null, (nextRow) => {
+    f.get(row)
+      .i32Const(lane * 4)
+      .op('i32.mul')
+      .set(rowStart);
+    // The maximum; a single element splat in every lane changes no maximum.
+    for (const accumulator of accumulators) splat(f, -Infinity).set(accumulator);
+    startRow();
+    forEachInRow(f, lane, [p], counter, (lanes, offset, slot) => {
+      f.get(accumulators[slot]!);
+      load(lanes, p, offset).op('f32x4.pmax').set(accumulators[slot]!);
+    });
+    foldAccumulators(f, accumulators, 'f32x4.pmax');
+    f.get(accumulators[0]!).set(max);
+    // e^(x - max), stored by Softmax, summed.
+    for (const accumulator of accumulators) splat(f, 0).set(accumulator);
+    startRow();
+    forEachInRow(f, lane, [p, q], counter, (lanes, offset, slot) => {
+      load(lanes, p, offset).get(max).op('f32x4.sub');
+      emitExp(f);
+      f.set(value);
+      if (variant === 'softmax') {
+        f.get(q).get(value);
+        store(lanes, offset);
+      }
+      f.get(accumulators[slot]!).get(value);
+      if (lanes === 1) f.v128Const('i32x4', [-1, 0, 0, 0]).op('v128.and');
+      f.op('f32x4.add').set(accumulators[slot]!);
+    });
+    foldAccumulators(f, accumulators, 'f32x4.add');
+    startRow();
+    if (variant === 'softmax') {
+      splat(f, 1).get(accumulators[0]!).op('f32x4.div').set(scale);
+      forEachInRow(f, lane, [q], counter, (lanes, offset) => {
+        f.get(q);
+        load(lanes, q, offset).get(scale).op('f32x4.mul');
+        store(lanes, offset);
+      });
+    } else {
+      // x - max - log(sum), in that order as the reference computes it.
+      f.get(accumulators[0]!);
+      emitLog(f);
+      f.set(scale);
+      forEachInRow(f, lane, [p, q], counter, (lanes, offset) => {
+        f.get(q);
+        load(lanes, p, offset).get(max).op('f32x4.sub').get(scale).op('f32x4.sub');
+        store(lanes, offset);
+      });
+    }
+    f.get(row).i32Const(1).op('i32.add').tee(row).get(end).op('i32.lt_u').brIf(nextRow);
+  });
+}
+
+/**
+ * The `columns` kernel: for each outer index in [outerBegin, outerEnd), the lanes (columns) in
+ * [columnBegin, columnEnd) four at a time, each vector's elements `inner` floats apart; the
+ * columns left over go one at a time (a splat, its lane 0 stored).
+ */
+function buildColumns(module: ModuleBuilder, variant: Variant, lane: number, inner: number): void {
+  const f = module.function('columns', {
+    params: [
+      ['thread', 'i32'],
+      ['outerBegin', 'i32'],
+      ['outerEnd', 'i32'],
+      ['columnBegin', 'i32'],
+      ['columnEnd', 'i32'],
+      ['input', 'i32'],
+      ['output', 'i32'],
+    ],
+    export: true,
+  });
+  const [, outerBegin, outerEnd, columnBegin, columnEnd, input, output] = f.params as Local[];
+  const outer = f.local('i32', 'outer');
+  const column = f.local('i32', 'column');
+  const vectorEnd = f.local('i32', 'vectorEnd');
+  const p = f.local('i32', 'p');
+  const q = f.local('i32', 'q');
+  const d = f.local('i32', 'd');
+  const max = f.local('v128', 'max');
+  const sum = f.local('v128', 'sum');
+  const scale = f.local('v128', 'scale');
+  const value = f.local('v128', 'value');
+  const stride = inner * 4;
+  const load = (lanes: 4 | 1, base: Local): void => {
+    f.get(base).get(d).i32Const(stride).op('i32.mul').op('i32.add');
+    f.mem(lanes === 4 ? 'v128.load' : 'v128.load32_splat', { align: 4 });
+  };
+  const store = (lanes: 4 | 1, value: () => void): void => {
+    f.get(q).get(d).i32Const(stride).op('i32.mul').op('i32.add');
+    value();
+    if (lanes === 4) f.mem('v128.store', { align: 4 });
+    else f.memLane('v128.store32_lane', 0);
+  };
+  const group = (lanes: 4 | 1): void => {
+    // p and q: the group's first element, of the input and of the output.
+    f.get(outer)
+      .i32Const(lane * inner)
+      .op('i32.mul')
+      .get(column)
+      .op('i32.add')
+      .i32Const(4)
+      .op('i32.mul')
+      .tee(p);
+    f.get(output).op('i32.add').set(q);
+    f.get(p).get(input).op('i32.add').set(p);
+    splat(f, -Infinity).set(max);
+    repeat(f, d, lane, () => {
+      f.get(max);
+      load(lanes, p);
+      f.op('f32x4.pmax').set(max);
+    });
+    splat(f, 0).set(sum);
+    repeat(f, d, lane, () => {
+      load(lanes, p);
+      f.get(max).op('f32x4.sub');
+      emitExp(f);
+      f.set(value);
+      if (variant === 'softmax') store(lanes, () => f.get(value));
+      f.get(sum).get(value).op('f32x4.add').set(sum);
+    });
+    if (variant === 'softmax') {
+      splat(f, 1).get(sum).op('f32x4.div').set(scale);
+      repeat(f, d, lane, () =>
+        store(lanes, () => {
+          load(lanes, q);
+          f.get(scale).op('f32x4.mul');
+        }),
+      );
+    } else {
+      f.get(sum);
+      emitLog(f);
+      f.set(scale);
+      repeat(f, d, lane, () =>
+        store(lanes, () => {
+          load(lanes, p);
+          f.get(max).op('f32x4.sub').get(scale).op('f32x4.sub');
+        }),
+      );
+    }
+    f.get(column).i32Const(lanes).op('i32.add').set(column);
+  };
+  f.get(columnEnd)
+    .get(columnBegin)
+    .op('i32.sub')
+    .i32Const(-4)
+    .op('i32.and')
+    .get(columnBegin)
+    .op('i32.add')
+    .set(vectorEnd);
+  f.get(outerBegin).set(outer);
+  f.loop(null, (nextOuter) => {
+    f.get(columnBegin).set(column);
+    f.block(null, (done) => {
+      f.get(column).get(vectorEnd).op('i32.ge_u').brIf(done);
+      f.loop(null, (next) => {
+        group(4);
+        f.get(column).get(vectorEnd).op('i32.lt_u').brIf(next);
+      });
+    });
+    f.block(null, (done) => {
+      f.get(column).get(columnEnd).op('i32.ge_u').brIf(done);
+      f.loop(null, (next) => {
+        group(1);
+        f.get(column).get(columnEnd).op('i32.lt_u').brIf(next);
+      });
+    });
+    f.get(outer).i32Const(1).op('i32.add').tee(outer).get(outerEnd).op('i32.lt_u').brIf(nextOuter);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+/** Elements per tile at least, so that a tile's call is noise next to its work. */
+const MIN_TILE_ELEMENTS = 2048;
+const TILES_PER_THREAD = 4;
+/** Vector operations per element: the exponential and the three passes' loads and stores. */
+const COST_PER_ELEMENT = 6;
+
+function run(
+  runtime: WasmRuntime,
+  variant: Variant,
+  layout: { outer: number; lane: number; inner: number },
+  input: number,
+  output: number,
+): void | Promise<void> {
+  const { outer, lane, inner } = layout;
+  const elements = outer * lane * inner;
+  if (elements === 0) return;
+  const work = elements * COST_PER_ELEMENT;
+  const tiles = Math.max(
+    1,
+    Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
+  );
+  if (inner === 1) {
+    const kernel = runtime
+      .module(`${variant}_f32_rows_${lane}`, () => {
+        const module = runtime.newModule();
+        buildRows(module, variant, lane);
+        return module;
+      })
+      .kernel('rows');
+    return runtime.parallel(
+      kernel,
+      { dims: [outer], tile: [Math.ceil(outer / tiles)] },
+      [input, output],
+      work,
+    );
+  }
+  const kernel = runtime
+    .module(`${variant}_f32_columns_${lane}x${inner}`, () => {
+      const module = runtime.newModule();
+      buildColumns(module, variant, lane, inner);
+      return module;
+    })
+    .kernel('columns');
+  const outerTile = outer >= tiles ? Math.ceil(outer / tiles) : 1;
+  const columnTile =
+    outer >= tiles ? inner : Math.min(inner, Math.ceil(inner / Math.ceil(tiles / outer) / 4) * 4);
+  return runtime.parallel(
+    kernel,
+    { dims: [outer, inner], tile: [outerTile, columnTile] },
+    [input, output],
+    work,
+  );
+}
+
+function axisAttribute(node: Node): number | undefined {
+  const attribute = node.attributes.get('axis');
+  return attribute?.type === 'int' ? attribute.value : undefined;
+}
+
+function prepare(node: Node, env: WasmEnv, variant: Variant): PreparedKernel {
+  const operands = new HeapOperands(env, node);
+  let reference: PreparedKernel | undefined;
+  return {
+    name: `${variant}_f32`,
+    run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
+      const x = args.inputs[0];
+      const layout = x instanceof Tensor ? laneLayout(x.dims, axisAttribute(node), node.opset) : undefined;
+      // Other types, and axes out of range (which the reference kernel reports), go to reference.
+      if (!(x instanceof Tensor) || x.type !== 'float32' || !layout) {
+        reference ??= env.reference(node);
+        return reference.run(args);
+      }
+      const output = args.allocateOutput(0, 'float32', x.dims);
+      const pending = run(env.runtime, variant, layout, operands.input(x, 0, 0), operands.output(output, 1));
+      return operands.finish(pending, [output]);
+    },
+  };
+}
+
+function softmaxKernel(op: 'Softmax' | 'LogSoftmax'): WasmKernelDef {
+  const variant: Variant = op === 'Softmax' ? 'softmax' : 'logsoftmax';
+  return {
+    op,
+    since: 1,
+    claims: (node, types) => claimsFloat32(node, types),
+    prepare: (node, env) => prepare(node, env, variant),
+  };
+}
+
+export const kernels: WasmKernelDef[] = [softmaxKernel('Softmax'), softmaxKernel('LogSoftmax')];

@@ -1,0 +1,210 @@
+/**
+ * What every `wasm` backend of one configuration shares in a process: the heap (one memory), the
+ * worker pool on it, and the compiled kernel modules. Sessions come and go (a test suite or the
+ * conformance runner creates thousands); workers and compiled modules are made once per thread
+ * count and feature set, and the pool's workers do not keep the process alive.
+ *
+ * A kernel module is compiled and instantiated on the calling thread when first asked for (so
+ * kernels can be prepared synchronously), and loaded into the pool the first time a kernel of it
+ * runs on more than one thread.
+ *
+ * `parallel` is how a kernel runs a tiled loop: on the calling thread alone when the work is too
+ * small to be worth waking the workers (or there are none), otherwise on the pool. Pool jobs run one
+ * at a time; concurrent runs of sessions take turns.
+ */
+
+import * as v8 from 'node:v8';
+import type { WasmFeatures } from '../../probe/features.js';
+import { ModuleBuilder, webAssembly } from './assembler/index.js';
+import { WasmHeap } from './heap.js';
+import { WorkerPool, type PoolKernel, type PoolModule, type TiledRange } from './pool/index.js';
+
+/** Below this much work (multiply-adds or bytes touched) a loop runs on the calling thread alone. */
+const INLINE_WORK = 1 << 15;
+
+type TileFunction = (...args: number[]) => unknown;
+
+/** A compiled kernel module: its exports on the calling thread, and its place in the pool once loaded. */
+export class KernelModule {
+  private pooled?: Promise<PoolModule>;
+  private readonly kernels = new Map<string, ModuleKernel>();
+
+  constructor(
+    readonly key: string,
+    readonly bytes: Uint8Array,
+    readonly exports: Readonly<Record<string, TileFunction>>,
+  ) {}
+
+  /** A kernel of this module, as `WasmRuntime.parallel` takes it (the same object for the same name). */
+  kernel(name: string): ModuleKernel {
+    let kernel = this.kernels.get(name);
+    if (!kernel) {
+      const local = this.exports[name];
+      if (local === undefined) throw new Error(`kernel module '${this.key}' exports no function '${name}'`);
+      kernel = { module: this, name, local };
+      this.kernels.set(name, kernel);
+    }
+    return kernel;
+  }
+
+  /** @internal The module on the pool, loaded the first time it is needed there. */
+  inPool(pool: WorkerPool): Promise<PoolModule> {
+    this.pooled ??= pool.load(this.bytes);
+    return this.pooled;
+  }
+}
+
+export interface ModuleKernel {
+  readonly module: KernelModule;
+  readonly name: string;
+  /** The export on the calling thread. */
+  readonly local: TileFunction;
+}
+
+export class WasmRuntime {
+  private static readonly shared = new Map<string, WasmRuntime>();
+  private readonly modules = new Map<string, KernelModule>();
+  private readonly poolKernels = new Map<ModuleKernel, PoolKernel>();
+  private pool?: Promise<WorkerPool>;
+  /** The pool job in flight (or resolved): the next one starts after it. */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly heap: WasmHeap,
+    readonly threads: number,
+    readonly features: WasmFeatures,
+  ) {}
+
+  /** The process's runtime for this thread count and feature set, made on first use. */
+  static for(threads: number, features: WasmFeatures): WasmRuntime {
+    compileOptimizedFromTheStart();
+    const usable = features.threads ? threads : 1;
+    const key = `${usable}:${features.simd128}:${features.relaxedSimd}:${features.threads}`;
+    let runtime = WasmRuntime.shared.get(key);
+    if (!runtime) {
+      runtime = new WasmRuntime(new WasmHeap({ shared: features.threads }), usable, features);
+      WasmRuntime.shared.set(key, runtime);
+    }
+    return runtime;
+  }
+
+  /** The module built by `build`, compiled once per runtime and key. */
+  module(key: string, build: () => ModuleBuilder): KernelModule {
+    let module = this.modules.get(key);
+    if (!module) {
+      const builder = build();
+      const bytes = builder.encode();
+      const instance = new webAssembly.Instance(new webAssembly.Module(bytes), {
+        env: { memory: this.heap.memory },
+      });
+      module = new KernelModule(key, bytes, instance.exports as Record<string, TileFunction>);
+      this.modules.set(key, module);
+    }
+    return module;
+  }
+
+  /** A module builder importing this runtime's memory, as every kernel module must. */
+  newModule(): ModuleBuilder {
+    return new ModuleBuilder().importMemory('env', 'memory', {
+      initial: 1,
+      maximum: 65536,
+      shared: this.heap.shared,
+    });
+  }
+
+  /** Starts the worker pool now rather than on the first parallel loop (session creation does). */
+  async ready(): Promise<void> {
+    if (this.threads > 1) await this.startPool();
+  }
+
+  /**
+   * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range`. `work` (about the
+   * multiply-adds or bytes of the whole loop) decides whether waking the workers pays; the result
+   * is a promise only when the loop went to the pool.
+   */
+  parallel(
+    kernel: ModuleKernel,
+    range: TiledRange,
+    args: readonly number[],
+    work: number,
+  ): void | Promise<void> {
+    const tiles = countTiles(range);
+    if (tiles === 0) return;
+    if (this.threads === 1 || work < INLINE_WORK || tiles === 1) {
+      forEachTile(range, kernel.local, args);
+      return;
+    }
+    const job = this.turn.then(() => this.runOnPool(kernel, range, args));
+    this.turn = job.catch(() => undefined);
+    return job;
+  }
+
+  /**
+   * Marks a model's run as started (`true`) or ended: while one is, the pool's workers stay awake
+   * between its loops instead of parking in the gaps of host work.
+   */
+  holdPool(on: boolean): void {
+    if (this.threads === 1) return;
+    // A pool that fails to start fails the run's first loop, which says why.
+    this.startPool().then(
+      (pool) => pool.hold(on),
+      () => undefined,
+    );
+  }
+
+  private async runOnPool(kernel: ModuleKernel, range: TiledRange, args: readonly number[]): Promise<void> {
+    const pool = await this.startPool();
+    let pooled = this.poolKernels.get(kernel);
+    if (!pooled) {
+      pooled = (await kernel.module.inPool(pool)).kernel(kernel.name);
+      this.poolKernels.set(kernel, pooled);
+    }
+    await pool.parallelFor(range, pooled, args);
+  }
+
+  private startPool(): Promise<WorkerPool> {
+    this.pool ??= WorkerPool.start({ memory: this.heap.memory, threads: this.threads, unref: true });
+    return this.pool;
+  }
+}
+
+let optimizedFromTheStart = false;
+
+/**
+ * V8 compiles WebAssembly with its baseline compiler first and optimizes hot functions later in
+ * background threads: kernels would run several times slower for their first few hundred calls,
+ * per-shape tuning would measure baseline code, and an idle session would still spend CPU on
+ * optimizing. Kernel modules are small, so they are compiled optimized from the start.
+ */
+function compileOptimizedFromTheStart(): void {
+  if (optimizedFromTheStart) return;
+  v8.setFlagsFromString('--no-liftoff');
+  optimizedFromTheStart = true;
+}
+
+function countTiles(range: TiledRange): number {
+  return range.dims.reduce((count, size, d) => count * Math.ceil(size / range.tile[d]!), 1);
+}
+
+/** Calls `kernel` on every tile of `range` in row-major order, as thread 0. */
+function forEachTile(range: TiledRange, kernel: TileFunction, args: readonly number[]): void {
+  const { dims, tile } = range;
+  if (dims.some((size) => size === 0)) return;
+  const rank = dims.length;
+  const argv = [0, ...new Array<number>(2 * rank).fill(0), ...args];
+  const begins = new Array<number>(rank).fill(0);
+  for (;;) {
+    for (let d = 0; d < rank; d++) {
+      argv[1 + 2 * d] = begins[d]!;
+      argv[2 + 2 * d] = Math.min(begins[d]! + tile[d]!, dims[d]!);
+    }
+    Reflect.apply(kernel, undefined, argv);
+    let d = rank - 1;
+    for (; d >= 0; d--) {
+      begins[d]! += tile[d]!;
+      if (begins[d]! < dims[d]!) break;
+      begins[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}

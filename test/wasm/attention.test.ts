@@ -1,0 +1,244 @@
+/**
+ * The wasm backend's fused attention (com.heddle::Attention) against the reference backend: query
+ * and key counts around the kernel's blocks (1, 7, 64, 130), depths and value widths off the
+ * register tile, K in both layouts, batch and head axes that broadcast, masks per key, per query
+ * row, causal and of -Infinity, 1 and 2 threads and a host without threads, operands in the wasm
+ * heap and outside it.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Tensor } from '../../src/core/tensor.js';
+import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../src/ir/graph.js';
+import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
+import { ReferenceBackend } from '../../src/backends/reference/backend.js';
+import { WasmBackend } from '../../src/backends/wasm/backend.js';
+
+/** A deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomTensor(rng: () => number, dims: readonly number[], spread = 2): Tensor {
+  const size = dims.reduce((n, d) => n * d, 1);
+  return new Tensor(
+    'float32',
+    Float32Array.from({ length: size }, () => (rng() - 0.5) * spread),
+    dims,
+  );
+}
+
+type MaskMaker = (rng: () => number, queries: number, keys: number) => Tensor | undefined;
+
+/** Padding masks as BERT builds them: 0 for kept keys, a large negative number for padded ones. */
+const paddingMask =
+  (batch: number, masked: number): MaskMaker =>
+  (rng, _queries, keys) => {
+    const data = new Float32Array(batch * keys);
+    for (let b = 0; b < batch; b++) {
+      const kept = Math.max(1, keys - Math.floor(rng() * Math.min(keys, 9)));
+      for (let k = kept; k < keys; k++) data[b * keys + k] = masked;
+    }
+    return new Tensor('float32', data, [batch, 1, 1, keys]);
+  };
+
+/** -Infinity above the diagonal, as a decoder's causal mask. */
+const causalMask: MaskMaker = (_rng, queries, keys) => {
+  const data = new Float32Array(queries * keys);
+  for (let q = 0; q < queries; q++) for (let k = q + 1; k < keys; k++) data[q * keys + k] = -Infinity;
+  return new Tensor('float32', data, [queries, keys]);
+};
+
+interface AttentionCase {
+  q: number[];
+  k: number[];
+  v: number[];
+  transposeK: boolean;
+  mask?: MaskMaker;
+  scale: number;
+}
+
+function caseOf(
+  batch: number[],
+  queries: number,
+  keys: number,
+  depth: number,
+  width: number,
+  options: { transposeK?: boolean; mask?: MaskMaker; kBatch?: number[]; vBatch?: number[] } = {},
+): AttentionCase {
+  const transposeK = options.transposeK ?? true;
+  const kBatch = options.kBatch ?? batch;
+  return {
+    q: [...batch, queries, depth],
+    k: transposeK ? [...kBatch, keys, depth] : [...kBatch, depth, keys],
+    v: [...(options.vBatch ?? batch), keys, width],
+    transposeK,
+    mask: options.mask,
+    scale: 1 / Math.sqrt(depth),
+  };
+}
+
+function nodeOf(c: AttentionCase, withMask: boolean): Node {
+  return {
+    name: 'attention_case',
+    opType: 'Attention',
+    domain: HEDDLE_DOMAIN,
+    opset: 1,
+    inputs: withMask ? ['q', 'k', 'v', 'mask'] : ['q', 'k', 'v'],
+    outputs: ['out'],
+    attributes: new Map([
+      ['scale', { name: 'scale', type: 'float', value: c.scale }],
+      ['transpose_k', { name: 'transpose_k', type: 'int', value: c.transposeK ? 1 : 0 }],
+    ]),
+  };
+}
+
+/**
+ * Thread counts to run with; 0 stands for a host without threads, whose memory is not shared.
+ * Growing such a memory detaches every view of it made before, so there the operands stay outside.
+ */
+const THREADS = [1, 2, 0];
+const PLACEMENTS = (threads: number) => (threads === 0 ? [false] : [true, false]);
+
+const backends = new Map<number, WasmBackend>();
+
+function wasmBackend(threads: number): WasmBackend {
+  let backend = backends.get(threads);
+  if (!backend) {
+    const options = threads === 0 ? { threads: 1, disable: ['threads' as const] } : { threads };
+    backends.set(threads, (backend = new WasmBackend(options)));
+  }
+  return backend;
+}
+
+function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
+  const { heap } = backend.runtime;
+  const address = heap.copyIn(tensor.data as Float32Array);
+  return new Tensor('float32', heap.view('float32', address, tensor.size), tensor.dims);
+}
+
+function argsOf(inputs: readonly Tensor[], allocate: KernelArgs['allocateOutput']): KernelArgs {
+  return {
+    inputs,
+    allocateOutput: allocate,
+    runSubgraph: () => {
+      throw new Error('no subgraphs here');
+    },
+    site: {},
+  };
+}
+
+const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
+  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
+
+function typesOf(node: Node, inputs: readonly Tensor[]): Map<string, ValueType> {
+  return new Map(
+    inputs.map((t, i) => [node.inputs[i]!, { kind: 'tensor', elemType: 'float32', shape: [...t.dims] }]),
+  );
+}
+
+async function runWasm(node: Node, inputs: Tensor[], threads: number, heap: boolean): Promise<Tensor> {
+  const backend = wasmBackend(threads);
+  const types = typesOf(node, inputs);
+  assert.equal(backend.supports(node, types), true);
+  const kernel = backend.prepare(node, new Map(), types);
+  const placed = heap ? inputs.map((t) => inHeap(backend, t)) : inputs;
+  const allocate: KernelArgs['allocateOutput'] = heap
+    ? (_index, type, dims) => {
+        const size = dims.reduce((n, d) => n * d, 1);
+        const address = backend.runtime.heap.allocate(size * 4);
+        return new Tensor(type, backend.runtime.heap.view(type, address, size), dims);
+      }
+    : ownMemory;
+  const [out] = (await kernel.run(argsOf(placed, allocate))) as KernelOutputs;
+  return out as Tensor;
+}
+
+async function check(c: AttentionCase, seed: number): Promise<void> {
+  const rng = random(seed);
+  const inputs = [randomTensor(rng, c.q), randomTensor(rng, c.k), randomTensor(rng, c.v)];
+  const [queries, keys] = [c.q[c.q.length - 2]!, c.v[c.v.length - 2]!];
+  const mask = c.mask?.(rng, queries, keys);
+  if (mask) inputs.push(mask);
+  const node = nodeOf(c, mask !== undefined);
+  const [expected] = (await new ReferenceBackend().prepare(node).run(argsOf(inputs, ownMemory))) as Tensor[];
+  for (const threads of THREADS) {
+    for (const heap of PLACEMENTS(threads)) {
+      const actual = await runWasm(node, inputs, threads, heap);
+      const what = `Q [${c.q}] K [${c.k}] V [${c.v}] mask [${mask?.dims ?? '-'}], ${threads} threads, heap ${heap}`;
+      assert.deepEqual(actual.dims, expected!.dims, what);
+      const a = actual.data as Float32Array;
+      const e = expected!.data as Float32Array;
+      for (let i = 0; i < e.length; i++) {
+        if (!(Math.abs(a[i]! - e[i]!) <= 2e-5 * (1 + Math.abs(e[i]!)))) {
+          assert.fail(`${what}: element ${i} is ${a[i]}, expected ${e[i]}`);
+        }
+      }
+    }
+  }
+}
+
+test('attention matches the reference on query and key counts around the blocks', async () => {
+  let seed = 1;
+  for (const queries of [1, 7, 64, 130]) {
+    for (const keys of [1, 7, 64, 130]) {
+      await check(caseOf([2, 3], queries, keys, 16, 16), seed++);
+    }
+  }
+});
+
+test('attention matches the reference on depths and value widths off the register tile', async () => {
+  let seed = 100;
+  for (const [depth, width] of [
+    [1, 1],
+    [3, 5],
+    [5, 13],
+    [13, 3],
+    [64, 64],
+    [72, 7],
+  ] as const) {
+    await check(caseOf([2], 9, 11, depth, width), seed++);
+    await check(caseOf([2], 9, 11, depth, width, { transposeK: false }), seed++);
+  }
+});
+
+test('attention matches the reference with broadcast batch and head axes', async () => {
+  await check(caseOf([2, 4], 7, 9, 8, 8, { kBatch: [1, 4], vBatch: [4] }), 200);
+  await check(caseOf([4], 7, 9, 8, 8, { kBatch: [2, 1], vBatch: [] }), 201);
+  await check(caseOf([], 5, 6, 8, 8, { kBatch: [3] }), 202);
+});
+
+test('attention matches the reference with masks', async () => {
+  await check(caseOf([2, 4], 128, 128, 64, 64, { mask: paddingMask(2, -10000) }), 300);
+  await check(caseOf([2, 4], 13, 13, 8, 8, { mask: paddingMask(2, -Infinity) }), 301);
+  await check(caseOf([1, 4], 64, 64, 64, 64, { mask: causalMask }), 302);
+  await check(caseOf([3], 7, 130, 8, 8, { mask: causalMask, transposeK: false }), 303);
+  const perRow: MaskMaker = (rng, queries) => randomTensor(rng, [2, 1, queries, 1]);
+  await check(caseOf([2, 3], 7, 9, 8, 8, { mask: perRow }), 304);
+  const scalar: MaskMaker = () => new Tensor('float32', Float32Array.of(0.5), []);
+  await check(caseOf([2], 7, 9, 8, 8, { mask: scalar }), 305);
+  const wide: MaskMaker = (rng, queries, keys) => randomTensor(rng, [3, 2, 1, queries, keys], 8);
+  await check(caseOf([2, 1], 7, 9, 8, 8, { mask: wide }), 306);
+});
+
+test('a fully masked row is NaN, as the reference computes it', async () => {
+  const allMasked: MaskMaker = (_rng, queries, keys) =>
+    new Tensor('float32', new Float32Array(queries * keys).fill(-Infinity), [queries, keys]);
+  const c = caseOf([1], 3, 5, 4, 4, { mask: allMasked });
+  const rng = random(400);
+  const inputs = [
+    randomTensor(rng, c.q),
+    randomTensor(rng, c.k),
+    randomTensor(rng, c.v),
+    allMasked(rng, 3, 5)!,
+  ];
+  const out = await runWasm(nodeOf(c, true), inputs, 1, true);
+  assert.ok([...(out.data as Float32Array)].every(Number.isNaN));
+});
