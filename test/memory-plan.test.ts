@@ -161,3 +161,46 @@ test('the optimized graph saved as ONNX runs and gives the same outputs', { skip
     x.forEach((v, i) => assert.ok(Math.abs(v - y[i]!) <= 1e-4 * scale, `${name}[${i}]: ${v} vs ${y[i]}`));
   }
 });
+
+test('the parts of a Concat along contiguous runs are placed in the output, and the Concat copies nothing', async () => {
+  const { buildModel } = await import('./support/build-model.js');
+  // x → Relu → a, x → Sigmoid → b, Concat(a, b) on channels of a batch of one, then Neg (so the
+  // concatenation is an intermediate value, placed in the arena).
+  const model = buildModel({
+    nodes: [
+      { op: 'Relu', inputs: ['x'], outputs: ['a'] },
+      { op: 'Sigmoid', inputs: ['x'], outputs: ['b'] },
+      { op: 'Concat', inputs: ['a', 'b'], outputs: ['c'], attributes: { axis: 1 } },
+      { op: 'Neg', inputs: ['c'], outputs: ['y'] },
+    ],
+    inputs: [{ name: 'x', type: 'float32', dims: [1, 3, 5, 7] }],
+    outputs: [{ name: 'y', type: 'float32' }],
+  });
+  const x = new Tensor(
+    'float32',
+    Float32Array.from({ length: 105 }, (_, i) => Math.sin(i) * 4),
+    [1, 3, 5, 7],
+  );
+  const expected = await (
+    await InferenceSession.create(model, { executionProviders: ['reference'] })
+  ).run({ x });
+  for (const executionProviders of [['reference'], ['wasm', 'reference']]) {
+    const session = await InferenceSession.create(model, {
+      executionProviders,
+      graphOptimizationLevel: 'disabled',
+    });
+    const { plan, memory } = session.planFor(new Map([['x', [1, 3, 5, 7]]]));
+    const place = (name: string) => memory!.placements.get(plan.slots.findIndex((s) => s.name === name))!;
+    assert.equal(place('a').offset, place('c').offset, `${executionProviders}: a opens c`);
+    assert.equal(place('b').offset, place('c').offset + 105 * 4, `${executionProviders}: b follows a in c`);
+    for (let run = 0; run < 2; run++) {
+      const actual = (await session.run({ x })).y as Tensor;
+      const worst = (actual.data as Float32Array).reduce(
+        (max, v, i) => Math.max(max, Math.abs(v - ((expected.y as Tensor).data as Float32Array)[i]!)),
+        0,
+      );
+      // The wasm backend's sigmoid is within a few ulp of the reference's.
+      assert.ok(worst < 1e-6, `${executionProviders}, run ${run}: differs by ${worst}`);
+    }
+  }
+});

@@ -19,7 +19,7 @@ import {
   type WasmMemory,
 } from '../src/backends/wasm/assembler/index.js';
 import { PoolError, WorkerPool, type PoolModule } from '../src/backends/wasm/pool/index.js';
-import { describeMachine } from '../src/probe/machine.js';
+import { describeMachine } from '../src/host/machine.js';
 
 const PAGES = 64;
 /** Byte addresses of three i32 arrays in the shared memory: hits per element, values, owner thread. */

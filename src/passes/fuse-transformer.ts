@@ -730,21 +730,88 @@ function matchKey(editor: GraphEditor, operand: string, matmul: Node): KeyOperan
   };
 }
 
-/** The scores side and the mask of the Add before the Softmax: the side that leads to a MatMul holds the scores. */
-function splitMask(editor: GraphEditor, softmax: Node): { scores: string; mask?: string; add?: Node } {
+/**
+ * How the scores are masked before the Softmax: an Add of a float mask, or a Where that keeps the
+ * scores where a bool mask says and puts a constant elsewhere (PyTorch's `masked_fill`).
+ */
+interface Masking {
+  /** The node that applies the mask; none when the scores go to the Softmax as they are. */
+  node?: Node;
+  scores: string;
+  mask?: string;
+  /** A Where's constant and whether its condition marks the scores kept (rather than filled). */
+  select?: { fill: number; keepWhereTrue: boolean };
+}
+
+/**
+ * The scores side and the mask of the Add or Where before the Softmax: the side that leads to a
+ * MatMul holds the scores.
+ */
+function splitMask(editor: GraphEditor, softmax: Node): Masking {
   const input = softmax.inputs[0]!;
-  const add = editor.producer(input);
-  if (!isOp(add, 'Add') || add.opset < 7) return { scores: input };
-  for (const [s, m] of [
-    [0, 1],
-    [1, 0],
-  ] as const) {
-    const scores = add.inputs[s]!;
-    if (isOp(editor.producer(peelScale(editor, scores, add).base), 'MatMul')) {
-      return { scores, mask: add.inputs[m], add };
+  const node = editor.producer(input);
+  if (isOp(node, 'Add') && node.opset >= 7) {
+    for (const [s, m] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      const scores = node.inputs[s]!;
+      if (leadsToScores(editor, scores, node)) return { node, scores, mask: node.inputs[m] };
+    }
+  }
+  if (isOp(node, 'Where')) {
+    const [condition, whenTrue, whenFalse] = node.inputs as [string, string, string];
+    for (const [scores, other, keepWhereTrue] of [
+      [whenTrue, whenFalse, true],
+      [whenFalse, whenTrue, false],
+    ] as const) {
+      const fill = fillValueOf(editor, other);
+      if (fill !== undefined && leadsToScores(editor, scores, node)) {
+        return { node, scores, mask: condition, select: { fill, keepWhereTrue } };
+      }
     }
   }
   return { scores: input };
+}
+
+/** Whether `value`, scale factors peeled off, is a MatMul's output: the scores rather than the mask. */
+function leadsToScores(editor: GraphEditor, value: string, reader: Node): boolean {
+  return isOp(editor.producer(peelScale(editor, value, reader).base), 'MatMul');
+}
+
+/**
+ * The number a Where puts at masked scores, when it is a one-element float constant that cannot
+ * widen the rank-2+ scores and the fused node's float attribute holds it exactly (any float32 or
+ * narrower value, infinities and NaN included).
+ */
+function fillValueOf(editor: GraphEditor, value: string): number | undefined {
+  const t = editor.constant(value);
+  if (!t || t.size !== 1 || t.dims.length > 2 || !isFloatType(t.type)) return undefined;
+  const fill = toNumbers(t)[0]!;
+  return Number.isNaN(fill) || Math.fround(fill) === fill ? fill : undefined;
+}
+
+/**
+ * The fused node's keep mask for a Where that fills where its condition is true: the input of
+ * the Not that made the condition, or else a new Not of it, placed before `before`.
+ */
+function keepMaskOf(editor: GraphEditor, condition: string, before: Node): string {
+  const producer = editor.producer(condition);
+  if (isOp(producer, 'Not')) return producer.inputs[0]!;
+  const keep = editor.freshValue(`${condition}_keep`);
+  const not: Node = {
+    name: editor.freshName(`${condition}_not`),
+    opType: 'Not',
+    domain: '',
+    opset: editor.opset(''),
+    inputs: [condition],
+    outputs: [keep],
+    attributes: new Map(),
+  };
+  const type = editor.graph.valueTypes.get(condition);
+  if (type?.kind === 'tensor') editor.graph.valueTypes.set(keep, { ...type, elemType: 'bool' });
+  editor.insert(not, before);
+  return keep;
 }
 
 /** Softmax over the last axis: axis -1, or the last axis of an input of known rank. */
@@ -754,8 +821,10 @@ function softmaxOverLastAxis(softmax: Node, rank: number | undefined): boolean {
 }
 
 /**
- * Fuses MatMul(Q, Kᵀ) → scale → (+ mask) → Softmax → MatMul(·, V) into Attention(Q, K, V, mask?),
- * the head split and merge staying outside.
+ * Fuses MatMul(Q, Kᵀ) → scale → (+ mask, or Where(mask, ·, fill)) → Softmax → MatMul(·, V) into
+ * Attention(Q, K, V, mask?), the head split and merge staying outside. A Where becomes mask_mode
+ * 'select' with its constant as mask_fill, the mask made a keep mask: exact where adding -Infinity
+ * is not (a masked +Infinity or NaN score stays one when added to).
  */
 function fuseAttention(ctx: PassContext, softmax: Node): boolean {
   const { editor } = ctx;
@@ -763,8 +832,8 @@ function fuseAttention(ctx: PassContext, softmax: Node): boolean {
   const [output, ...others] = editor.consumers(probabilities);
   if (!isOp(output, 'MatMul') || others.length > 0 || output.inputs[0] !== probabilities) return false;
   const v = output.inputs[1]!;
-  const { scores, mask, add } = splitMask(editor, softmax);
-  const scaled = peelScale(editor, scores, add ?? softmax);
+  const { node: masking, scores, mask, select } = splitMask(editor, softmax);
+  const scaled = peelScale(editor, scores, masking ?? softmax);
   const first = editor.producer(scaled.base);
   if (!isOp(first, 'MatMul') || mask === scores) return false;
   const query = peelScale(editor, first.inputs[0]!, first);
@@ -780,21 +849,30 @@ function fuseAttention(ctx: PassContext, softmax: Node): boolean {
   if (!softmaxOverLastAxis(softmax, scoresRank)) return false;
 
   const nodes = new Set([...query.nodes, ...key.nodes, first, ...scaled.nodes, softmax, output]);
-  if (add) nodes.add(add);
+  if (masking) nodes.add(masking);
   const inputs = [query.base, key.key, v, ...(mask === undefined ? [] : [mask])];
   if (!replaceable(editor, nodes, output, inputs)) return false;
   const scale = query.factor * key.factor * scaled.factor;
   const headSplit = key.headSplit && headSplitTranspose(editor, key.key, key.headSplit);
   if (headSplit) inputs[1] = headSplit.outputs[0]!;
-  const fused = editor.heddleNode(
-    'Attention',
-    output.name,
-    inputs,
-    [output.outputs[0]!],
-    [floatAttribute('scale', scale), { name: 'transpose_k', type: 'int', value: key.transposeK ? 1 : 0 }],
-  );
+  if (select && !select.keepWhereTrue) inputs[3] = keepMaskOf(editor, mask!, output);
+  const attributes: Attribute[] = [
+    floatAttribute('scale', scale),
+    { name: 'transpose_k', type: 'int', value: key.transposeK ? 1 : 0 },
+  ];
+  if (select) {
+    attributes.push({ name: 'mask_mode', type: 'string', value: 'select' });
+    attributes.push(floatAttribute('mask_fill', select.fill));
+  }
+  const fused = editor.heddleNode('Attention', output.name, inputs, [output.outputs[0]!], attributes);
   const split = headSplit ? `, K Transpose '${headSplit.name}' kept to split heads` : '';
-  applyFusion(ctx, nodes, fused, `Attention (scale ${scale}, transpose_k ${key.transposeK ? 1 : 0}${split})`);
+  const selected = select ? `, mask_mode 'select', mask_fill ${select.fill}` : '';
+  applyFusion(
+    ctx,
+    nodes,
+    fused,
+    `Attention (scale ${scale}, transpose_k ${key.transposeK ? 1 : 0}${selected}${split})`,
+  );
   if (headSplit) editor.insert(headSplit, fused);
   return true;
 }

@@ -6,12 +6,15 @@
  * best fit among the values whose lifetimes overlap (the TFLite "greedy by size" strategy). Values
  * that are views of others (Reshape, Squeeze, ... return their input's memory relabelled) share
  * their source's place for the union of their lifetimes; an elementwise node whose input dies at
- * that node writes its output in the input's place.
+ * that node writes its output in the input's place; and the inputs of a Concat whose parts are
+ * contiguous runs of its output (nothing but ones before the axis, as a batch of one along
+ * channels) are placed in their runs of the output, so the Concat finds them there and copies
+ * nothing.
  */
 
 import { HOST_DEVICE } from '../backends/backend.js';
 import { bitsOf, bytesPerElement, type DataType } from '../core/dtype.js';
-import type { ValueType } from '../ir/graph.js';
+import type { Node, ValueType } from '../ir/graph.js';
 import type { Plan } from './plan.js';
 
 export type AllocationKind = 'graph input' | 'graph output' | 'constant' | 'arena' | 'dynamic';
@@ -75,19 +78,24 @@ interface Group {
   last: number;
   device: string;
   offset?: number;
+  /** A group placed inside another's place, `delta` bytes in (a Concat's input in its output). */
+  within?: { group: Group; delta: number };
 }
 
 export function planMemory(plan: Plan, types: ReadonlyMap<string, ValueType>): MemoryPlan {
   const kinds = classify(plan, types);
   const lifetime = lifetimes(plan);
-  const groups = groupValues(plan, kinds, types, lifetime);
+  const grouped = groupValues(plan, kinds, types, lifetime);
+  placeConcatInputs(plan, types, grouped);
+  const groups = grouped.filter((g) => g.within === undefined);
   const arenaBytes = new Map<string, number>();
   for (const device of new Set(groups.map((g) => g.device))) {
     arenaBytes.set(device, placeGreedyBySize(groups.filter((g) => g.device === device)));
   }
   const placements = new Map<number, Placement>();
-  for (const g of groups) {
-    for (const slot of g.slots) placements.set(slot, { device: g.device, offset: g.offset!, bytes: g.bytes });
+  for (const g of grouped) {
+    const offset = g.within ? g.within.group.offset! + g.within.delta : g.offset!;
+    for (const slot of g.slots) placements.set(slot, { device: g.device, offset, bytes: g.bytes });
   }
   let intermediateBytes = 0;
   plan.slots.forEach((slot, id) => {
@@ -190,6 +198,59 @@ function groupValues(
     });
   });
   return groups.filter((g) => !excluded.has(g));
+}
+
+/**
+ * Puts the inputs of each Concat whose parts are contiguous runs of its output inside the
+ * output's group, at their runs: an input qualifies when it is alone in its own arena group of
+ * exactly its size, the Concat is its last reader, and it appears once. The output's group then
+ * lives from the first input's birth.
+ */
+function placeConcatInputs(plan: Plan, types: ReadonlyMap<string, ValueType>, groups: Group[]): void {
+  const groupOf = new Map<number, Group>();
+  for (const g of groups) for (const slot of g.slots) groupOf.set(slot, g);
+  plan.steps.forEach((step, i) => {
+    if (step.kind !== 'kernel' || step.node.opType !== 'Concat' || step.node.domain !== '') return;
+    const output = groupOf.get(step.outputs[0]!);
+    const dims = staticDims(types.get(plan.slots[step.outputs[0]!]!.name));
+    if (!output || !dims || !contiguousParts(step.node, dims)) return;
+    const inputs = [...step.inputs];
+    const parts = inputs.map((slot) => (slot >= 0 ? groupOf.get(slot) : undefined));
+    const sizes = inputs.map((slot) =>
+      slot >= 0 ? valueBytes(types.get(plan.slots[slot]!.name)) : undefined,
+    );
+    const eligible = parts.every(
+      (g, k) =>
+        g !== undefined &&
+        g !== output &&
+        g.within === undefined &&
+        g.slots.length === 1 &&
+        g.bytes === sizes[k] &&
+        g.last === i &&
+        inputs.indexOf(inputs[k]!) === k,
+    );
+    if (!eligible) return;
+    let delta = 0;
+    parts.forEach((g, k) => {
+      g!.within = { group: output, delta };
+      output.first = Math.min(output.first, g!.first);
+      delta += sizes[k]!;
+    });
+  });
+}
+
+/** True when the Concat's parts are contiguous runs of its output: every dimension before the axis is 1. */
+function contiguousParts(node: Node, dims: readonly number[]): boolean {
+  const attribute = node.attributes.get('axis');
+  const requested = attribute?.type === 'int' ? attribute.value : node.opset < 4 ? 1 : undefined;
+  if (requested === undefined) return false;
+  const axis = requested < 0 ? requested + dims.length : requested;
+  return axis >= 0 && axis < dims.length && dims.slice(0, axis).every((d) => d === 1);
+}
+
+function staticDims(type: ValueType | undefined): number[] | undefined {
+  if (type?.kind !== 'tensor' || !type.shape) return undefined;
+  return type.shape.every((d): d is number => typeof d === 'number') ? (type.shape as number[]) : undefined;
 }
 
 /**

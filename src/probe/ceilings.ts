@@ -13,7 +13,7 @@
 
 import { webAssembly, type WasmMemory } from '../backends/wasm/assembler/engine.js';
 import { PAGE_BYTES } from '../backends/wasm/assembler/index.js';
-import type { WasmFeatures } from './features.js';
+import type { WasmFeatures } from '../backends/wasm/features.js';
 import {
   buildKernelModule,
   FLOPS_PER_ITERATION,
@@ -21,7 +21,7 @@ import {
   STREAM_CHUNK,
   type SimdPath,
 } from './kernels.js';
-import type { MachineInfo } from './machine.js';
+import type { MachineInfo } from '../host/machine.js';
 import { WorkerTeam, type TrialTiming } from './team.js';
 import { bestRate, calibrate } from './timing.js';
 

@@ -14,10 +14,10 @@ import {
   type MemoryLevel,
   type ThreadRates,
 } from './ceilings.js';
-import { machineFingerprint, probeCachePath, readCached, writeCached } from './cache.js';
-import { detectWasmFeatures, type WasmFeatures } from './features.js';
+import { machineFingerprint, probeCachePath, readCached, writeCached } from '../host/cache.js';
+import { detectWasmFeatures, type WasmFeatures } from '../backends/wasm/features.js';
 import type { SimdPath } from './kernels.js';
-import { describeMachine, type MachineInfo } from './machine.js';
+import { describeMachine, type MachineInfo } from '../host/machine.js';
 import { detectWebGpu, type WebGpuInfo } from './webgpu.js';
 
 export type {
@@ -28,12 +28,12 @@ export type {
   MemoryLevel,
   ThreadRates,
 } from './ceilings.js';
-export type { CacheSizes, MachineInfo } from './machine.js';
+export type { CacheSizes, MachineInfo } from '../host/machine.js';
 export type { SimdPath } from './kernels.js';
-export type { WasmFeatures } from './features.js';
+export type { WasmFeatures } from '../backends/wasm/features.js';
 export type { WebGpuInfo } from './webgpu.js';
-export { cacheDirectory, probeCachePath } from './cache.js';
-export { detectWasmFeatures } from './features.js';
+export { cacheDirectory, probeCachePath } from '../host/cache.js';
+export { detectWasmFeatures } from '../backends/wasm/features.js';
 export { detectWebGpu } from './webgpu.js';
 
 /** Bumped whenever the kernels or the method change, so older cached figures are measured again. */

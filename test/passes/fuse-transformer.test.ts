@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InferenceSession } from '../../src/index.js';
+import type { Tensor } from '../../src/core/tensor.js';
 import type { Node } from '../../src/ir/graph.js';
 import {
   buildModel,
@@ -16,7 +17,7 @@ import {
   type TensorSpec,
   type ValueSpec,
 } from '../support/build-model.js';
-import { assertSameAsUnfused, randomFeeds } from '../support/fuseops.js';
+import { assertSameAsUnfused, optimize, randomFeeds } from '../support/fuseops.js';
 import { fuseTransformer, int64s, scalar, weight } from '../support/fusetf.js';
 
 /** Fused and unfused may differ by float32 rounding of the unfused steps, relative to the output's scale. */
@@ -553,6 +554,155 @@ test('a mask that broadcasts the scores to more dims gives the unfused shape', a
   ];
   assert.deepEqual(fuseTransformer(spec).ops, ['com.heddle::Attention']);
   await assertSameAsUnfused(spec, { tolerance: ROUNDING });
+});
+
+// GPT-style causal attention: PyTorch's `scores.masked_fill(~causal, float('-inf'))` exports as
+// Where(Not(causal), -inf, scores) before the Softmax.
+
+/** 1 on and below the diagonal: the keys each query may see. */
+function lowerTriangle(size: number): number[] {
+  return Array.from({ length: size * size }, (_, i) => +(i % size <= Math.floor(i / size)));
+}
+
+const causal: TensorSpec = { name: 'causal', type: 'bool', dims: [5, 5], values: lowerTriangle(5) };
+
+/** Q·Kᵀ / √D masked by `where` (which writes 'sm'; `fill` is its constant), Softmax, ·V. */
+function maskedFillModel(
+  where: NodeSpec[],
+  fill: number,
+  extra: { inputs?: ValueSpec[]; initializers?: TensorSpec[] } = {},
+): ModelSpec {
+  return model(
+    [
+      { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attributes: { perm: [0, 1, 3, 2] } },
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s'] },
+      { op: 'Div', inputs: ['s', 'sqrtD'], outputs: ['ss'] },
+      ...where,
+      { op: 'Softmax', inputs: ['sm'], outputs: ['p'], attributes: { axis: -1 } },
+      { op: 'MatMul', inputs: ['p', 'v'], outputs: ['y'] },
+    ],
+    [heads('q'), heads('k'), heads('v'), ...(extra.inputs ?? [])],
+    [scalar('sqrtD', Math.sqrt(8)), scalar('fill', fill), ...(extra.initializers ?? [])],
+  );
+}
+
+const gptCausal = (): ModelSpec =>
+  maskedFillModel(
+    [
+      { op: 'Not', inputs: ['causal'], outputs: ['dropped'] },
+      { op: 'Where', inputs: ['dropped', 'fill', 'ss'], outputs: ['sm'] },
+    ],
+    -Infinity,
+    { initializers: [causal] },
+  );
+
+/**
+ * Runs the model fused and unfused on `feeds` and requires NaN at the same places and the other
+ * values within ROUNDING of each other.
+ */
+async function assertSameAsUnfusedWithNaN(
+  spec: ModelSpec,
+  feeds: Record<string, Tensor>,
+): Promise<Float32Array> {
+  const bytes = buildModel(spec);
+  const fused = await InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+  const plain = await InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+  const got = ((await fused.run(feeds)).y as Tensor).data as Float32Array;
+  const want = ((await plain.run(feeds)).y as Tensor).data as Float32Array;
+  want.forEach((w, i) => {
+    const same = Number.isNaN(w) ? Number.isNaN(got[i]!) : Math.abs(got[i]! - w) <= ROUNDING;
+    assert.ok(same, `y[${i}]: ${got[i]} differs from ${w}`);
+  });
+  return got;
+}
+
+test("GPT's Where(Not(causal), -inf, scores) fuses into a select-mode Attention kept by causal", async () => {
+  const spec = gptCausal();
+  const { ops, rewrites } = fuseTransformer(spec);
+  assert.deepEqual(ops, ['Not', 'com.heddle::Attention'], 'the Not is left for dead-code elimination');
+  assert.match(
+    rewrites[0]!.description,
+    /^fused Transpose \+ MatMul \+ Div \+ Where \+ Softmax \+ MatMul .* mask_mode 'select', mask_fill -Infinity/,
+  );
+  const node = fusedNode(spec, 'Attention');
+  assert.deepEqual(node.inputs, ['q', 'k', 'v', 'causal']);
+  assert.equal(attributeOf(node, 'mask_mode'), 'select');
+  assert.equal(attributeOf(node, 'mask_fill'), -Infinity);
+  assert.ok(Math.abs((attributeOf(node, 'scale') as number) - 1 / Math.sqrt(8)) < 1e-7);
+  assert.deepEqual((await optimize(spec)).ops, ['com.heddle::Attention'], 'every pass at level all');
+  await assertSameAsUnfused(spec, { tolerance: ROUNDING });
+});
+
+test('a Where keeping the scores where its condition is true takes it as the keep mask', async () => {
+  const spec = maskedFillModel([{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }], -1e4, {
+    inputs: [{ name: 'keep', type: 'bool', dims: [2, 1, 5, 5] }],
+  });
+  assert.deepEqual(fuseTransformer(spec).ops, ['com.heddle::Attention']);
+  const node = fusedNode(spec, 'Attention');
+  assert.deepEqual(node.inputs, ['q', 'k', 'v', 'keep']);
+  assert.equal(attributeOf(node, 'mask_fill'), -1e4);
+  await assertSameAsUnfused(spec, { tolerance: ROUNDING });
+});
+
+test('a Where filling where a fed condition is true gets a Not of it as the keep mask', async () => {
+  const spec = maskedFillModel([{ op: 'Where', inputs: ['drop', 'fill', 'ss'], outputs: ['sm'] }], -1e9, {
+    inputs: [{ name: 'drop', type: 'bool', dims: [5, 5] }],
+  });
+  const { ops, graph } = fuseTransformer(spec);
+  assert.deepEqual(ops, ['Not', 'com.heddle::Attention']);
+  const [not, attention] = graph.nodes as [Node, Node];
+  assert.deepEqual(not.inputs, ['drop']);
+  assert.equal(attention.inputs[3], not.outputs[0]);
+  assert.deepEqual(graph.valueTypes.get(not.outputs[0]!), {
+    kind: 'tensor',
+    elemType: 'bool',
+    shape: [5, 5],
+  });
+  await assertSameAsUnfused(spec, { tolerance: ROUNDING });
+});
+
+test('select-mode attention is exact: a masked +inf score is dropped, a fully masked row NaN', async () => {
+  const feeds = randomFeeds([heads('q'), heads('k'), heads('v')]);
+  const [q, k] = [feeds.q!.data as Float32Array, feeds.k!.data as Float32Array];
+  // Every query's score for the last key is +inf; only the last query may see that key.
+  for (let i = 0; i < q.length; i += 8) q[i] = 1;
+  for (let pair = 0; pair < 8; pair++) k[(pair * 5 + 4) * 8] = Infinity;
+  const out = await assertSameAsUnfusedWithNaN(gptCausal(), feeds);
+  for (let row = 0; row < 40; row++) {
+    const values = [...out.subarray(row * 8, row * 8 + 8)];
+    assert.equal(values.every(Number.isNaN), row % 5 === 4, `row ${row}: ${values}`);
+  }
+
+  const firstRowDropped = maskedFillModel(
+    [{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }],
+    -Infinity,
+    { initializers: [{ ...causal, name: 'keep', values: [0, 0, 0, 0, 0, ...lowerTriangle(5).slice(5)] }] },
+  );
+  const dropped = await assertSameAsUnfusedWithNaN(
+    firstRowDropped,
+    randomFeeds([heads('q'), heads('k'), heads('v')]),
+  );
+  assert.ok(dropped.subarray(0, 8).every(Number.isNaN), 'the softmax of a row of -inf is NaN');
+});
+
+test('Where masks that are no constant fill are left alone', () => {
+  const fedFill = maskedFillModel([{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }], 0, {
+    inputs: [{ name: 'keep', type: 'bool', dims: [5, 5] }],
+  });
+  fedFill.initializers = (fedFill.initializers ?? []).filter((t) => t.name !== 'fill');
+  fedFill.inputs = [...fedFill.inputs, { name: 'fill', type: 'float32', dims: [] }];
+  assert.ok(!fuseTransformer(fedFill).ops.includes('com.heddle::Attention'), 'the fill is fed at run time');
+
+  const wideFill = maskedFillModel([{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }], 0, {
+    inputs: [{ name: 'keep', type: 'bool', dims: [5, 5] }],
+  });
+  wideFill.initializers = (wideFill.initializers ?? []).map((t) =>
+    t.name === 'fill' ? { ...t, dims: [1, 1, 1] } : t,
+  );
+  assert.ok(
+    !fuseTransformer(wideFill).ops.includes('com.heddle::Attention'),
+    'the fill may widen the scores',
+  );
 });
 
 test('attention patterns with a broken precondition are left alone', () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { detectWasmFeatures } from '../../src/probe/features.js';
+import { detectWasmFeatures } from '../../src/backends/wasm/features.js';
 import { comparePeaks } from '../../src/probe/independent.js';
 import type { SimdPath } from '../../src/probe/kernels.js';
 

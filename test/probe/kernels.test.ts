@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { webAssembly } from '../../src/backends/wasm/assembler/engine.js';
-import { detectWasmFeatures } from '../../src/probe/features.js';
+import { detectWasmFeatures } from '../../src/backends/wasm/features.js';
 import {
   buildKernelModule,
   PEAK_ACCUMULATORS,

@@ -15,7 +15,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { webAssembly } from '../../src/backends/wasm/assembler/engine.js';
 import { measureCeilings, type MeasureOptions } from '../../src/probe/ceilings.js';
-import { detectWasmFeatures } from '../../src/probe/features.js';
+import { detectWasmFeatures } from '../../src/backends/wasm/features.js';
 import {
   bandwidthGBs,
   loadProbe,
@@ -25,7 +25,7 @@ import {
   probeMachine,
 } from '../../src/probe/index.js';
 import { buildKernelModule } from '../../src/probe/kernels.js';
-import { describeMachine } from '../../src/probe/machine.js';
+import { describeMachine } from '../../src/host/machine.js';
 import { WorkerTeam } from '../../src/probe/team.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));

@@ -2188,11 +2188,81 @@ const fusedTransformer: OpCase[] = [
     inputs: [fed([2, 4, 128, 64]), fed([2, 4, 128, 64]), fed([2, 4, 128, 64]), fed([2, 1, 1, 128])],
     tolerance: SUMS,
   },
+  {
+    name: "Attention: select, GPT's causal keep mask, fill -inf",
+    op: 'Attention',
+    domain: HEDDLE,
+    attributes: { scale: float(0.125), transpose_k: 1, mask_mode: 'select', mask_fill: float(-Infinity) },
+    inputs: [
+      fed([1, 2, 6, 12]),
+      fed([1, 2, 6, 12]),
+      fed([1, 2, 6, 12]),
+      { ...bools([6, 6]), values: { kind: 'values', values: causalKeep(6) }, constant: true },
+    ],
+  },
+  {
+    name: 'Attention: select, bool mask over keys, finite fill',
+    op: 'Attention',
+    domain: HEDDLE,
+    attributes: { scale: float(0.25), transpose_k: 1, mask_mode: 'select', mask_fill: float(-1e9) },
+    inputs: [fed([2, 4, 7, 16]), fed([2, 4, 9, 16]), fed([2, 4, 9, 16]), bools([2, 1, 1, 9])],
+  },
+  {
+    name: 'Attention: select, bool mask per query row, K already transposed',
+    op: 'Attention',
+    domain: HEDDLE,
+    attributes: { scale: float(0.3), mask_mode: 'select', mask_fill: float(-2) },
+    inputs: [fed([2, 3, 5, 8]), fed([2, 3, 8, 6]), fed([2, 3, 6, 8]), bools([2, 3, 5, 1])],
+  },
+  {
+    name: 'Attention: select, ragged full bool mask, infinite and NaN scores',
+    op: 'Attention',
+    domain: HEDDLE,
+    attributes: { scale: float(0.3), transpose_k: 1, mask_mode: 'select', mask_fill: float(-Infinity) },
+    inputs: [
+      fed([2, 3, 5, 13]),
+      fed([2, 3, 11, 13], { kind: 'values', values: keysWithSpecialScores(11, 13) }),
+      fed([2, 3, 11, 7]),
+      bools([2, 3, 5, 11]),
+    ],
+  },
+  {
+    name: 'Attention: select, bool mask broadcasting the batch, NaN fill',
+    op: 'Attention',
+    domain: HEDDLE,
+    attributes: { scale: float(0.2), transpose_k: 1, mask_mode: 'select', mask_fill: float(NaN) },
+    inputs: [fed([2, 1, 7, 8]), fed([2, 1, 9, 8]), fed([2, 1, 9, 8]), bools([3, 2, 1, 7, 9])],
+  },
+  {
+    name: 'Attention: select mode refuses a float mask',
+    op: 'Attention',
+    domain: HEDDLE,
+    attributes: { scale: float(0.5), transpose_k: 1, mask_mode: 'select' },
+    inputs: [fed([1, 2, 4, 8]), fed([1, 2, 4, 8]), fed([1, 2, 4, 8]), fed([4, 4])],
+    fails: "a 'select' mask must be bool",
+  },
 ];
 
 /** 0 on and below the diagonal, a large negative number above it. */
 function causalMask(size: number): number[] {
   return Array.from({ length: size * size }, (_, i) => (i % size > Math.floor(i / size) ? -1e9 : 0));
+}
+
+/**
+ * A [keys, depth] K (cycled over every head) whose first key has an infinite element and whose
+ * key 7 a NaN: their scores are ±Infinity and NaN, which a select mask must drop where it masks
+ * them (adding -Infinity would leave NaN). The other elements are small, so no score overflows
+ * float32 where the reference's float64 would not.
+ */
+function keysWithSpecialScores(keys: number, depth: number): number[] {
+  return Array.from({ length: keys * depth }, (_, i) =>
+    i === 0 ? Infinity : i === 7 * depth + 3 ? NaN : ((i * 37) % 19) / 9.5 - 1,
+  );
+}
+
+/** 1 (keep) on and below the diagonal, 0 above it: the bool form of causalMask. */
+function causalKeep(size: number): number[] {
+  return Array.from({ length: size * size }, (_, i) => +(i % size <= Math.floor(i / size)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
  * The wasm backend's fused attention (com.heddle::Attention) against the reference backend: query
  * and key counts around the kernel's blocks (1, 7, 64, 130), depths and value widths off the
  * register tile, K in both layouts, batch and head axes that broadcast, masks per key, per query
- * row, causal and of -Infinity, 1 and 2 threads and a host without threads, operands in the wasm
- * heap and outside it.
+ * row, causal and of -Infinity, bool keep masks of mask_mode 'select' in the same shapes with
+ * their fill values (infinite scores they drop included), 1 and 2 threads and a host without
+ * threads, operands in the wasm heap and outside it.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../src/ir/graph.js';
+import { HEDDLE_DOMAIN, type Attribute, type Node, type ValueType } from '../../src/ir/graph.js';
 import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
 import { WasmBackend } from '../../src/backends/wasm/backend.js';
@@ -56,12 +57,32 @@ const causalMask: MaskMaker = (_rng, queries, keys) => {
   return new Tensor('float32', data, [queries, keys]);
 };
 
+/** Bool keep masks for mask_mode 'select': true keeps a score, false puts the fill value there. */
+const keepMask = (dims: readonly number[], keep: (index: number) => boolean): Tensor =>
+  new Tensor(
+    'bool',
+    Uint8Array.from({ length: dims.reduce((n, d) => n * d, 1) }, (_, i) => +keep(i)),
+    dims,
+  );
+
+/** Keys on and below the diagonal kept, as GPT's `masked_fill(~causal, -inf)` leaves them. */
+const causalKeep: MaskMaker = (_rng, queries, keys) =>
+  keepMask([queries, keys], (i) => i % keys <= Math.floor(i / keys));
+
+/** Each element kept at random (rows may lose every key). */
+const randomKeep =
+  (dims: (queries: number, keys: number) => number[]): MaskMaker =>
+  (rng, queries, keys) =>
+    keepMask(dims(queries, keys), () => rng() < 0.7);
+
 interface AttentionCase {
   q: number[];
   k: number[];
   v: number[];
   transposeK: boolean;
   mask?: MaskMaker;
+  /** mask_mode 'select' with this mask_fill; the mask adds when absent. */
+  fill?: number;
   scale: number;
 }
 
@@ -71,7 +92,13 @@ function caseOf(
   keys: number,
   depth: number,
   width: number,
-  options: { transposeK?: boolean; mask?: MaskMaker; kBatch?: number[]; vBatch?: number[] } = {},
+  options: {
+    transposeK?: boolean;
+    mask?: MaskMaker;
+    fill?: number;
+    kBatch?: number[];
+    vBatch?: number[];
+  } = {},
 ): AttentionCase {
   const transposeK = options.transposeK ?? true;
   const kBatch = options.kBatch ?? batch;
@@ -81,6 +108,7 @@ function caseOf(
     v: [...(options.vBatch ?? batch), keys, width],
     transposeK,
     mask: options.mask,
+    fill: options.fill,
     scale: 1 / Math.sqrt(depth),
   };
 }
@@ -93,9 +121,15 @@ function nodeOf(c: AttentionCase, withMask: boolean): Node {
     opset: 1,
     inputs: withMask ? ['q', 'k', 'v', 'mask'] : ['q', 'k', 'v'],
     outputs: ['out'],
-    attributes: new Map([
+    attributes: new Map<string, Attribute>([
       ['scale', { name: 'scale', type: 'float', value: c.scale }],
       ['transpose_k', { name: 'transpose_k', type: 'int', value: c.transposeK ? 1 : 0 }],
+      ...(c.fill === undefined
+        ? []
+        : ([
+            ['mask_mode', { name: 'mask_mode', type: 'string', value: 'select' }],
+            ['mask_fill', { name: 'mask_fill', type: 'float', value: c.fill }],
+          ] as const)),
     ]),
   };
 }
@@ -120,8 +154,8 @@ function wasmBackend(threads: number): WasmBackend {
 
 function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
   const { heap } = backend.runtime;
-  const address = heap.copyIn(tensor.data as Float32Array);
-  return new Tensor('float32', heap.view('float32', address, tensor.size), tensor.dims);
+  const address = heap.copyIn(tensor.data as Float32Array | Uint8Array);
+  return new Tensor(tensor.type, heap.view(tensor.type, address, tensor.size), tensor.dims);
 }
 
 function argsOf(inputs: readonly Tensor[], allocate: KernelArgs['allocateOutput']): KernelArgs {
@@ -140,7 +174,7 @@ const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
 
 function typesOf(node: Node, inputs: readonly Tensor[]): Map<string, ValueType> {
   return new Map(
-    inputs.map((t, i) => [node.inputs[i]!, { kind: 'tensor', elemType: 'float32', shape: [...t.dims] }]),
+    inputs.map((t, i) => [node.inputs[i]!, { kind: 'tensor', elemType: t.type, shape: [...t.dims] }]),
   );
 }
 
@@ -161,23 +195,34 @@ async function runWasm(node: Node, inputs: Tensor[], threads: number, heap: bool
   return out as Tensor;
 }
 
-async function check(c: AttentionCase, seed: number): Promise<void> {
+/** Q, K, V at random for the case, then its mask; `adjust` may then change them (to plant infinities). */
+function inputsOf(c: AttentionCase, seed: number, adjust?: (inputs: Tensor[]) => void): Tensor[] {
   const rng = random(seed);
   const inputs = [randomTensor(rng, c.q), randomTensor(rng, c.k), randomTensor(rng, c.v)];
-  const [queries, keys] = [c.q[c.q.length - 2]!, c.v[c.v.length - 2]!];
-  const mask = c.mask?.(rng, queries, keys);
+  const mask = c.mask?.(rng, c.q[c.q.length - 2]!, c.v[c.v.length - 2]!);
   if (mask) inputs.push(mask);
+  adjust?.(inputs);
+  return inputs;
+}
+
+/** Runs the case on both backends and requires the same outputs, NaN where the reference has NaN. */
+async function check(c: AttentionCase, seed: number, adjust?: (inputs: Tensor[]) => void): Promise<void> {
+  const inputs = inputsOf(c, seed, adjust);
+  const mask = inputs[3];
   const node = nodeOf(c, mask !== undefined);
   const [expected] = (await new ReferenceBackend().prepare(node).run(argsOf(inputs, ownMemory))) as Tensor[];
   for (const threads of THREADS) {
     for (const heap of PLACEMENTS(threads)) {
       const actual = await runWasm(node, inputs, threads, heap);
-      const what = `Q [${c.q}] K [${c.k}] V [${c.v}] mask [${mask?.dims ?? '-'}], ${threads} threads, heap ${heap}`;
+      const what = `Q [${c.q}] K [${c.k}] V [${c.v}] mask [${mask?.dims ?? '-'}] fill ${c.fill}, ${threads} threads, heap ${heap}`;
       assert.deepEqual(actual.dims, expected!.dims, what);
       const a = actual.data as Float32Array;
       const e = expected!.data as Float32Array;
       for (let i = 0; i < e.length; i++) {
-        if (!(Math.abs(a[i]! - e[i]!) <= 2e-5 * (1 + Math.abs(e[i]!)))) {
+        const same = Number.isNaN(e[i]!)
+          ? Number.isNaN(a[i]!)
+          : Math.abs(a[i]! - e[i]!) <= 2e-5 * (1 + Math.abs(e[i]!));
+        if (!same) {
           assert.fail(`${what}: element ${i} is ${a[i]}, expected ${e[i]}`);
         }
       }
@@ -240,5 +285,42 @@ test('a fully masked row is NaN, as the reference computes it', async () => {
     allMasked(rng, 3, 5)!,
   ];
   const out = await runWasm(nodeOf(c, true), inputs, 1, true);
+  assert.ok([...(out.data as Float32Array)].every(Number.isNaN));
+});
+
+test("attention matches the reference with bool keep masks (mask_mode 'select')", async () => {
+  await check(caseOf([1, 4], 64, 64, 64, 64, { mask: causalKeep, fill: -Infinity }), 500);
+  await check(caseOf([3], 7, 130, 8, 8, { mask: causalKeep, fill: -Infinity, transposeK: false }), 501);
+  await check(caseOf([2, 4], 13, 13, 8, 8, { mask: randomKeep((_q, k) => [2, 1, 1, k]), fill: -1e9 }), 502);
+  await check(caseOf([2, 3], 7, 9, 8, 8, { mask: randomKeep((q) => [2, 1, q, 1]), fill: -3 }), 503);
+  await check(caseOf([2], 9, 11, 5, 13, { mask: randomKeep((q, k) => [q, k]), fill: -Infinity }), 504);
+  await check(caseOf([2, 1], 7, 9, 8, 8, { mask: randomKeep((q, k) => [3, 2, 1, q, k]), fill: 0.25 }), 505);
+  await check(caseOf([2], 7, 3, 8, 8, { mask: randomKeep((_q, k) => [1, k]), fill: NaN }), 506);
+  const scalar: MaskMaker = () => keepMask([], () => false);
+  await check(caseOf([2], 7, 9, 8, 8, { mask: scalar, fill: -1 }), 507);
+});
+
+test('a select mask drops infinite scores where adding -Infinity would give NaN', async () => {
+  const c = caseOf([2], 6, 6, 4, 4, { mask: causalKeep, fill: -Infinity });
+  // Key 5's scores are +Infinity for every query; only the last query keeps key 5.
+  const plantInfinity = (inputs: Tensor[]) => {
+    const [q, k] = inputs.map((t) => t.data as Float32Array);
+    for (let i = 0; i < q!.length; i += 4) q![i] = 1;
+    for (const pair of [0, 1]) k![(pair * 6 + 5) * 4] = Infinity;
+  };
+  await check(c, 600, plantInfinity);
+  const out = await runWasm(nodeOf(c, true), inputsOf(c, 600, plantInfinity), 2, true);
+  const rows = Array.from({ length: 12 }, (_, r) => [
+    ...(out.data as Float32Array).subarray(r * 4, r * 4 + 4),
+  ]);
+  rows.forEach((row, r) => assert.equal(row.every(Number.isNaN), r % 6 === 5, `row ${r}: ${row}`));
+});
+
+test('a row a select mask drops entirely is NaN with fill -Infinity, as the reference has it', async () => {
+  const dropAll: MaskMaker = (_rng, queries, keys) => keepMask([queries, keys], () => false);
+  await check(caseOf([1], 3, 5, 4, 4, { mask: dropAll, fill: -Infinity }), 700);
+  await check(caseOf([1], 3, 5, 4, 4, { mask: dropAll, fill: -1e9 }), 701);
+  const c = caseOf([1], 3, 5, 4, 4, { mask: dropAll, fill: -Infinity });
+  const out = await runWasm(nodeOf(c, true), inputsOf(c, 702), 1, true);
   assert.ok([...(out.data as Float32Array)].every(Number.isNaN));
 });

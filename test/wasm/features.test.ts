@@ -15,7 +15,7 @@ import type { ModuleBuilder } from '../../src/backends/wasm/assembler/index.js';
 import { WasmBackend, type WasmBackendOptions } from '../../src/backends/wasm/backend.js';
 import type { WasmRuntime } from '../../src/backends/wasm/runtime.js';
 import { Tensor } from '../../src/core/tensor.js';
-import { detectWasmFeatures } from '../../src/probe/features.js';
+import { detectWasmFeatures } from '../../src/backends/wasm/features.js';
 import { InferenceSession, type ReturnType } from '../../src/runtime/session.js';
 import { buildModel, float32Bytes } from '../support/build-model.js';
 

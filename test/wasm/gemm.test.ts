@@ -209,6 +209,21 @@ test('Gemm with K of 0 and K deeper than one L1 block', async () => {
   }
 });
 
+test('Gemm with C larger than L2 sweeps several panels per row strip, ragged edges included', async () => {
+  // Shaped like a language model's head: few rows, tens of thousands of columns, so C (4–6 MiB)
+  // outgrows L2 and each row strip walks a group of panels (the sweep) before the next strip.
+  const rng = random(11);
+  for (const threads of [1, 2]) {
+    for (const [m, n, k] of [
+      [67, 20003, 33],
+      [5, 131081, 3],
+    ] as const) {
+      const options: GemmOptions = { bias: 'column' };
+      await checkApi(threads, { m, n, k, options, runTimePacking: false, transposed: true }, rng);
+    }
+  }
+});
+
 test('Gemm computes the same product while the tuner times its blockings on it', async () => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-gemm-tuning-'));
   try {

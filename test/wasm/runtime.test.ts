@@ -14,7 +14,7 @@ import { WasmBackend } from '../../src/backends/wasm/backend.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../../src/backends/wasm/assembler/index.js';
 import { WasmRuntime, type KernelModule } from '../../src/backends/wasm/runtime.js';
 import { Tensor } from '../../src/core/tensor.js';
-import { detectWasmFeatures, type WasmFeatures } from '../../src/probe/features.js';
+import { detectWasmFeatures, type WasmFeatures } from '../../src/backends/wasm/features.js';
 import { InferenceSession, type ReturnType } from '../../src/runtime/session.js';
 import { buildModel, float32Bytes, graphAttr } from '../support/build-model.js';
 

@@ -14,7 +14,7 @@
 import type { DataType } from '../../core/dtype.js';
 import { HeddleError } from '../../core/errors.js';
 import { Tensor, type TensorData } from '../../core/tensor.js';
-import type { WasmFeatures } from '../../probe/features.js';
+import type { WasmFeatures } from './features.js';
 import { opLabel, type Node, type ValueType } from '../../ir/graph.js';
 import type { KernelArgs, PreparedKernel } from '../backend.js';
 import type { WasmHeap } from './heap.js';

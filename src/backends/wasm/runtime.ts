@@ -14,7 +14,7 @@
  */
 
 import * as v8 from 'node:v8';
-import type { WasmFeatures } from '../../probe/features.js';
+import type { WasmFeatures } from './features.js';
 import { ModuleBuilder, webAssembly } from './assembler/index.js';
 import { WasmHeap } from './heap.js';
 import { WorkerPool, type PoolKernel, type PoolModule, type TiledRange } from './pool/index.js';

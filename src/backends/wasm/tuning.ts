@@ -18,8 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cacheDirectory, machineFingerprint } from '../../probe/cache.js';
-import { describeMachine } from '../../probe/machine.js';
+import { cacheDirectory, machineFingerprint } from '../../host/cache.js';
+import { describeMachine } from '../../host/machine.js';
 
 export interface TuningCandidate<T> {
   /** Stable across processes: the name is what the cache stores. */

@@ -158,10 +158,14 @@ function batchedProduct(
   return { values: out, dims: [...batchDims, rows, cols] };
 }
 
-/** Adds the mask, broadcast both ways with the scores as Add does; the result may be larger than either. */
-function addMask(
+/**
+ * Combines the scores with the mask, broadcast both ways with them as Add and Where do (the
+ * result may be larger than either): `combine` gets a score and the mask's value there.
+ */
+function applyMask(
   scores: { values: Float64Array; dims: number[] },
   mask: Tensor,
+  combine: (score: number, mask: number) => number,
   fail: (reason: string) => never,
 ): { values: Float64Array; dims: number[] } {
   const dims = broadcastShapes([scores.dims, mask.dims], fail);
@@ -170,8 +174,25 @@ function addMask(
   const maskValues = toNumbers(mask);
   const values = new Float64Array(shapeSize(dims));
   for (let i = 0; i < values.length; i++)
-    values[i] = scores.values[scoreIndex[i]!]! + maskValues[maskIndex[i]!]!;
+    values[i] = combine(scores.values[scoreIndex[i]!]!, maskValues[maskIndex[i]!]!);
   return { values, dims };
+}
+
+/**
+ * How the mask meets the scores: 'add' adds it (a float mask of the scores' type); 'select' keeps
+ * the score where the bool mask is true and puts `mask_fill` elsewhere, as the Where it replaces
+ * did: unlike adding -Infinity, a masked +Infinity or NaN score becomes the fill value.
+ */
+function maskCombiner(ctx: KernelContext, mask: Tensor, q: Tensor): (score: number, mask: number) => number {
+  const mode = ctx.string('mask_mode', 'add');
+  if (mode === 'add') {
+    requireFloatLike(ctx, mask, q, 'mask');
+    return (score, m) => score + m;
+  }
+  if (mode !== 'select') ctx.fail(`mask_mode must be 'add' or 'select', got '${mode}'`);
+  if (mask.type !== 'bool') ctx.fail(`a 'select' mask must be bool, got ${mask.type}`);
+  const fill = ctx.float('mask_fill', -Infinity);
+  return (score, keep) => (keep !== 0 ? score : fill);
 }
 
 /** Softmax of each row (the last axis) in place, shifted by the row's maximum; a NaN spreads over its row. */
@@ -183,8 +204,10 @@ function softmaxRows(values: Float64Array, rowLength: number): void {
 
 /**
  * com.heddle::Attention(Q, K, V, mask?): softmax(Q · K' · scale + mask) · V over the last axis,
- * where K' is K with its last two axes swapped when transpose_k is 1 and K itself when 0. Batch
- * and head axes broadcast as MatMul's and Add's do; Q, K and V have rank 2 or more.
+ * where K' is K with its last two axes swapped when transpose_k is 1 and K itself when 0. With
+ * mask_mode 'select' the mask is a bool "keep" mask instead: softmax(where(mask, Q · K' · scale,
+ * mask_fill)) · V. Batch and head axes broadcast as MatMul's and Add's do; Q, K and V have rank 2
+ * or more.
  */
 function attention(ctx: KernelContext): Tensor[] {
   const q = ctx.input(0);
@@ -194,7 +217,7 @@ function attention(ctx: KernelContext): Tensor[] {
   requireFamily(ctx, q, 'float', 'Q');
   requireFloatLike(ctx, k, q, 'K');
   requireFloatLike(ctx, v, q, 'V');
-  if (mask) requireFloatLike(ctx, mask, q, 'mask');
+  const masking = mask && { mask, combine: maskCombiner(ctx, mask, q) };
   for (const [t, name] of [
     [q, 'Q'],
     [k, 'K'],
@@ -210,7 +233,7 @@ function attention(ctx: KernelContext): Tensor[] {
     { values: toNumbers(k), dims: k.dims, transposed: ctx.int('transpose_k', 0) !== 0 },
   );
   for (let i = 0; i < product.values.length; i++) product.values[i]! *= scale;
-  const scores = mask ? addMask(product, mask, fail) : product;
+  const scores = masking ? applyMask(product, masking.mask, masking.combine, fail) : product;
   softmaxRows(scores.values, scores.dims[scores.dims.length - 1]!);
   const out = batchedProduct(
     ctx,

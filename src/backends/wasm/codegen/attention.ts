@@ -1,9 +1,10 @@
 /**
  * Scaled dot-product attention as one generated kernel, flash-style: a tile is one (batch, head)
  * pair and a run of query rows, and every block of up to four rows goes through the whole chain
- * while its scores are in L1 — S = Q·Kᵀ·scale + mask into a per-thread row buffer (the row maxima
- * kept on the way), one pass that exponentiates and sums, then P·V with the division by the sum
- * folded into the stores. Neither the scores nor the probabilities go to memory beyond four rows.
+ * while its scores are in L1 — S = Q·Kᵀ·scale + mask (or, with a bool keep mask, Q·Kᵀ·scale where
+ * it is true and a fill value elsewhere) into a per-thread row buffer (the row maxima kept on the
+ * way), one pass that exponentiates and sums, then P·V with the division by the sum folded into
+ * the stores. Neither the scores nor the probabilities go to memory beyond four rows.
  *
  * K is first copied into a per-thread buffer as Kᵀ in panels of eight keys (D rows of 8 floats
  * each, the layout of a packed GEMM operand), so the scores use the same broadcast-A register tile
@@ -11,9 +12,10 @@
  * it is, row by row. Score lanes past Nk are set to -Infinity, so they neither raise the maximum
  * nor add to the sum, and P·V runs over the first Nk keys only.
  *
- * The static facts (Nk, D, Dv, K's layout, the mask's shape) are baked in; the query count, the
- * pairs and their addresses come at run time, through a table of per-pair addresses that the
- * caller fills (so any numpy broadcasting of the batch axes costs nothing here).
+ * The static facts (Nk, D, Dv, K's layout, the mask's shape and mode) are baked in; the query
+ * count, the fill value, the pairs and their addresses come at run time, through a table of
+ * per-pair addresses that the caller fills (so any numpy broadcasting of the batch axes costs
+ * nothing here).
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
@@ -39,6 +41,13 @@ const MAXIMA_OFFSET = 64;
  */
 const PRODUCT_UNROLL = 1;
 const EXPONENTIAL_UNROLL = 4;
+/**
+ * Where x - max is below this, e^(x - max) is taken as 0: from here on it is a float32 subnormal
+ * (e^-87.34 is the smallest normal), and subnormal operands cost x86 a microcode assist in every
+ * multiply-add of P·V — masked scores (-Infinity, -1e9) made the kernel twice as slow. The terms
+ * dropped are below 1.2e-38 of the row's largest, which is 1.
+ */
+const EXP_ARGUMENT_FLOOR = -87.3;
 
 /**
  * A 4×4 transpose of f32 lanes in two rounds of shuffles, each step (first vector, second vector,
@@ -58,6 +67,11 @@ const TRANSPOSE_GATHER = [
 ] as const;
 
 export type MaskKind = 'none' | 'per-key' | 'per-row';
+/** 'add': a float32 mask added to the scores; 'select': a bool (byte) mask keeping them where true. */
+export type MaskMode = 'add' | 'select';
+
+/** Bytes per mask element in each mode. */
+export const MASK_ELEMENT_BYTES: Readonly<Record<MaskMode, number>> = { add: 4, select: 1 };
 
 export interface AttentionSpec {
   /** Nk: keys (and value rows). */
@@ -72,12 +86,14 @@ export interface AttentionSpec {
   mask: MaskKind;
   /** The mask has a row per query (otherwise one row serves every query). */
   maskPerQuery: boolean;
+  maskMode: MaskMode;
   relaxedSimd: boolean;
 }
 
-/** What traces show: `attention_f32_k128_d64_v64_kt_maskkey_relaxedsimd`. */
+/** What traces show: `attention_f32_k128_d64_v64_kt_maskkey_relaxedsimd`, `..._selectkey_perquery_...`. */
 export function attentionKernelName(spec: AttentionSpec): string {
-  const mask = { none: 'nomask', 'per-key': 'maskkey', 'per-row': 'maskrow' }[spec.mask];
+  const kind = spec.maskMode === 'select' ? 'select' : 'mask';
+  const mask = { none: 'nomask', 'per-key': `${kind}key`, 'per-row': `${kind}row` }[spec.mask];
   return [
     'attention_f32',
     `k${spec.keys}`,
@@ -101,13 +117,14 @@ export function threadScratchBytes(spec: AttentionSpec): number {
 }
 
 /**
- * Adds `attention(thread, pair0, pair1, row0, row1, table, scratch, scratchStride, scale)` to
- * `module`: the output rows [row0, row1) of pairs [pair0, pair1). `table` holds PAIR_ENTRY_BYTES
- * per pair; thread t's buffer is at scratch + t·scratchStride, and its first i32 must be 0 before
- * the run (no Kᵀ held).
+ * Adds `attention(thread, pair0, pair1, row0, row1, table, scratch, scratchStride, scale, fill)`
+ * to `module`: the output rows [row0, row1) of pairs [pair0, pair1). `fill` is the score of the
+ * positions a 'select' mask drops (unused otherwise). `table` holds PAIR_ENTRY_BYTES per pair;
+ * thread t's buffer is at scratch + t·scratchStride, and its first i32 must be 0 before the run
+ * (no Kᵀ held).
  */
 export function emitAttention(module: ModuleBuilder, spec: AttentionSpec): void {
-  const params = PARAMS.map((name) => [name, name === 'scale' ? 'f32' : 'i32'] as const);
+  const params = PARAMS.map((name) => [name, name === 'scale' || name === 'fill' ? 'f32' : 'i32'] as const);
   const f = module.function('attention', { params, export: true });
   new AttentionEmitter(f, spec).emit();
 }
@@ -122,6 +139,7 @@ const PARAMS = [
   'scratch',
   'scratchStride',
   'scale',
+  'fill',
 ] as const;
 type Params = Record<(typeof PARAMS)[number], Local>;
 
@@ -135,6 +153,7 @@ class AttentionEmitter {
   private readonly rowBytes: number;
   /** Bytes of one panel of Kᵀ: D rows of eight keys. */
   private readonly panelBytes: number;
+  private readonly maskBytes: number;
   private readonly p: Params;
   private readonly l: Pointers;
   private readonly named = new Map<string, Local>();
@@ -145,6 +164,7 @@ class AttentionEmitter {
   ) {
     this.rowBytes = paddedKeys(spec.keys) * 4;
     this.panelBytes = spec.depth * TILE_COLUMNS * 4;
+    this.maskBytes = MASK_ELEMENT_BYTES[spec.maskMode];
     this.p = Object.fromEntries(PARAMS.map((name, i) => [name, f.params[i]!])) as Params;
     this.l = Object.fromEntries(
       [...POINTERS, ...WALKERS].map((name) => [name, f.local('i32', name)]),
@@ -339,10 +359,10 @@ class AttentionEmitter {
   private maskRowBytes(): number {
     const { spec } = this;
     if (!spec.maskPerQuery) return 0;
-    return spec.mask === 'per-key' ? spec.keys * 4 : 4;
+    return spec.mask === 'per-key' ? spec.keys * this.maskBytes : this.maskBytes;
   }
 
-  /** S[r][·] = Q[row + r]·Kᵀ·scale + mask, panel by panel; lanes past Nk -Infinity. */
+  /** S[r][·] = Q[row + r]·Kᵀ·scale, masked, panel by panel; lanes past Nk -Infinity. */
   private emitScores(rows: number): void {
     const { f, l, spec } = this;
     for (let r = 0; r < rows; r++)
@@ -404,6 +424,7 @@ class AttentionEmitter {
     );
     const scale = this.v128('scale.splat');
     f.get(p.scale).op('f32x4.splat').set(scale);
+    if (spec.maskMode === 'select') f.get(p.fill).op('f32x4.splat').set(this.v128('fill.splat'));
     const lanes = laneCounts(keys);
     for (let r = 0; r < rows; r++) {
       const x = this.v128('x');
@@ -414,14 +435,7 @@ class AttentionEmitter {
       for (let h = 0; h < 2; h++) {
         const n = lanes[h] ?? 0;
         f.get(accumulators[r]![h]!).get(scale).op('f32x4.mul');
-        if (spec.mask === 'per-key' && n > 0) {
-          this.loadLanes(l.m, r * this.maskRowBytes() + h * 16, n);
-          f.op('f32x4.add');
-        } else if (spec.mask === 'per-row') {
-          f.get(l.m)
-            .mem('v128.load32_splat', { offset: r * this.maskRowBytes() })
-            .op('f32x4.add');
-        }
+        if (n > 0) this.emitMask(r, h, n);
         if (n < 4) {
           const keep = [0, 1, 2, 3].map((lane) => (lane < n ? -1 : 0));
           splat(f, -Infinity).v128Const('i32x4', keep).op('v128.bitselect');
@@ -447,21 +461,69 @@ class AttentionEmitter {
       .set(l.c);
     if (spec.mask === 'per-key')
       f.get(l.m)
-        .i32Const(TILE_COLUMNS * 4)
+        .i32Const(TILE_COLUMNS * this.maskBytes)
         .op('i32.add')
         .set(l.m);
   }
 
   /**
+   * Masks the scores on the stack, lanes [4h, 4h + n) of the panel in row r: adds the float mask,
+   * or keeps them where the bool mask is true and takes the fill value elsewhere.
+   */
+  private emitMask(r: number, h: number, n: number): void {
+    const { f, l, spec } = this;
+    if (spec.mask === 'none') return;
+    const row = r * this.maskRowBytes();
+    if (spec.maskMode === 'add') {
+      if (spec.mask === 'per-key') this.loadLanes(l.m, row + h * 16, n);
+      else f.get(l.m).mem('v128.load32_splat', { offset: row });
+      f.op('f32x4.add');
+      return;
+    }
+    f.get(this.v128('fill.splat'));
+    if (spec.mask === 'per-key') this.loadKeepLanes(row + h * 4, n);
+    else {
+      // One byte splat to all sixteen: each i32 lane is 0 exactly when the byte is.
+      f.get(l.m).mem('v128.load8_splat', { offset: row });
+      f.v128Const('i32x4', [0, 0, 0, 0]).op('i32x4.ne');
+    }
+    f.op('v128.bitselect');
+  }
+
+  /**
+   * Pushes the keep mask of `lanes` bool bytes at m + offset as i32 lanes of all ones (byte not 0)
+   * or zeros, lanes past them zero; never reads past the bytes.
+   */
+  private loadKeepLanes(offset: number, lanes: number): void {
+    const { f, l } = this;
+    if (lanes === 4) f.get(l.m).mem('v128.load32_zero', { offset, align: 1 });
+    else {
+      const bytes = this.v128('keep.bytes');
+      f.v128Const('i32x4', [0, 0, 0, 0]).set(bytes);
+      for (let lane = 0; lane < lanes; lane++) {
+        f.get(l.m)
+          .get(bytes)
+          .memLane('v128.load8_lane', lane, { offset: offset + lane })
+          .set(bytes);
+      }
+      f.get(bytes);
+    }
+    f.v128Const('i32x4', [0, 0, 0, 0]).op('i8x16.ne');
+    f.op('i16x8.extend_low_i8x16_s').op('i32x4.extend_low_i16x8_s');
+  }
+
+  /**
    * Score row r becomes e^(x - max), left unnormalised; 1/Σ goes to the header for P·V. A NaN
    * score makes its exponential and so the sum NaN, which spreads over the row as the reference's
-   * NaN maximum does, and a row of -Infinity is NaN throughout as there.
+   * NaN maximum does, and a row of -Infinity is NaN throughout as there. Below EXP_ARGUMENT_FLOOR
+   * the exponential is 0 (see there).
    */
   private emitExponentials(r: number): void {
     const { f, l, spec } = this;
     const maximum = this.v128('maximum');
     const sum = this.v128('sum');
     const e = this.v128('e');
+    const shifted = this.v128('shifted');
     f.get(l.header)
       .mem('v128.load', { offset: MAXIMA_OFFSET + 16 * r })
       .set(maximum);
@@ -479,8 +541,12 @@ class AttentionEmitter {
           .get(l.a)
           .mem('v128.load', { offset: vector * 16 })
           .get(maximum)
-          .op('f32x4.sub');
+          .op('f32x4.sub')
+          .tee(shifted);
+        // pmax keeps a NaN argument (its comparison fails), so NaN still spreads over the row.
+        splat(f, EXP_ARGUMENT_FLOOR).op('f32x4.pmax');
         emitExp(f);
+        splat(f.get(shifted), EXP_ARGUMENT_FLOOR).op('f32x4.lt').op('v128.andnot');
         f.tee(e).mem('v128.store', { offset: vector * 16 });
         f.get(sum).get(e).op('f32x4.add').set(sum);
       },

@@ -3,8 +3,10 @@
  * activation) and one arithmetic path (relaxed-SIMD FMA or mul+add), a register-tile function per
  * row count 1..MR — each computes an r×8 block of C = A·B with its 2r accumulators in registers,
  * B read from one packed panel (two `v128.load` per k) and A broadcast with `v128.load32_splat` —
- * and `gemm`, the tiled-loop export that walks a tile of [batch, M, N] in K blocks, panels and row
- * blocks and calls them. Packing B at run time has a module of its own (`pack_kn`, `pack_nk`).
+ * and `gemm_swept`, the tiled-loop export that walks a tile of [batch, M, N] in K blocks, sweeps of
+ * panels and row blocks and calls them, touching the next sweep's lines of B ahead of use (`gemm`
+ * is the same with one-panel sweeps). Packing B at run time has a module of its own (`pack_kn`,
+ * `pack_nk`).
  *
  * x86 has 16 xmm registers and V8 keeps one for itself, and TurboFan issues all of a loop
  * iteration's loads before its multiply-adds: the K loop therefore takes one k step per iteration
@@ -52,14 +54,22 @@ export function gemmModuleKey(spec: GemmKernelSpec): string {
 }
 
 /**
- * Adds the register tiles and the `gemm` export to `module`. `gemm(thread, b0, b1, m0, m1, n0, n1,
- * a, lda, b, c, ldc, bias, k, strideA, strideB, strideC, kBlock, addC)`: addresses in bytes,
- * leading dimensions and batch strides in floats; `kBlock` is the K depth of one pass over C;
- * `addC` non-zero adds the product to what C holds.
+ * Adds the register tiles and the driver exports to `module`. `gemm_swept(thread, b0, b1, m0, m1,
+ * n0, n1, a, lda, b, c, ldc, bias, k, strideA, strideB, strideC, kBlock, addC, sweep)`: addresses
+ * in bytes, leading dimensions and batch strides in floats; `kBlock` is the K depth of one pass
+ * over C; `addC` non-zero adds the product to what C holds; `sweep` (≥ 1) is the panels a row
+ * strip goes through before the next strip. `gemm` takes the same arguments but `sweep` and
+ * sweeps one panel.
  */
 export function emitGemm(module: ModuleBuilder, spec: GemmKernelSpec): void {
   const tiles = Array.from({ length: spec.rows }, (_, r) => emitRegisterTile(module, spec, r + 1));
-  emitDriver(module, spec, tiles);
+  const swept = emitDriver(module, spec, tiles);
+  const f = module.function('gemm', {
+    params: DRIVER_PARAMS.map((name) => [name, 'i32'] as const),
+    export: true,
+  });
+  for (const param of f.params) f.get(param);
+  f.i32Const(1).call(swept);
 }
 
 const TILE_PARAMS = ['a', 'lda', 'b', 'c', 'ldc', 'k', 'bias', 'cols', 'mode'] as const;
@@ -293,13 +303,25 @@ const DRIVER_PARAMS = [
 ] as const;
 
 /**
- * The tiled-loop export. Per batch item and K block, it walks the tile's panels and, within a
- * panel (which stays in L1 across the rows), its rows MR at a time, the last rows with a smaller
- * register tile.
+ * The driver export with the sweep argument; `gemm`, without it, sweeps one panel (the fused
+ * convolutions call it from their own code).
  */
-function emitDriver(module: ModuleBuilder, spec: GemmKernelSpec, tiles: readonly FunctionBuilder[]): void {
-  const f = module.function('gemm', {
-    params: DRIVER_PARAMS.map((name) => [name, 'i32'] as const),
+export const SWEPT_DRIVER = 'gemm_swept';
+
+/**
+ * The tiled-loop export. Per batch item and K block, it walks the tile's panels in sweeps of
+ * `sweep` panels and, within a sweep (which stays in L1 across the rows), its rows MR at a time,
+ * each strip through all the sweep's panels, the last rows with a smaller register tile. A sweep
+ * of one panel keeps the least of B in L1; a wider one writes a strip's rows of C in longer runs,
+ * which counts where C outgrows the caches (a strip of one panel writes half a cache line per row).
+ */
+function emitDriver(
+  module: ModuleBuilder,
+  spec: GemmKernelSpec,
+  tiles: readonly FunctionBuilder[],
+): FunctionBuilder {
+  const f = module.function(SWEPT_DRIVER, {
+    params: [...DRIVER_PARAMS, 'sweep'].map((name) => [name, 'i32'] as const),
     export: true,
   });
   const [
@@ -322,7 +344,9 @@ function emitDriver(module: ModuleBuilder, spec: GemmKernelSpec, tiles: readonly
     strideC,
     kBlock,
     addC,
+    sweep,
   ] = f.params as Local[] as [
+    Local,
     Local,
     Local,
     Local,
@@ -353,14 +377,25 @@ function emitDriver(module: ModuleBuilder, spec: GemmKernelSpec, tiles: readonly
   const j = f.local('i32', 'j');
   const cols = f.local('i32', 'cols');
   const panel = f.local('i32', 'panel');
+  const sweepStart = f.local('i32', 'sweepStart');
+  const sweepEnd = f.local('i32', 'sweepEnd');
+  const sweepColumns = f.local('i32', 'sweepColumns');
   const i = f.local('i32', 'i');
   const left = f.local('i32', 'left');
   const ldaBytes = f.local('i32', 'ldaBytes');
   const ldcBytes = f.local('i32', 'ldcBytes');
   const rows = spec.rows;
+  const prefetch: NextSweepTouches = {
+    ahead: f.local('i32', 'ahead'),
+    aheadEnd: f.local('i32', 'aheadEnd'),
+    strips: f.local('i32', 'strips'),
+    span: f.local('i32', 'span'),
+    spanEnd: f.local('i32', 'spanEnd'),
+  };
 
   f.get(lda).i32Const(4).op('i32.mul').set(ldaBytes);
   f.get(ldc).i32Const(4).op('i32.mul').set(ldcBytes);
+  f.get(sweep).i32Const(TILE_COLUMNS).op('i32.mul').set(sweepColumns);
   f.get(batch0).set(item);
   countedLoop(f, item, batch1, 1, () => {
     f.get(a).get(item).get(strideA).op('i32.mul').i32Const(4).op('i32.mul').op('i32.add').set(aItem);
@@ -374,13 +409,19 @@ function emitDriver(module: ModuleBuilder, spec: GemmKernelSpec, tiles: readonly
       f.get(addC).get(k0).op('i32.or').i32Const(0).op('i32.ne');
       f.get(k0).get(depth).op('i32.add').get(k).op('i32.eq').i32Const(MODE_EPILOGUE).op('i32.mul');
       f.op('i32.or').set(mode);
-      f.get(n0).set(j);
-      countedLoop(f, j, n1, TILE_COLUMNS, () => {
-        f.get(n1).get(j).op('i32.sub').tee(cols).i32Const(TILE_COLUMNS).op('i32.gt_u');
-        f.if(null, () => f.i32Const(TILE_COLUMNS).set(cols));
-        // Panel j/8 starts j·k floats in; this block's rows k0.. of it, 8 floats per row.
-        f.get(bItem).get(j).get(k).op('i32.mul').get(k0).i32Const(TILE_COLUMNS).op('i32.mul').op('i32.add');
-        f.i32Const(4).op('i32.mul').op('i32.add').set(panel);
+      countStrips(f, prefetch, { m0, m1, rows });
+      f.get(n0).set(sweepStart);
+      countedLoop(f, sweepStart, n1, sweepColumns, () => {
+        f.get(sweepStart).get(sweepColumns).op('i32.add').tee(sweepEnd).get(n1).op('i32.gt_s');
+        f.if(null, () => f.get(n1).set(sweepEnd));
+        aimAtNextSweep(f, prefetch, { sweepEnd, sweepColumns, n1, bItem, k, k0, depth });
+        const setPanel = () => {
+          f.get(n1).get(j).op('i32.sub').tee(cols).i32Const(TILE_COLUMNS).op('i32.gt_u');
+          f.if(null, () => f.i32Const(TILE_COLUMNS).set(cols));
+          // Panel j/8 starts j·k floats in; this block's rows k0.. of it, 8 floats per row.
+          f.get(bItem).get(j).get(k).op('i32.mul').get(k0).i32Const(TILE_COLUMNS).op('i32.mul').op('i32.add');
+          f.i32Const(4).op('i32.mul').op('i32.add').set(panel);
+        };
         const callTile = (tile: FunctionBuilder) => {
           f.get(aItem)
             .get(i)
@@ -411,32 +452,156 @@ function emitDriver(module: ModuleBuilder, spec: GemmKernelSpec, tiles: readonly
               .op('i32.add');
           f.get(cols).get(mode).call(tile);
         };
+        const sweepPanels = (tile: FunctionBuilder) => {
+          f.get(sweepStart).set(j);
+          countedLoop(f, j, sweepEnd, TILE_COLUMNS, () => {
+            setPanel();
+            callTile(tile);
+          });
+        };
         f.get(m0).set(i);
         f.block(null, (rowsDone) => {
           f.loop(null, (nextRows) => {
             f.get(m1).get(i).op('i32.sub').tee(left).i32Const(rows).op('i32.lt_s').brIf(rowsDone);
-            callTile(tiles[rows - 1]!);
+            touchNextSweep(f, prefetch);
+            sweepPanels(tiles[rows - 1]!);
             f.get(i).i32Const(rows).op('i32.add').set(i);
             f.br(nextRows);
           });
         });
         for (let r = rows - 1; r >= 1; r--) {
           f.get(left).i32Const(r).op('i32.eq');
-          f.if(null, () => callTile(tiles[r - 1]!));
+          f.if(null, () => sweepPanels(tiles[r - 1]!));
         }
       });
       f.get(k0).get(depth).op('i32.add').tee(k0).get(k).op('i32.lt_u').brIf(nextBlock);
     });
   });
+  return f;
+}
+
+/**
+ * A panel's block of B is read from memory only by its first row strip; the hardware prefetchers
+ * see that burst too late (its pages are new, and it lasts a fraction of the panel's time), and a
+ * B that outgrows the caches (an LM head's 50 MB) stalls on it. Wasm has no prefetch instruction,
+ * but a plain load whose value is dropped brings its line in all the same — V8 keeps it, as it
+ * may trap. So each row strip of a sweep first touches its share of the next sweep's panels, and
+ * by the time the next sweep starts they wait in the cache: the misses overlap with arithmetic
+ * instead of stalling a strip. Where B already sits in the caches the touches are a few cache hits
+ * per strip. `ahead` is the next line to touch, `aheadEnd` the end of the next sweep's blocks (0:
+ * nothing to touch after the tile's last sweep), `span` the bytes one strip touches.
+ */
+interface NextSweepTouches {
+  ahead: Local;
+  aheadEnd: Local;
+  strips: Local;
+  span: Local;
+  spanEnd: Local;
+}
+
+const CACHE_LINE_BYTES = 64;
+
+/** Per call: the full row strips of the tile, at least one (the next sweep is shared out over them). */
+function countStrips(
+  f: FunctionBuilder,
+  touches: NextSweepTouches,
+  { m0, m1, rows }: { m0: Local; m1: Local; rows: number },
+): void {
+  f.get(m1)
+    .get(m0)
+    .op('i32.sub')
+    .i32Const(rows)
+    .op('i32.div_s')
+    .tee(touches.strips)
+    .i32Const(1)
+    .op('i32.lt_s');
+  f.if(null, () => f.i32Const(1).set(touches.strips));
+}
+
+/**
+ * Per sweep: from this K block of the next sweep's first panel to the end of its last panel's
+ * (with a K split, a sweep of several panels touches their other K blocks in between too), and the
+ * span that shares it out over the strips; nothing after the tile's last sweep.
+ */
+function aimAtNextSweep(
+  f: FunctionBuilder,
+  touches: NextSweepTouches,
+  at: { sweepEnd: Local; sweepColumns: Local; n1: Local; bItem: Local; k: Local; k0: Local; depth: Local },
+): void {
+  const { ahead, aheadEnd, strips, span } = touches;
+  const blockAt = (column: () => void, row: () => void) => {
+    f.get(at.bItem);
+    column();
+    f.get(at.k).op('i32.mul');
+    row();
+    f.i32Const(TILE_COLUMNS).op('i32.mul').op('i32.add').i32Const(4).op('i32.mul').op('i32.add');
+  };
+  f.i32Const(0).set(ahead);
+  f.i32Const(0).set(aheadEnd);
+  f.get(at.sweepEnd).get(at.n1).op('i32.lt_s');
+  f.if(null, () => {
+    blockAt(
+      () => f.get(at.sweepEnd),
+      () => f.get(at.k0),
+    );
+    f.set(ahead);
+    // The next sweep's last panel starts at the multiple of 8 below its end.
+    f.get(at.sweepEnd).get(at.sweepColumns).op('i32.add').tee(aheadEnd).get(at.n1).op('i32.gt_s');
+    f.if(null, () => f.get(at.n1).set(aheadEnd));
+    blockAt(
+      () =>
+        f
+          .get(aheadEnd)
+          .i32Const(TILE_COLUMNS - 1)
+          .op('i32.add')
+          .i32Const(-TILE_COLUMNS)
+          .op('i32.and')
+          .i32Const(TILE_COLUMNS)
+          .op('i32.sub'),
+      () => f.get(at.k0).get(at.depth).op('i32.add'),
+    );
+    f.set(aheadEnd);
+  });
+  f.get(aheadEnd).get(ahead).op('i32.sub').get(strips).op('i32.add').i32Const(1).op('i32.sub');
+  f.get(strips).op('i32.div_u');
+  f.i32Const(CACHE_LINE_BYTES - 1)
+    .op('i32.add')
+    .i32Const(-CACHE_LINE_BYTES)
+    .op('i32.and')
+    .set(span);
+}
+
+/** Per row strip: one load per line of the strip's span of the next sweep, values dropped. */
+function touchNextSweep(f: FunctionBuilder, touches: NextSweepTouches): void {
+  const { ahead, aheadEnd, span, spanEnd } = touches;
+  f.get(ahead).get(span).op('i32.add').set(spanEnd);
+  f.block(null, (done) => {
+    f.loop(null, (next) => {
+      f.get(ahead).get(spanEnd).op('i32.ge_u').brIf(done);
+      f.get(ahead).get(aheadEnd).op('i32.ge_u').brIf(done);
+      f.get(ahead).mem('i32.load').drop();
+      f.get(ahead).i32Const(CACHE_LINE_BYTES).op('i32.add').set(ahead);
+      f.br(next);
+    });
+  });
 }
 
 /** for (; counter < end; counter += step) body(), with `counter` set by the caller. */
-function countedLoop(f: FunctionBuilder, counter: Local, end: Local, step: number, body: () => void): void {
+function countedLoop(
+  f: FunctionBuilder,
+  counter: Local,
+  end: Local,
+  step: number | Local,
+  body: () => void,
+): void {
   f.block(null, (done) => {
     f.loop(null, (next) => {
       f.get(counter).get(end).op('i32.ge_s').brIf(done);
       body();
-      f.get(counter).i32Const(step).op('i32.add').set(counter);
+      f.get(counter);
+      if (typeof step === 'number') f.i32Const(step);
+      else f.get(step);
+      f.op('i32.add').set(counter);
       f.br(next);
     });
   });

@@ -29,6 +29,8 @@ import { emitSigmoid, emitTanh, splat } from './math.js';
 export const UNIT_BLOCK = 8;
 /** Bytes between the counters, so that no two share a cache line. */
 const COUNTER_STRIDE = 64;
+/** Polls of a step's completion counter before a wait is given up as a dead participant (about a second). */
+const WAIT_POLLS = 1 << 28;
 /** Rows of X per register tile of the input projection. */
 const PROJECTION_ROWS = 4;
 
@@ -308,8 +310,17 @@ class RecurrenceEmitter {
       });
       f.get(turn).i32Const(1).op('i32.add').tee(turn).get(d.participants).op('i32.lt_u').brIf(nextOwner);
     });
+    // A chunk takes microseconds; a wait of about a second means a participant died holding one
+    // (its pool job fails when this thread returns), so the wait ends in a trap rather than a hang.
+    const patience = this.i32('patience');
+    f.i32Const(WAIT_POLLS).set(patience);
     f.loop(null, (spin) => {
-      f.get(l.counter).mem('i32.atomic.load').get(chunks).op('i32.lt_u').brIf(spin);
+      f.get(l.counter).mem('i32.atomic.load').get(chunks).op('i32.lt_u');
+      f.if(null, () => {
+        f.get(patience).i32Const(1).op('i32.sub').tee(patience).op('i32.eqz');
+        f.if(null, () => f.unreachable());
+        f.br(spin);
+      });
     });
   }
 

@@ -1,37 +1,47 @@
 /**
- * com.heddle::Attention(Q, K, V, mask?) — softmax(Q·K'·scale + mask)·V, the fused scaled
- * dot-product attention the fuse-transformer pass makes (exact semantics: the reference's
- * fused-transformer.ts) — on the generated flash-style kernel of codegen/attention.ts. The batch
+ * com.heddle::Attention(Q, K, V, mask?) — softmax(Q·K'·scale + mask)·V, or with mask_mode 'select'
+ * softmax(where(mask, Q·K'·scale, mask_fill))·V, the fused scaled dot-product attention the
+ * fuse-transformer pass makes (exact semantics: the reference's fused-transformer.ts) — on the
+ * generated flash-style kernel of codegen/attention.ts. The batch
  * and head axes of Q, K, V and the mask broadcast numpy-style; each (batch, head) pair of the
  * output gets a row of the address table the kernel walks, so broadcasting costs nothing per
  * element. The mask may vary along both of the scores' axes or be constant along either.
  *
- * Claimed when every shape is known and float32 (plans are specialised to input shapes); a run
- * with other shapes than the plan's goes to the reference kernel.
+ * Claimed when every shape is known and Q, K, V and the output are float32, the mask float32 to
+ * add or bool to select (plans are specialised to input shapes); a run with other shapes or types
+ * than the plan's goes to the reference kernel.
  */
 
+import type { DataType } from '../../../core/dtype.js';
 import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { broadcastIndex, broadcastShapes, shapeSize } from '../../reference/util.js';
 import {
   attentionKernelName,
   emitAttention,
+  MASK_ELEMENT_BYTES,
   PAIR_ENTRY_BYTES,
   threadScratchBytes,
   type AttentionSpec,
+  type MaskMode,
 } from '../codegen/attention.js';
 import { HEAP_ALIGNMENT } from '../heap.js';
-import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import { claimsFloat32, shapeOf, tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 
 /** Tiles per thread the query rows are cut into, for the stealing to even out. */
 const TILES_PER_THREAD = 6;
 /** Query rows per block of the generated kernel: row tiles are multiples of it. */
 const BLOCK_ROWS = 4;
 
+/** The element type each mask mode takes. */
+const MASK_TYPES: Readonly<Record<MaskMode, DataType>> = { add: 'float32', select: 'bool' };
+
 /** Everything a run needs that follows from the shapes. */
 interface AttentionLayout {
   spec: AttentionSpec;
   inputDims: (readonly number[])[];
+  /** The element type of each input. */
+  inputTypes: DataType[];
   outputDims: number[];
   queries: number;
   /** Per output (batch, head) pair, the element offset of its matrix in Q, K, V, the mask and the output. */
@@ -48,6 +58,7 @@ function fail(reason: string): never {
 function layoutFor(
   dims: readonly (readonly number[] | undefined)[],
   keyRows: boolean,
+  maskMode: MaskMode,
   relaxedSimd: boolean,
 ): AttentionLayout {
   const [qDims, kDims, vDims, maskDims] = dims as [number[], number[], number[], number[] | undefined];
@@ -84,11 +95,14 @@ function layoutFor(
     keyRows,
     mask: !maskFull ? 'none' : maskKeys === 1 && keys > 1 ? 'per-row' : 'per-key',
     maskPerQuery: maskRows > 1,
+    maskMode,
     relaxedSimd,
   };
+  const inputDims = dims.filter((d): d is number[] => d !== undefined);
   return {
     spec,
-    inputDims: dims.filter((d): d is number[] => d !== undefined),
+    inputDims,
+    inputTypes: inputDims.map((_, i) => (i === 3 ? MASK_TYPES[maskMode] : 'float32')),
     outputDims: [...batch, queries, valueWidth],
     queries,
     offsets,
@@ -100,20 +114,36 @@ function keyRowsOf(node: Node): boolean {
   return attribute?.type === 'int' && attribute.value !== 0;
 }
 
-function scaleOf(node: Node): number | undefined {
-  const attribute = node.attributes.get('scale');
+function floatOf(node: Node, name: string): number | undefined {
+  const attribute = node.attributes.get(name);
   return attribute?.type === 'float' ? attribute.value : undefined;
 }
 
+/** The mask mode, or undefined when the attribute names none (the reference kernel says why). */
+function maskModeOf(node: Node): MaskMode | undefined {
+  const attribute = node.attributes.get('mask_mode');
+  if (!attribute) return 'add';
+  return attribute.type === 'string' && (attribute.value === 'add' || attribute.value === 'select')
+    ? attribute.value
+    : undefined;
+}
+
 function claims(node: Node, types: ReadonlyMap<string, ValueType>): true | string {
-  const float = claimsFloat32(node, types);
+  const float = claimsFloat32(node, types, [0, 1, 2]);
   if (float !== true) return float;
-  if (scaleOf(node) === undefined) return `attribute 'scale' must be a float`;
+  if (floatOf(node, 'scale') === undefined) return `attribute 'scale' must be a float`;
+  const maskMode = maskModeOf(node);
+  if (maskMode === undefined) return `attribute 'mask_mode' must be 'add' or 'select'`;
+  const mask = node.inputs[3] ?? '';
+  const maskType = mask === '' ? undefined : typeOf(types, mask);
+  if (maskType !== undefined && maskType !== MASK_TYPES[maskMode]) {
+    return `a '${maskMode}' mask must be ${MASK_TYPES[maskMode]}, '${mask}' is ${maskType}`;
+  }
   const names = node.inputs.slice(0, 4).filter((name) => name !== '');
   const dims = names.map((name) => shapeOf(types, name));
   if (names.length < 3 || dims.some((d) => d === undefined)) return 'the wasm attention needs static shapes';
   try {
-    layoutFor(dims, keyRowsOf(node), false);
+    layoutFor(dims, keyRowsOf(node), maskMode, false);
     return true;
   } catch (error) {
     if (error instanceof ShapeError) return error.message;
@@ -126,6 +156,7 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
   const layout = layoutFor(
     names.map((name) => shapeOf(env.types, name)),
     keyRowsOf(node),
+    maskModeOf(node)!,
     env.features.relaxedSimd,
   );
   const { spec, queries, offsets, outputDims } = layout;
@@ -143,12 +174,14 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
   const threads = env.threads;
   const scratchStride = Math.ceil(threadScratchBytes(spec) / HEAP_ALIGNMENT) * HEAP_ALIGNMENT;
   const rowsPerTile = rowsPerTileFor(queries, pairs, threads);
-  const scale = scaleOf(node)!;
+  const scale = floatOf(node, 'scale')!;
+  const fill = floatOf(node, 'mask_fill') ?? -Infinity;
+  const elementBytes = [4, 4, 4, MASK_ELEMENT_BYTES[spec.maskMode], 4];
   const work = pairs * queries * spec.keys * (spec.depth + spec.valueWidth);
 
   const run = (args: KernelArgs): KernelOutputs | Promise<KernelOutputs> => {
     const inputs = layout.inputDims.map((_, i) => tensorInput(args, i, node));
-    if (!inputs.every((t, i) => t.type === 'float32' && sameDims(t.dims, layout.inputDims[i]!))) {
+    if (!inputs.every((t, i) => t.type === layout.inputTypes[i] && sameDims(t.dims, layout.inputDims[i]!))) {
       return reference.run(args);
     }
     const output = args.allocateOutput(0, 'float32', outputDims);
@@ -158,12 +191,12 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
     addresses.push(staging.output(output, 4));
     const table = staging.block(5, pairs * PAIR_ENTRY_BYTES);
     const scratch = staging.block(6, threads * scratchStride);
-    writePairTable(env, table, addresses, offsets);
+    writePairTable(env, table, addresses, offsets, elementBytes);
     clearTags(env, scratch, scratchStride, threads);
     const done = env.runtime.parallel(
       kernel,
       { dims: [pairs, queries], tile: [1, rowsPerTile] },
-      [table, scratch, scratchStride, scale],
+      [table, scratch, scratchStride, scale, fill],
       work,
     );
     const finish = (): KernelOutputs => {
@@ -184,12 +217,18 @@ function rowsPerTileFor(queries: number, pairs: number, threads: number): number
 }
 
 /** Byte addresses of each pair's Q, K, V, mask and output matrices. */
-function writePairTable(env: WasmEnv, table: number, addresses: number[], offsets: Int32Array[]): void {
+function writePairTable(
+  env: WasmEnv,
+  table: number,
+  addresses: number[],
+  offsets: Int32Array[],
+  elementBytes: readonly number[],
+): void {
   const pairs = offsets[0]!.length;
   const view = env.heap.view('int32', table, pairs * 5) as Int32Array;
   for (let pair = 0; pair < pairs; pair++) {
     for (let operand = 0; operand < 5; operand++) {
-      view[pair * 5 + operand] = addresses[operand]! + 4 * offsets[operand]![pair]!;
+      view[pair * 5 + operand] = addresses[operand]! + elementBytes[operand]! * offsets[operand]![pair]!;
     }
   }
 }

@@ -71,7 +71,11 @@ function concatKernel(node: Node, env: WasmEnv): PreparedKernel {
         const at = target + offset * outStrides[axis]! * elementBytes;
         offset += part.dims[axis]!;
         const walk = { dims: part.dims, src: stridesOf(part.dims), dst: outStrides };
-        return (): Pending => copyStrided(env.runtime, elementBytes, walk, operands.input(part, i), at);
+        // The memory plan puts the parts of a Concat along contiguous runs in their places in the
+        // output: such a part is there already.
+        const from = operands.input(part, i);
+        return (): Pending =>
+          from === at ? undefined : copyStrided(env.runtime, elementBytes, walk, from, at);
       });
       return operands.finish(inOrder(steps), [out]);
     },

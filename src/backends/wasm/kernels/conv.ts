@@ -19,7 +19,7 @@
  */
 
 import { HeddleError } from '../../../core/errors.js';
-import { describeMachine } from '../../../probe/machine.js';
+import { describeMachine } from '../../../host/machine.js';
 import type { Tensor, TensorData } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';

@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { webAssembly, type WasmMemory } from '../assembler/engine.js';
-import { describeMachine } from '../../../probe/machine.js';
+import { describeMachine } from '../../../host/machine.js';
 import {
   ControlBlock,
   JobKind,

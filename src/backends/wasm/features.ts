@@ -7,8 +7,8 @@
  */
 
 import * as v8 from 'node:v8';
-import { ModuleBuilder } from '../backends/wasm/assembler/index.js';
-import { webAssembly } from '../backends/wasm/assembler/engine.js';
+import { ModuleBuilder } from './assembler/index.js';
+import { webAssembly } from './assembler/engine.js';
 
 export interface WasmFeatures {
   simd128: boolean;
