@@ -60,31 +60,16 @@ interface Variant {
 
 const STANDARD_OPS = [...new Set(OP_CASES.filter((c) => !c.domain).map((c) => c.op))];
 
+/** The wasm backend on `threads` threads, with or without tuning. */
+function wasmVariant(label: string, threads: number, placement: Placement, tune = false): Variant {
+  return { label, backend: 'wasm', make: () => new WasmBackend({ threads, tune }), placement };
+}
+
 const VARIANTS: readonly Variant[] = [
-  {
-    label: 'wasm×1',
-    backend: 'wasm',
-    make: () => new WasmBackend({ threads: 1, tune: false }),
-    placement: 'fed',
-  },
-  {
-    label: 'wasm×2',
-    backend: 'wasm',
-    make: () => new WasmBackend({ threads: 2, tune: false }),
-    placement: 'fed',
-  },
-  {
-    label: 'wasm×2 in heap',
-    backend: 'wasm',
-    make: () => new WasmBackend({ threads: 2, tune: false }),
-    placement: 'heap',
-  },
-  {
-    label: 'wasm×2 tuned',
-    backend: 'wasm',
-    make: () => new WasmBackend({ threads: 2, tune: true }),
-    placement: 'fed',
-  },
+  wasmVariant('wasm×1', 1, 'fed'),
+  wasmVariant('wasm×2', 2, 'fed'),
+  wasmVariant('wasm×2 in heap', 2, 'heap'),
+  wasmVariant('wasm×2 tuned', 2, 'fed', true),
   {
     label: 'test-device',
     backend: 'test-device',

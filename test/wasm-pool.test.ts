@@ -20,25 +20,13 @@ import {
 } from '../src/backends/wasm/assembler/index.js';
 import { PoolError, WorkerPool, type PoolModule } from '../src/backends/wasm/pool/index.js';
 import { describeMachine } from '../src/host/machine.js';
+import { forRange } from './support/wasm-checks.js';
 
 const PAGES = 64;
 /** Byte addresses of three i32 arrays in the shared memory: hits per element, values, owner thread. */
 const HITS = 0;
 const VALUES = 1 << 20;
 const OWNERS = 2 << 20;
-
-/** `for (index = begin; index < end; index++) body()`. */
-function forRange(f: FunctionBuilder, index: Local, begin: Local, end: Local, body: () => void): void {
-  f.get(begin).set(index);
-  f.block(null, (exit) =>
-    f.loop(null, (next) => {
-      f.get(index).get(end).op('i32.ge_s').brIf(exit);
-      body();
-      f.get(index).i32Const(1).op('i32.add').set(index);
-      f.br(next);
-    }),
-  );
-}
 
 /** Pushes the address of element `index` of the i32 array at `base`. */
 function element(f: FunctionBuilder, base: Local, index: Local): FunctionBuilder {

@@ -7,30 +7,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import type { BenchReport } from '../../src/bench/report.js';
 import { buildModel } from '../support/build-model.js';
+import { cli, scratchFolder, writeMlp } from '../support/cli-fixture.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-bench-'));
+const folder = scratchFolder('heddle-bench-');
 const model = path.join(folder, 'mlp.onnx');
-fs.writeFileSync(
-  model,
-  buildModel({
-    nodes: [
-      { op: 'MatMul', name: 'hidden', inputs: ['x', 'w1'], outputs: ['h'] },
-      { op: 'Relu', name: 'relu', inputs: ['h'], outputs: ['y'] },
-    ],
-    inputs: [{ name: 'x', type: 'float32', dims: ['batch', 16] }],
-    outputs: [{ name: 'y', type: 'float32', dims: ['batch', 32] }],
-    initializers: [{ name: 'w1', type: 'float32', dims: [16, 32], values: new Array(16 * 32).fill(0.1) }],
-  }),
-);
-
-after(() => fs.rmSync(folder, { recursive: true, force: true }));
+writeMlp(model, 'batch');
 
 const quick = ['--json', '--threads', '1', '--warmup', '1', '--min-runs', '3', '--min-seconds', '0.05'];
 

@@ -7,15 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { PROFILE_FORMAT, PROFILE_VERSION, type Profile } from '../../src/profile/index.js';
 import { buildModel } from '../support/build-model.js';
+import { cli, scratchFolder } from '../support/cli-fixture.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-profile-'));
+const folder = scratchFolder('heddle-profile-');
 const model = path.join(folder, 'mlp.onnx');
 fs.writeFileSync(
   model,
@@ -33,8 +31,6 @@ fs.writeFileSync(
     ],
   }),
 );
-
-after(() => fs.rmSync(folder, { recursive: true, force: true }));
 
 function heddle(...args: string[]) {
   return spawnSync(process.execPath, [cli, 'profile', ...args], { encoding: 'utf8' });

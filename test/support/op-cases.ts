@@ -114,154 +114,115 @@ function indices(dims: readonly number[], low: number, high: number, type: DataT
 
 const float = (value: number) => ({ float: value });
 
+/**
+ * Makes the cases of one operator: a case named `label: what` on `inputs`, with `attributes` when
+ * given and `more` (outputs, tolerance, failure, another opset) over that.
+ */
+type CaseMaker = (
+  what: string,
+  inputs: OpCase['inputs'],
+  attributes?: CaseAttributes,
+  more?: Partial<OpCase>,
+) => OpCase;
+
+function caseMaker(label: string, node: Pick<OpCase, 'op' | 'domain' | 'opset'>): CaseMaker {
+  return (what, inputs, attributes, more = {}) => ({
+    name: `${label}: ${what}`,
+    ...node,
+    ...(attributes === undefined ? {} : { attributes }),
+    inputs,
+    ...more,
+  });
+}
+
+/** Cases of the ai.onnx operator `op` at `opset`. */
+function casesOf(op: string, opset: number): CaseMaker {
+  return caseMaker(op, { op, opset });
+}
+
+/** Cases of Heddle's operator `op` (at the domain's default opset), named after `label`. */
+function heddleCasesOf(op: string, label = op): CaseMaker {
+  return caseMaker(label, { op, domain: HEDDLE });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Products: MatMul, Gemm
 
+const matMulCase = casesOf('MatMul', 13);
+
 const matmul: OpCase[] = [
-  { name: 'MatMul: square 8x8', op: 'MatMul', opset: 13, inputs: [fed([8, 8]), fed([8, 8])] },
-  { name: 'MatMul: ragged 5x7 · 7x9, both fed', op: 'MatMul', opset: 13, inputs: [fed([5, 7]), fed([7, 9])] },
-  {
-    name: 'MatMul: ragged 13x29 · constant 29x31',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([13, 29]), constant([29, 31])],
-  },
-  {
-    name: 'MatMul: one row 1x64 · 64x50',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([1, 64]), constant([64, 50])],
-  },
-  { name: 'MatMul: K = 1 (outer product)', op: 'MatMul', opset: 13, inputs: [fed([6, 1]), fed([1, 10])] },
-  { name: 'MatMul: N = 1 (one column)', op: 'MatMul', opset: 13, inputs: [fed([17, 33]), constant([33, 1])] },
-  { name: 'MatMul: 1-D A', op: 'MatMul', opset: 13, inputs: [fed([7]), constant([7, 5])] },
-  { name: 'MatMul: 1-D B', op: 'MatMul', opset: 13, inputs: [fed([4, 7]), fed([7])] },
-  { name: 'MatMul: 1-D · 1-D', op: 'MatMul', opset: 13, inputs: [fed([11]), fed([11])] },
-  {
-    name: 'MatMul: batched 3-D A · constant 2-D B',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([2, 5, 12]), constant([12, 19])],
-  },
-  {
-    name: 'MatMul: 4-D broadcast over batch (attention scores)',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([2, 3, 5, 8]), fed([1, 3, 8, 6])],
-  },
-  {
-    name: 'MatMul: A broadcast over B batch',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([1, 4, 9]), fed([3, 9, 10])],
-  },
-  { name: 'MatMul: empty M', op: 'MatMul', opset: 13, inputs: [fed([0, 5]), constant([5, 3])] },
-  {
-    name: 'MatMul: long K',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([3, 700]), constant([700, 5])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'MatMul: pool-sized 67x96 · constant 96x83',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([67, 96]), constant([96, 83])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'MatMul: pool-sized batched 4x33x64 · 4x64x47',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([4, 33, 64]), fed([4, 64, 47])],
-    tolerance: SUMS,
-  },
-  { name: 'MatMul: opset 1', op: 'MatMul', opset: 1, inputs: [fed([3, 4]), constant([4, 6])] },
-  {
-    name: 'MatMul: deep K, blocked',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([9, 2001], uniform(-0.5, 0.5)), constant([2001, 19], uniform(-0.5, 0.5))],
-    tolerance: SUMS,
-  },
-  {
-    name: 'MatMul: batch dims broadcast both ways',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([2, 1, 5, 8]), fed([1, 3, 8, 6])],
-  },
-  {
-    name: 'MatMul: a wide head (3x256 · 256x5003)',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([3, 256], uniform(-0.5, 0.5)), constant([256, 5003], uniform(-0.5, 0.5))],
-    tolerance: SUMS,
-  },
-  {
-    name: 'MatMul: tall and thin (1000x3 · 3x2)',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [fed([1000, 3]), constant([3, 2])],
-  },
+  matMulCase('square 8x8', [fed([8, 8]), fed([8, 8])]),
+  matMulCase('ragged 5x7 · 7x9, both fed', [fed([5, 7]), fed([7, 9])]),
+  matMulCase('ragged 13x29 · constant 29x31', [fed([13, 29]), constant([29, 31])]),
+  matMulCase('one row 1x64 · 64x50', [fed([1, 64]), constant([64, 50])]),
+  matMulCase('K = 1 (outer product)', [fed([6, 1]), fed([1, 10])]),
+  matMulCase('N = 1 (one column)', [fed([17, 33]), constant([33, 1])]),
+  matMulCase('1-D A', [fed([7]), constant([7, 5])]),
+  matMulCase('1-D B', [fed([4, 7]), fed([7])]),
+  matMulCase('1-D · 1-D', [fed([11]), fed([11])]),
+  matMulCase('batched 3-D A · constant 2-D B', [fed([2, 5, 12]), constant([12, 19])]),
+  matMulCase('4-D broadcast over batch (attention scores)', [fed([2, 3, 5, 8]), fed([1, 3, 8, 6])]),
+  matMulCase('A broadcast over B batch', [fed([1, 4, 9]), fed([3, 9, 10])]),
+  matMulCase('empty M', [fed([0, 5]), constant([5, 3])]),
+  matMulCase('long K', [fed([3, 700]), constant([700, 5])], {}, { tolerance: SUMS }),
+  matMulCase(
+    'pool-sized 67x96 · constant 96x83',
+    [fed([67, 96]), constant([96, 83])],
+    {},
+    { tolerance: SUMS },
+  ),
+  matMulCase(
+    'pool-sized batched 4x33x64 · 4x64x47',
+    [fed([4, 33, 64]), fed([4, 64, 47])],
+    {},
+    { tolerance: SUMS },
+  ),
+  matMulCase('opset 1', [fed([3, 4]), constant([4, 6])], {}, { opset: 1 }),
+  matMulCase(
+    'deep K, blocked',
+    [fed([9, 2001], uniform(-0.5, 0.5)), constant([2001, 19], uniform(-0.5, 0.5))],
+    {},
+    { tolerance: SUMS },
+  ),
+  matMulCase('batch dims broadcast both ways', [fed([2, 1, 5, 8]), fed([1, 3, 8, 6])]),
+  matMulCase(
+    'a wide head (3x256 · 256x5003)',
+    [fed([3, 256], uniform(-0.5, 0.5)), constant([256, 5003], uniform(-0.5, 0.5))],
+    {},
+    { tolerance: SUMS },
+  ),
+  matMulCase('tall and thin (1000x3 · 3x2)', [fed([1000, 3]), constant([3, 2])]),
 ];
 
+const gemmCase = casesOf('Gemm', 13);
+
 const gemm: OpCase[] = [
-  {
-    name: 'Gemm: A·B + C along rows',
-    op: 'Gemm',
-    opset: 13,
-    inputs: [fed([5, 7]), constant([7, 9]), constant([9])],
-  },
-  {
-    name: 'Gemm: transB with constant B (a linear layer)',
-    op: 'Gemm',
-    opset: 13,
-    attributes: { transB: 1 },
-    inputs: [fed([6, 10]), constant([12, 10]), constant([12])],
-  },
-  {
-    name: 'Gemm: transA',
-    op: 'Gemm',
-    opset: 13,
-    attributes: { transA: 1 },
-    inputs: [fed([7, 5]), fed([7, 9]), constant([5, 9])],
-  },
-  {
-    name: 'Gemm: transA and transB, alpha and beta',
-    op: 'Gemm',
-    opset: 13,
-    attributes: { transA: 1, transB: 1, alpha: float(0.5), beta: float(2) },
-    inputs: [fed([7, 5]), constant([9, 7]), fed([5, 9])],
-  },
-  {
-    name: 'Gemm: scalar C',
-    op: 'Gemm',
-    opset: 13,
-    inputs: [fed([4, 3]), constant([3, 6]), constant([1])],
-  },
-  {
-    name: 'Gemm: C as a column',
-    op: 'Gemm',
-    opset: 13,
-    inputs: [fed([4, 3]), constant([3, 6]), constant([4, 1])],
-  },
-  { name: 'Gemm: no C', op: 'Gemm', opset: 13, inputs: [fed([9, 13]), constant([13, 11])] },
-  {
-    name: 'Gemm: pool-sized linear layer 64x128 · (96x128)ᵀ',
-    op: 'Gemm',
-    opset: 13,
-    attributes: { transB: 1 },
-    inputs: [fed([64, 128]), constant([96, 128]), constant([96])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Gemm: opset 9, C broadcast',
-    op: 'Gemm',
-    opset: 9,
-    attributes: { beta: float(0.5) },
-    inputs: [fed([3, 5]), constant([5, 4]), constant([4])],
-  },
+  gemmCase('A·B + C along rows', [fed([5, 7]), constant([7, 9]), constant([9])]),
+  gemmCase('transB with constant B (a linear layer)', [fed([6, 10]), constant([12, 10]), constant([12])], {
+    transB: 1,
+  }),
+  gemmCase('transA', [fed([7, 5]), fed([7, 9]), constant([5, 9])], { transA: 1 }),
+  gemmCase('transA and transB, alpha and beta', [fed([7, 5]), constant([9, 7]), fed([5, 9])], {
+    transA: 1,
+    transB: 1,
+    alpha: float(0.5),
+    beta: float(2),
+  }),
+  gemmCase('scalar C', [fed([4, 3]), constant([3, 6]), constant([1])]),
+  gemmCase('C as a column', [fed([4, 3]), constant([3, 6]), constant([4, 1])]),
+  gemmCase('no C', [fed([9, 13]), constant([13, 11])]),
+  gemmCase(
+    'pool-sized linear layer 64x128 · (96x128)ᵀ',
+    [fed([64, 128]), constant([96, 128]), constant([96])],
+    { transB: 1 },
+    { tolerance: SUMS },
+  ),
+  gemmCase(
+    'opset 9, C broadcast',
+    [fed([3, 5]), constant([5, 4]), constant([4])],
+    { beta: float(0.5) },
+    { opset: 9 },
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -281,384 +242,253 @@ function convAttributes(
   };
 }
 
+const convCase = casesOf('Conv', 11);
+
+/**
+ * A Conv layer's case at opset 11 (unless `options` says otherwise) on X and W as given, with a
+ * constant bias of one value per output channel unless `options.bias` is false.
+ */
+function convLayer(
+  what: string,
+  attributes: CaseAttributes,
+  [x, w]: [Operand, Operand],
+  options: { bias?: false; opset?: number; tolerance?: Tolerance } = {},
+): OpCase {
+  const { bias, ...more } = options;
+  return convCase(what, bias === false ? [x, w] : [x, w, constant([w.dims[0]!])], attributes, more);
+}
+
 const conv: OpCase[] = [
-  {
-    name: 'Conv: 1x1 with bias',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([1, 1]),
-    inputs: [fed([1, 16, 7, 9]), constant([24, 16, 1, 1]), constant([24])],
-  },
-  {
-    name: 'Conv: 3x3 pad 1',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
-    inputs: [fed([1, 3, 10, 11]), constant([8, 3, 3, 3]), constant([8])],
-  },
-  {
-    name: 'Conv: 3x3 stride 2 pad 1, batch 2, ragged',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
-    inputs: [fed([2, 5, 13, 9]), constant([7, 5, 3, 3]), constant([7])],
-  },
-  {
-    name: 'Conv: 7x7 stride 2 pad 3 (a ResNet stem)',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([7, 7], { strides: [2, 2], pads: [3, 3, 3, 3] }),
-    inputs: [fed([1, 3, 32, 32]), constant([16, 3, 7, 7]), constant([16])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Conv: depthwise 3x3 pad 1',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1], group: 12 }),
-    inputs: [fed([1, 12, 9, 10]), constant([12, 1, 3, 3]), constant([12])],
-  },
-  {
-    name: 'Conv: depthwise 3x3 stride 2 pad 1',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], group: 32 }),
-    inputs: [fed([1, 32, 15, 14]), constant([32, 1, 3, 3]), constant([32])],
-  },
-  {
-    name: 'Conv: depthwise 5x5 with channel multiplier 2',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([5, 5], { pads: [2, 2, 2, 2], group: 6 }),
-    inputs: [fed([1, 6, 8, 7]), constant([12, 1, 5, 5]), constant([12])],
-  },
-  {
-    name: 'Conv: grouped (2 groups)',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { group: 2 }),
-    inputs: [fed([1, 8, 6, 7]), constant([12, 4, 3, 3]), constant([12])],
-  },
-  {
-    name: 'Conv: dilation 2',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { dilations: [2, 2], pads: [2, 2, 2, 2] }),
-    inputs: [fed([1, 4, 12, 12]), constant([6, 4, 3, 3])],
-  },
-  {
-    name: 'Conv: auto_pad SAME_UPPER stride 2',
-    op: 'Conv',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' },
-    inputs: [fed([1, 3, 8, 7]), constant([5, 3, 3, 3]), constant([5])],
-  },
-  {
-    name: 'Conv: asymmetric pads',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [0, 1, 2, 1] }),
-    inputs: [fed([1, 2, 6, 6]), constant([3, 2, 3, 3]), constant([3])],
-  },
-  {
-    name: 'Conv: weights fed at run time, no bias',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
-    inputs: [fed([1, 4, 5, 6]), fed([5, 4, 3, 3])],
-  },
-  {
-    name: 'Conv: 5x5 ragged channels',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([5, 5]),
-    inputs: [fed([1, 6, 11, 13]), constant([10, 6, 5, 5]), constant([10])],
-  },
-  {
-    name: 'Conv: rectangular 1x3 kernel',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([1, 3], { pads: [0, 1, 0, 1] }),
-    inputs: [fed([1, 5, 4, 9]), constant([6, 5, 1, 3]), constant([6])],
-  },
-  {
-    name: 'Conv: 1-D',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([5], { pads: [2, 2] }),
-    inputs: [fed([1, 4, 20]), constant([6, 4, 5]), constant([6])],
-  },
-  {
-    name: 'Conv: pool-sized 1x1 64→64 on 28x28',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([1, 1]),
-    inputs: [fed([1, 64, 28, 28]), constant([64, 64, 1, 1]), constant([64])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Conv: pool-sized 3x3 32→48 on 20x19',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
-    inputs: [fed([1, 32, 20, 19]), constant([48, 32, 3, 3]), constant([48])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Conv: pool-sized depthwise 3x3 on 96x28x28',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1], group: 96 }),
-    inputs: [fed([1, 96, 28, 28]), constant([96, 1, 3, 3]), constant([96])],
-  },
-  {
-    name: 'Conv: pool-sized 3x3 32→32 on 40x40 (in chunks)',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
-    inputs: [fed([1, 32, 40, 40]), constant([32, 32, 3, 3], uniform(-0.2, 0.2)), constant([32])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Conv: deep K 3x3x160',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3]),
-    inputs: [fed([1, 160, 5, 6], uniform(-0.5, 0.5)), constant([9, 160, 3, 3], uniform(-0.5, 0.5))],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Conv: 1x1 stride 2 (a ResNet downsample)',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([1, 1], { strides: [2, 2] }),
-    inputs: [fed([1, 16, 9, 11]), constant([24, 16, 1, 1])],
-  },
-  {
-    name: 'Conv: 1x1 with padding',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([1, 1], { pads: [1, 0, 1, 2] }),
-    inputs: [fed([1, 4, 3, 5]), constant([6, 4, 1, 1]), constant([6])],
-  },
-  {
-    name: 'Conv: kernel as large as the input',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([5, 4]),
-    inputs: [fed([2, 3, 5, 4]), constant([7, 3, 5, 4]), constant([7])],
-  },
-  {
-    name: 'Conv: auto_pad SAME_LOWER, stride 2, dilation 2',
-    op: 'Conv',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], dilations: [2, 2], auto_pad: 'SAME_LOWER' },
-    inputs: [fed([1, 3, 11, 10]), constant([4, 3, 3, 3])],
-  },
-  {
-    name: 'Conv: auto_pad VALID',
-    op: 'Conv',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], auto_pad: 'VALID' },
-    inputs: [fed([1, 3, 6, 7]), constant([4, 3, 3, 3])],
-  },
-  {
-    name: 'Conv: depthwise 3x3 dilation 2 stride 2',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3, 3], { strides: [2, 2], dilations: [2, 2], pads: [2, 2, 2, 2], group: 10 }),
-    inputs: [fed([1, 10, 13, 12]), constant([10, 1, 3, 3]), constant([10])],
-  },
-  {
-    name: 'Conv: depthwise 7x7 ragged plane',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([7, 7], { pads: [3, 3, 3, 3], group: 5 }),
-    inputs: [fed([2, 5, 9, 3]), constant([5, 1, 7, 7])],
-  },
-  {
-    name: 'Conv: depthwise 1-D',
-    op: 'Conv',
-    opset: 11,
-    attributes: convAttributes([3], { pads: [1, 1], group: 6 }),
-    inputs: [fed([1, 6, 17]), constant([6, 1, 3]), constant([6])],
-  },
-  {
-    name: 'Conv: opset 1',
-    op: 'Conv',
-    opset: 1,
-    attributes: convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
-    inputs: [fed([1, 2, 5, 5]), constant([3, 2, 3, 3]), constant([3])],
-  },
+  convLayer('1x1 with bias', convAttributes([1, 1]), [fed([1, 16, 7, 9]), constant([24, 16, 1, 1])]),
+  convLayer('3x3 pad 1', convAttributes([3, 3], { pads: [1, 1, 1, 1] }), [
+    fed([1, 3, 10, 11]),
+    constant([8, 3, 3, 3]),
+  ]),
+  convLayer(
+    '3x3 stride 2 pad 1, batch 2, ragged',
+    convAttributes([3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+    [fed([2, 5, 13, 9]), constant([7, 5, 3, 3])],
+  ),
+  convLayer(
+    '7x7 stride 2 pad 3 (a ResNet stem)',
+    convAttributes([7, 7], { strides: [2, 2], pads: [3, 3, 3, 3] }),
+    [fed([1, 3, 32, 32]), constant([16, 3, 7, 7])],
+    { tolerance: SUMS },
+  ),
+  convLayer('depthwise 3x3 pad 1', convAttributes([3, 3], { pads: [1, 1, 1, 1], group: 12 }), [
+    fed([1, 12, 9, 10]),
+    constant([12, 1, 3, 3]),
+  ]),
+  convLayer(
+    'depthwise 3x3 stride 2 pad 1',
+    convAttributes([3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], group: 32 }),
+    [fed([1, 32, 15, 14]), constant([32, 1, 3, 3])],
+  ),
+  convLayer(
+    'depthwise 5x5 with channel multiplier 2',
+    convAttributes([5, 5], { pads: [2, 2, 2, 2], group: 6 }),
+    [fed([1, 6, 8, 7]), constant([12, 1, 5, 5])],
+  ),
+  convLayer('grouped (2 groups)', convAttributes([3, 3], { group: 2 }), [
+    fed([1, 8, 6, 7]),
+    constant([12, 4, 3, 3]),
+  ]),
+  convLayer(
+    'dilation 2',
+    convAttributes([3, 3], { dilations: [2, 2], pads: [2, 2, 2, 2] }),
+    [fed([1, 4, 12, 12]), constant([6, 4, 3, 3])],
+    { bias: false },
+  ),
+  convLayer(
+    'auto_pad SAME_UPPER stride 2',
+    { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' },
+    [fed([1, 3, 8, 7]), constant([5, 3, 3, 3])],
+  ),
+  convLayer('asymmetric pads', convAttributes([3, 3], { pads: [0, 1, 2, 1] }), [
+    fed([1, 2, 6, 6]),
+    constant([3, 2, 3, 3]),
+  ]),
+  convLayer(
+    'weights fed at run time, no bias',
+    convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
+    [fed([1, 4, 5, 6]), fed([5, 4, 3, 3])],
+    { bias: false },
+  ),
+  convLayer('5x5 ragged channels', convAttributes([5, 5]), [fed([1, 6, 11, 13]), constant([10, 6, 5, 5])]),
+  convLayer('rectangular 1x3 kernel', convAttributes([1, 3], { pads: [0, 1, 0, 1] }), [
+    fed([1, 5, 4, 9]),
+    constant([6, 5, 1, 3]),
+  ]),
+  convLayer('1-D', convAttributes([5], { pads: [2, 2] }), [fed([1, 4, 20]), constant([6, 4, 5])]),
+  convLayer(
+    'pool-sized 1x1 64→64 on 28x28',
+    convAttributes([1, 1]),
+    [fed([1, 64, 28, 28]), constant([64, 64, 1, 1])],
+    { tolerance: SUMS },
+  ),
+  convLayer(
+    'pool-sized 3x3 32→48 on 20x19',
+    convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
+    [fed([1, 32, 20, 19]), constant([48, 32, 3, 3])],
+    { tolerance: SUMS },
+  ),
+  convLayer(
+    'pool-sized depthwise 3x3 on 96x28x28',
+    convAttributes([3, 3], { pads: [1, 1, 1, 1], group: 96 }),
+    [fed([1, 96, 28, 28]), constant([96, 1, 3, 3])],
+  ),
+  convLayer(
+    'pool-sized 3x3 32→32 on 40x40 (in chunks)',
+    convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
+    [fed([1, 32, 40, 40]), constant([32, 32, 3, 3], uniform(-0.2, 0.2))],
+    { tolerance: SUMS },
+  ),
+  convLayer(
+    'deep K 3x3x160',
+    convAttributes([3, 3]),
+    [fed([1, 160, 5, 6], uniform(-0.5, 0.5)), constant([9, 160, 3, 3], uniform(-0.5, 0.5))],
+    { bias: false, tolerance: SUMS },
+  ),
+  convLayer(
+    '1x1 stride 2 (a ResNet downsample)',
+    convAttributes([1, 1], { strides: [2, 2] }),
+    [fed([1, 16, 9, 11]), constant([24, 16, 1, 1])],
+    { bias: false },
+  ),
+  convLayer('1x1 with padding', convAttributes([1, 1], { pads: [1, 0, 1, 2] }), [
+    fed([1, 4, 3, 5]),
+    constant([6, 4, 1, 1]),
+  ]),
+  convLayer('kernel as large as the input', convAttributes([5, 4]), [
+    fed([2, 3, 5, 4]),
+    constant([7, 3, 5, 4]),
+  ]),
+  convLayer(
+    'auto_pad SAME_LOWER, stride 2, dilation 2',
+    { kernel_shape: [3, 3], strides: [2, 2], dilations: [2, 2], auto_pad: 'SAME_LOWER' },
+    [fed([1, 3, 11, 10]), constant([4, 3, 3, 3])],
+    { bias: false },
+  ),
+  convLayer(
+    'auto_pad VALID',
+    { kernel_shape: [3, 3], auto_pad: 'VALID' },
+    [fed([1, 3, 6, 7]), constant([4, 3, 3, 3])],
+    { bias: false },
+  ),
+  convLayer(
+    'depthwise 3x3 dilation 2 stride 2',
+    convAttributes([3, 3], { strides: [2, 2], dilations: [2, 2], pads: [2, 2, 2, 2], group: 10 }),
+    [fed([1, 10, 13, 12]), constant([10, 1, 3, 3])],
+  ),
+  convLayer(
+    'depthwise 7x7 ragged plane',
+    convAttributes([7, 7], { pads: [3, 3, 3, 3], group: 5 }),
+    [fed([2, 5, 9, 3]), constant([5, 1, 7, 7])],
+    { bias: false },
+  ),
+  convLayer('depthwise 1-D', convAttributes([3], { pads: [1, 1], group: 6 }), [
+    fed([1, 6, 17]),
+    constant([6, 1, 3]),
+  ]),
+  convLayer(
+    'opset 1',
+    convAttributes([3, 3], { pads: [1, 1, 1, 1] }),
+    [fed([1, 2, 5, 5]), constant([3, 2, 3, 3])],
+    { opset: 1 },
+  ),
 ];
+
+const convTransposeCase = casesOf('ConvTranspose', 11);
 
 const convTranspose: OpCase[] = [
-  {
-    name: 'ConvTranspose: 3x3 stride 2 pad 1 output_padding 1',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] },
-    inputs: [fed([1, 4, 5, 6]), constant([4, 6, 3, 3]), constant([6])],
-  },
-  {
-    name: 'ConvTranspose: 2x2 stride 2 (upsampling)',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [2, 2], strides: [2, 2] },
-    inputs: [fed([1, 8, 7, 7]), constant([8, 4, 2, 2])],
-  },
-  {
-    name: 'ConvTranspose: 2 groups',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], group: 2 },
-    inputs: [fed([1, 4, 5, 5]), constant([4, 3, 3, 3]), constant([6])],
-  },
-  {
-    name: 'ConvTranspose: output_shape',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], output_shape: [10, 8] },
-    inputs: [fed([1, 3, 5, 4]), constant([3, 2, 3, 3])],
-  },
-  {
-    name: 'ConvTranspose: dilation 2',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], dilations: [2, 2] },
-    inputs: [fed([1, 2, 4, 5]), constant([2, 3, 3, 3]), constant([3])],
-  },
-  {
-    name: 'ConvTranspose: 1-D',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [4], strides: [2], pads: [1, 1] },
-    inputs: [fed([2, 3, 9]), constant([3, 5, 4]), constant([5])],
-  },
-  {
-    name: 'ConvTranspose: pool-sized 4x4 stride 2 32→16',
-    op: 'ConvTranspose',
-    opset: 11,
-    attributes: { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] },
-    inputs: [fed([1, 32, 14, 13]), constant([32, 16, 4, 4]), constant([16])],
-    tolerance: SUMS,
-  },
+  convTransposeCase(
+    '3x3 stride 2 pad 1 output_padding 1',
+    [fed([1, 4, 5, 6]), constant([4, 6, 3, 3]), constant([6])],
+    { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] },
+  ),
+  convTransposeCase('2x2 stride 2 (upsampling)', [fed([1, 8, 7, 7]), constant([8, 4, 2, 2])], {
+    kernel_shape: [2, 2],
+    strides: [2, 2],
+  }),
+  convTransposeCase('2 groups', [fed([1, 4, 5, 5]), constant([4, 3, 3, 3]), constant([6])], {
+    kernel_shape: [3, 3],
+    group: 2,
+  }),
+  convTransposeCase('output_shape', [fed([1, 3, 5, 4]), constant([3, 2, 3, 3])], {
+    kernel_shape: [3, 3],
+    strides: [2, 2],
+    output_shape: [10, 8],
+  }),
+  convTransposeCase('dilation 2', [fed([1, 2, 4, 5]), constant([2, 3, 3, 3]), constant([3])], {
+    kernel_shape: [3, 3],
+    dilations: [2, 2],
+  }),
+  convTransposeCase('1-D', [fed([2, 3, 9]), constant([3, 5, 4]), constant([5])], {
+    kernel_shape: [4],
+    strides: [2],
+    pads: [1, 1],
+  }),
+  convTransposeCase(
+    'pool-sized 4x4 stride 2 32→16',
+    [fed([1, 32, 14, 13]), constant([32, 16, 4, 4]), constant([16])],
+    { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] },
+    { tolerance: SUMS },
+  ),
 ];
 
+const maxPoolCase = casesOf('MaxPool', 12);
+const averagePoolCase = casesOf('AveragePool', 11);
+const globalAveragePoolCase = casesOf('GlobalAveragePool', 1);
+const globalMaxPoolCase = casesOf('GlobalMaxPool', 1);
+
 const pools: OpCase[] = [
-  {
-    name: 'MaxPool: 2x2 stride 2',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [2, 2], strides: [2, 2] },
-    inputs: [fed([1, 5, 8, 9])],
-  },
-  {
-    name: 'MaxPool: 3x3 stride 2 pad 1 (a ResNet stem)',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
-    inputs: [fed([2, 6, 13, 11])],
-  },
-  {
-    name: 'MaxPool: ceil_mode',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 },
-    inputs: [fed([1, 3, 10, 9])],
-  },
-  {
-    name: 'MaxPool: dilations',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [2, 2], dilations: [2, 2] },
-    inputs: [fed([1, 2, 7, 7])],
-  },
-  {
-    name: 'MaxPool: special values',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [2, 2], strides: [1, 1] },
-    inputs: [fed([1, 2, 5, 6], SPECIAL)],
-  },
-  {
-    name: 'MaxPool: with indices',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [2, 2], strides: [2, 2] },
-    inputs: [fed([1, 3, 6, 6])],
-    outputs: ['float32', 'int64'],
-  },
-  {
-    name: 'MaxPool: 1-D',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [3], strides: [2], pads: [1, 1] },
-    inputs: [fed([2, 4, 15])],
-  },
-  {
-    name: 'MaxPool: pool-sized 3x3 stride 2 on 64x56x56',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
-    inputs: [fed([1, 64, 56, 56])],
-  },
-  {
-    name: 'AveragePool: 3x3 pad 1, pads not counted',
-    op: 'AveragePool',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
-    inputs: [fed([1, 4, 7, 9])],
-  },
-  {
-    name: 'AveragePool: 3x3 pad 1, pads counted',
-    op: 'AveragePool',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 },
-    inputs: [fed([1, 4, 7, 9])],
-  },
-  {
-    name: 'AveragePool: 2x2 stride 2 ceil_mode',
-    op: 'AveragePool',
-    opset: 11,
-    attributes: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 },
-    inputs: [fed([2, 3, 7, 5])],
-  },
-  {
-    name: 'AveragePool: pool-sized 2x2 on 64x28x28',
-    op: 'AveragePool',
-    opset: 11,
-    attributes: { kernel_shape: [2, 2], strides: [2, 2] },
-    inputs: [fed([1, 64, 28, 28])],
-  },
-  { name: 'GlobalAveragePool: 64x7x7', op: 'GlobalAveragePool', opset: 1, inputs: [fed([1, 64, 7, 7])] },
-  {
-    name: 'GlobalAveragePool: ragged 2x5x3x1',
-    op: 'GlobalAveragePool',
-    opset: 1,
-    inputs: [fed([2, 5, 3, 1])],
-  },
-  {
-    name: 'GlobalAveragePool: pool-sized 512x14x14',
-    op: 'GlobalAveragePool',
-    opset: 1,
-    inputs: [fed([1, 512, 14, 14])],
-  },
-  { name: 'GlobalMaxPool: 13x6x5', op: 'GlobalMaxPool', opset: 1, inputs: [fed([2, 13, 6, 5])] },
-  {
-    name: 'GlobalMaxPool: special values',
-    op: 'GlobalMaxPool',
-    opset: 1,
-    inputs: [fed([1, 3, 6, 1], SPECIAL)],
-  },
-  { name: 'GlobalMaxPool: 1-D', op: 'GlobalMaxPool', opset: 1, inputs: [fed([2, 4, 11])] },
-  { name: 'GlobalAveragePool: 1-D', op: 'GlobalAveragePool', opset: 1, inputs: [fed([2, 4, 11])] },
-  {
-    name: 'GlobalMaxPool: pool-sized 512x14x14',
-    op: 'GlobalMaxPool',
-    opset: 1,
-    inputs: [fed([1, 512, 14, 14])],
-  },
+  maxPoolCase('2x2 stride 2', [fed([1, 5, 8, 9])], { kernel_shape: [2, 2], strides: [2, 2] }),
+  maxPoolCase('3x3 stride 2 pad 1 (a ResNet stem)', [fed([2, 6, 13, 11])], {
+    kernel_shape: [3, 3],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+  }),
+  maxPoolCase('ceil_mode', [fed([1, 3, 10, 9])], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }),
+  maxPoolCase('dilations', [fed([1, 2, 7, 7])], { kernel_shape: [2, 2], dilations: [2, 2] }),
+  maxPoolCase('special values', [fed([1, 2, 5, 6], SPECIAL)], { kernel_shape: [2, 2], strides: [1, 1] }),
+  maxPoolCase(
+    'with indices',
+    [fed([1, 3, 6, 6])],
+    { kernel_shape: [2, 2], strides: [2, 2] },
+    { outputs: ['float32', 'int64'] },
+  ),
+  maxPoolCase('1-D', [fed([2, 4, 15])], { kernel_shape: [3], strides: [2], pads: [1, 1] }),
+  maxPoolCase('pool-sized 3x3 stride 2 on 64x56x56', [fed([1, 64, 56, 56])], {
+    kernel_shape: [3, 3],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+  }),
+  averagePoolCase('3x3 pad 1, pads not counted', [fed([1, 4, 7, 9])], {
+    kernel_shape: [3, 3],
+    pads: [1, 1, 1, 1],
+  }),
+  averagePoolCase('3x3 pad 1, pads counted', [fed([1, 4, 7, 9])], {
+    kernel_shape: [3, 3],
+    pads: [1, 1, 1, 1],
+    count_include_pad: 1,
+  }),
+  averagePoolCase('2x2 stride 2 ceil_mode', [fed([2, 3, 7, 5])], {
+    kernel_shape: [2, 2],
+    strides: [2, 2],
+    ceil_mode: 1,
+  }),
+  averagePoolCase('pool-sized 2x2 on 64x28x28', [fed([1, 64, 28, 28])], {
+    kernel_shape: [2, 2],
+    strides: [2, 2],
+  }),
+  globalAveragePoolCase('64x7x7', [fed([1, 64, 7, 7])]),
+  globalAveragePoolCase('ragged 2x5x3x1', [fed([2, 5, 3, 1])]),
+  globalAveragePoolCase('pool-sized 512x14x14', [fed([1, 512, 14, 14])]),
+  globalMaxPoolCase('13x6x5', [fed([2, 13, 6, 5])]),
+  globalMaxPoolCase('special values', [fed([1, 3, 6, 1], SPECIAL)]),
+  globalMaxPoolCase('1-D', [fed([2, 4, 11])]),
+  globalAveragePoolCase('1-D', [fed([2, 4, 11])]),
+  globalMaxPoolCase('pool-sized 512x14x14', [fed([1, 512, 14, 14])]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -737,35 +567,16 @@ const unary: OpCase[] = UNARY_DOMAINS.flatMap(([op, opset, values]): OpCase[] =>
     : []),
 ]);
 
+const clipCase = casesOf('Clip', 13);
+
 const clip: OpCase[] = [
-  {
-    name: 'Clip: opset 6 attributes',
-    op: 'Clip',
-    opset: 6,
-    attributes: { min: float(-0.5), max: float(0.25) },
-    inputs: [fed([4, 9])],
-  },
-  {
-    name: 'Clip: bounds as inputs (ReLU6)',
-    op: 'Clip',
-    opset: 13,
-    inputs: [fed([3, 17], uniform(-3, 9)), floats([0], []), floats([6], [])],
-  },
-  { name: 'Clip: min only', op: 'Clip', opset: 13, inputs: [fed([3, 17]), floats([-0.3], [])] },
-  { name: 'Clip: max only', op: 'Clip', opset: 13, inputs: [fed([3, 17]), null, floats([0.3], [])] },
-  { name: 'Clip: no bounds', op: 'Clip', opset: 13, inputs: [fed([3, 17])] },
-  {
-    name: 'Clip: special values',
-    op: 'Clip',
-    opset: 13,
-    inputs: [fed([2, 15], SPECIAL), floats([-1], []), floats([1], [])],
-  },
-  {
-    name: 'Clip: pool-sized',
-    op: 'Clip',
-    opset: 13,
-    inputs: [fed([16, 4099], uniform(-3, 9)), floats([0], []), floats([6], [])],
-  },
+  clipCase('opset 6 attributes', [fed([4, 9])], { min: float(-0.5), max: float(0.25) }, { opset: 6 }),
+  clipCase('bounds as inputs (ReLU6)', [fed([3, 17], uniform(-3, 9)), floats([0], []), floats([6], [])]),
+  clipCase('min only', [fed([3, 17]), floats([-0.3], [])]),
+  clipCase('max only', [fed([3, 17]), null, floats([0.3], [])]),
+  clipCase('no bounds', [fed([3, 17])]),
+  clipCase('special values', [fed([2, 15], SPECIAL), floats([-1], []), floats([1], [])]),
+  clipCase('pool-sized', [fed([16, 4099], uniform(-3, 9)), floats([0], []), floats([6], [])]),
 ];
 
 /** Binary operators with the ranges of their two inputs. */
@@ -810,60 +621,36 @@ const binary: OpCase[] = BINARY_DOMAINS.flatMap(([op, opset, a, b]): OpCase[] =>
   { name: `${op}: special values`, op, opset, inputs: [fed([18, 17], SPECIAL), fed([17], SPECIAL)] },
 ]);
 
+const maxCase = casesOf('Max', 13);
+const minCase = casesOf('Min', 13);
+const sumCase = casesOf('Sum', 13);
+const meanCase = casesOf('Mean', 13);
+const addCase = casesOf('Add', 14);
+const whereCase = casesOf('Where', 16);
+
 const variadic: OpCase[] = [
-  { name: 'Max: three inputs', op: 'Max', opset: 13, inputs: [fed([3, 8]), fed([8]), fed([3, 1])] },
-  { name: 'Min: three inputs', op: 'Min', opset: 13, inputs: [fed([3, 8]), fed([8]), fed([3, 1])] },
-  { name: 'Sum: three inputs', op: 'Sum', opset: 13, inputs: [fed([3, 8]), fed([8]), fed([3, 1])] },
-  { name: 'Mean: three inputs', op: 'Mean', opset: 13, inputs: [fed([3, 8]), fed([8]), fed([3, 1])] },
-  { name: 'Sum: one input', op: 'Sum', opset: 13, inputs: [fed([4, 7])] },
-  { name: 'Mean: two inputs, constant', op: 'Mean', opset: 13, inputs: [fed([5, 6]), constant([6])] },
-  { name: 'Sum: pool-sized', op: 'Sum', opset: 13, inputs: [fed([16, 4099]), fed([16, 4099])] },
-  {
-    name: 'Mean: pool-sized, four inputs',
-    op: 'Mean',
-    opset: 13,
-    inputs: [fed([8, 4099]), fed([8, 4099]), fed([4099]), fed([8, 1])],
-  },
-  { name: 'Max: one input', op: 'Max', opset: 13, inputs: [fed([5])] },
-  {
-    name: 'Add: opset 6 legacy broadcast',
-    op: 'Add',
-    opset: 6,
-    attributes: { broadcast: 1, axis: 1 },
-    inputs: [fed([2, 3, 4, 5]), constant([3, 4])],
-  },
-  {
-    name: 'Where: broadcast condition',
-    op: 'Where',
-    opset: 16,
-    inputs: [bools([4, 1]), fed([4, 9]), fed([9])],
-  },
-  { name: 'Where: same dims', op: 'Where', opset: 16, inputs: [bools([3, 11]), fed([3, 11]), fed([3, 11])] },
-  {
-    name: 'Where: broadcast every way',
-    op: 'Where',
-    opset: 16,
-    inputs: [bools([1, 5, 1]), fed([3, 1, 6]), constant([1, 6])],
-  },
-  {
-    name: 'Where: scalar branches',
-    op: 'Where',
-    opset: 16,
-    inputs: [bools([6, 7]), floats([2], []), fed([])],
-  },
-  {
-    name: 'Where: special values',
-    op: 'Where',
-    opset: 16,
-    inputs: [bools([2, 18]), fed([2, 18], SPECIAL), fed([18], SPECIAL)],
-  },
-  { name: 'Where: opset 9', op: 'Where', opset: 9, inputs: [bools([5]), fed([2, 5]), fed([5])] },
-  {
-    name: 'Where: pool-sized',
-    op: 'Where',
-    opset: 16,
-    inputs: [bools([16, 4099]), fed([16, 4099]), fed([16, 4099])],
-  },
+  maxCase('three inputs', [fed([3, 8]), fed([8]), fed([3, 1])]),
+  minCase('three inputs', [fed([3, 8]), fed([8]), fed([3, 1])]),
+  sumCase('three inputs', [fed([3, 8]), fed([8]), fed([3, 1])]),
+  meanCase('three inputs', [fed([3, 8]), fed([8]), fed([3, 1])]),
+  sumCase('one input', [fed([4, 7])]),
+  meanCase('two inputs, constant', [fed([5, 6]), constant([6])]),
+  sumCase('pool-sized', [fed([16, 4099]), fed([16, 4099])]),
+  meanCase('pool-sized, four inputs', [fed([8, 4099]), fed([8, 4099]), fed([4099]), fed([8, 1])]),
+  maxCase('one input', [fed([5])]),
+  addCase(
+    'opset 6 legacy broadcast',
+    [fed([2, 3, 4, 5]), constant([3, 4])],
+    { broadcast: 1, axis: 1 },
+    { opset: 6 },
+  ),
+  whereCase('broadcast condition', [bools([4, 1]), fed([4, 9]), fed([9])]),
+  whereCase('same dims', [bools([3, 11]), fed([3, 11]), fed([3, 11])]),
+  whereCase('broadcast every way', [bools([1, 5, 1]), fed([3, 1, 6]), constant([1, 6])]),
+  whereCase('scalar branches', [bools([6, 7]), floats([2], []), fed([])]),
+  whereCase('special values', [bools([2, 18]), fed([2, 18], SPECIAL), fed([18], SPECIAL)]),
+  whereCase('opset 9', [bools([5]), fed([2, 5]), fed([5])], {}, { opset: 9 }),
+  whereCase('pool-sized', [bools([16, 4099]), fed([16, 4099]), fed([16, 4099])]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -886,102 +673,49 @@ const softmax: OpCase[] = ['Softmax', 'LogSoftmax'].flatMap((op): OpCase[] => [
   { name: `${op}: pool-sized 64x1000`, op, opset: 13, inputs: [fed([64, 1000], uniform(-8, 8))] },
 ]);
 
+const layerNormalizationCase = casesOf('LayerNormalization', 17);
+const rmsNormalizationCase = casesOf('RMSNormalization', 23);
+const batchNormalizationCase = casesOf('BatchNormalization', 15);
+const instanceNormalizationCase = casesOf('InstanceNormalization', 6);
+
 const normalization: OpCase[] = [
-  {
-    name: 'LayerNormalization: last axis, scale and bias',
-    op: 'LayerNormalization',
-    opset: 17,
-    inputs: [fed([2, 5, 32], uniform(-3, 5)), constant([32]), constant([32])],
-  },
-  {
-    name: 'LayerNormalization: ragged row, no bias',
-    op: 'LayerNormalization',
-    opset: 17,
-    attributes: { epsilon: float(1e-3) },
-    inputs: [fed([7, 37]), constant([37])],
-  },
-  {
-    name: 'LayerNormalization: axis -2',
-    op: 'LayerNormalization',
-    opset: 17,
-    attributes: { axis: -2 },
-    inputs: [fed([3, 4, 6]), constant([4, 6]), constant([4, 6])],
-  },
-  {
-    name: 'LayerNormalization: constant rows',
-    op: 'LayerNormalization',
-    opset: 17,
-    inputs: [fed([3, 8], { kind: 'values', values: [2] }), constant([8]), constant([8])],
-  },
-  {
-    name: 'LayerNormalization: pool-sized 256x256',
-    op: 'LayerNormalization',
-    opset: 17,
-    inputs: [fed([256, 256]), constant([256]), constant([256])],
-  },
-  {
-    name: 'RMSNormalization: last axis',
-    op: 'RMSNormalization',
-    opset: 23,
-    inputs: [fed([2, 5, 24]), constant([24])],
-  },
-  {
-    name: 'RMSNormalization: axis -2, epsilon',
-    op: 'RMSNormalization',
-    opset: 23,
-    attributes: { axis: -2, epsilon: float(1e-3) },
-    inputs: [fed([3, 7, 5]), constant([7, 5])],
-  },
-  {
-    name: 'RMSNormalization: pool-sized 128x512',
-    op: 'RMSNormalization',
-    opset: 23,
-    inputs: [fed([128, 512]), constant([512])],
-  },
+  layerNormalizationCase('last axis, scale and bias', [
+    fed([2, 5, 32], uniform(-3, 5)),
+    constant([32]),
+    constant([32]),
+  ]),
+  layerNormalizationCase('ragged row, no bias', [fed([7, 37]), constant([37])], { epsilon: float(1e-3) }),
+  layerNormalizationCase('axis -2', [fed([3, 4, 6]), constant([4, 6]), constant([4, 6])], { axis: -2 }),
+  layerNormalizationCase('constant rows', [
+    fed([3, 8], { kind: 'values', values: [2] }),
+    constant([8]),
+    constant([8]),
+  ]),
+  layerNormalizationCase('pool-sized 256x256', [fed([256, 256]), constant([256]), constant([256])]),
+  rmsNormalizationCase('last axis', [fed([2, 5, 24]), constant([24])]),
+  rmsNormalizationCase('axis -2, epsilon', [fed([3, 7, 5]), constant([7, 5])], {
+    axis: -2,
+    epsilon: float(1e-3),
+  }),
+  rmsNormalizationCase('pool-sized 128x512', [fed([128, 512]), constant([512])]),
   ...[15, 9].map((opset): OpCase => ({
     name: `BatchNormalization: opset ${opset}`,
     op: 'BatchNormalization',
     opset,
     inputs: [fed([2, 6, 5, 5]), ...batchNormParameters(6)],
   })),
-  {
-    name: 'BatchNormalization: rank 2',
-    op: 'BatchNormalization',
-    opset: 15,
-    inputs: [fed([7, 13]), ...batchNormParameters(13)],
-  },
-  {
-    name: 'BatchNormalization: 1-D spatial, epsilon',
-    op: 'BatchNormalization',
-    opset: 15,
-    attributes: { epsilon: float(1e-2) },
-    inputs: [fed([2, 5, 9]), ...batchNormParameters(5)],
-  },
-  {
-    name: 'BatchNormalization: pool-sized 64x28x28',
-    op: 'BatchNormalization',
-    opset: 15,
-    inputs: [fed([1, 64, 28, 28]), ...batchNormParameters(64)],
-  },
-  {
-    name: 'InstanceNormalization: 3 channels',
-    op: 'InstanceNormalization',
-    opset: 6,
-    inputs: [fed([2, 3, 4, 5]), constant([3]), constant([3])],
-  },
-  {
-    name: 'InstanceNormalization: ragged plane, epsilon',
-    op: 'InstanceNormalization',
-    opset: 6,
-    attributes: { epsilon: float(1e-2) },
-    inputs: [fed([1, 5, 7, 3], uniform(-2, 6)), constant([5]), constant([5])],
-  },
-  {
-    name: 'InstanceNormalization: pool-sized 32x28x28',
-    op: 'InstanceNormalization',
-    opset: 6,
-    inputs: [fed([1, 32, 28, 28]), constant([32]), constant([32])],
-  },
+  batchNormalizationCase('rank 2', [fed([7, 13]), ...batchNormParameters(13)]),
+  batchNormalizationCase('1-D spatial, epsilon', [fed([2, 5, 9]), ...batchNormParameters(5)], {
+    epsilon: float(1e-2),
+  }),
+  batchNormalizationCase('pool-sized 64x28x28', [fed([1, 64, 28, 28]), ...batchNormParameters(64)]),
+  instanceNormalizationCase('3 channels', [fed([2, 3, 4, 5]), constant([3]), constant([3])]),
+  instanceNormalizationCase(
+    'ragged plane, epsilon',
+    [fed([1, 5, 7, 3], uniform(-2, 6)), constant([5]), constant([5])],
+    { epsilon: float(1e-2) },
+  ),
+  instanceNormalizationCase('pool-sized 32x28x28', [fed([1, 32, 28, 28]), constant([32]), constant([32])]),
 ];
 
 /** BatchNormalization's scale, bias, mean and (positive) variance for `channels`. */
@@ -1076,327 +810,126 @@ const argReductions: OpCase[] = ['ArgMax', 'ArgMin'].map((op): OpCase => ({
 // ---------------------------------------------------------------------------------------------
 // Data movement
 
+const transposeCase = casesOf('Transpose', 13);
+
 const transpose: OpCase[] = [
-  { name: 'Transpose: 2-D default perm', op: 'Transpose', opset: 13, inputs: [fed([5, 7])] },
-  {
-    name: 'Transpose: NCHW to NHWC',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [0, 2, 3, 1] },
-    inputs: [fed([2, 3, 4, 5])],
-  },
-  {
-    name: 'Transpose: NHWC to NCHW',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [0, 3, 1, 2] },
-    inputs: [fed([2, 4, 5, 3])],
-  },
-  {
-    name: 'Transpose: heads split (0, 2, 1, 3)',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [0, 2, 1, 3] },
-    inputs: [fed([2, 9, 4, 16])],
-  },
-  {
-    name: 'Transpose: unit axis moved',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [2, 0, 1] },
-    inputs: [fed([7, 1, 9])],
-  },
-  {
-    name: 'Transpose: identity perm',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [0, 1, 2] },
-    inputs: [fed([3, 4, 5])],
-  },
-  {
-    name: 'Transpose: 6-D',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [5, 3, 1, 0, 2, 4] },
-    inputs: [fed([2, 3, 2, 3, 2, 5])],
-  },
-  { name: 'Transpose: pool-sized 67x1025', op: 'Transpose', opset: 13, inputs: [fed([67, 1025])] },
-  {
-    name: 'Transpose: pool-sized 4-D',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [0, 2, 3, 1] },
-    inputs: [fed([1, 64, 28, 27])],
-  },
+  transposeCase('2-D default perm', [fed([5, 7])]),
+  transposeCase('NCHW to NHWC', [fed([2, 3, 4, 5])], { perm: [0, 2, 3, 1] }),
+  transposeCase('NHWC to NCHW', [fed([2, 4, 5, 3])], { perm: [0, 3, 1, 2] }),
+  transposeCase('heads split (0, 2, 1, 3)', [fed([2, 9, 4, 16])], { perm: [0, 2, 1, 3] }),
+  transposeCase('unit axis moved', [fed([7, 1, 9])], { perm: [2, 0, 1] }),
+  transposeCase('identity perm', [fed([3, 4, 5])], { perm: [0, 1, 2] }),
+  transposeCase('6-D', [fed([2, 3, 2, 3, 2, 5])], { perm: [5, 3, 1, 0, 2, 4] }),
+  transposeCase('pool-sized 67x1025', [fed([67, 1025])]),
+  transposeCase('pool-sized 4-D', [fed([1, 64, 28, 27])], { perm: [0, 2, 3, 1] }),
 ];
+
+const gatherCase = casesOf('Gather', 13);
 
 const gather: OpCase[] = [
-  {
-    name: 'Gather: embedding rows',
-    op: 'Gather',
-    opset: 13,
-    inputs: [constant([50, 16]), indices([2, 7], 0, 49)],
-  },
-  {
-    name: 'Gather: negative indices',
-    op: 'Gather',
-    opset: 13,
-    inputs: [constant([20, 5]), indices([6], -20, 19)],
-  },
-  {
-    name: 'Gather: axis 1',
-    op: 'Gather',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([4, 10, 6]), indices([3], 0, 9)],
-  },
-  {
-    name: 'Gather: last axis, 2-D indices',
-    op: 'Gather',
-    opset: 13,
-    attributes: { axis: -1 },
-    inputs: [fed([3, 11]), indices([2, 2], 0, 10)],
-  },
-  {
-    name: 'Gather: scalar index',
-    op: 'Gather',
-    opset: 13,
-    inputs: [fed([5, 8]), { dims: [], type: 'int64', values: { kind: 'values', values: [3] } }],
-  },
-  {
-    name: 'Gather: int32 indices',
-    op: 'Gather',
-    opset: 13,
-    inputs: [constant([30, 12]), indices([5], 0, 29, 'int32')],
-  },
-  {
-    name: 'Gather: constant indices',
-    op: 'Gather',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([2, 9, 3]), int64s([8, 0, 4])],
-  },
-  {
-    name: 'Gather: an index past the end fails',
-    op: 'Gather',
-    opset: 13,
-    inputs: [
-      constant([50, 16]),
-      { dims: [3], type: 'int64', values: { kind: 'values', values: [3, 50, 1] } },
-    ],
-    fails: 'index 50 is out of range for axis 0 of size 50',
-  },
-  {
-    name: 'Gather: a negative index before the start fails',
-    op: 'Gather',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([2, 7]), { dims: [2], type: 'int32', values: { kind: 'values', values: [-8, 0] } }],
-    fails: 'index -8 is out of range for axis 1 of size 7',
-  },
-  {
-    name: 'Gather: pool-sized embedding 5000x256',
-    op: 'Gather',
-    opset: 13,
-    inputs: [constant([5000, 256]), indices([2, 64], 0, 4999)],
-  },
+  gatherCase('embedding rows', [constant([50, 16]), indices([2, 7], 0, 49)]),
+  gatherCase('negative indices', [constant([20, 5]), indices([6], -20, 19)]),
+  gatherCase('axis 1', [fed([4, 10, 6]), indices([3], 0, 9)], { axis: 1 }),
+  gatherCase('last axis, 2-D indices', [fed([3, 11]), indices([2, 2], 0, 10)], { axis: -1 }),
+  gatherCase('scalar index', [
+    fed([5, 8]),
+    { dims: [], type: 'int64', values: { kind: 'values', values: [3] } },
+  ]),
+  gatherCase('int32 indices', [constant([30, 12]), indices([5], 0, 29, 'int32')]),
+  gatherCase('constant indices', [fed([2, 9, 3]), int64s([8, 0, 4])], { axis: 1 }),
+  gatherCase(
+    'an index past the end fails',
+    [constant([50, 16]), { dims: [3], type: 'int64', values: { kind: 'values', values: [3, 50, 1] } }],
+    {},
+    { fails: 'index 50 is out of range for axis 0 of size 50' },
+  ),
+  gatherCase(
+    'a negative index before the start fails',
+    [fed([2, 7]), { dims: [2], type: 'int32', values: { kind: 'values', values: [-8, 0] } }],
+    { axis: 1 },
+    { fails: 'index -8 is out of range for axis 1 of size 7' },
+  ),
+  gatherCase('pool-sized embedding 5000x256', [constant([5000, 256]), indices([2, 64], 0, 4999)]),
 ];
+
+const concatCase = casesOf('Concat', 13);
 
 const concat: OpCase[] = [
-  {
-    name: 'Concat: axis 1',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([2, 3, 5]), fed([2, 4, 5])],
-  },
-  {
-    name: 'Concat: last axis, three inputs of ragged widths',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: -1 },
-    inputs: [fed([3, 1]), fed([3, 7]), fed([3, 13])],
-  },
-  {
-    name: 'Concat: axis 0 with a constant',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 0 },
-    inputs: [fed([2, 6]), constant([3, 6])],
-  },
-  {
-    name: 'Concat: an empty input',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 0 },
-    inputs: [fed([0, 4]), fed([3, 4])],
-  },
-  { name: 'Concat: 1-D', op: 'Concat', opset: 13, attributes: { axis: 0 }, inputs: [fed([5]), fed([9])] },
-  { name: 'Concat: one input', op: 'Concat', opset: 13, attributes: { axis: 0 }, inputs: [fed([5, 2])] },
-  {
-    name: 'Concat: pool-sized channels',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([1, 64, 28, 28]), fed([1, 32, 28, 28])],
-  },
-  {
-    name: 'Concat: opset 4',
-    op: 'Concat',
-    opset: 4,
-    attributes: { axis: 1 },
-    inputs: [fed([2, 3]), fed([2, 2])],
-  },
+  concatCase('axis 1', [fed([2, 3, 5]), fed([2, 4, 5])], { axis: 1 }),
+  concatCase('last axis, three inputs of ragged widths', [fed([3, 1]), fed([3, 7]), fed([3, 13])], {
+    axis: -1,
+  }),
+  concatCase('axis 0 with a constant', [fed([2, 6]), constant([3, 6])], { axis: 0 }),
+  concatCase('an empty input', [fed([0, 4]), fed([3, 4])], { axis: 0 }),
+  concatCase('1-D', [fed([5]), fed([9])], { axis: 0 }),
+  concatCase('one input', [fed([5, 2])], { axis: 0 }),
+  concatCase('pool-sized channels', [fed([1, 64, 28, 28]), fed([1, 32, 28, 28])], { axis: 1 }),
+  concatCase('opset 4', [fed([2, 3]), fed([2, 2])], { axis: 1 }, { opset: 4 }),
 ];
+
+const splitCase = casesOf('Split', 13);
 
 const split: OpCase[] = [
-  {
-    name: 'Split: equal halves',
-    op: 'Split',
-    opset: 13,
-    attributes: { axis: 0 },
-    inputs: [fed([6, 5])],
-    outputs: ['float32', 'float32'],
-  },
-  {
-    name: 'Split: sizes as an input',
-    op: 'Split',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([4, 10]), int64s([3, 7])],
-    outputs: ['float32', 'float32'],
-  },
-  {
-    name: 'Split: num_outputs, uneven',
-    op: 'Split',
-    opset: 18,
-    attributes: { axis: -1, num_outputs: 3 },
-    inputs: [fed([2, 7])],
-    outputs: ['float32', 'float32', 'float32'],
-  },
-  {
-    name: 'Split: opset 11 attribute',
-    op: 'Split',
-    opset: 11,
-    attributes: { axis: 1, split: [1, 2, 3] },
-    inputs: [fed([2, 6, 3])],
-    outputs: ['float32', 'float32', 'float32'],
-  },
-  {
-    name: 'Split: pool-sized qkv',
-    op: 'Split',
-    opset: 13,
-    attributes: { axis: -1 },
-    inputs: [fed([128, 768])],
-    outputs: ['float32', 'float32', 'float32'],
-  },
+  splitCase('equal halves', [fed([6, 5])], { axis: 0 }, { outputs: ['float32', 'float32'] }),
+  splitCase(
+    'sizes as an input',
+    [fed([4, 10]), int64s([3, 7])],
+    { axis: 1 },
+    { outputs: ['float32', 'float32'] },
+  ),
+  splitCase(
+    'num_outputs, uneven',
+    [fed([2, 7])],
+    { axis: -1, num_outputs: 3 },
+    { opset: 18, outputs: ['float32', 'float32', 'float32'] },
+  ),
+  splitCase(
+    'opset 11 attribute',
+    [fed([2, 6, 3])],
+    { axis: 1, split: [1, 2, 3] },
+    { opset: 11, outputs: ['float32', 'float32', 'float32'] },
+  ),
+  splitCase(
+    'pool-sized qkv',
+    [fed([128, 768])],
+    { axis: -1 },
+    { outputs: ['float32', 'float32', 'float32'] },
+  ),
 ];
+
+const sliceCase = casesOf('Slice', 13);
 
 const slice: OpCase[] = [
-  {
-    name: 'Slice: starts, ends and axes',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([5, 9]), int64s([1, 2]), int64s([4, 8]), int64s([0, 1])],
-  },
-  {
-    name: 'Slice: step 2 on the last axis',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([3, 11]), int64s([1]), int64s([11]), int64s([1]), int64s([2])],
-  },
-  {
-    name: 'Slice: negative step',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([4, 7]), int64s([-1]), int64s([-1000]), int64s([1]), int64s([-1])],
-  },
-  {
-    name: 'Slice: axes omitted, ends beyond the end',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([6, 5, 4]), int64s([2, 0, 1]), int64s([1000000, 3, -1])],
-  },
-  {
-    name: 'Slice: empty result',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([4, 6]), int64s([3]), int64s([3]), int64s([1])],
-  },
-  {
-    name: 'Slice: opset 1 attributes',
-    op: 'Slice',
-    opset: 1,
-    attributes: { starts: [0, 1], ends: [2, 4], axes: [0, 2] },
-    inputs: [fed([3, 4, 5])],
-  },
-  {
-    name: 'Slice: pool-sized',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([1, 64, 56, 56]), int64s([1, 3]), int64s([55, 50]), int64s([2, 3])],
-  },
+  sliceCase('starts, ends and axes', [fed([5, 9]), int64s([1, 2]), int64s([4, 8]), int64s([0, 1])]),
+  sliceCase('step 2 on the last axis', [fed([3, 11]), int64s([1]), int64s([11]), int64s([1]), int64s([2])]),
+  sliceCase('negative step', [fed([4, 7]), int64s([-1]), int64s([-1000]), int64s([1]), int64s([-1])]),
+  sliceCase('axes omitted, ends beyond the end', [
+    fed([6, 5, 4]),
+    int64s([2, 0, 1]),
+    int64s([1000000, 3, -1]),
+  ]),
+  sliceCase('empty result', [fed([4, 6]), int64s([3]), int64s([3]), int64s([1])]),
+  sliceCase(
+    'opset 1 attributes',
+    [fed([3, 4, 5])],
+    { starts: [0, 1], ends: [2, 4], axes: [0, 2] },
+    { opset: 1 },
+  ),
+  sliceCase('pool-sized', [fed([1, 64, 56, 56]), int64s([1, 3]), int64s([55, 50]), int64s([2, 3])]),
 ];
 
+const padCase = casesOf('Pad', 13);
+
 const pad: OpCase[] = [
-  {
-    name: 'Pad: constant value',
-    op: 'Pad',
-    opset: 13,
-    inputs: [fed([2, 3, 4]), int64s([0, 1, 2, 0, 2, 1]), floats([0.5], [])],
-  },
-  {
-    name: 'Pad: zeros by default (conv padding)',
-    op: 'Pad',
-    opset: 13,
-    inputs: [fed([1, 3, 5, 6]), int64s([0, 0, 1, 1, 0, 0, 1, 1])],
-  },
-  {
-    name: 'Pad: reflect',
-    op: 'Pad',
-    opset: 13,
-    attributes: { mode: 'reflect' },
-    inputs: [fed([3, 5]), int64s([1, 2, 2, 3])],
-  },
-  {
-    name: 'Pad: edge',
-    op: 'Pad',
-    opset: 13,
-    attributes: { mode: 'edge' },
-    inputs: [fed([3, 5]), int64s([2, 0, 1, 4])],
-  },
-  {
-    name: 'Pad: negative pads crop',
-    op: 'Pad',
-    opset: 13,
-    inputs: [fed([4, 6]), int64s([-1, 2, 0, -3])],
-  },
-  {
-    name: 'Pad: opset 2 attributes',
-    op: 'Pad',
-    opset: 2,
-    attributes: { pads: [1, 0, 0, 2], value: float(-1) },
-    inputs: [fed([2, 3])],
-  },
-  {
-    name: 'Pad: opset 18 axes',
-    op: 'Pad',
-    opset: 18,
-    inputs: [fed([2, 3, 4]), int64s([1, 2]), null, int64s([-1])],
-  },
-  {
-    name: 'Pad: opset 19 wrap',
-    op: 'Pad',
-    opset: 19,
-    attributes: { mode: 'wrap' },
-    inputs: [fed([3, 4]), int64s([1, 1, 2, 3])],
-  },
-  {
-    name: 'Pad: pool-sized',
-    op: 'Pad',
-    opset: 13,
-    inputs: [fed([1, 64, 28, 28]), int64s([0, 0, 1, 2, 0, 0, 2, 1])],
-  },
+  padCase('constant value', [fed([2, 3, 4]), int64s([0, 1, 2, 0, 2, 1]), floats([0.5], [])]),
+  padCase('zeros by default (conv padding)', [fed([1, 3, 5, 6]), int64s([0, 0, 1, 1, 0, 0, 1, 1])]),
+  padCase('reflect', [fed([3, 5]), int64s([1, 2, 2, 3])], { mode: 'reflect' }),
+  padCase('edge', [fed([3, 5]), int64s([2, 0, 1, 4])], { mode: 'edge' }),
+  padCase('negative pads crop', [fed([4, 6]), int64s([-1, 2, 0, -3])]),
+  padCase('opset 2 attributes', [fed([2, 3])], { pads: [1, 0, 0, 2], value: float(-1) }, { opset: 2 }),
+  padCase('opset 18 axes', [fed([2, 3, 4]), int64s([1, 2]), null, int64s([-1])], {}, { opset: 18 }),
+  padCase('opset 19 wrap', [fed([3, 4]), int64s([1, 1, 2, 3])], { mode: 'wrap' }, { opset: 19 }),
+  padCase('pool-sized', [fed([1, 64, 28, 28]), int64s([0, 0, 1, 2, 0, 0, 2, 1])]),
 ];
 
 /** Resize at opset 13: X, roi (omitted), then scales or sizes. */
@@ -1417,6 +950,9 @@ function resize(
     inputs: [fed(dims), roi, ...last],
   };
 }
+
+const resizeCase = casesOf('Resize', 10);
+const upsampleCase = casesOf('Upsample', 9);
 
 const resizes: OpCase[] = [
   resize(
@@ -1487,76 +1023,43 @@ const resizes: OpCase[] = [
     [1, 64, 28, 28],
     { scales: [1, 1, 2, 2] },
   ),
-  {
-    name: 'Resize: opset 10',
-    op: 'Resize',
-    opset: 10,
-    attributes: { mode: 'linear' },
-    inputs: [fed([1, 2, 3, 4]), floats([1, 1, 2, 1.5])],
-  },
-  {
-    name: 'Resize: opset 11 with roi',
-    op: 'Resize',
-    opset: 11,
-    attributes: { mode: 'nearest' },
-    inputs: [fed([1, 1, 4, 4]), floats([]), floats([1, 1, 2, 2])],
-  },
-  {
-    name: 'Upsample: opset 9 nearest',
-    op: 'Upsample',
-    opset: 9,
-    attributes: { mode: 'nearest' },
-    inputs: [fed([1, 2, 3, 3]), floats([1, 1, 2, 2])],
-  },
-  {
-    name: 'Upsample: opset 9 linear',
-    op: 'Upsample',
-    opset: 9,
-    attributes: { mode: 'linear' },
-    inputs: [fed([1, 2, 4, 3]), floats([1, 1, 2, 3])],
-  },
-  {
-    name: 'Upsample: opset 7 scales attribute',
-    op: 'Upsample',
-    opset: 7,
-    attributes: { mode: 'nearest', scales: { floats: [1, 1, 3, 2] } },
-    inputs: [fed([1, 3, 2, 4])],
-  },
-  {
-    name: 'Upsample: pool-sized nearest ×2',
-    op: 'Upsample',
-    opset: 9,
-    attributes: { mode: 'nearest' },
-    inputs: [fed([1, 64, 28, 28]), floats([1, 1, 2, 2])],
-  },
+  resizeCase('opset 10', [fed([1, 2, 3, 4]), floats([1, 1, 2, 1.5])], { mode: 'linear' }),
+  resizeCase(
+    'opset 11 with roi',
+    [fed([1, 1, 4, 4]), floats([]), floats([1, 1, 2, 2])],
+    { mode: 'nearest' },
+    { opset: 11 },
+  ),
+  upsampleCase('opset 9 nearest', [fed([1, 2, 3, 3]), floats([1, 1, 2, 2])], { mode: 'nearest' }),
+  upsampleCase('opset 9 linear', [fed([1, 2, 4, 3]), floats([1, 1, 2, 3])], { mode: 'linear' }),
+  upsampleCase(
+    'opset 7 scales attribute',
+    [fed([1, 3, 2, 4])],
+    { mode: 'nearest', scales: { floats: [1, 1, 3, 2] } },
+    { opset: 7 },
+  ),
+  upsampleCase('pool-sized nearest ×2', [fed([1, 64, 28, 28]), floats([1, 1, 2, 2])], { mode: 'nearest' }),
 ];
 
+const reshapeCase = casesOf('Reshape', 14);
+const flattenCase = casesOf('Flatten', 13);
+const unsqueezeCase = casesOf('Unsqueeze', 13);
+const squeezeCase = casesOf('Squeeze', 13);
+const expandCase = casesOf('Expand', 13);
+const identityCase = casesOf('Identity', 16);
+const tileCase = casesOf('Tile', 13);
+
 const shapes: OpCase[] = [
-  { name: 'Reshape: flatten rows', op: 'Reshape', opset: 14, inputs: [fed([2, 3, 4]), int64s([6, -1])] },
-  { name: 'Flatten: axis 1', op: 'Flatten', opset: 13, attributes: { axis: 1 }, inputs: [fed([2, 3, 4, 5])] },
-  { name: 'Unsqueeze: two axes', op: 'Unsqueeze', opset: 13, inputs: [fed([3, 4]), int64s([0, 3])] },
-  { name: 'Squeeze: unit axes', op: 'Squeeze', opset: 13, inputs: [fed([1, 3, 1, 4]), int64s([0, 2])] },
-  { name: 'Expand: broadcast rows', op: 'Expand', opset: 13, inputs: [fed([3, 1]), int64s([2, 3, 5])] },
-  {
-    name: 'Expand: shape of ones keeps dims',
-    op: 'Expand',
-    opset: 13,
-    inputs: [fed([2, 4]), int64s([1, 1])],
-  },
-  {
-    name: 'Expand: per channel to planes',
-    op: 'Expand',
-    opset: 8,
-    inputs: [fed([1, 6, 1, 1]), int64s([2, 6, 5, 7])],
-  },
-  {
-    name: 'Expand: pool-sized',
-    op: 'Expand',
-    opset: 13,
-    inputs: [fed([1, 64, 1, 28]), int64s([2, 64, 28, 28])],
-  },
-  { name: 'Identity: copy', op: 'Identity', opset: 16, inputs: [fed([4, 5])] },
-  { name: 'Tile: repeats', op: 'Tile', opset: 13, inputs: [fed([2, 3]), int64s([2, 3])] },
+  reshapeCase('flatten rows', [fed([2, 3, 4]), int64s([6, -1])]),
+  flattenCase('axis 1', [fed([2, 3, 4, 5])], { axis: 1 }),
+  unsqueezeCase('two axes', [fed([3, 4]), int64s([0, 3])]),
+  squeezeCase('unit axes', [fed([1, 3, 1, 4]), int64s([0, 2])]),
+  expandCase('broadcast rows', [fed([3, 1]), int64s([2, 3, 5])]),
+  expandCase('shape of ones keeps dims', [fed([2, 4]), int64s([1, 1])]),
+  expandCase('per channel to planes', [fed([1, 6, 1, 1]), int64s([2, 6, 5, 7])], {}, { opset: 8 }),
+  expandCase('pool-sized', [fed([1, 64, 1, 28]), int64s([2, 64, 28, 28])]),
+  identityCase('copy', [fed([4, 5])]),
+  tileCase('repeats', [fed([2, 3]), int64s([2, 3])]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1598,216 +1101,153 @@ function recurrent(op: 'LSTM' | 'GRU', shape: RecurrentShape): (Operand | null)[
   ];
 }
 
-const lstmOutputs: DataType[] = ['float32', 'float32', 'float32'];
-const gruOutputs: DataType[] = ['float32', 'float32'];
+interface RecurrentLayer extends Omit<RecurrentShape, 'directions' | 'initial'> {
+  direction?: 'reverse' | 'bidirectional';
+  initial?: boolean;
+  opset?: number;
+  tolerance?: Tolerance;
+}
+
+/**
+ * An LSTM or GRU case: hidden_size, direction and layout follow from `layer`, `attributes` adds
+ * the rest; every output is wanted.
+ */
+function recurrentCase(
+  op: 'LSTM' | 'GRU',
+  what: string,
+  layer: RecurrentLayer,
+  attributes: CaseAttributes = {},
+): OpCase {
+  const { direction, opset = 14, tolerance, initial = false, ...shape } = layer;
+  return {
+    name: `${op}: ${what}`,
+    op,
+    opset,
+    attributes: {
+      hidden_size: layer.hidden,
+      ...(direction ? { direction } : {}),
+      ...(layer.batchFirst ? { layout: 1 } : {}),
+      ...attributes,
+    },
+    inputs: recurrent(op, { ...shape, initial, directions: direction === 'bidirectional' ? 2 : 1 }),
+    outputs: new Array<DataType>(op === 'LSTM' ? 3 : 2).fill('float32'),
+    ...(tolerance ? { tolerance } : {}),
+  };
+}
 
 const rnns: OpCase[] = [
-  {
-    name: 'LSTM: forward',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 16 },
-    inputs: recurrent('LSTM', { seq: 5, batch: 2, input: 8, hidden: 16, directions: 1, initial: false }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: bidirectional with initial state, ragged sizes',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 13, direction: 'bidirectional' },
-    inputs: recurrent('LSTM', { seq: 4, batch: 3, input: 7, hidden: 13, directions: 2, initial: true }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: reverse, batch 1',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 8, direction: 'reverse' },
-    inputs: recurrent('LSTM', { seq: 6, batch: 1, input: 5, hidden: 8, directions: 1, initial: false }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: pool-sized hidden 128, 20 steps',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 128 },
-    inputs: recurrent('LSTM', { seq: 20, batch: 1, input: 64, hidden: 128, directions: 1, initial: false }),
-    outputs: lstmOutputs,
+  recurrentCase('LSTM', 'forward', { seq: 5, batch: 2, input: 8, hidden: 16 }),
+  recurrentCase('LSTM', 'bidirectional with initial state, ragged sizes', {
+    seq: 4,
+    batch: 3,
+    input: 7,
+    hidden: 13,
+    direction: 'bidirectional',
+    initial: true,
+  }),
+  recurrentCase('LSTM', 'reverse, batch 1', { seq: 6, batch: 1, input: 5, hidden: 8, direction: 'reverse' }),
+  recurrentCase('LSTM', 'pool-sized hidden 128, 20 steps', {
+    seq: 20,
+    batch: 1,
+    input: 64,
+    hidden: 128,
     tolerance: SUMS,
-  },
-  {
-    name: 'LSTM: opset 7',
-    op: 'LSTM',
-    opset: 7,
-    attributes: { hidden_size: 6 },
-    inputs: recurrent('LSTM', { seq: 3, batch: 2, input: 4, hidden: 6, directions: 1, initial: false }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: sequence_lens',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 8, direction: 'bidirectional' },
-    inputs: recurrent('LSTM', {
-      seq: 5,
-      batch: 3,
-      input: 4,
-      hidden: 8,
-      directions: 2,
-      initial: true,
-      lengths: [5, 2, 4],
-    }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: peepholes',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 7 },
-    inputs: recurrent('LSTM', {
-      seq: 4,
-      batch: 2,
-      input: 5,
-      hidden: 7,
-      directions: 1,
-      initial: true,
-      peepholes: true,
-    }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: clip',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 6, clip: float(0.3) },
-    inputs: recurrent('LSTM', { seq: 4, batch: 2, input: 5, hidden: 6, directions: 1, initial: false }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: input_forget',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 6, input_forget: 1 },
-    inputs: recurrent('LSTM', { seq: 4, batch: 2, input: 5, hidden: 6, directions: 1, initial: true }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: layout 1 (batch first)',
-    op: 'LSTM',
-    opset: 14,
-    attributes: { hidden_size: 6, layout: 1 },
-    inputs: recurrent('LSTM', {
-      seq: 3,
-      batch: 4,
-      input: 5,
-      hidden: 6,
-      directions: 1,
-      initial: true,
-      batchFirst: true,
-    }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'LSTM: other activations',
-    op: 'LSTM',
-    opset: 14,
-    attributes: {
-      hidden_size: 6,
+  }),
+  recurrentCase('LSTM', 'opset 7', { seq: 3, batch: 2, input: 4, hidden: 6, opset: 7 }),
+  recurrentCase('LSTM', 'sequence_lens', {
+    seq: 5,
+    batch: 3,
+    input: 4,
+    hidden: 8,
+    direction: 'bidirectional',
+    initial: true,
+    lengths: [5, 2, 4],
+  }),
+  recurrentCase('LSTM', 'peepholes', {
+    seq: 4,
+    batch: 2,
+    input: 5,
+    hidden: 7,
+    initial: true,
+    peepholes: true,
+  }),
+  recurrentCase('LSTM', 'clip', { seq: 4, batch: 2, input: 5, hidden: 6 }, { clip: float(0.3) }),
+  recurrentCase(
+    'LSTM',
+    'input_forget',
+    { seq: 4, batch: 2, input: 5, hidden: 6, initial: true },
+    { input_forget: 1 },
+  ),
+  recurrentCase('LSTM', 'layout 1 (batch first)', {
+    seq: 3,
+    batch: 4,
+    input: 5,
+    hidden: 6,
+    initial: true,
+    batchFirst: true,
+  }),
+  recurrentCase(
+    'LSTM',
+    'other activations',
+    { seq: 4, batch: 2, input: 5, hidden: 6 },
+    {
       activations: { strings: ['HardSigmoid', 'Tanh', 'Relu'] },
       activation_alpha: { floats: [0.3] },
       activation_beta: { floats: [0.4] },
     },
-    inputs: recurrent('LSTM', { seq: 4, batch: 2, input: 5, hidden: 6, directions: 1, initial: false }),
-    outputs: lstmOutputs,
-  },
-  {
-    name: 'GRU: sequence_lens',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 7 },
-    inputs: recurrent('GRU', {
-      seq: 5,
-      batch: 3,
-      input: 4,
-      hidden: 7,
-      directions: 1,
-      initial: true,
-      lengths: [1, 5, 3],
-    }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: clip',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 5, clip: float(0.5) },
-    inputs: recurrent('GRU', { seq: 3, batch: 2, input: 4, hidden: 5, directions: 1, initial: false }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: layout 1 (batch first)',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 6, layout: 1, direction: 'reverse' },
-    inputs: recurrent('GRU', {
-      seq: 3,
-      batch: 2,
-      input: 5,
-      hidden: 6,
-      directions: 1,
-      initial: true,
-      batchFirst: true,
-    }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: other activations',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 6, activations: { strings: ['Sigmoid', 'Relu'] } },
-    inputs: recurrent('GRU', { seq: 4, batch: 2, input: 5, hidden: 6, directions: 1, initial: false }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: forward',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 16 },
-    inputs: recurrent('GRU', { seq: 5, batch: 2, input: 8, hidden: 16, directions: 1, initial: false }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: linear_before_reset',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 12, linear_before_reset: 1 },
-    inputs: recurrent('GRU', { seq: 4, batch: 3, input: 7, hidden: 12, directions: 1, initial: true }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: bidirectional, ragged sizes',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 9, direction: 'bidirectional' },
-    inputs: recurrent('GRU', { seq: 3, batch: 2, input: 5, hidden: 9, directions: 2, initial: true }),
-    outputs: gruOutputs,
-  },
-  {
-    name: 'GRU: pool-sized hidden 128, 20 steps',
-    op: 'GRU',
-    opset: 14,
-    attributes: { hidden_size: 128, linear_before_reset: 1 },
-    inputs: recurrent('GRU', { seq: 20, batch: 1, input: 64, hidden: 128, directions: 1, initial: false }),
-    outputs: gruOutputs,
-    tolerance: SUMS,
-  },
+  ),
+  recurrentCase('GRU', 'sequence_lens', {
+    seq: 5,
+    batch: 3,
+    input: 4,
+    hidden: 7,
+    initial: true,
+    lengths: [1, 5, 3],
+  }),
+  recurrentCase('GRU', 'clip', { seq: 3, batch: 2, input: 4, hidden: 5 }, { clip: float(0.5) }),
+  recurrentCase('GRU', 'layout 1 (batch first)', {
+    seq: 3,
+    batch: 2,
+    input: 5,
+    hidden: 6,
+    direction: 'reverse',
+    initial: true,
+    batchFirst: true,
+  }),
+  recurrentCase(
+    'GRU',
+    'other activations',
+    { seq: 4, batch: 2, input: 5, hidden: 6 },
+    { activations: { strings: ['Sigmoid', 'Relu'] } },
+  ),
+  recurrentCase('GRU', 'forward', { seq: 5, batch: 2, input: 8, hidden: 16 }),
+  recurrentCase(
+    'GRU',
+    'linear_before_reset',
+    { seq: 4, batch: 3, input: 7, hidden: 12, initial: true },
+    { linear_before_reset: 1 },
+  ),
+  recurrentCase('GRU', 'bidirectional, ragged sizes', {
+    seq: 3,
+    batch: 2,
+    input: 5,
+    hidden: 9,
+    direction: 'bidirectional',
+    initial: true,
+  }),
+  recurrentCase(
+    'GRU',
+    'pool-sized hidden 128, 20 steps',
+    { seq: 20, batch: 1, input: 64, hidden: 128, tolerance: SUMS },
+    { linear_before_reset: 1 },
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
 // Heddle's fused operators (src/backends/reference/kernels/fused-*.ts)
 
 /** Every activation the fused linear operators take, with its activation_params. */
-const FUSED_ACTIVATIONS: readonly [name: string, params: number[]][] = [
+export const FUSED_ACTIVATIONS: readonly [name: string, params: number[]][] = [
   ['Relu', []],
   ['Clip', [0, 6]],
   ['LeakyRelu', [0.1]],
@@ -1826,6 +1266,8 @@ function activationAttributes(name: string, params: number[]): CaseAttributes {
     : { activation: name };
 }
 
+const fusedConvCase = heddleCasesOf('FusedConv');
+
 const fusedConv: OpCase[] = [
   ...FUSED_ACTIVATIONS.map(([name, params]): OpCase => ({
     name: `FusedConv: 3x3 with ${name}`,
@@ -1834,101 +1276,71 @@ const fusedConv: OpCase[] = [
     attributes: { ...convAttributes([3, 3], { pads: [1, 1, 1, 1] }), ...activationAttributes(name, params) },
     inputs: [fed([1, 5, 7, 9], uniform(-2, 2)), constant([6, 5, 3, 3]), constant([6])],
   })),
-  {
-    name: 'FusedConv: no activation',
-    op: 'FusedConv',
-    domain: HEDDLE,
-    attributes: convAttributes([1, 1]),
-    inputs: [fed([1, 8, 5, 5]), constant([12, 8, 1, 1]), constant([12])],
-  },
-  {
-    name: 'FusedConv: depthwise stride 2 with Clip (MobileNet)',
-    op: 'FusedConv',
-    domain: HEDDLE,
-    attributes: {
+  fusedConvCase(
+    'no activation',
+    [fed([1, 8, 5, 5]), constant([12, 8, 1, 1]), constant([12])],
+    convAttributes([1, 1]),
+  ),
+  fusedConvCase(
+    'depthwise stride 2 with Clip (MobileNet)',
+    [fed([1, 24, 15, 15], uniform(-4, 8)), constant([24, 1, 3, 3]), constant([24])],
+    {
       ...convAttributes([3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], group: 24 }),
       ...activationAttributes('Clip', [0, 6]),
     },
-    inputs: [fed([1, 24, 15, 15], uniform(-4, 8)), constant([24, 1, 3, 3]), constant([24])],
-  },
-  {
-    name: 'FusedConv: 1x1 without bias, Relu',
-    op: 'FusedConv',
-    domain: HEDDLE,
-    attributes: { ...convAttributes([1, 1]), ...activationAttributes('Relu', []) },
-    inputs: [fed([2, 7, 3, 5]), constant([9, 7, 1, 1])],
-  },
-  {
-    name: 'FusedConv: pool-sized 3x3 64→64 on 14x14, Relu',
-    op: 'FusedConv',
-    domain: HEDDLE,
-    attributes: { ...convAttributes([3, 3], { pads: [1, 1, 1, 1] }), ...activationAttributes('Relu', []) },
-    inputs: [fed([1, 64, 14, 14]), constant([64, 64, 3, 3]), constant([64])],
-    tolerance: SUMS,
-  },
+  ),
+  fusedConvCase('1x1 without bias, Relu', [fed([2, 7, 3, 5]), constant([9, 7, 1, 1])], {
+    ...convAttributes([1, 1]),
+    ...activationAttributes('Relu', []),
+  }),
+  fusedConvCase(
+    'pool-sized 3x3 64→64 on 14x14, Relu',
+    [fed([1, 64, 14, 14]), constant([64, 64, 3, 3]), constant([64])],
+    { ...convAttributes([3, 3], { pads: [1, 1, 1, 1] }), ...activationAttributes('Relu', []) },
+    { tolerance: SUMS },
+  ),
 ];
+
+const fusedGemmCase = heddleCasesOf('FusedGemm');
 
 const fusedGemm: OpCase[] = [
-  {
-    name: 'FusedGemm: transB with bias and Relu',
-    op: 'FusedGemm',
-    domain: HEDDLE,
-    attributes: { transB: 1, ...activationAttributes('Relu', []) },
-    inputs: [fed([5, 12]), constant([9, 12]), null, constant([9])],
-  },
-  {
-    name: 'FusedGemm: C and bias, alpha and beta, Gelu',
-    op: 'FusedGemm',
-    domain: HEDDLE,
-    attributes: { alpha: float(0.5), beta: float(2), ...activationAttributes('Gelu', []) },
-    inputs: [fed([4, 6]), constant([6, 11]), constant([4, 11]), constant([11])],
-  },
-  {
-    name: 'FusedGemm: C only, LeakyRelu',
-    op: 'FusedGemm',
-    domain: HEDDLE,
-    attributes: { transB: 1, ...activationAttributes('LeakyRelu', [0.01]) },
-    inputs: [fed([3, 10]), constant([7, 10]), constant([7])],
-  },
-  {
-    name: 'FusedGemm: pool-sized 64x256 · (128x256)ᵀ, Tanh',
-    op: 'FusedGemm',
-    domain: HEDDLE,
-    attributes: { transB: 1, ...activationAttributes('Tanh', []) },
-    inputs: [fed([64, 256]), constant([128, 256], uniform(-0.1, 0.1)), null, constant([128])],
-    tolerance: SUMS,
-  },
+  fusedGemmCase('transB with bias and Relu', [fed([5, 12]), constant([9, 12]), null, constant([9])], {
+    transB: 1,
+    ...activationAttributes('Relu', []),
+  }),
+  fusedGemmCase(
+    'C and bias, alpha and beta, Gelu',
+    [fed([4, 6]), constant([6, 11]), constant([4, 11]), constant([11])],
+    { alpha: float(0.5), beta: float(2), ...activationAttributes('Gelu', []) },
+  ),
+  fusedGemmCase('C only, LeakyRelu', [fed([3, 10]), constant([7, 10]), constant([7])], {
+    transB: 1,
+    ...activationAttributes('LeakyRelu', [0.01]),
+  }),
+  fusedGemmCase(
+    'pool-sized 64x256 · (128x256)ᵀ, Tanh',
+    [fed([64, 256]), constant([128, 256], uniform(-0.1, 0.1)), null, constant([128])],
+    { transB: 1, ...activationAttributes('Tanh', []) },
+    { tolerance: SUMS },
+  ),
 ];
 
+const fusedMatMulCase = heddleCasesOf('FusedMatMul');
+
 const fusedMatMul: OpCase[] = [
-  {
-    name: 'FusedMatMul: batched with bias and Gelu',
-    op: 'FusedMatMul',
-    domain: HEDDLE,
-    attributes: activationAttributes('Gelu', []),
-    inputs: [fed([2, 5, 12]), constant([12, 20]), constant([20])],
-  },
-  {
-    name: 'FusedMatMul: bias only',
-    op: 'FusedMatMul',
-    domain: HEDDLE,
-    inputs: [fed([3, 7]), constant([7, 9]), constant([9])],
-  },
-  {
-    name: 'FusedMatMul: no bias, SiLU',
-    op: 'FusedMatMul',
-    domain: HEDDLE,
-    attributes: activationAttributes('SiLU', []),
-    inputs: [fed([6, 9]), constant([9, 13])],
-  },
-  {
-    name: 'FusedMatMul: pool-sized 1x64x256 · 256x1024, FastGelu',
-    op: 'FusedMatMul',
-    domain: HEDDLE,
-    attributes: activationAttributes('FastGelu', []),
-    inputs: [fed([1, 64, 256]), constant([256, 1024], uniform(-0.1, 0.1)), constant([1024])],
-    tolerance: SUMS,
-  },
+  fusedMatMulCase(
+    'batched with bias and Gelu',
+    [fed([2, 5, 12]), constant([12, 20]), constant([20])],
+    activationAttributes('Gelu', []),
+  ),
+  fusedMatMulCase('bias only', [fed([3, 7]), constant([7, 9]), constant([9])]),
+  fusedMatMulCase('no bias, SiLU', [fed([6, 9]), constant([9, 13])], activationAttributes('SiLU', [])),
+  fusedMatMulCase(
+    'pool-sized 1x64x256 · 256x1024, FastGelu',
+    [fed([1, 64, 256]), constant([256, 1024], uniform(-0.1, 0.1)), constant([1024])],
+    activationAttributes('FastGelu', []),
+    { tolerance: SUMS },
+  ),
 ];
 
 /** An ElementwiseChain program: instructions as [op, operands, attributes?]. */
@@ -1957,237 +1369,156 @@ function chain(
   };
 }
 
+const elementwiseChainCase = heddleCasesOf('ElementwiseChain');
+
 const elementwiseChain: OpCase[] = [
-  {
-    name: 'ElementwiseChain: x·a + b, Relu',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+  elementwiseChainCase(
+    'x·a + b, Relu',
+    [fed([3, 19]), constant([19]), constant([3, 1])],
+    chain([
       ['Mul', [0, 1]],
       ['Add', [3, 2]],
       ['Relu', [4]],
     ]),
-    inputs: [fed([3, 19]), constant([19]), constant([3, 1])],
-  },
-  {
-    name: 'ElementwiseChain: per-channel scale and shift (BatchNorm), LeakyRelu',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+  ),
+  elementwiseChainCase(
+    'per-channel scale and shift (BatchNorm), LeakyRelu',
+    [fed([2, 6, 5, 7]), constant([6, 1, 1]), constant([6, 1, 1])],
+    chain([
       ['Mul', [0, 1]],
       ['Add', [3, 2]],
       ['LeakyRelu', [4], { alpha: 0.1 }],
     ]),
-    inputs: [fed([2, 6, 5, 7]), constant([6, 1, 1]), constant([6, 1, 1])],
-  },
-  {
-    name: 'ElementwiseChain: Gelu decomposed (x·0.5·(1 + erf(x/√2)))',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+  ),
+  elementwiseChainCase(
+    'Gelu decomposed (x·0.5·(1 + erf(x/√2)))',
+    [fed([4, 33], uniform(-4, 4)), floats([Math.SQRT2], []), floats([1], []), floats([0.5], [])],
+    chain([
       ['Div', [0, 1]],
       ['Erf', [4]],
       ['Add', [5, 2]],
       ['Mul', [0, 6]],
       ['Mul', [7, 3]],
     ]),
-    inputs: [fed([4, 33], uniform(-4, 4)), floats([Math.SQRT2], []), floats([1], []), floats([0.5], [])],
-  },
-  {
-    name: 'ElementwiseChain: Clip with an omitted bound, then Sigmoid',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+  ),
+  elementwiseChainCase(
+    'Clip with an omitted bound, then Sigmoid',
+    [fed([5, 9], uniform(-6, 6)), floats([-2], [])],
+    chain([
       ['Clip', [0, 1, -1]],
       ['Sigmoid', [2]],
     ]),
-    inputs: [fed([5, 9], uniform(-6, 6)), floats([-2], [])],
-  },
-  {
-    name: 'ElementwiseChain: Where, Sub, Pow, Max',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
-      ['Sub', [1, 2]],
-      ['Pow', [4, 3]],
-      ['Where', [0, 5, 1]],
-      ['Max', [6, 2]],
-    ]),
-    inputs: [
+  ),
+  elementwiseChainCase(
+    'Where, Sub, Pow, Max',
+    [
       { dims: [4, 1], type: 'bool', values: { kind: 'ints', low: 0, high: 1 } },
       fed([4, 6], uniform(1, 3)),
       fed([6], uniform(0, 0.5)),
       floats([2], []),
     ],
-  },
-  {
-    name: 'ElementwiseChain: broadcast both ways, HardSwish and Tanh',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+    chain([
+      ['Sub', [1, 2]],
+      ['Pow', [4, 3]],
+      ['Where', [0, 5, 1]],
+      ['Max', [6, 2]],
+    ]),
+  ),
+  elementwiseChainCase(
+    'broadcast both ways, HardSwish and Tanh',
+    [fed([3, 1, 5]), fed([1, 4, 5])],
+    chain([
       ['Add', [0, 1]],
       ['HardSwish', [2]],
       ['Tanh', [3]],
     ]),
-    inputs: [fed([3, 1, 5]), fed([1, 4, 5])],
-  },
-  {
-    name: 'ElementwiseChain: special values',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+  ),
+  elementwiseChainCase(
+    'special values',
+    [fed([2, 15], SPECIAL), floats([-2], [])],
+    chain([
       ['Mul', [0, 1]],
       ['Abs', [2]],
       ['Sqrt', [3]],
     ]),
-    inputs: [fed([2, 15], SPECIAL), floats([-2], [])],
-  },
-  {
-    name: 'ElementwiseChain: pool-sized residual add and Relu',
-    op: 'ElementwiseChain',
-    domain: HEDDLE,
-    attributes: chain([
+  ),
+  elementwiseChainCase(
+    'pool-sized residual add and Relu',
+    [fed([1, 64, 28, 28]), fed([1, 64, 28, 28])],
+    chain([
       ['Add', [0, 1]],
       ['Relu', [2]],
     ]),
-    inputs: [fed([1, 64, 28, 28]), fed([1, 64, 28, 28])],
-  },
+  ),
 ];
 
+const heddleLayerNormalizationCase = heddleCasesOf('LayerNormalization', 'com.heddle LayerNormalization');
+const heddleRmsNormalizationCase = heddleCasesOf('RMSNormalization', 'com.heddle RMSNormalization');
+const heddleGeluCase = heddleCasesOf('Gelu', 'com.heddle Gelu');
+const attentionCase = heddleCasesOf('Attention');
+
 const fusedTransformer: OpCase[] = [
-  {
-    name: 'com.heddle LayerNormalization: scale and bias',
-    op: 'LayerNormalization',
-    domain: HEDDLE,
-    inputs: [fed([2, 7, 48], uniform(-2, 3)), constant([48]), constant([48])],
-  },
-  {
-    name: 'com.heddle LayerNormalization: ragged, epsilon, no bias',
-    op: 'LayerNormalization',
-    domain: HEDDLE,
-    attributes: { epsilon: float(1e-3) },
-    inputs: [fed([5, 37]), constant([37])],
-  },
-  {
-    name: 'com.heddle LayerNormalization: no scale or bias',
-    op: 'LayerNormalization',
-    domain: HEDDLE,
-    inputs: [fed([4, 20])],
-  },
-  {
-    name: 'com.heddle LayerNormalization: pool-sized 256x256',
-    op: 'LayerNormalization',
-    domain: HEDDLE,
-    inputs: [fed([2, 128, 256]), constant([256]), constant([256])],
-  },
-  {
-    name: 'com.heddle RMSNormalization: scale',
-    op: 'RMSNormalization',
-    domain: HEDDLE,
-    inputs: [fed([2, 7, 48]), constant([48])],
-  },
-  {
-    name: 'com.heddle RMSNormalization: ragged, epsilon',
-    op: 'RMSNormalization',
-    domain: HEDDLE,
-    attributes: { epsilon: float(1e-6) },
-    inputs: [fed([3, 29]), constant([29])],
-  },
-  {
-    name: 'com.heddle Gelu: erf form',
-    op: 'Gelu',
-    domain: HEDDLE,
-    inputs: [fed([3, 37], uniform(-5, 5))],
-  },
-  {
-    name: 'com.heddle Gelu: tanh form',
-    op: 'Gelu',
-    domain: HEDDLE,
-    attributes: { approximate: 'tanh' },
-    inputs: [fed([3, 37], uniform(-5, 5))],
-  },
-  {
-    name: 'com.heddle Gelu: special values',
-    op: 'Gelu',
-    domain: HEDDLE,
-    inputs: [fed([2, 15], SPECIAL)],
-  },
-  {
-    name: 'com.heddle Gelu: tanh form, special values',
-    op: 'Gelu',
-    domain: HEDDLE,
-    attributes: { approximate: 'tanh' },
-    inputs: [fed([2, 15], SPECIAL)],
-  },
-  {
-    name: 'com.heddle Gelu: pool-sized',
-    op: 'Gelu',
-    domain: HEDDLE,
-    inputs: [fed([128, 1024], uniform(-5, 5))],
-  },
-  {
-    name: 'Attention: Kᵀ stored, mask over keys',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.25), transpose_k: 1 },
-    inputs: [fed([2, 4, 7, 16]), fed([2, 4, 9, 16]), fed([2, 4, 9, 16]), fed([2, 1, 1, 9], uniform(-3, 0))],
-  },
-  {
-    name: 'Attention: K already transposed, no mask',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.3) },
-    inputs: [fed([2, 3, 5, 8]), fed([2, 3, 8, 6]), fed([2, 3, 6, 8])],
-  },
-  {
-    name: 'Attention: causal mask broadcast over batch and heads',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.125), transpose_k: 1 },
-    inputs: [
+  heddleLayerNormalizationCase('scale and bias', [
+    fed([2, 7, 48], uniform(-2, 3)),
+    constant([48]),
+    constant([48]),
+  ]),
+  heddleLayerNormalizationCase('ragged, epsilon, no bias', [fed([5, 37]), constant([37])], {
+    epsilon: float(1e-3),
+  }),
+  heddleLayerNormalizationCase('no scale or bias', [fed([4, 20])]),
+  heddleLayerNormalizationCase('pool-sized 256x256', [fed([2, 128, 256]), constant([256]), constant([256])]),
+  heddleRmsNormalizationCase('scale', [fed([2, 7, 48]), constant([48])]),
+  heddleRmsNormalizationCase('ragged, epsilon', [fed([3, 29]), constant([29])], { epsilon: float(1e-6) }),
+  heddleGeluCase('erf form', [fed([3, 37], uniform(-5, 5))]),
+  heddleGeluCase('tanh form', [fed([3, 37], uniform(-5, 5))], { approximate: 'tanh' }),
+  heddleGeluCase('special values', [fed([2, 15], SPECIAL)]),
+  heddleGeluCase('tanh form, special values', [fed([2, 15], SPECIAL)], { approximate: 'tanh' }),
+  heddleGeluCase('pool-sized', [fed([128, 1024], uniform(-5, 5))]),
+  attentionCase(
+    'Kᵀ stored, mask over keys',
+    [fed([2, 4, 7, 16]), fed([2, 4, 9, 16]), fed([2, 4, 9, 16]), fed([2, 1, 1, 9], uniform(-3, 0))],
+    { scale: float(0.25), transpose_k: 1 },
+  ),
+  attentionCase('K already transposed, no mask', [fed([2, 3, 5, 8]), fed([2, 3, 8, 6]), fed([2, 3, 6, 8])], {
+    scale: float(0.3),
+  }),
+  attentionCase(
+    'causal mask broadcast over batch and heads',
+    [
       fed([1, 2, 6, 12]),
       fed([1, 2, 6, 12]),
       fed([1, 2, 6, 12]),
       constant([6, 6], { kind: 'values', values: causalMask(6) }),
     ],
-  },
-  {
-    name: 'Attention: rank 3, heads broadcast',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.5), transpose_k: 1 },
-    inputs: [fed([3, 4, 10]), fed([1, 5, 10]), fed([1, 5, 7])],
-  },
-  {
-    name: 'Attention: ragged head size and key length, full mask',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.3), transpose_k: 1 },
-    inputs: [fed([2, 3, 5, 13]), fed([2, 3, 11, 13]), fed([2, 3, 11, 7]), fed([2, 3, 5, 11], uniform(-2, 0))],
-  },
-  {
-    name: 'Attention: 2-D mask over queries and keys',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.2), transpose_k: 1 },
-    inputs: [fed([1, 2, 7, 8]), fed([1, 2, 9, 8]), fed([1, 2, 9, 8]), fed([7, 9], uniform(-4, 0))],
-  },
-  {
-    name: 'Attention: one query (decoding)',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.125), transpose_k: 1 },
-    inputs: [fed([1, 4, 1, 64]), fed([1, 4, 37, 64]), fed([1, 4, 37, 64])],
-    tolerance: SUMS,
-  },
-  {
-    name: 'Attention: pool-sized BERT layer 2x4x128x64',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.125), transpose_k: 1 },
-    inputs: [fed([2, 4, 128, 64]), fed([2, 4, 128, 64]), fed([2, 4, 128, 64]), fed([2, 1, 1, 128])],
-    tolerance: SUMS,
-  },
+    { scale: float(0.125), transpose_k: 1 },
+  ),
+  attentionCase('rank 3, heads broadcast', [fed([3, 4, 10]), fed([1, 5, 10]), fed([1, 5, 7])], {
+    scale: float(0.5),
+    transpose_k: 1,
+  }),
+  attentionCase(
+    'ragged head size and key length, full mask',
+    [fed([2, 3, 5, 13]), fed([2, 3, 11, 13]), fed([2, 3, 11, 7]), fed([2, 3, 5, 11], uniform(-2, 0))],
+    { scale: float(0.3), transpose_k: 1 },
+  ),
+  attentionCase(
+    '2-D mask over queries and keys',
+    [fed([1, 2, 7, 8]), fed([1, 2, 9, 8]), fed([1, 2, 9, 8]), fed([7, 9], uniform(-4, 0))],
+    { scale: float(0.2), transpose_k: 1 },
+  ),
+  attentionCase(
+    'one query (decoding)',
+    [fed([1, 4, 1, 64]), fed([1, 4, 37, 64]), fed([1, 4, 37, 64])],
+    { scale: float(0.125), transpose_k: 1 },
+    { tolerance: SUMS },
+  ),
+  attentionCase(
+    'pool-sized BERT layer 2x4x128x64',
+    [fed([2, 4, 128, 64]), fed([2, 4, 128, 64]), fed([2, 4, 128, 64]), fed([2, 1, 1, 128])],
+    { scale: float(0.125), transpose_k: 1 },
+    { tolerance: SUMS },
+  ),
   {
     name: "Attention: select, GPT's causal keep mask, fill -inf",
     op: 'Attention',
@@ -2200,47 +1531,37 @@ const fusedTransformer: OpCase[] = [
       { ...bools([6, 6]), values: { kind: 'values', values: causalKeep(6) }, constant: true },
     ],
   },
-  {
-    name: 'Attention: select, bool mask over keys, finite fill',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.25), transpose_k: 1, mask_mode: 'select', mask_fill: float(-1e9) },
-    inputs: [fed([2, 4, 7, 16]), fed([2, 4, 9, 16]), fed([2, 4, 9, 16]), bools([2, 1, 1, 9])],
-  },
-  {
-    name: 'Attention: select, bool mask per query row, K already transposed',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.3), mask_mode: 'select', mask_fill: float(-2) },
-    inputs: [fed([2, 3, 5, 8]), fed([2, 3, 8, 6]), fed([2, 3, 6, 8]), bools([2, 3, 5, 1])],
-  },
-  {
-    name: 'Attention: select, ragged full bool mask, infinite and NaN scores',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.3), transpose_k: 1, mask_mode: 'select', mask_fill: float(-Infinity) },
-    inputs: [
+  attentionCase(
+    'select, bool mask over keys, finite fill',
+    [fed([2, 4, 7, 16]), fed([2, 4, 9, 16]), fed([2, 4, 9, 16]), bools([2, 1, 1, 9])],
+    { scale: float(0.25), transpose_k: 1, mask_mode: 'select', mask_fill: float(-1e9) },
+  ),
+  attentionCase(
+    'select, bool mask per query row, K already transposed',
+    [fed([2, 3, 5, 8]), fed([2, 3, 8, 6]), fed([2, 3, 6, 8]), bools([2, 3, 5, 1])],
+    { scale: float(0.3), mask_mode: 'select', mask_fill: float(-2) },
+  ),
+  attentionCase(
+    'select, ragged full bool mask, infinite and NaN scores',
+    [
       fed([2, 3, 5, 13]),
       fed([2, 3, 11, 13], { kind: 'values', values: keysWithSpecialScores(11, 13) }),
       fed([2, 3, 11, 7]),
       bools([2, 3, 5, 11]),
     ],
-  },
-  {
-    name: 'Attention: select, bool mask broadcasting the batch, NaN fill',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.2), transpose_k: 1, mask_mode: 'select', mask_fill: float(NaN) },
-    inputs: [fed([2, 1, 7, 8]), fed([2, 1, 9, 8]), fed([2, 1, 9, 8]), bools([3, 2, 1, 7, 9])],
-  },
-  {
-    name: 'Attention: select mode refuses a float mask',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.5), transpose_k: 1, mask_mode: 'select' },
-    inputs: [fed([1, 2, 4, 8]), fed([1, 2, 4, 8]), fed([1, 2, 4, 8]), fed([4, 4])],
-    fails: "a 'select' mask must be bool",
-  },
+    { scale: float(0.3), transpose_k: 1, mask_mode: 'select', mask_fill: float(-Infinity) },
+  ),
+  attentionCase(
+    'select, bool mask broadcasting the batch, NaN fill',
+    [fed([2, 1, 7, 8]), fed([2, 1, 9, 8]), fed([2, 1, 9, 8]), bools([3, 2, 1, 7, 9])],
+    { scale: float(0.2), transpose_k: 1, mask_mode: 'select', mask_fill: float(NaN) },
+  ),
+  attentionCase(
+    'select mode refuses a float mask',
+    [fed([1, 2, 4, 8]), fed([1, 2, 4, 8]), fed([1, 2, 4, 8]), fed([4, 4])],
+    { scale: float(0.5), transpose_k: 1, mask_mode: 'select' },
+    { fails: "a 'select' mask must be bool" },
+  ),
 ];
 
 /** 0 on and below the diagonal, a large negative number above it. */
@@ -2273,206 +1594,99 @@ function typed(type: DataType, dims: readonly number[], low = -9, high = 9): Ope
   return { dims, type, values: { kind: 'ints', low, high } };
 }
 
+const mulCase = casesOf('Mul', 14);
+const divCase = casesOf('Div', 14);
+const absCase = casesOf('Abs', 13);
+const negCase = casesOf('Neg', 13);
+const reluCase = casesOf('Relu', 14);
+const sigmoidCase = casesOf('Sigmoid', 13);
+const softmaxCase = casesOf('Softmax', 13);
+
 const otherTypes: OpCase[] = [
-  {
-    name: 'Add: int32',
-    op: 'Add',
-    opset: 14,
-    inputs: [typed('int32', [3, 17]), typed('int32', [17])],
-    outputs: ['int32'],
-  },
-  {
-    name: 'Mul: int64',
-    op: 'Mul',
-    opset: 14,
-    inputs: [typed('int64', [4, 5]), typed('int64', [4, 5])],
-    outputs: ['int64'],
-  },
-  {
-    name: 'Div: int32 truncates',
-    op: 'Div',
-    opset: 14,
-    inputs: [typed('int32', [20]), typed('int32', [20], 1, 7)],
-    outputs: ['int32'],
-  },
-  {
-    name: 'Max: int32',
-    op: 'Max',
-    opset: 13,
-    inputs: [typed('int32', [6]), typed('int32', [2, 6])],
-    outputs: ['int32'],
-  },
-  { name: 'Abs: int32', op: 'Abs', opset: 13, inputs: [typed('int32', [9])], outputs: ['int32'] },
-  { name: 'Neg: int64', op: 'Neg', opset: 13, inputs: [typed('int64', [9])], outputs: ['int64'] },
-  { name: 'Relu: int32', op: 'Relu', opset: 14, inputs: [typed('int32', [3, 5])], outputs: ['int32'] },
-  {
-    name: 'Add: float64',
-    op: 'Add',
-    opset: 14,
-    inputs: [typed('float64', [3, 4]), typed('float64', [4])],
-    outputs: ['float64'],
-  },
-  {
-    name: 'Sigmoid: float64',
-    op: 'Sigmoid',
-    opset: 13,
-    inputs: [typed('float64', [7])],
-    outputs: ['float64'],
-  },
-  {
-    name: 'Add: float16',
-    op: 'Add',
-    opset: 14,
-    inputs: [typed('float16', [3, 4]), typed('float16', [4])],
-    outputs: ['float16'],
-  },
-  {
-    name: 'Where: int64 branches',
-    op: 'Where',
-    opset: 16,
-    inputs: [bools([2, 3]), typed('int64', [2, 3]), typed('int64', [3])],
-    outputs: ['int64'],
-  },
-  {
-    name: 'Clip: int32 bounds',
-    op: 'Clip',
-    opset: 13,
-    inputs: [
+  addCase('int32', [typed('int32', [3, 17]), typed('int32', [17])], {}, { outputs: ['int32'] }),
+  mulCase('int64', [typed('int64', [4, 5]), typed('int64', [4, 5])], {}, { outputs: ['int64'] }),
+  divCase('int32 truncates', [typed('int32', [20]), typed('int32', [20], 1, 7)], {}, { outputs: ['int32'] }),
+  maxCase('int32', [typed('int32', [6]), typed('int32', [2, 6])], {}, { outputs: ['int32'] }),
+  absCase('int32', [typed('int32', [9])], {}, { outputs: ['int32'] }),
+  negCase('int64', [typed('int64', [9])], {}, { outputs: ['int64'] }),
+  reluCase('int32', [typed('int32', [3, 5])], {}, { outputs: ['int32'] }),
+  addCase('float64', [typed('float64', [3, 4]), typed('float64', [4])], {}, { outputs: ['float64'] }),
+  sigmoidCase('float64', [typed('float64', [7])], {}, { outputs: ['float64'] }),
+  addCase('float16', [typed('float16', [3, 4]), typed('float16', [4])], {}, { outputs: ['float16'] }),
+  whereCase(
+    'int64 branches',
+    [bools([2, 3]), typed('int64', [2, 3]), typed('int64', [3])],
+    {},
+    { outputs: ['int64'] },
+  ),
+  clipCase(
+    'int32 bounds',
+    [
       typed('int32', [10]),
       { ...typed('int32', [], -2, -2), constant: true },
       { ...typed('int32', [], 3, 3), constant: true },
     ],
-    outputs: ['int32'],
-  },
-  {
-    name: 'MatMul: float64',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [typed('float64', [3, 5]), typed('float64', [5, 4])],
-    outputs: ['float64'],
-  },
-  {
-    name: 'MatMul: int32',
-    op: 'MatMul',
-    opset: 13,
-    inputs: [typed('int32', [3, 5]), typed('int32', [5, 4])],
-    outputs: ['int32'],
-  },
-  {
-    name: 'Conv: float64',
-    op: 'Conv',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3] },
-    inputs: [typed('float64', [1, 2, 5, 5]), typed('float64', [3, 2, 3, 3])],
-    outputs: ['float64'],
-  },
-  {
-    name: 'MaxPool: uint8',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [2, 2] },
-    inputs: [typed('uint8', [1, 2, 4, 5], 0, 255)],
-    outputs: ['uint8'],
-  },
-  {
-    name: 'Softmax: float64',
-    op: 'Softmax',
-    opset: 13,
-    inputs: [typed('float64', [3, 6])],
-    outputs: ['float64'],
-  },
-  {
-    name: 'Transpose: int64',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [1, 0, 2] },
-    inputs: [typed('int64', [3, 4, 5])],
-    outputs: ['int64'],
-  },
-  {
-    name: 'Transpose: uint8',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [0, 2, 3, 1] },
-    inputs: [typed('uint8', [1, 3, 5, 7], 0, 255)],
-    outputs: ['uint8'],
-  },
-  { name: 'Transpose: bool', op: 'Transpose', opset: 13, inputs: [bools([4, 6])], outputs: ['bool'] },
-  {
-    name: 'Transpose: float16',
-    op: 'Transpose',
-    opset: 13,
-    inputs: [typed('float16', [3, 5])],
-    outputs: ['float16'],
-  },
-  {
-    name: 'Concat: int64 (shapes)',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 0 },
-    inputs: [typed('int64', [2]), { ...typed('int64', [3]), constant: true }],
-    outputs: ['int64'],
-  },
-  {
-    name: 'Concat: bool',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [bools([2, 3]), bools([2, 2])],
-    outputs: ['bool'],
-  },
-  {
-    name: 'Gather: int64 data',
-    op: 'Gather',
-    opset: 13,
-    inputs: [typed('int64', [6, 3]), indices([4], 0, 5)],
-    outputs: ['int64'],
-  },
-  {
-    name: 'Gather: uint8 data',
-    op: 'Gather',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [typed('uint8', [2, 9], 0, 255), indices([5], 0, 8)],
-    outputs: ['uint8'],
-  },
-  {
-    name: 'Slice: int32',
-    op: 'Slice',
-    opset: 13,
-    inputs: [typed('int32', [5, 6]), int64s([1]), int64s([5]), int64s([1]), int64s([2])],
-    outputs: ['int32'],
-  },
-  {
-    name: 'Pad: int64 with a value',
-    op: 'Pad',
-    opset: 13,
-    inputs: [typed('int64', [2, 3]), int64s([1, 0, 0, 2]), { ...typed('int64', [], 7, 7), constant: true }],
-    outputs: ['int64'],
-  },
-  {
-    name: 'Split: int64',
-    op: 'Split',
-    opset: 13,
-    attributes: { axis: 0 },
-    inputs: [typed('int64', [4])],
-    outputs: ['int64', 'int64'],
-  },
-  {
-    name: 'Expand: bool',
-    op: 'Expand',
-    opset: 13,
-    inputs: [bools([3, 1]), int64s([3, 4])],
-    outputs: ['bool'],
-  },
-  {
-    name: 'Resize: uint8 nearest',
-    op: 'Resize',
-    opset: 13,
-    attributes: { mode: 'nearest' },
-    inputs: [typed('uint8', [1, 1, 3, 4], 0, 255), null, floats([1, 1, 2, 2])],
-    outputs: ['uint8'],
-  },
+    {},
+    { outputs: ['int32'] },
+  ),
+  matMulCase('float64', [typed('float64', [3, 5]), typed('float64', [5, 4])], {}, { outputs: ['float64'] }),
+  matMulCase('int32', [typed('int32', [3, 5]), typed('int32', [5, 4])], {}, { outputs: ['int32'] }),
+  convCase(
+    'float64',
+    [typed('float64', [1, 2, 5, 5]), typed('float64', [3, 2, 3, 3])],
+    { kernel_shape: [3, 3] },
+    { outputs: ['float64'] },
+  ),
+  maxPoolCase(
+    'uint8',
+    [typed('uint8', [1, 2, 4, 5], 0, 255)],
+    { kernel_shape: [2, 2] },
+    { outputs: ['uint8'] },
+  ),
+  softmaxCase('float64', [typed('float64', [3, 6])], {}, { outputs: ['float64'] }),
+  transposeCase('int64', [typed('int64', [3, 4, 5])], { perm: [1, 0, 2] }, { outputs: ['int64'] }),
+  transposeCase(
+    'uint8',
+    [typed('uint8', [1, 3, 5, 7], 0, 255)],
+    { perm: [0, 2, 3, 1] },
+    { outputs: ['uint8'] },
+  ),
+  transposeCase('bool', [bools([4, 6])], {}, { outputs: ['bool'] }),
+  transposeCase('float16', [typed('float16', [3, 5])], {}, { outputs: ['float16'] }),
+  concatCase(
+    'int64 (shapes)',
+    [typed('int64', [2]), { ...typed('int64', [3]), constant: true }],
+    { axis: 0 },
+    { outputs: ['int64'] },
+  ),
+  concatCase('bool', [bools([2, 3]), bools([2, 2])], { axis: 1 }, { outputs: ['bool'] }),
+  gatherCase('int64 data', [typed('int64', [6, 3]), indices([4], 0, 5)], {}, { outputs: ['int64'] }),
+  gatherCase(
+    'uint8 data',
+    [typed('uint8', [2, 9], 0, 255), indices([5], 0, 8)],
+    { axis: 1 },
+    { outputs: ['uint8'] },
+  ),
+  sliceCase(
+    'int32',
+    [typed('int32', [5, 6]), int64s([1]), int64s([5]), int64s([1]), int64s([2])],
+    {},
+    { outputs: ['int32'] },
+  ),
+  padCase(
+    'int64 with a value',
+    [typed('int64', [2, 3]), int64s([1, 0, 0, 2]), { ...typed('int64', [], 7, 7), constant: true }],
+    {},
+    { outputs: ['int64'] },
+  ),
+  splitCase('int64', [typed('int64', [4])], { axis: 0 }, { outputs: ['int64', 'int64'] }),
+  expandCase('bool', [bools([3, 1]), int64s([3, 4])], {}, { outputs: ['bool'] }),
+  resizeCase(
+    'uint8 nearest',
+    [typed('uint8', [1, 1, 3, 4], 0, 255), null, floats([1, 1, 2, 2])],
+    { mode: 'nearest' },
+    { opset: 13, outputs: ['uint8'] },
+  ),
 ];
 
 /** `count` fed operands of `dims`. */
@@ -2482,112 +1696,53 @@ function many(count: number, dims: readonly number[]): Operand[] {
 
 /** Empty tensors, many operands, rank 7: the limits of what a generated loop is handed. */
 const limits: OpCase[] = [
-  { name: 'MatMul: K = 0 gives zeros', op: 'MatMul', opset: 13, inputs: [fed([3, 0]), fed([0, 4])] },
-  {
-    name: 'Gemm: K = 0 gives beta·C',
-    op: 'Gemm',
-    opset: 13,
-    attributes: { beta: float(0.5) },
-    inputs: [fed([3, 0]), fed([0, 4]), constant([4])],
-  },
-  { name: 'Relu: empty', op: 'Relu', opset: 14, inputs: [fed([0, 5])] },
-  { name: 'Add: empty broadcast', op: 'Add', opset: 14, inputs: [fed([0, 5]), fed([5])] },
-  { name: 'Softmax: no rows', op: 'Softmax', opset: 13, inputs: [fed([0, 7])] },
-  { name: 'Transpose: empty', op: 'Transpose', opset: 13, inputs: [fed([3, 0, 2])] },
-  {
-    name: 'MaxPool: empty batch',
-    op: 'MaxPool',
-    opset: 12,
-    attributes: { kernel_shape: [2, 2] },
-    inputs: [fed([0, 3, 4, 4])],
-  },
-  {
-    name: 'Conv: empty batch',
-    op: 'Conv',
-    opset: 11,
-    attributes: { kernel_shape: [3, 3] },
-    inputs: [fed([0, 2, 5, 5]), constant([4, 2, 3, 3])],
-  },
-  {
-    name: 'LayerNormalization: no rows',
-    op: 'LayerNormalization',
-    opset: 17,
-    inputs: [fed([0, 8]), constant([8]), constant([8])],
-  },
-  {
-    name: 'Concat: twenty inputs',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: many(20, [3, 2]),
-  },
-  { name: 'Sum: twenty inputs', op: 'Sum', opset: 13, inputs: many(20, [4, 5]) },
-  { name: 'Max: twenty inputs', op: 'Max', opset: 13, inputs: many(20, [4, 5]) },
-  {
-    name: 'Split: twenty outputs',
-    op: 'Split',
-    opset: 18,
-    attributes: { axis: 0, num_outputs: 20 },
-    inputs: [fed([20, 3])],
-    outputs: new Array<DataType>(20).fill('float32'),
-  },
-  {
-    name: 'Transpose: rank 7',
-    op: 'Transpose',
-    opset: 13,
-    attributes: { perm: [6, 0, 5, 1, 4, 2, 3] },
-    inputs: [fed([2, 3, 2, 2, 3, 2, 3])],
-  },
-  {
-    name: 'Add: rank 7 broadcast',
-    op: 'Add',
-    opset: 14,
-    inputs: [fed([2, 1, 3, 1, 2, 1, 3]), fed([3, 1, 2, 2, 1])],
-  },
-  {
-    name: 'Slice: rank 7',
-    op: 'Slice',
-    opset: 13,
-    inputs: [
-      fed([2, 3, 2, 4, 3, 2, 5]),
-      int64s([1, 1, 0]),
-      int64s([3, 4, 4]),
-      int64s([1, 3, 6]),
-      int64s([1, 2, 3]),
-    ],
-  },
-  {
-    name: 'Pad: rank 7',
-    op: 'Pad',
-    opset: 13,
-    inputs: [fed([2, 1, 2, 1, 2, 1, 3]), int64s([0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 2])],
-  },
-  {
-    name: 'Slice: negative steps on two axes',
-    op: 'Slice',
-    opset: 13,
-    inputs: [fed([6, 7, 5]), int64s([-1, 5]), int64s([-7, 0]), int64s([0, 1]), int64s([-2, -3])],
-  },
-  { name: 'Relu: 1-D, 2^18 + 3 elements', op: 'Relu', opset: 14, inputs: [fed([262147])] },
+  matMulCase('K = 0 gives zeros', [fed([3, 0]), fed([0, 4])]),
+  gemmCase('K = 0 gives beta·C', [fed([3, 0]), fed([0, 4]), constant([4])], { beta: float(0.5) }),
+  reluCase('empty', [fed([0, 5])]),
+  addCase('empty broadcast', [fed([0, 5]), fed([5])]),
+  softmaxCase('no rows', [fed([0, 7])]),
+  transposeCase('empty', [fed([3, 0, 2])]),
+  maxPoolCase('empty batch', [fed([0, 3, 4, 4])], { kernel_shape: [2, 2] }),
+  convCase('empty batch', [fed([0, 2, 5, 5]), constant([4, 2, 3, 3])], { kernel_shape: [3, 3] }),
+  layerNormalizationCase('no rows', [fed([0, 8]), constant([8]), constant([8])]),
+  concatCase('twenty inputs', many(20, [3, 2]), { axis: 1 }),
+  sumCase('twenty inputs', many(20, [4, 5])),
+  maxCase('twenty inputs', many(20, [4, 5])),
+  splitCase(
+    'twenty outputs',
+    [fed([20, 3])],
+    { axis: 0, num_outputs: 20 },
+    { opset: 18, outputs: new Array<DataType>(20).fill('float32') },
+  ),
+  transposeCase('rank 7', [fed([2, 3, 2, 2, 3, 2, 3])], { perm: [6, 0, 5, 1, 4, 2, 3] }),
+  addCase('rank 7 broadcast', [fed([2, 1, 3, 1, 2, 1, 3]), fed([3, 1, 2, 2, 1])]),
+  sliceCase('rank 7', [
+    fed([2, 3, 2, 4, 3, 2, 5]),
+    int64s([1, 1, 0]),
+    int64s([3, 4, 4]),
+    int64s([1, 3, 6]),
+    int64s([1, 2, 3]),
+  ]),
+  padCase('rank 7', [fed([2, 1, 2, 1, 2, 1, 3]), int64s([0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 2])]),
+  sliceCase('negative steps on two axes', [
+    fed([6, 7, 5]),
+    int64s([-1, 5]),
+    int64s([-7, 0]),
+    int64s([0, 1]),
+    int64s([-2, -3]),
+  ]),
+  reluCase('1-D, 2^18 + 3 elements', [fed([262147])]),
 ];
 
 const aliased: OpCase[] = [
-  { name: 'Mul: one input twice (x · x)', op: 'Mul', opset: 14, inputs: [fed([5, 9]), { sameAs: 0 }] },
-  { name: 'MatMul: A · A', op: 'MatMul', opset: 13, inputs: [fed([12, 12]), { sameAs: 0 }] },
-  {
-    name: 'Attention: self-attention with Q, K and V one tensor',
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.25), transpose_k: 1 },
-    inputs: [fed([1, 2, 9, 16]), { sameAs: 0 }, { sameAs: 0 }],
-  },
-  {
-    name: 'Concat: one input twice',
-    op: 'Concat',
-    opset: 13,
-    attributes: { axis: 1 },
-    inputs: [fed([3, 4]), { sameAs: 0 }],
-  },
+  mulCase('one input twice (x · x)', [fed([5, 9]), { sameAs: 0 }]),
+  matMulCase('A · A', [fed([12, 12]), { sameAs: 0 }]),
+  attentionCase(
+    'self-attention with Q, K and V one tensor',
+    [fed([1, 2, 9, 16]), { sameAs: 0 }, { sameAs: 0 }],
+    { scale: float(0.25), transpose_k: 1 },
+  ),
+  concatCase('one input twice', [fed([3, 4]), { sameAs: 0 }], { axis: 1 }),
 ];
 
 export const OP_CASES: readonly OpCase[] = [

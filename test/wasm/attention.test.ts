@@ -10,31 +10,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import { HEDDLE_DOMAIN, type Attribute, type Node, type ValueType } from '../../src/ir/graph.js';
-import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
+import { HEDDLE_DOMAIN, type Attribute, type Node } from '../../src/ir/graph.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
-import { WasmBackend } from '../../src/backends/wasm/backend.js';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomTensor(rng: () => number, dims: readonly number[], spread = 2): Tensor {
-  const size = dims.reduce((n, d) => n * d, 1);
-  return new Tensor(
-    'float32',
-    Float32Array.from({ length: size }, () => (rng() - 0.5) * spread),
-    dims,
-  );
-}
+import {
+  argsOf,
+  assertClose,
+  backendsBy,
+  heapMemory,
+  inHeap,
+  ownMemory,
+  random,
+  randomTensor,
+  sizeOf,
+  threadsOrNone,
+  typesOf,
+} from '../support/wasm-checks.js';
 
 type MaskMaker = (rng: () => number, queries: number, keys: number) => Tensor | undefined;
 
@@ -61,7 +51,7 @@ const causalMask: MaskMaker = (_rng, queries, keys) => {
 const keepMask = (dims: readonly number[], keep: (index: number) => boolean): Tensor =>
   new Tensor(
     'bool',
-    Uint8Array.from({ length: dims.reduce((n, d) => n * d, 1) }, (_, i) => +keep(i)),
+    Uint8Array.from({ length: sizeOf(dims) }, (_, i) => +keep(i)),
     dims,
   );
 
@@ -141,42 +131,7 @@ function nodeOf(c: AttentionCase, withMask: boolean): Node {
 const THREADS = [1, 2, 0];
 const PLACEMENTS = (threads: number) => (threads === 0 ? [false] : [true, false]);
 
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) {
-    const options = threads === 0 ? { threads: 1, disable: ['threads' as const] } : { threads };
-    backends.set(threads, (backend = new WasmBackend(options)));
-  }
-  return backend;
-}
-
-function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
-  const { heap } = backend.runtime;
-  const address = heap.copyIn(tensor.data as Float32Array | Uint8Array);
-  return new Tensor(tensor.type, heap.view(tensor.type, address, tensor.size), tensor.dims);
-}
-
-function argsOf(inputs: readonly Tensor[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
-
-const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
-
-function typesOf(node: Node, inputs: readonly Tensor[]): Map<string, ValueType> {
-  return new Map(
-    inputs.map((t, i) => [node.inputs[i]!, { kind: 'tensor', elemType: t.type, shape: [...t.dims] }]),
-  );
-}
+const wasmBackend = backendsBy(threadsOrNone);
 
 async function runWasm(node: Node, inputs: Tensor[], threads: number, heap: boolean): Promise<Tensor> {
   const backend = wasmBackend(threads);
@@ -184,14 +139,7 @@ async function runWasm(node: Node, inputs: Tensor[], threads: number, heap: bool
   assert.equal(backend.supports(node, types), true);
   const kernel = backend.prepare(node, new Map(), types);
   const placed = heap ? inputs.map((t) => inHeap(backend, t)) : inputs;
-  const allocate: KernelArgs['allocateOutput'] = heap
-    ? (_index, type, dims) => {
-        const size = dims.reduce((n, d) => n * d, 1);
-        const address = backend.runtime.heap.allocate(size * 4);
-        return new Tensor(type, backend.runtime.heap.view(type, address, size), dims);
-      }
-    : ownMemory;
-  const [out] = (await kernel.run(argsOf(placed, allocate))) as KernelOutputs;
+  const [out] = await kernel.run(argsOf(placed, heap ? heapMemory(backend) : ownMemory));
   return out as Tensor;
 }
 
@@ -215,17 +163,7 @@ async function check(c: AttentionCase, seed: number, adjust?: (inputs: Tensor[])
     for (const heap of PLACEMENTS(threads)) {
       const actual = await runWasm(node, inputs, threads, heap);
       const what = `Q [${c.q}] K [${c.k}] V [${c.v}] mask [${mask?.dims ?? '-'}] fill ${c.fill}, ${threads} threads, heap ${heap}`;
-      assert.deepEqual(actual.dims, expected!.dims, what);
-      const a = actual.data as Float32Array;
-      const e = expected!.data as Float32Array;
-      for (let i = 0; i < e.length; i++) {
-        const same = Number.isNaN(e[i]!)
-          ? Number.isNaN(a[i]!)
-          : Math.abs(a[i]! - e[i]!) <= 2e-5 * (1 + Math.abs(e[i]!));
-        if (!same) {
-          assert.fail(`${what}: element ${i} is ${a[i]}, expected ${e[i]}`);
-        }
-      }
+      assertClose(actual, expected, what, { rtol: 2e-5, atol: 2e-5 });
     }
   }
 }

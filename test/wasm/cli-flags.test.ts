@@ -7,35 +7,18 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { WasmBackend } from '../../src/backends/wasm/backend.js';
 import type { BenchReport } from '../../src/bench/report.js';
 import { backendsFor } from '../../src/runtime/options.js';
-import { buildModel } from '../support/build-model.js';
+import { cli, scratchFolder, writeMlp } from '../support/cli-fixture.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-wasm-cli-'));
+const folder = scratchFolder('heddle-wasm-cli-');
 const model = path.join(folder, 'mlp.onnx');
-fs.writeFileSync(
-  model,
-  buildModel({
-    nodes: [
-      { op: 'MatMul', name: 'hidden', inputs: ['x', 'w1'], outputs: ['h'] },
-      { op: 'Relu', name: 'relu', inputs: ['h'], outputs: ['y'] },
-    ],
-    inputs: [{ name: 'x', type: 'float32', dims: [8, 16] }],
-    outputs: [{ name: 'y', type: 'float32', dims: [8, 32] }],
-    initializers: [{ name: 'w1', type: 'float32', dims: [16, 32], values: new Array(16 * 32).fill(0.1) }],
-  }),
-);
+writeMlp(model, 8);
 // Tuning decisions of these runs go to a cache folder of their own, not the user's.
 const env = { ...process.env, HEDDLE_CACHE_DIR: path.join(folder, 'cache') };
-
-after(() => fs.rmSync(folder, { recursive: true, force: true }));
 
 function heddle(...args: string[]) {
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env });

@@ -10,52 +10,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import { HEDDLE_DOMAIN, type Attribute, type Node, type ValueType } from '../../src/ir/graph.js';
-import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
+import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../src/ir/graph.js';
+import type { KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
-import { WasmBackend } from '../../src/backends/wasm/backend.js';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-
-function integer(rng: Random, low: number, high: number): number {
-  return low + Math.floor(rng() * (high - low + 1));
-}
-
-function pick<T>(rng: Random, items: readonly T[]): T {
-  return items[integer(rng, 0, items.length - 1)]!;
-}
-
-function randomTensor(rng: Random, dims: readonly number[]): Tensor {
-  const data = new Float32Array(dims.reduce((n, d) => n * d, 1));
-  for (let i = 0; i < data.length; i++) data[i] = rng() * 2 - 1;
-  return new Tensor('float32', data, dims);
-}
-
-type AttributeValue = number | number[] | string | { floats: number[] };
-
-function attributes(values: Record<string, AttributeValue | undefined>): Map<string, Attribute> {
-  const map = new Map<string, Attribute>();
-  for (const [name, value] of Object.entries(values)) {
-    if (value === undefined) continue;
-    if (typeof value === 'number') map.set(name, { name, type: 'int', value });
-    else if (typeof value === 'string') map.set(name, { name, type: 'string', value });
-    else if (Array.isArray(value)) map.set(name, { name, type: 'ints', value });
-    else map.set(name, { name, type: 'floats', value: value.floats });
-  }
-  return map;
-}
+import {
+  argsOf,
+  assertClose,
+  attributes,
+  backendsBy,
+  heapMemory,
+  inHeap,
+  integer,
+  ownMemory,
+  pick,
+  random,
+  randomTensor,
+  type AttributeValue,
+  type Random,
+  typesOf,
+} from '../support/wasm-checks.js';
+import { FUSED_ACTIVATIONS } from '../support/op-cases.js';
 
 interface ConvCase {
   /** Conv (the default, FusedConv with an activation) or ConvTranspose. */
@@ -89,36 +63,7 @@ function inputsOf(c: ConvCase): Tensor[] {
   return [c.x, c.w, ...(c.bias ? [c.bias] : [])];
 }
 
-function argsOf(inputs: readonly Tensor[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
-
-const newOutput: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
-
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) backends.set(threads, (backend = new WasmBackend({ threads, tune: false })));
-  return backend;
-}
-
-function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
-  const { heap } = backend.runtime;
-  const data = tensor.data as Float32Array;
-  const address = heap.allocate(data.byteLength);
-  const view = heap.view('float32', address, data.length) as Float32Array;
-  view.set(data);
-  return new Tensor('float32', view, tensor.dims);
-}
+const wasmBackend = backendsBy((threads) => ({ threads, tune: false }));
 
 interface Placement {
   threads: number;
@@ -137,62 +82,29 @@ async function runWasm(c: ConvCase, placement: Placement): Promise<KernelOutputs
   const backend = wasmBackend(placement.threads);
   const node = nodeOf(c);
   const inputs = inputsOf(c);
-  const types = new Map<string, ValueType>(
-    node.inputs.map((name, i): [string, ValueType] => [
-      name,
-      { kind: 'tensor', elemType: 'float32', shape: [...inputs[i]!.dims] },
-    ]),
-  );
+  const types = typesOf(node, inputs);
   const constants = new Map<string, Tensor>();
   if (placement.constantWeights) inputs.slice(1).forEach((t, i) => constants.set(node.inputs[i + 1]!, t));
   assert.equal(backend.supports(node, types), true, 'wasm claims the node');
   const kernel = backend.prepare(node, constants, types);
-  const { heap } = backend.runtime;
   const fed = inputs.map((t, i) =>
     placement.heap && (i === 0 || !placement.constantWeights) ? inHeap(backend, t) : t,
   );
-  const allocate: KernelArgs['allocateOutput'] = placement.heap
-    ? (_index, type, dims) => {
-        const size = dims.reduce((n, d) => n * d, 1);
-        return new Tensor(type, heap.view('float32', heap.allocate(size * 4), size), dims);
-      }
-    : newOutput;
-  return kernel.run(argsOf(fed, allocate));
+  return kernel.run(argsOf(fed, placement.heap ? heapMemory(backend) : ownMemory));
 }
 
-const TOLERANCE = 2e-4;
+const TOLERANCE = { rtol: 2e-4, atol: 2e-4 };
 
 async function check(c: ConvCase): Promise<void> {
-  const expected = (await new ReferenceBackend().prepare(nodeOf(c)).run(argsOf(inputsOf(c), newOutput)))[0];
+  const expected = (await new ReferenceBackend().prepare(nodeOf(c)).run(argsOf(inputsOf(c), ownMemory)))[0];
   assert.ok(expected instanceof Tensor);
   const describe = `${nodeOf(c).opType} x[${c.x.dims}] w[${c.w.dims}]${c.bias ? ' bias' : ''} ${JSON.stringify(c.attributes)} ${c.activation?.[0] ?? ''}`;
   for (const placement of PLACEMENTS) {
     const actual = (await runWasm(c, placement))[0];
     const where = `${describe}, ${placement.threads} threads, ${placement.heap ? 'in' : 'out of'} heap`;
-    assert.ok(actual instanceof Tensor, where);
-    assert.deepEqual(actual.dims, expected.dims, `${where}: dims`);
-    const a = actual.data as Float32Array;
-    const e = expected.data as Float32Array;
-    for (let i = 0; i < e.length; i++) {
-      if (!(Math.abs(a[i]! - e[i]!) <= TOLERANCE * (1 + Math.abs(e[i]!)))) {
-        assert.fail(`${where}: element ${i} is ${a[i]}, expected ${e[i]}`);
-      }
-    }
+    assertClose(actual, expected, where, TOLERANCE);
   }
 }
-
-const ACTIVATIONS: [string, number[]][] = [
-  ['Relu', []],
-  ['Clip', [0, 6]],
-  ['LeakyRelu', [0.1]],
-  ['HardSigmoid', [0.2, 0.5]],
-  ['HardSwish', []],
-  ['Sigmoid', []],
-  ['Tanh', []],
-  ['Gelu', []],
-  ['FastGelu', []],
-  ['SiLU', []],
-];
 
 /** A convolution of random shape and attributes whose window fits its input. */
 function randomCase(rng: Random, grouping: 'dense' | 'depthwise' | 'grouped'): ConvCase {
@@ -226,7 +138,7 @@ function randomCase(rng: Random, grouping: 'dense' | 'depthwise' | 'grouped'): C
       auto_pad: autoPad === 'NOTSET' ? undefined : autoPad,
       kernel_shape: rng() < 0.5 ? kernel : undefined,
     },
-    activation: rng() < 0.6 ? pick(rng, ACTIVATIONS) : undefined,
+    activation: rng() < 0.6 ? pick(rng, FUSED_ACTIVATIONS) : undefined,
   };
 }
 
@@ -247,7 +159,7 @@ test('Conv: grouped convolutions of random shapes (a GEMM per group)', async () 
 
 test('Conv: every activation, on both kernels', async () => {
   const rng = random(4);
-  for (const activation of ACTIVATIONS) {
+  for (const activation of FUSED_ACTIVATIONS) {
     for (const group of [1, 6]) {
       await check({
         x: randomTensor(rng, [1, 6, 9, 11]),
@@ -349,22 +261,15 @@ test('Conv: runs one after another with new inputs pack their panels again', asy
   const w = randomTensor(rng, [8, 6, 3, 3]);
   const c = (x: Tensor): ConvCase => ({ x, w, attributes: { pads: [1, 1, 1, 1] } });
   for (const threads of [1, 2]) {
-    const node = nodeOf(c(randomTensor(rng, [1, 6, 12, 12])));
-    const types = new Map<string, ValueType>([
-      ['x', { kind: 'tensor', elemType: 'float32', shape: [1, 6, 12, 12] }],
-      ['w', { kind: 'tensor', elemType: 'float32', shape: [8, 6, 3, 3] }],
-    ]);
+    const planned = c(randomTensor(rng, [1, 6, 12, 12]));
+    const node = nodeOf(planned);
+    const types = typesOf(node, inputsOf(planned));
     const kernel = wasmBackend(threads).prepare(node, new Map([['w', w]]), types);
     for (let run = 0; run < 3; run++) {
       const x = randomTensor(rng, [1, 6, 12, 12]);
-      const actual = (await kernel.run(argsOf([x, w], newOutput)))[0] as Tensor;
-      const expected = (
-        await new ReferenceBackend().prepare(node).run(argsOf([x, w], newOutput))
-      )[0] as Tensor;
-      const a = actual.data as Float32Array;
-      (expected.data as Float32Array).forEach((e, i) =>
-        assert.ok(Math.abs(a[i]! - e) <= TOLERANCE * (1 + Math.abs(e))),
-      );
+      const [actual] = await kernel.run(argsOf([x, w], ownMemory));
+      const [expected] = await new ReferenceBackend().prepare(node).run(argsOf([x, w], ownMemory));
+      assertClose(actual, expected, `threads ${threads}, run ${run}`, TOLERANCE);
     }
   }
 });
@@ -375,15 +280,12 @@ test('Conv: a run whose input shape differs from the plan goes to the reference 
   const c: ConvCase = { x: planned, w: randomTensor(rng, [5, 4, 3, 3]), attributes: { pads: [1, 1, 1, 1] } };
   const backend = wasmBackend(1);
   const node = nodeOf(c);
-  const types = new Map<string, ValueType>([
-    ['x', { kind: 'tensor', elemType: 'float32', shape: [1, 4, 8, 8] }],
-    ['w', { kind: 'tensor', elemType: 'float32', shape: [5, 4, 3, 3] }],
-  ]);
+  const types = typesOf(node, inputsOf(c));
   const kernel = backend.prepare(node, new Map([['w', c.w]]), types);
   const other = randomTensor(rng, [2, 4, 6, 7]);
-  const actual = (await kernel.run(argsOf([other, c.w], newOutput)))[0] as Tensor;
+  const actual = (await kernel.run(argsOf([other, c.w], ownMemory)))[0] as Tensor;
   const expected = (
-    await new ReferenceBackend().prepare(node).run(argsOf([other, c.w], newOutput))
+    await new ReferenceBackend().prepare(node).run(argsOf([other, c.w], ownMemory))
   )[0] as Tensor;
   assert.deepEqual(actual.dims, expected.dims);
   assert.deepEqual([...(actual.data as Float32Array)], [...(expected.data as Float32Array)]);

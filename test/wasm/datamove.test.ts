@@ -10,42 +10,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { allocateStorage, type DataType } from '../../src/core/dtype.js';
 import { Tensor } from '../../src/core/tensor.js';
-import type { Attribute, Node } from '../../src/ir/graph.js';
+import type { Node } from '../../src/ir/graph.js';
 import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
-import { WasmBackend } from '../../src/backends/wasm/backend.js';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-
-function integer(rng: Random, low: number, high: number): number {
-  return low + Math.floor(rng() * (high - low + 1));
-}
-
-function shuffled<T>(rng: Random, items: readonly T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = integer(rng, 0, i);
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
-}
+import {
+  argsOf,
+  assertClose,
+  attributes,
+  backendsBy,
+  inHeap,
+  integer,
+  random,
+  shuffled,
+  sizeOf,
+  type AttributeValue,
+  type Random,
+} from '../support/wasm-checks.js';
 
 /** A tensor of random contents: every bit pattern for integer storage, finite values for floats. */
 function randomTensor(rng: Random, type: DataType, dims: readonly number[]): Tensor {
-  const size = dims.reduce((n, d) => n * d, 1);
-  const data = allocateStorage(type, size);
+  const data = allocateStorage(type, sizeOf(dims));
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     for (let i = 0; i < data.length; i++) data[i] = BigInt(Math.floor(rng() * 2 ** 53) - 2 ** 52);
   } else if (data instanceof Float32Array || data instanceof Float64Array) {
@@ -73,20 +57,6 @@ function floats(values: readonly number[]): Tensor {
   return new Tensor('float32', Float32Array.from(values), [values.length]);
 }
 
-type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };
-
-function attributes(values: Record<string, AttributeValue>): Map<string, Attribute> {
-  const map = new Map<string, Attribute>();
-  for (const [name, value] of Object.entries(values)) {
-    if (typeof value === 'number') map.set(name, { name, type: 'int', value });
-    else if (typeof value === 'string') map.set(name, { name, type: 'string', value });
-    else if (Array.isArray(value)) map.set(name, { name, type: 'ints', value });
-    else if ('float' in value) map.set(name, { name, type: 'float', value: value.float });
-    else map.set(name, { name, type: 'floats', value: value.floats });
-  }
-  return map;
-}
-
 interface NodeCase {
   op: string;
   opset: number;
@@ -109,45 +79,10 @@ function nodeOf(c: NodeCase): Node {
   };
 }
 
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) backends.set(threads, (backend = new WasmBackend({ threads })));
-  return backend;
-}
-
-/** Copies `tensor` into the heap of `backend` (as the plan's arena would hold it). */
-function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
-  const { heap } = backend.runtime;
-  const source = tensor.data as Uint8Array;
-  const address = heap.allocate(source.byteLength);
-  heap
-    .bytes(address, source.byteLength)
-    .set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
-  return new Tensor(tensor.type, heap.view(tensor.type, address, tensor.size), tensor.dims);
-}
-
-function argsOf(inputs: readonly (Tensor | undefined)[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
+const wasmBackend = backendsBy((threads) => ({ threads }));
 
 const newOutput: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(
-    type,
-    allocateStorage(
-      type,
-      dims.reduce((n, d) => n * d, 1),
-    ),
-    dims,
-  );
+  new Tensor(type, allocateStorage(type, sizeOf(dims)), dims);
 
 interface Placement {
   threads: number;
@@ -176,7 +111,7 @@ async function runWasm(c: NodeCase, placement: Placement): Promise<KernelOutputs
   const { heap } = backend.runtime;
   const allocate: KernelArgs['allocateOutput'] = placement.heap
     ? (_index, type, dims) => {
-        const size = dims.reduce((n, d) => n * d, 1);
+        const size = sizeOf(dims);
         const bytes = (allocateStorage(type, 0) as Uint8Array).BYTES_PER_ELEMENT * size * 2;
         return new Tensor(type, heap.view(type, heap.allocate(Math.max(bytes, 1)), size), dims);
       }
@@ -201,12 +136,7 @@ function sameTensor(actual: unknown, expected: unknown, what: string, tolerance?
     assert.ok(Buffer.from(bytesOf(actual)).equals(bytesOf(expected)), `${what}: contents differ`);
     return;
   }
-  const a = actual.data as Float32Array;
-  const e = expected.data as Float32Array;
-  for (let i = 0; i < e.length; i++) {
-    if (Math.abs(a[i]! - e[i]!) > tolerance * (1 + Math.abs(e[i]!)))
-      assert.fail(`${what}: element ${i} is ${a[i]}, expected ${e[i]}`);
-  }
+  assertClose(actual, expected, what, { rtol: tolerance, atol: tolerance });
 }
 
 /** Runs the case on every placement and compares each output with the reference backend's. */

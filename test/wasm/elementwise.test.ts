@@ -9,27 +9,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import { HEDDLE_DOMAIN, type Attribute, type Node } from '../../src/ir/graph.js';
+import { HEDDLE_DOMAIN, type Node } from '../../src/ir/graph.js';
 import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
-import { WasmBackend } from '../../src/backends/wasm/backend.js';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import {
+  argsOf,
+  assertClose,
+  attributes,
+  backendsBy,
+  heapMemory,
+  inHeap,
+  ownMemory,
+  random,
+  sizeOf,
+  type AttributeValue,
+} from '../support/wasm-checks.js';
 
 const rng = random(20261125);
 
 function floats(dims: readonly number[], scale = 4, offset = 0): Tensor {
-  const size = dims.reduce((n, d) => n * d, 1);
+  const size = sizeOf(dims);
   return new Tensor(
     'float32',
     Float32Array.from({ length: size }, () => (rng() - 0.5) * 2 * scale + offset),
@@ -38,7 +37,7 @@ function floats(dims: readonly number[], scale = 4, offset = 0): Tensor {
 }
 
 function bools(dims: readonly number[]): Tensor {
-  const size = dims.reduce((n, d) => n * d, 1);
+  const size = sizeOf(dims);
   return new Tensor(
     'bool',
     Uint8Array.from({ length: size }, () => (rng() < 0.5 ? 1 : 0)),
@@ -48,22 +47,6 @@ function bools(dims: readonly number[]): Tensor {
 
 function int64s(values: readonly number[]): Tensor {
   return new Tensor('int64', BigInt64Array.from(values, BigInt), [values.length]);
-}
-
-type AttributeValue = number | number[] | string | string[] | { float: number } | { floats: number[] };
-
-function attributes(values: Record<string, AttributeValue>): Map<string, Attribute> {
-  const map = new Map<string, Attribute>();
-  for (const [name, value] of Object.entries(values)) {
-    if (typeof value === 'number') map.set(name, { name, type: 'int', value });
-    else if (typeof value === 'string') map.set(name, { name, type: 'string', value });
-    else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string'))
-      map.set(name, { name, type: 'strings', value: value as string[] });
-    else if (Array.isArray(value)) map.set(name, { name, type: 'ints', value: value as number[] });
-    else if ('float' in value) map.set(name, { name, type: 'float', value: value.float });
-    else map.set(name, { name, type: 'floats', value: value.floats });
-  }
-  return map;
 }
 
 interface NodeCase {
@@ -92,38 +75,7 @@ function nodeOf(c: NodeCase): Node {
   };
 }
 
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) backends.set(threads, (backend = new WasmBackend({ threads })));
-  return backend;
-}
-
-/** A copy of `tensor` in the heap of `backend` (as the plan's arena would hold it). */
-function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
-  const { heap } = backend.runtime;
-  const source = tensor.data as Uint8Array;
-  const address = heap.allocate(Math.max(source.byteLength, 1));
-  heap
-    .bytes(address, source.byteLength)
-    .set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
-  return new Tensor(tensor.type, heap.view(tensor.type, address, tensor.size), tensor.dims);
-}
-
-function argsOf(inputs: readonly (Tensor | undefined)[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
-
-const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
+const wasmBackend = backendsBy((threads) => ({ threads }));
 
 /** Where a run's operands live: in the heap, outside it, or the output over input 0 (in place). */
 type Placement = 'heap' | 'own' | 'in place';
@@ -139,31 +91,17 @@ async function runWasm(c: NodeCase, threads: number, placement: Placement): Prom
   const inputs = c.inputs.map((t, i) =>
     t && placement !== 'own' && !c.constants?.includes(i) ? inHeap(backend, t) : t,
   );
-  const { heap } = backend.runtime;
+  const inHeapMemory = heapMemory(backend);
   const allocate: KernelArgs['allocateOutput'] = (index, type, dims) => {
     if (placement === 'own') return ownMemory(index, type, dims);
     if (placement === 'in place' && index === 0) return new Tensor(type, inputs[0]!.data, dims);
-    const size = dims.reduce((n, d) => n * d, 1);
-    return new Tensor(type, heap.view(type, heap.allocate(Math.max(size * 4, 1)), size), dims);
+    return inHeapMemory(index, type, dims);
   };
   return kernel.run(argsOf(inputs, allocate));
 }
 
 async function runReference(c: NodeCase): Promise<KernelOutputs> {
   return new ReferenceBackend().prepare(nodeOf(c)).run(argsOf(c.inputs, ownMemory));
-}
-
-function assertClose(actual: unknown, expected: unknown, c: NodeCase, what: string): void {
-  assert.ok(actual instanceof Tensor && expected instanceof Tensor, `${what}: not tensors`);
-  assert.deepEqual(actual.dims, expected.dims, `${what}: dims`);
-  const a = actual.data as Float32Array;
-  const e = expected.data as Float32Array;
-  const rtol = c.rtol ?? 1e-5;
-  const atol = c.atol ?? 1e-6;
-  for (let i = 0; i < e.length; i++) {
-    const ok = Object.is(a[i], e[i]) || Math.abs(a[i]! - e[i]!) <= atol + rtol * Math.abs(e[i]!);
-    if (!ok) assert.fail(`${what}: element ${i} is ${a[i]}, expected ${e[i]}`);
-  }
 }
 
 /** Checks `c` on 1 and 2 threads, in and out of the heap, and in place when the output can be. */
@@ -174,7 +112,10 @@ async function check(c: NodeCase, inPlace = false): Promise<void> {
     for (const placement of placements) {
       const actual = await runWasm(c, threads, placement);
       const what = `${c.op} [${c.inputs.map((t) => (t ? `[${t.dims.join(',')}]` : '-')).join(' ')}] ${threads} thread(s), ${placement}`;
-      expected.forEach((e, i) => e !== undefined && assertClose(actual[i], e, c, `${what}, output ${i}`));
+      const tolerance = { rtol: c.rtol ?? 1e-5, atol: c.atol ?? 1e-6 };
+      expected.forEach(
+        (e, i) => e !== undefined && assertClose(actual[i], e, `${what}, output ${i}`, tolerance),
+      );
     }
   }
 }

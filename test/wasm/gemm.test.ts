@@ -13,8 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import { HEDDLE_DOMAIN, type Attribute, type Node, type ValueType } from '../../src/ir/graph.js';
-import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
+import { HEDDLE_DOMAIN, type Attribute, type Node } from '../../src/ir/graph.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
 import { WasmBackend } from '../../src/backends/wasm/backend.js';
 import {
@@ -26,51 +25,26 @@ import {
 } from '../../src/backends/wasm/gemm.js';
 import type { WasmEnv } from '../../src/backends/wasm/kernel.js';
 import { Tuner, tunerFor } from '../../src/backends/wasm/tuning.js';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import {
+  argsOf,
+  assertClose,
+  assertCloseValues,
+  backendsBy,
+  heapMemory,
+  inHeap,
+  ownMemory,
+  random,
+  randomTensor,
+  typesOf,
+} from '../support/wasm-checks.js';
 
 function randomFloats(rng: () => number, size: number): Float32Array {
   return Float32Array.from({ length: size }, () => rng() * 2 - 1);
 }
 
-function randomTensor(rng: () => number, dims: readonly number[]): Tensor {
-  return new Tensor(
-    'float32',
-    randomFloats(
-      rng,
-      dims.reduce((n, d) => n * d, 1),
-    ),
-    dims,
-  );
-}
+const wasmBackend = backendsBy((threads) => ({ threads }));
 
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) backends.set(threads, (backend = new WasmBackend({ threads })));
-  return backend;
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const [a, e] = [actual[i]!, expected[i]!];
-    if (!(Math.abs(a - e) <= 1e-4 * (1 + Math.abs(e))) && !(Number.isNaN(a) && Number.isNaN(e))) {
-      assert.fail(`${what}: element ${i} is ${a}, expected ${e}`);
-    }
-  }
-}
+const TOLERANCE = { rtol: 1e-4, atol: 1e-4 };
 
 // The Gemm API.
 
@@ -143,7 +117,7 @@ async function checkApi(threads: number, c: ApiCase, rng: () => number, tuner?: 
   await gemm.run({ m, n, k }, { a: aAt, lda, b: bAt, c: cAt, ldc, bias: biasAt });
   const actual = heap.view('float32', cAt, m * ldc) as Float32Array;
   const what = `${m}×${n}×${k} ${gemm.name}${c.options.accumulate ? ' accumulating' : ''}, ${threads} threads`;
-  assertClose(actual, naive(a, b, c0, { m, n, k, lda, ldc }, c.options, bias), what);
+  assertCloseValues(actual, naive(a, b, c0, { m, n, k, lda, ldc }, c.options, bias), what, TOLERANCE);
   for (const address of [...addresses, bAt, sourceAt]) heap.release(address);
 }
 
@@ -269,7 +243,12 @@ test('Gemm.runBatched runs each product of a batch with its strides, B shared or
           new Float32Array(0),
         );
         const actual = heap.view('float32', cAt + 4 * item * m * n, m * n) as Float32Array;
-        assertClose(actual, expected, `batch item ${item}, B shared ${sharedB}, ${threads} threads`);
+        assertCloseValues(
+          actual,
+          expected,
+          `batch item ${item}, B shared ${sharedB}, ${threads} threads`,
+          TOLERANCE,
+        );
       }
       for (const address of [aAt, bAt, cAt]) heap.release(address);
     }
@@ -301,26 +280,6 @@ function nodeOf(c: NodeCase): Node {
   };
 }
 
-function argsOf(inputs: readonly (Tensor | undefined)[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
-
-const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
-
-function inHeap(backend: WasmBackend, tensor: Tensor): Tensor {
-  const { heap } = backend.runtime;
-  const address = heap.copyIn(tensor.size ? (tensor.data as Float32Array) : new Float32Array(1));
-  return new Tensor('float32', heap.view('float32', address, tensor.size), tensor.dims);
-}
-
 /**
  * Runs `body` with every reference kernel prepared meanwhile failing when run, so that a wasm
  * kernel that quietly hands a run to the reference backend fails the test.
@@ -346,11 +305,7 @@ async function checkNode(c: NodeCase, seed: number): Promise<void> {
   const node = nodeOf(c);
   const inputs = c.inputs.map((dims) => (dims ? randomTensor(rng, dims) : undefined));
   const [expected] = (await new ReferenceBackend().prepare(node).run(argsOf(inputs, ownMemory))) as Tensor[];
-  const types = new Map<string, ValueType>(
-    inputs.flatMap((t, i) =>
-      t ? [[INPUT_NAMES[i]!, { kind: 'tensor', elemType: 'float32', shape: [...t.dims] }]] : [],
-    ),
-  );
+  const types = typesOf(node, inputs);
   const constants = new Map((c.constants ?? []).map((i) => [INPUT_NAMES[i]!, inputs[i]!]));
   for (const threads of [1, 2]) {
     const backend = wasmBackend(threads);
@@ -362,14 +317,9 @@ async function checkNode(c: NodeCase, seed: number): Promise<void> {
         const placed = inputs.map((t, i) =>
           t && heap && !c.constants?.includes(i) ? inHeap(backend, t) : t,
         );
-        const allocate: KernelArgs['allocateOutput'] = heap
-          ? (_index, type, dims) =>
-              inHeap(backend, new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims))
-          : ownMemory;
-        const [actual] = (await kernel.run(argsOf(placed, allocate))) as KernelOutputs as Tensor[];
+        const [actual] = await kernel.run(argsOf(placed, heap ? heapMemory(backend, 0) : ownMemory));
         const what = `${c.op} [${c.inputs.map((d) => (d ? `[${d}]` : '-')).join(' ')}], ${threads} threads, heap ${heap}`;
-        assert.deepEqual(actual!.dims, expected!.dims, what);
-        assertClose(actual!.data as Float32Array, expected!.data as Float32Array, what);
+        assertClose(actual, expected, what, TOLERANCE);
       }
     });
   }

@@ -8,55 +8,38 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import type { Attribute, Node, ValueType } from '../../src/ir/graph.js';
-import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
+import type { Node } from '../../src/ir/graph.js';
+import type { KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
-import { WasmBackend } from '../../src/backends/wasm/backend.js';
+import {
+  argsOf,
+  assertClose,
+  attributes,
+  backendsBy,
+  heapMemory,
+  inHeap,
+  integer,
+  ownMemory,
+  pick,
+  random,
+  sizeOf,
+  type AttributeValue,
+  type Random,
+  typesOf,
+} from '../support/wasm-checks.js';
 
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-
-function integer(rng: Random, low: number, high: number): number {
-  return low + Math.floor(rng() * (high - low + 1));
-}
-
-function pick<T>(rng: Random, items: readonly T[]): T {
-  return items[integer(rng, 0, items.length - 1)]!;
-}
-
+/** A float32 tensor of values in [-1, 1), each NaN with chance `nanShare`. */
 function randomTensor(rng: Random, dims: readonly number[], nanShare = 0): Tensor {
-  const data = new Float32Array(dims.reduce((n, d) => n * d, 1));
+  const data = new Float32Array(sizeOf(dims));
   for (let i = 0; i < data.length; i++) data[i] = rng() < nanShare ? NaN : rng() * 2 - 1;
   return new Tensor('float32', data, dims);
-}
-
-function attributes(values: Record<string, number | number[] | string | undefined>): Map<string, Attribute> {
-  const map = new Map<string, Attribute>();
-  for (const [name, value] of Object.entries(values)) {
-    if (value === undefined) continue;
-    if (typeof value === 'number') map.set(name, { name, type: 'int', value });
-    else if (typeof value === 'string') map.set(name, { name, type: 'string', value });
-    else map.set(name, { name, type: 'ints', value });
-  }
-  return map;
 }
 
 interface PoolCase {
   op: string;
   opset: number;
   x: Tensor;
-  attributes: Record<string, number | number[] | string | undefined>;
+  attributes: Record<string, AttributeValue>;
 }
 
 function nodeOf(c: PoolCase, outputs = ['y']): Node {
@@ -71,31 +54,7 @@ function nodeOf(c: PoolCase, outputs = ['y']): Node {
   };
 }
 
-function argsOf(inputs: readonly Tensor[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
-
-const newOutput: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
-
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) backends.set(threads, (backend = new WasmBackend({ threads, tune: false })));
-  return backend;
-}
-
-function typesOf(c: PoolCase): Map<string, ValueType> {
-  return new Map([['x', { kind: 'tensor', elemType: 'float32', shape: [...c.x.dims] }]]);
-}
+const wasmBackend = backendsBy((threads) => ({ threads, tune: false }));
 
 const PLACEMENTS = [
   { threads: 1, heap: true },
@@ -107,41 +66,21 @@ const PLACEMENTS = [
 async function runWasm(c: PoolCase, placement: { threads: number; heap: boolean }): Promise<KernelOutputs> {
   const backend = wasmBackend(placement.threads);
   const node = nodeOf(c);
-  assert.equal(backend.supports(node, typesOf(c)), true, 'wasm claims the node');
-  const kernel = backend.prepare(node, new Map(), typesOf(c));
-  const { heap } = backend.runtime;
-  let x = c.x;
-  if (placement.heap) {
-    const view = heap.view('float32', heap.allocate(x.size * 4), x.size) as Float32Array;
-    view.set(x.data as Float32Array);
-    x = new Tensor('float32', view, x.dims);
-  }
-  const allocate: KernelArgs['allocateOutput'] = placement.heap
-    ? (_index, type, dims) => {
-        const size = dims.reduce((n, d) => n * d, 1);
-        return new Tensor(type, heap.view('float32', heap.allocate(size * 4), size), dims);
-      }
-    : newOutput;
-  return kernel.run(argsOf([x], allocate));
+  const types = typesOf(node, [c.x]);
+  assert.equal(backend.supports(node, types), true, 'wasm claims the node');
+  const kernel = backend.prepare(node, new Map(), types);
+  if (!placement.heap) return kernel.run(argsOf([c.x], ownMemory));
+  return kernel.run(argsOf([inHeap(backend, c.x)], heapMemory(backend)));
 }
 
 async function check(c: PoolCase): Promise<void> {
-  const expected = (await new ReferenceBackend().prepare(nodeOf(c)).run(argsOf([c.x], newOutput)))[0];
+  const expected = (await new ReferenceBackend().prepare(nodeOf(c)).run(argsOf([c.x], ownMemory)))[0];
   assert.ok(expected instanceof Tensor);
   const describe = `${c.op}-${c.opset} x[${c.x.dims}] ${JSON.stringify(c.attributes)}`;
   for (const placement of PLACEMENTS) {
     const actual = (await runWasm(c, placement))[0];
     const where = `${describe}, ${placement.threads} threads, ${placement.heap ? 'in' : 'out of'} heap`;
-    assert.ok(actual instanceof Tensor, where);
-    assert.deepEqual(actual.dims, expected.dims, `${where}: dims`);
-    const a = actual.data as Float32Array;
-    const e = expected.data as Float32Array;
-    for (let i = 0; i < e.length; i++) {
-      const close = Number.isNaN(e[i]!)
-        ? Number.isNaN(a[i]!)
-        : a[i] === e[i] || Math.abs(a[i]! - e[i]!) <= 1e-6 * (1 + Math.abs(e[i]!));
-      if (!close) assert.fail(`${where}: element ${i} is ${a[i]}, expected ${e[i]}`);
-    }
+    assertClose(actual, expected, where, { rtol: 1e-6, atol: 1e-6 });
   }
 }
 
@@ -261,5 +200,8 @@ test('MaxPool: not claimed when its Indices output is wanted', () => {
     x: randomTensor(random(5), [1, 2, 6, 6]),
     attributes: { kernel_shape: [2, 2] },
   };
-  assert.match(String(wasmBackend(1).supports(nodeOf(c, ['y', 'indices']), typesOf(c))), /Indices/);
+  assert.match(
+    String(wasmBackend(1).supports(nodeOf(c, ['y', 'indices']), typesOf(nodeOf(c), [c.x]))),
+    /Indices/,
+  );
 });

@@ -10,31 +10,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import type { Attribute, Node, ValueType } from '../../src/ir/graph.js';
-import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
+import type { Attribute, Node } from '../../src/ir/graph.js';
+import type { KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
-import { WasmBackend } from '../../src/backends/wasm/backend.js';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomTensor(rng: () => number, dims: readonly number[], spread = 1): Tensor {
-  const size = dims.reduce((n, d) => n * d, 1);
-  return new Tensor(
-    'float32',
-    Float32Array.from({ length: size }, () => (rng() - 0.5) * spread),
-    dims,
-  );
-}
+import {
+  argsOf,
+  assertClose,
+  backendsBy,
+  heapMemory,
+  inHeap,
+  ownMemory,
+  random,
+  randomTensor,
+  threadsOrNone,
+  typesOf,
+} from '../support/wasm-checks.js';
 
 interface RecurrentCase {
   op: 'LSTM' | 'GRU';
@@ -59,21 +49,23 @@ interface RecurrentCase {
 
 function build(c: RecurrentCase, seed: number): { node: Node; inputs: (Tensor | undefined)[] } {
   const rng = random(seed);
+  /** Weights, biases and states in [-0.5, 0.5); the sequence spreads twice as wide. */
+  const small = (dims: number[]): Tensor => randomTensor(rng, dims, 1);
   const directions = c.direction === 'bidirectional' ? 2 : 1;
   const gates = c.op === 'LSTM' ? 4 : 3;
   const layout = c.layout ?? 0;
   const stateDims = layout ? [c.batch, directions, c.hidden] : [directions, c.batch, c.hidden];
   const inputs: (Tensor | undefined)[] = [
     randomTensor(rng, layout ? [c.batch, c.seq, c.input] : [c.seq, c.batch, c.input], 2),
-    randomTensor(rng, [directions, gates * c.hidden, c.input]),
-    randomTensor(rng, [directions, gates * c.hidden, c.hidden]),
-    c.bias === false ? undefined : randomTensor(rng, [directions, 2 * gates * c.hidden]),
+    small([directions, gates * c.hidden, c.input]),
+    small([directions, gates * c.hidden, c.hidden]),
+    c.bias === false ? undefined : small([directions, 2 * gates * c.hidden]),
     c.lengths ? new Tensor('int32', Int32Array.from(c.lengths), [c.batch]) : undefined,
-    c.initial ? randomTensor(rng, stateDims) : undefined,
+    c.initial ? small(stateDims) : undefined,
   ];
   if (c.op === 'LSTM') {
-    inputs.push(c.initial ? randomTensor(rng, stateDims) : undefined);
-    inputs.push(c.peepholes ? randomTensor(rng, [directions, 3 * c.hidden]) : undefined);
+    inputs.push(c.initial ? small(stateDims) : undefined);
+    inputs.push(c.peepholes ? small([directions, 3 * c.hidden]) : undefined);
   }
   while (inputs.length > 0 && inputs[inputs.length - 1] === undefined) inputs.pop();
   const attributes = new Map<string, Attribute>([
@@ -108,38 +100,7 @@ function build(c: RecurrentCase, seed: number): { node: Node; inputs: (Tensor | 
 const THREADS = [1, 2, 0];
 const PLACEMENTS = (threads: number) => (threads === 0 ? [false] : [true, false]);
 
-const backends = new Map<number, WasmBackend>();
-
-function wasmBackend(threads: number): WasmBackend {
-  let backend = backends.get(threads);
-  if (!backend) {
-    const options = threads === 0 ? { threads: 1, disable: ['threads' as const] } : { threads };
-    backends.set(threads, (backend = new WasmBackend(options)));
-  }
-  return backend;
-}
-
-function argsOf(inputs: readonly (Tensor | undefined)[], allocate: KernelArgs['allocateOutput']): KernelArgs {
-  return {
-    inputs,
-    allocateOutput: allocate,
-    runSubgraph: () => {
-      throw new Error('no subgraphs here');
-    },
-    site: {},
-  };
-}
-
-const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(dims.reduce((n, d) => n * d, 1)), dims);
-
-function typesOf(node: Node, inputs: readonly (Tensor | undefined)[]): Map<string, ValueType> {
-  const types = new Map<string, ValueType>();
-  inputs.forEach((t, i) => {
-    if (t) types.set(node.inputs[i]!, { kind: 'tensor', elemType: t.type, shape: [...t.dims] });
-  });
-  return types;
-}
+const wasmBackend = backendsBy(threadsOrNone);
 
 async function runWasm(
   c: RecurrentCase,
@@ -156,24 +117,10 @@ async function runWasm(
     for (const i of [1, 2, 3, 7]) if (inputs[i]) constants.set(node.inputs[i]!, inputs[i]!);
   }
   const kernel = backend.prepare(node, constants, types);
-  const { heap: wasmHeap } = backend.runtime;
-  const placed = heap
-    ? inputs.map((t) => {
-        if (!t || t.type !== 'float32') return t;
-        const address = wasmHeap.copyIn(t.data as Float32Array);
-        return new Tensor('float32', wasmHeap.view('float32', address, t.size), t.dims);
-      })
-    : inputs;
-  const allocate: KernelArgs['allocateOutput'] = heap
-    ? (_index, type, dims) => {
-        const size = dims.reduce((n, d) => n * d, 1);
-        const address = wasmHeap.allocate(Math.max(size, 1) * 4);
-        const view = wasmHeap.view(type, address, size) as Float32Array;
-        view.fill(Number.NaN);
-        return new Tensor(type, view, dims);
-      }
-    : ownMemory;
-  return kernel.run(argsOf(placed, allocate));
+  if (!heap) return kernel.run(argsOf(inputs, ownMemory));
+  // Sequence lengths stay outside; outputs start as NaN, so that an element never written shows.
+  const placed = inputs.map((t) => (t?.type === 'float32' ? inHeap(backend, t) : t));
+  return kernel.run(argsOf(placed, heapMemory(backend, Number.NaN)));
 }
 
 async function check(c: RecurrentCase, seed: number, threadCounts = THREADS): Promise<void> {
@@ -186,15 +133,7 @@ async function check(c: RecurrentCase, seed: number, threadCounts = THREADS): Pr
       assert.equal(actual.length, expected.length, what);
       expected.forEach((e, i) => {
         if (e === undefined) return assert.equal(actual[i], undefined, `${what}: output ${i}`);
-        const a = actual[i] as Tensor;
-        assert.deepEqual(a.dims, (e as Tensor).dims, `${what}: output ${i} dims`);
-        const av = a.data as Float32Array;
-        const ev = (e as Tensor).data as Float32Array;
-        for (let k = 0; k < ev.length; k++) {
-          if (!(Math.abs(av[k]! - ev[k]!) <= 5e-5 * (1 + Math.abs(ev[k]!)))) {
-            assert.fail(`${what}: output ${i} element ${k} is ${av[k]}, expected ${ev[k]}`);
-          }
-        }
+        assertClose(actual[i], e, `${what}: output ${i}`, { rtol: 5e-5, atol: 5e-5 });
       });
     }
   }

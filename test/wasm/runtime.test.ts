@@ -11,29 +11,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WasmBackend } from '../../src/backends/wasm/backend.js';
-import type { FunctionBuilder, Local, ModuleBuilder } from '../../src/backends/wasm/assembler/index.js';
+import type { ModuleBuilder } from '../../src/backends/wasm/assembler/index.js';
 import { WasmRuntime, type KernelModule } from '../../src/backends/wasm/runtime.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { detectWasmFeatures, type WasmFeatures } from '../../src/backends/wasm/features.js';
 import { InferenceSession, type ReturnType } from '../../src/runtime/session.js';
 import { buildModel, float32Bytes, graphAttr } from '../support/build-model.js';
+import { forRange } from '../support/wasm-checks.js';
 
 const host = detectWasmFeatures();
 const threaded: WasmFeatures = { ...host, threads: true };
 const unthreaded: WasmFeatures = { ...host, threads: false };
-
-/** `for (index = begin; index < end; index++) body()`. */
-function forRange(f: FunctionBuilder, index: Local, begin: Local, end: Local, body: () => void): void {
-  f.get(begin).set(index);
-  f.block(null, (exit) =>
-    f.loop(null, (next) => {
-      f.get(index).get(end).op('i32.ge_s').brIf(exit);
-      body();
-      f.get(index).i32Const(1).op('i32.add').set(index);
-      f.br(next);
-    }),
-  );
-}
 
 /**
  * `affine(thread, b0, e0, b1, e1, values, owners, columns, scale, add)`: over a 2-D tile of an i32

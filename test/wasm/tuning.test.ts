@@ -40,6 +40,18 @@ function countingMeasure(seconds: Record<string, number> = SECONDS) {
   return { measure, calls, total: () => [...calls.values()].reduce((a, b) => a + b, 0) };
 }
 
+/** A fresh folder where machine-a has decided gemm_f32 at k9 (for tile 6x8). */
+function folderWithDecision(): string {
+  const directory = freshFolder();
+  new Tuner({ directory, fingerprint: 'machine-a' }).choose(
+    'gemm_f32',
+    'k9',
+    TILES,
+    countingMeasure().measure,
+  );
+  return directory;
+}
+
 test('a miss measures every candidate and picks the fastest; a hit measures nothing', () => {
   const tuner = new Tuner({ directory: freshFolder(), fingerprint: 'machine-a' });
   const first = countingMeasure();
@@ -57,13 +69,7 @@ test('a miss measures every candidate and picks the fastest; a hit measures noth
 });
 
 test('the next process reads the decision from disk instead of measuring', () => {
-  const directory = freshFolder();
-  new Tuner({ directory, fingerprint: 'machine-a' }).choose(
-    'gemm_f32',
-    'k9',
-    TILES,
-    countingMeasure().measure,
-  );
+  const directory = folderWithDecision();
   const later = new Tuner({ directory, fingerprint: 'machine-a' });
   const measure = countingMeasure();
   assert.equal(later.choose('gemm_f32', 'k9', TILES, measure.measure), 'tile 6x8');
@@ -74,13 +80,7 @@ test('the next process reads the decision from disk instead of measuring', () =>
 });
 
 test('a remembered winner that is no longer a candidate is measured afresh', () => {
-  const directory = freshFolder();
-  new Tuner({ directory, fingerprint: 'machine-a' }).choose(
-    'gemm_f32',
-    'k9',
-    TILES,
-    countingMeasure().measure,
-  );
+  const directory = folderWithDecision();
   const withoutWinner = [TILES[0]!, TILES[2]!];
   const measure = countingMeasure();
   const tuner = new Tuner({ directory, fingerprint: 'machine-a' });

@@ -19,7 +19,7 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { emitExp, splat } from './math.js';
+import { emitExp, multiplyAdd, namedLocal, splat } from './math.js';
 
 /** Columns of the register tile (two vectors) and rows of a query block. */
 const TILE_COLUMNS = 8;
@@ -156,7 +156,6 @@ class AttentionEmitter {
   private readonly maskBytes: number;
   private readonly p: Params;
   private readonly l: Pointers;
-  private readonly named = new Map<string, Local>();
 
   constructor(
     private readonly f: FunctionBuilder,
@@ -692,9 +691,7 @@ class AttentionEmitter {
   }
 
   private madd(a: Local, b: Local, accumulator: Local): void {
-    const { f } = this;
-    if (this.spec.relaxedSimd) f.get(a).get(b).get(accumulator).op('f32x4.relaxed_madd').set(accumulator);
-    else f.get(a).get(b).op('f32x4.mul').get(accumulator).op('f32x4.add').set(accumulator);
+    multiplyAdd(this.f, this.spec.relaxedSimd, a, b, accumulator);
   }
 
   private accumulators(rows: number, columns: number): Local[][] {
@@ -708,17 +705,11 @@ class AttentionEmitter {
   }
 
   private v128(name: string): Local {
-    return this.temp(name, 'v128');
+    return namedLocal(this.f, 'v128', name);
   }
 
   private i32(name: string): Local {
-    return this.temp(name, 'i32');
-  }
-
-  private temp(name: string, type: 'v128' | 'i32'): Local {
-    let local = this.named.get(name);
-    if (!local) this.named.set(name, (local = this.f.local(type, name)));
-    return local;
+    return namedLocal(this.f, 'i32', name);
   }
 }
 

@@ -91,6 +91,37 @@ function forRange(
   });
 }
 
+/** for (i = begin; i < end; i++) body, the bounds in locals (a tile's, mostly). */
+function forLocals(f: FunctionBuilder, i: Local, begin: Local, end: Local, body: () => void): void {
+  forRange(
+    f,
+    i,
+    () => f.get(begin),
+    () => f.get(end),
+    1,
+    body,
+  );
+}
+
+/** for (i = from; i < to; i += step) body, the bounds constants. */
+function forConstants(
+  f: FunctionBuilder,
+  i: Local,
+  from: number,
+  to: number,
+  step: number,
+  body: () => void,
+): void {
+  forRange(
+    f,
+    i,
+    () => f.i32Const(from),
+    () => f.i32Const(to),
+    step,
+    body,
+  );
+}
+
 /** The name a window kernel has in traces, e.g. `dwconv_f32_3x3s2_relu_relaxedsimd`. */
 export function windowKernelName(spec: WindowKernelSpec): string {
   const { kernel, strides, dilations } = spec.window;
@@ -251,24 +282,10 @@ class WindowKernelWriter {
   write(): void {
     const f = this.f;
     const [plane0, plane1, row0, row1] = f.params.slice(1, 5) as Local[];
-    forRange(
-      f,
-      this.plane,
-      () => f.get(plane0!),
-      () => f.get(plane1!),
-      1,
-      () => {
-        this.startPlane();
-        forRange(
-          f,
-          this.oy,
-          () => f.get(row0!),
-          () => f.get(row1!),
-          1,
-          () => this.writeRow(),
-        );
-      },
-    );
+    forLocals(f, this.plane, plane0!, plane1!, () => {
+      this.startPlane();
+      forLocals(f, this.oy, row0!, row1!, () => this.writeRow());
+    });
   }
 
   /** Plane pointers, and for weighted windows the plane's weights and bias as vectors. */
@@ -350,17 +367,7 @@ class WindowKernelWriter {
         .op('i32.add');
       f.get(this.neutral);
       f.get(iy).i32Const(inHeight).op('i32.lt_u').select().set(this.rowPointers[ky]!);
-      if (reduction.kind === 'average') {
-        f.get(this.rowCount).get(iy);
-        if (reduction.countIncludePad) {
-          f.i32Const(pads[0])
-            .op('i32.add')
-            .i32Const(inHeight + pads[0] + pads[2]);
-        } else {
-          f.i32Const(inHeight);
-        }
-        f.op('i32.lt_u').op('i32.add').set(this.rowCount);
-      }
+      if (reduction.kind === 'average') this.countTap(this.rowCount, iy, 0, reduction.countIncludePad);
     }
     if (reduction.kind === 'average') {
       f.f32Const(1).get(this.rowCount).i32Const(kw).op('i32.mul').op('f32.convert_i32_s').op('f32.div');
@@ -395,27 +402,32 @@ class WindowKernelWriter {
   private scalarColumns(from: number, to: number): void {
     if (from >= to) return;
     const f = this.f;
-    forRange(
-      f,
-      this.ox,
-      () => f.i32Const(from),
-      () => f.i32Const(to),
-      1,
-      () => this.scalarOutput(),
-    );
+    forConstants(f, this.ox, from, to, 1, () => this.scalarOutput());
   }
 
   private vectorColumns(from: number, to: number, unroll: number): void {
     if (from >= to) return;
     const f = this.f;
-    forRange(
-      f,
-      this.ox,
-      () => f.i32Const(from),
-      () => f.i32Const(to),
-      4 * unroll,
-      () => this.vectorOutputs(unroll),
-    );
+    forConstants(f, this.ox, from, to, 4 * unroll, () => this.vectorOutputs(unroll));
+  }
+
+  /**
+   * count += 1 when the tap at input index `at` along `axis` (0 rows, 1 columns) is one an average
+   * divides by: inside the input, or (counting padding) inside the padded input.
+   */
+  private countTap(count: Local, at: Local, axis: 0 | 1, countIncludePad: boolean): void {
+    const f = this.f;
+    const { pads } = this.w;
+    const size = axis === 0 ? this.w.inHeight : this.w.inWidth;
+    f.get(count).get(at);
+    if (countIncludePad) {
+      f.i32Const(pads[axis])
+        .op('i32.add')
+        .i32Const(size + pads[axis] + pads[axis + 2]);
+    } else {
+      f.i32Const(size);
+    }
+    f.op('i32.lt_u').op('i32.add').set(count);
   }
 
   /** One output at column ox, every tap checked against the row's ends. */
@@ -442,17 +454,7 @@ class WindowKernelWriter {
           this.combine(acc, ky * kw + kx);
         }
       });
-      if (reduction.kind === 'average') {
-        f.get(this.columnCount).get(ix);
-        if (reduction.countIncludePad) {
-          f.i32Const(pads[1])
-            .op('i32.add')
-            .i32Const(inWidth + pads[1] + pads[3]);
-        } else {
-          f.i32Const(inWidth);
-        }
-        f.op('i32.lt_u').op('i32.add').set(this.columnCount);
-      }
+      if (reduction.kind === 'average') this.countTap(this.columnCount, ix, 1, reduction.countIncludePad);
     }
     f.get(acc);
     if (reduction.kind === 'average') {
@@ -610,18 +612,13 @@ class WindowKernelWriter {
   }
 }
 
-/** The static shape of an im2col: the (padded) source planes and the convolution over them. */
-export interface Im2colSpec {
+/**
+ * The static shape of an im2col: the (padded) source planes and the convolution over them. The
+ * window's input sizes are the source planes', padding included: im2col reads no padding.
+ */
+export interface Im2colSpec extends Omit<PlaneWindow, 'pads'> {
   /** Channels of one group: K = channels·kh·kw. */
   readonly channels: number;
-  /** The source planes (already padded: im2col reads no padding). */
-  readonly inHeight: number;
-  readonly inWidth: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
-  readonly kernel: readonly [number, number];
-  readonly strides: readonly [number, number];
-  readonly dilations: readonly [number, number];
 }
 
 export function im2colKernelName(spec: Im2colSpec): string {
@@ -714,14 +711,7 @@ class Im2colWriter {
   write(): void {
     const f = this.f;
     const [panel0, panel1] = f.params.slice(1, 3) as Local[];
-    forRange(
-      f,
-      this.relative,
-      () => f.get(panel0!),
-      () => f.get(panel1!),
-      1,
-      () => this.writePanel(),
-    );
+    forLocals(f, this.relative, panel0!, panel1!, () => this.writePanel());
   }
 
   private writePanel(): void {
@@ -779,18 +769,11 @@ class Im2colWriter {
     const f = this.f;
     const planeBytes = this.spec.inHeight * this.spec.inWidth * F32;
     const tapBytes = this.tapOffsets.length * 8 * F32;
-    forRange(
-      f,
-      this.channel,
-      () => f.i32Const(0),
-      () => f.i32Const(this.spec.channels),
-      1,
-      () => {
-        body();
-        for (const pointer of advance) f.get(pointer).i32Const(planeBytes).op('i32.add').set(pointer);
-        f.get(this.out).i32Const(tapBytes).op('i32.add').set(this.out);
-      },
-    );
+    forConstants(f, this.channel, 0, this.spec.channels, 1, () => {
+      body();
+      for (const pointer of advance) f.get(pointer).i32Const(planeBytes).op('i32.add').set(pointer);
+      f.get(this.out).i32Const(tapBytes).op('i32.add').set(this.out);
+    });
   }
 
   private rowPanel(): void {
@@ -932,26 +915,19 @@ export function buildPadKernel(module: ModuleBuilder, spec: PadSpec): void {
   });
   const [, row0, row1, x, padded] = f.params as Local[];
   const row = f.local('i32', 'row');
-  forRange(
-    f,
-    row,
-    () => f.get(row0!),
-    () => f.get(row1!),
-    1,
-    () => {
-      // Plane r / height, row r % height: at padded row (plane·paddedHeight + row + top), column left.
-      f.get(row).i32Const(height).op('i32.div_u').i32Const(paddedHeight).op('i32.mul');
-      f.get(row).i32Const(height).op('i32.rem_u').op('i32.add').i32Const(pads[0]).op('i32.add');
-      f.i32Const(paddedWidth).op('i32.mul').i32Const(pads[1]).op('i32.add').i32Const(2).op('i32.shl');
-      f.get(padded!).op('i32.add');
-      f.get(row)
-        .i32Const(width * F32)
-        .op('i32.mul')
-        .get(x!)
-        .op('i32.add');
-      f.i32Const(width * F32).memoryCopy();
-    },
-  );
+  forLocals(f, row, row0!, row1!, () => {
+    // Plane r / height, row r % height: at padded row (plane·paddedHeight + row + top), column left.
+    f.get(row).i32Const(height).op('i32.div_u').i32Const(paddedHeight).op('i32.mul');
+    f.get(row).i32Const(height).op('i32.rem_u').op('i32.add').i32Const(pads[0]).op('i32.add');
+    f.i32Const(paddedWidth).op('i32.mul').i32Const(pads[1]).op('i32.add').i32Const(2).op('i32.shl');
+    f.get(padded!).op('i32.add');
+    f.get(row)
+      .i32Const(width * F32)
+      .op('i32.mul')
+      .get(x!)
+      .op('i32.add');
+    f.i32Const(width * F32).memoryCopy();
+  });
 }
 
 /**
@@ -1023,29 +999,22 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
     const vectors = outStep === 1 ? Math.floor(count / 4) : 0;
     const step = vectors > 0 ? 4 : 1;
     const looped = vectors > 0 ? vectors * 4 : count;
-    forRange(
-      f,
-      at,
-      () => f.i32Const(0),
-      () => f.i32Const(looped),
-      step,
-      () => {
-        const load = vectors > 0 ? 'v128.load' : 'f32.load';
-        f.get(at)
-          .i32Const(outStep * F32)
-          .op('i32.mul')
-          .get(target)
-          .op('i32.add');
-        f.get(at)
-          .i32Const(outStep * F32)
-          .op('i32.mul')
-          .get(target)
-          .op('i32.add')
-          .mem(load);
-        f.get(at).i32Const(2).op('i32.shl').get(source).op('i32.add').mem(load);
-        f.op(vectors > 0 ? 'f32x4.add' : 'f32.add').mem(vectors > 0 ? 'v128.store' : 'f32.store');
-      },
-    );
+    forConstants(f, at, 0, looped, step, () => {
+      const load = vectors > 0 ? 'v128.load' : 'f32.load';
+      f.get(at)
+        .i32Const(outStep * F32)
+        .op('i32.mul')
+        .get(target)
+        .op('i32.add');
+      f.get(at)
+        .i32Const(outStep * F32)
+        .op('i32.mul')
+        .get(target)
+        .op('i32.add')
+        .mem(load);
+      f.get(at).i32Const(2).op('i32.shl').get(source).op('i32.add').mem(load);
+      f.op(vectors > 0 ? 'f32x4.add' : 'f32.add').mem(vectors > 0 ? 'v128.store' : 'f32.store');
+    });
     for (let i = looped; i < count; i++) {
       f.get(target)
         .get(target)
@@ -1057,82 +1026,57 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
     }
   };
 
-  forRange(
-    f,
-    plane,
-    () => f.get(plane0!),
-    () => f.get(plane1!),
-    1,
-    () => {
-      if (spec.bias) f.get(plane).i32Const(2).op('i32.shl').get(bias!).op('i32.add').mem('v128.load32_splat');
-      else f.v128Const('f32x4', ZERO4);
-      f.set(initial);
-      forRange(
-        f,
-        oy,
-        () => f.get(row0!),
-        () => f.get(row1!),
-        1,
-        () => {
-          f.get(plane).i32Const(outHeight).op('i32.mul').get(oy).op('i32.add');
-          f.i32Const(outWidth * F32)
-            .op('i32.mul')
-            .get(y!)
-            .op('i32.add')
-            .set(yRow);
-          for (let ox = 0; ox + 4 <= outWidth; ox += 4) {
+  forLocals(f, plane, plane0!, plane1!, () => {
+    if (spec.bias) f.get(plane).i32Const(2).op('i32.shl').get(bias!).op('i32.add').mem('v128.load32_splat');
+    else f.v128Const('f32x4', ZERO4);
+    f.set(initial);
+    forLocals(f, oy, row0!, row1!, () => {
+      f.get(plane).i32Const(outHeight).op('i32.mul').get(oy).op('i32.add');
+      f.i32Const(outWidth * F32)
+        .op('i32.mul')
+        .get(y!)
+        .op('i32.add')
+        .set(yRow);
+      for (let ox = 0; ox + 4 <= outWidth; ox += 4) {
+        f.get(yRow)
+          .get(initial)
+          .mem('v128.store', { offset: ox * F32 });
+      }
+      for (let ox = outWidth - (outWidth % 4); ox < outWidth; ox++) {
+        f.get(yRow)
+          .get(initial)
+          .memLane('v128.store32_lane', 0, { offset: ox * F32 });
+      }
+      for (let ky = 0; ky < kh; ky++) {
+        // The input row landing here: (oy + top - ky·dh) / sh when that divides and is in range.
+        f.get(oy)
+          .i32Const(pads[0] - ky * dilations[0])
+          .op('i32.add')
+          .set(shifted);
+        f.get(shifted).i32Const(strides[0]).op('i32.rem_u').op('i32.eqz');
+        f.get(shifted).i32Const(strides[0]).op('i32.div_u').i32Const(inHeight).op('i32.lt_u');
+        f.op('i32.and');
+        f.if(null, () => {
+          for (let kx = 0; kx < kw; kx++) {
+            const shift = kx * dilations[1] - pads[1];
+            const first = Math.max(0, Math.ceil(-shift / strides[1]));
+            const end = Math.min(inWidth, Math.floor((outWidth - 1 - shift) / strides[1]) + 1);
+            if (end <= first) continue;
+            // Column row (plane·kh + ky)·kw + kx, input row shifted / sh, from pixel `first`.
+            f.get(plane).i32Const(kh).op('i32.mul').i32Const(ky).op('i32.add');
+            f.i32Const(kw).op('i32.mul').i32Const(kx).op('i32.add').i32Const(pixels).op('i32.mul');
+            f.get(shifted).i32Const(strides[0]).op('i32.div_u').i32Const(inWidth).op('i32.mul').op('i32.add');
+            f.i32Const(first).op('i32.add').i32Const(2).op('i32.shl').get(cols!).op('i32.add').set(source);
             f.get(yRow)
-              .get(initial)
-              .mem('v128.store', { offset: ox * F32 });
-          }
-          for (let ox = outWidth - (outWidth % 4); ox < outWidth; ox++) {
-            f.get(yRow)
-              .get(initial)
-              .memLane('v128.store32_lane', 0, { offset: ox * F32 });
-          }
-          for (let ky = 0; ky < kh; ky++) {
-            // The input row landing here: (oy + top - ky·dh) / sh when that divides and is in range.
-            f.get(oy)
-              .i32Const(pads[0] - ky * dilations[0])
+              .i32Const((first * strides[1] + shift) * F32)
               .op('i32.add')
-              .set(shifted);
-            f.get(shifted).i32Const(strides[0]).op('i32.rem_u').op('i32.eqz');
-            f.get(shifted).i32Const(strides[0]).op('i32.div_u').i32Const(inHeight).op('i32.lt_u');
-            f.op('i32.and');
-            f.if(null, () => {
-              for (let kx = 0; kx < kw; kx++) {
-                const shift = kx * dilations[1] - pads[1];
-                const first = Math.max(0, Math.ceil(-shift / strides[1]));
-                const end = Math.min(inWidth, Math.floor((outWidth - 1 - shift) / strides[1]) + 1);
-                if (end <= first) continue;
-                // Column row (plane·kh + ky)·kw + kx, input row shifted / sh, from pixel `first`.
-                f.get(plane).i32Const(kh).op('i32.mul').i32Const(ky).op('i32.add');
-                f.i32Const(kw).op('i32.mul').i32Const(kx).op('i32.add').i32Const(pixels).op('i32.mul');
-                f.get(shifted)
-                  .i32Const(strides[0])
-                  .op('i32.div_u')
-                  .i32Const(inWidth)
-                  .op('i32.mul')
-                  .op('i32.add');
-                f.i32Const(first)
-                  .op('i32.add')
-                  .i32Const(2)
-                  .op('i32.shl')
-                  .get(cols!)
-                  .op('i32.add')
-                  .set(source);
-                f.get(yRow)
-                  .i32Const((first * strides[1] + shift) * F32)
-                  .op('i32.add')
-                  .set(target);
-                addRun(end - first, strides[1]);
-              }
-            });
+              .set(target);
+            addRun(end - first, strides[1]);
           }
-        },
-      );
-    },
-  );
+        });
+      }
+    });
+  });
 }
 
 /**
@@ -1252,91 +1196,70 @@ export function buildFusedConvKernel(
   };
   f.get(thread).i32Const(fusedScratchBytes(spec)).op('i32.mul').get(scratch).op('i32.add').set(mine);
   f.get(mine).i32Const(FUSED_TAG_BYTES).op('i32.add').set(panels);
-  forRange(
-    f,
-    item,
-    () => f.get(item0),
-    () => f.get(item1),
-    1,
-    () => {
-      f.get(item).i32Const(groups).op('i32.rem_u').set(group);
-      f.get(item).i32Const(groups).op('i32.div_u').i32Const(imageBytes).op('i32.mul');
-      f.get(group).i32Const(groupBytes).op('i32.mul').op('i32.add').get(src).op('i32.add').set(source);
-      forRange(
-        f,
-        block,
-        () => f.get(block0),
-        () => f.get(block1),
-        1,
-        () => {
-          // im2col unless this thread's scratch already holds (generation, item, block).
-          f.get(mine).mem('i32.load').get(generation).op('i32.ne');
-          f.get(mine).mem('i32.load', { offset: 4 }).get(item).op('i32.ne').op('i32.or');
-          f.get(mine).mem('i32.load', { offset: 8 }).get(block).op('i32.ne').op('i32.or');
-          f.if(null, () => {
-            f.get(thread).i32Const(0);
-            min(
-              () => f.i32Const(panelBlock),
-              () => f.i32Const(totalPanels).get(block).i32Const(panelBlock).op('i32.mul').op('i32.sub'),
-            );
-            f.get(source).get(panels).get(block).i32Const(panelBlock).op('i32.mul').call(im2col);
-            f.get(mine).get(generation).mem('i32.store');
-            f.get(mine).get(item).mem('i32.store', { offset: 4 });
-            f.get(mine).get(block).mem('i32.store', { offset: 8 });
-          });
-          forRange(
-            f,
-            rowBlockIndex,
-            () => f.get(rowBlock0),
-            () => f.get(rowBlock1),
-            1,
-            () => {
-              f.get(rowBlockIndex).i32Const(rowBlock).op('i32.mul').set(firstRow);
-              // gemm(thread, 0, 1, m0, m1, n0, n1, a, lda, b, c, ldc, bias, k, strides×3, kBlock, addC)
-              f.get(thread).i32Const(0).i32Const(1).get(firstRow);
-              min(
-                () => f.i32Const(rows),
-                () => f.get(firstRow).i32Const(rowBlock).op('i32.add'),
-              );
-              f.i32Const(0);
-              min(
-                () => f.i32Const(panelBlock * 8),
-                () =>
-                  f
-                    .i32Const(pixels)
-                    .get(block)
-                    .i32Const(panelBlock * 8)
-                    .op('i32.mul')
-                    .op('i32.sub'),
-              );
-              f.get(group)
-                .i32Const(rows * depth * F32)
-                .op('i32.mul')
-                .get(w)
-                .op('i32.add');
-              f.i32Const(depth).get(panels);
-              f.get(item)
-                .i32Const(rows * pixels)
-                .op('i32.mul');
-              f.get(block)
-                .i32Const(panelBlock * 8)
-                .op('i32.mul')
-                .op('i32.add');
-              f.i32Const(2).op('i32.shl').get(y).op('i32.add');
-              f.i32Const(pixels);
-              if (spec.bias)
-                f.get(group)
-                  .i32Const(rows * F32)
-                  .op('i32.mul')
-                  .get(bias)
-                  .op('i32.add');
-              else f.i32Const(0);
-              f.i32Const(depth).i32Const(0).i32Const(0).i32Const(0).i32Const(depthBlock).i32Const(0);
-              f.call(gemm);
-            },
-          );
-        },
-      );
-    },
-  );
+  forLocals(f, item, item0, item1, () => {
+    f.get(item).i32Const(groups).op('i32.rem_u').set(group);
+    f.get(item).i32Const(groups).op('i32.div_u').i32Const(imageBytes).op('i32.mul');
+    f.get(group).i32Const(groupBytes).op('i32.mul').op('i32.add').get(src).op('i32.add').set(source);
+    forLocals(f, block, block0, block1, () => {
+      // im2col unless this thread's scratch already holds (generation, item, block).
+      f.get(mine).mem('i32.load').get(generation).op('i32.ne');
+      f.get(mine).mem('i32.load', { offset: 4 }).get(item).op('i32.ne').op('i32.or');
+      f.get(mine).mem('i32.load', { offset: 8 }).get(block).op('i32.ne').op('i32.or');
+      f.if(null, () => {
+        f.get(thread).i32Const(0);
+        min(
+          () => f.i32Const(panelBlock),
+          () => f.i32Const(totalPanels).get(block).i32Const(panelBlock).op('i32.mul').op('i32.sub'),
+        );
+        f.get(source).get(panels).get(block).i32Const(panelBlock).op('i32.mul').call(im2col);
+        f.get(mine).get(generation).mem('i32.store');
+        f.get(mine).get(item).mem('i32.store', { offset: 4 });
+        f.get(mine).get(block).mem('i32.store', { offset: 8 });
+      });
+      forLocals(f, rowBlockIndex, rowBlock0, rowBlock1, () => {
+        f.get(rowBlockIndex).i32Const(rowBlock).op('i32.mul').set(firstRow);
+        // gemm(thread, 0, 1, m0, m1, n0, n1, a, lda, b, c, ldc, bias, k, strides×3, kBlock, addC)
+        f.get(thread).i32Const(0).i32Const(1).get(firstRow);
+        min(
+          () => f.i32Const(rows),
+          () => f.get(firstRow).i32Const(rowBlock).op('i32.add'),
+        );
+        f.i32Const(0);
+        min(
+          () => f.i32Const(panelBlock * 8),
+          () =>
+            f
+              .i32Const(pixels)
+              .get(block)
+              .i32Const(panelBlock * 8)
+              .op('i32.mul')
+              .op('i32.sub'),
+        );
+        f.get(group)
+          .i32Const(rows * depth * F32)
+          .op('i32.mul')
+          .get(w)
+          .op('i32.add');
+        f.i32Const(depth).get(panels);
+        f.get(item)
+          .i32Const(rows * pixels)
+          .op('i32.mul');
+        f.get(block)
+          .i32Const(panelBlock * 8)
+          .op('i32.mul')
+          .op('i32.add');
+        f.i32Const(2).op('i32.shl').get(y).op('i32.add');
+        f.i32Const(pixels);
+        if (spec.bias)
+          f.get(group)
+            .i32Const(rows * F32)
+            .op('i32.mul')
+            .get(bias)
+            .op('i32.add');
+        else f.i32Const(0);
+        f.i32Const(depth).i32Const(0).i32Const(0).i32Const(0).i32Const(depthBlock).i32Const(0);
+        f.call(gemm);
+      });
+    });
+  });
 }

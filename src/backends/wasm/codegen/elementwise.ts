@@ -16,6 +16,10 @@
  * constants.
  *
  * Bool inputs (Where's condition) are read as bytes and widened to lane masks.
+ *
+ * Also here, what other kernels share with these: the heap addresses of a kernel's operands and the
+ * copy-out of staged outputs (`HeapOperands`, `residentAddress`, `finishStaged`), and the loops of
+ * the kernels that reduce along rows or across them (softmax, normalization, reduce).
  */
 
 import { HeddleError } from '../../../core/errors.js';
@@ -32,8 +36,6 @@ import {
   emitErf,
   emitExp,
   emitExpm1,
-  emitFastGelu,
-  emitGelu,
   emitLog,
   emitSigmoid,
   emitSoftplus,
@@ -418,20 +420,7 @@ export class HeapOperands {
 
   /** The address of `tensor`, the node's input `index`, staged (when it must be) in `slot`. */
   input(tensor: Tensor, index: number, slot: number): number {
-    const own = this.env.heap.pointerOf(tensor.data);
-    if (own !== undefined) return own;
-    const name = this.node.inputs[index];
-    if (name && this.env.constant(name) === tensor) {
-      return this.env.memo(tensor, 'elementwise heap copy', () => {
-        const data = tensor.data as Exclude<TensorData, string[]>;
-        const address = this.env.keep(data.byteLength);
-        this.env.heap
-          .bytes(address, data.byteLength)
-          .set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        return address;
-      });
-    }
-    return this.staging.input(tensor, slot);
+    return residentAddress(this.env, this.node, tensor, index) ?? this.staging.input(tensor, slot);
   }
 
   /** The address to write `tensor` at, staged (when it must be) in `slot`. */
@@ -446,15 +435,43 @@ export class HeapOperands {
 
   /** `outputs` once `pending` is done and staged outputs are copied out. */
   finish(pending: void | Promise<void>, outputs: KernelOutputs): KernelOutputs | Promise<KernelOutputs> {
-    if (!pending) {
-      this.staging.finish();
-      return outputs;
-    }
-    return pending.then(() => {
-      this.staging.finish();
-      return outputs;
-    });
+    return finishStaged(this.staging, pending, outputs);
   }
+}
+
+/**
+ * The heap address of `tensor`, the node's input `index`, without staging: where it is when it is
+ * in the heap, a heap block of the session (copied once) when it is a constant, else undefined.
+ */
+export function residentAddress(env: WasmEnv, node: Node, tensor: Tensor, index: number): number | undefined {
+  const own = env.heap.pointerOf(tensor.data);
+  if (own !== undefined) return own;
+  const name = node.inputs[index];
+  if (!name || env.constant(name) !== tensor) return undefined;
+  return env.memo(tensor, 'heap copy', () => {
+    const data = tensor.data as Exclude<TensorData, string[]>;
+    const address = env.keep(data.byteLength);
+    env.heap
+      .bytes(address, data.byteLength)
+      .set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return address;
+  });
+}
+
+/** `outputs` once `pending` is done and the outputs `staging` holds are copied out. */
+export function finishStaged(
+  staging: Staging,
+  pending: void | Promise<void>,
+  outputs: KernelOutputs,
+): KernelOutputs | Promise<KernelOutputs> {
+  if (!pending) {
+    staging.finish();
+    return outputs;
+  }
+  return pending.then(() => {
+    staging.finish();
+    return outputs;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,14 +513,7 @@ function buildModule(
   reads.forEach((read, i) => {
     if (read === 'scalar') loadSplat(f, bases[i]!, program.inputs[i]!).set(values[i]!);
   });
-  f.get(columnEnd)
-    .get(columnBegin)
-    .op('i32.sub')
-    .i32Const(-4)
-    .op('i32.and')
-    .get(columnBegin)
-    .op('i32.add')
-    .set(vectorEnd);
+  emitVectorEnd(f, columnBegin, columnEnd, vectorEnd);
   f.get(rowBegin).set(row);
   f.loop(null, (nextRow) => {
     // Each input's address at (row, columnBegin); rows index the reduced outer axes.
@@ -671,12 +681,6 @@ export function emitOp(f: FunctionBuilder, { op, params, operands }: ElementInst
     case 'Erf':
       emitErf(f);
       return;
-    case 'Sigmoid':
-      emitSigmoid(f);
-      return;
-    case 'Tanh':
-      emitTanh(f);
-      return;
     case 'Softplus':
       emitSoftplus(f);
       return;
@@ -686,12 +690,10 @@ export function emitOp(f: FunctionBuilder, { op, params, operands }: ElementInst
       splat(f, 1).op('f32x4.add').op('f32x4.div');
       return;
     }
+    case 'Sigmoid':
+    case 'Tanh':
     case 'Gelu':
-      emitGelu(f);
-      return;
     case 'FastGelu':
-      emitFastGelu(f);
-      return;
     case 'Relu':
     case 'LeakyRelu':
     case 'HardSigmoid':
@@ -904,4 +906,121 @@ export function foldAccumulators(
   ]) {
     f.get(first).get(first).get(first).shuffle(swap).op(op).set(first);
   }
+}
+
+/** A counted loop `for (i = 0; i < count; i++)` with `i` in `counter`, emitted only when count > 0. */
+export function repeat(f: FunctionBuilder, counter: Local, count: number, body: () => void): void {
+  if (count <= 0) return;
+  f.i32Const(0).set(counter);
+  f.loop(null, (next) => {
+    body();
+    f.get(counter).i32Const(1).op('i32.add').tee(counter).i32Const(count).op('i32.lt_u').brIf(next);
+  });
+}
+
+/** Sets `vectorEnd` to where the whole vectors of [begin, end) stop: begin plus the length rounded down to 4. */
+export function emitVectorEnd(f: FunctionBuilder, begin: Local, end: Local, vectorEnd: Local): void {
+  f.get(end).get(begin).op('i32.sub').i32Const(-4).op('i32.and').get(begin).op('i32.add').set(vectorEnd);
+}
+
+/**
+ * The function of a kernel that reduces along rows, `rows(thread, begin, end, input, output)`
+ * (exported), the tile being the rows in [begin, end).
+ */
+export function rowsFunction(module: ModuleBuilder): {
+  f: FunctionBuilder;
+  begin: Local;
+  end: Local;
+  input: Local;
+  output: Local;
+} {
+  const f = module.function('rows', {
+    params: [
+      ['thread', 'i32'],
+      ['begin', 'i32'],
+      ['end', 'i32'],
+      ['input', 'i32'],
+      ['output', 'i32'],
+    ],
+    export: true,
+  });
+  const [, begin, end, input, output] = f.params as Local[];
+  return { f, begin: begin!, end: end!, input: input!, output: output! };
+}
+
+/** The locals of a `columns` kernel's tile: its outer and column ranges, and the loop counters. */
+export interface ColumnTile {
+  outerBegin: Local;
+  outerEnd: Local;
+  columnBegin: Local;
+  columnEnd: Local;
+  outer: Local;
+  column: Local;
+  vectorEnd: Local;
+}
+
+/**
+ * The function of a kernel that reduces across rows, `columns(thread, outerBegin, outerEnd,
+ * columnBegin, columnEnd, input, output)` (exported), with its tile's locals.
+ */
+export function columnsFunction(module: ModuleBuilder): {
+  f: FunctionBuilder;
+  tile: ColumnTile;
+  input: Local;
+  output: Local;
+} {
+  const f = module.function('columns', {
+    params: [
+      ['thread', 'i32'],
+      ['outerBegin', 'i32'],
+      ['outerEnd', 'i32'],
+      ['columnBegin', 'i32'],
+      ['columnEnd', 'i32'],
+      ['input', 'i32'],
+      ['output', 'i32'],
+    ],
+    export: true,
+  });
+  const [, outerBegin, outerEnd, columnBegin, columnEnd, input, output] = f.params as Local[];
+  const tile: ColumnTile = {
+    outerBegin: outerBegin!,
+    outerEnd: outerEnd!,
+    columnBegin: columnBegin!,
+    columnEnd: columnEnd!,
+    outer: f.local('i32', 'outer'),
+    column: f.local('i32', 'column'),
+    vectorEnd: f.local('i32', 'vectorEnd'),
+  };
+  return { f, tile, input: input!, output: output! };
+}
+
+/**
+ * The loops of a kernel that reduces across rows, four neighbouring columns per vector: for each
+ * outer index of the tile, `group(4)` for each whole vector of its columns and then `group(1)` for
+ * each column after them. `group` reads `outer` and `column` and must advance `column` by its lanes.
+ */
+export function forEachColumnGroup(
+  f: FunctionBuilder,
+  tile: ColumnTile,
+  group: (lanes: 4 | 1) => void,
+): void {
+  const { outerBegin, outerEnd, columnBegin, columnEnd, outer, column, vectorEnd } = tile;
+  emitVectorEnd(f, columnBegin, columnEnd, vectorEnd);
+  f.get(outerBegin).set(outer);
+  f.loop(null, (nextOuter) => {
+    f.get(columnBegin).set(column);
+    for (const [lanes, end] of [
+      [4, vectorEnd],
+      [1, columnEnd],
+    ] as const) {
+      f.block(null, (done) => {
+        f.get(column).get(end).op('i32.ge_u').brIf(done);
+        f.loop(null, (next) => {
+          group(lanes);
+          f.get(column).get(end).op('i32.lt_u').brIf(next);
+        });
+      });
+    }
+    f.get(outer).i32Const(1).op('i32.add').tee(outer).get(outerEnd).op('i32.lt_u').brIf(nextOuter);
+  });
 }

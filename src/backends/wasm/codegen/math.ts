@@ -10,7 +10,9 @@
  * Temporaries are v128 locals named per function (`exp.x`, `erf.a`, ...), made on first use and
  * reused by every later emission in the same function: a function's value is dead once the
  * emission that set it has left its result on the stack, and functions that call one another
- * (sigmoid calls exp) use different names.
+ * (sigmoid calls exp) use different names. The generators of larger kernels (attention, the
+ * recurrence) keep their own named locals in the same registry (`namedLocal`), and share the
+ * multiply-add of their dot products (`multiplyAdd`).
  */
 
 import type { FunctionBuilder, Local } from '../assembler/index.js';
@@ -60,13 +62,30 @@ const EXPM1_EXP_ABOVE = 24;
 
 const locals = new WeakMap<FunctionBuilder, Map<string, Local>>();
 
-/** The function's v128 temporary called `name`, made on first use. */
-export function v128Temp(f: FunctionBuilder, name: string): Local {
+/** The function's local called `name`, made (of `type`) on first use. */
+export function namedLocal(f: FunctionBuilder, type: 'v128' | 'i32', name: string): Local {
   let named = locals.get(f);
   if (!named) locals.set(f, (named = new Map()));
   let local = named.get(name);
-  if (!local) named.set(name, (local = f.local('v128', name)));
+  if (!local) named.set(name, (local = f.local(type, name)));
   return local;
+}
+
+/** The function's v128 temporary called `name`, made on first use. */
+export function v128Temp(f: FunctionBuilder, name: string): Local {
+  return namedLocal(f, 'v128', name);
+}
+
+/** accumulator += a·b, fused where relaxed SIMD allows. */
+export function multiplyAdd(
+  f: FunctionBuilder,
+  relaxed: boolean,
+  a: Local,
+  b: Local,
+  accumulator: Local,
+): void {
+  if (relaxed) f.get(a).get(b).get(accumulator).op('f32x4.relaxed_madd').set(accumulator);
+  else f.get(a).get(b).op('f32x4.mul').get(accumulator).op('f32x4.add').set(accumulator);
 }
 
 /** Pushes `value` in all four f32 lanes. */

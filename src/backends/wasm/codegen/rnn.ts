@@ -23,7 +23,7 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { emitSigmoid, emitTanh, splat } from './math.js';
+import { emitSigmoid, emitTanh, multiplyAdd, namedLocal, splat } from './math.js';
 
 /** Hidden units per block: two vectors, the register tile's width. */
 export const UNIT_BLOCK = 8;
@@ -222,7 +222,6 @@ class RecurrenceEmitter {
   private readonly phases: RecurrencePhase[];
   private readonly d: Fields;
   private readonly l: ChunkLocals;
-  private readonly named = new Map<string, Local>();
 
   constructor(
     private readonly f: FunctionBuilder,
@@ -755,22 +754,14 @@ class RecurrenceEmitter {
   }
 
   private madd(a: Local, b: Local, accumulator: Local): void {
-    const { f } = this;
-    if (this.spec.relaxedSimd) f.get(a).get(b).get(accumulator).op('f32x4.relaxed_madd').set(accumulator);
-    else f.get(a).get(b).op('f32x4.mul').get(accumulator).op('f32x4.add').set(accumulator);
+    multiplyAdd(this.f, this.spec.relaxedSimd, a, b, accumulator);
   }
 
   private v128(name: string): Local {
-    return this.temp(name, 'v128');
+    return namedLocal(this.f, 'v128', name);
   }
 
   private i32(name: string): Local {
-    return this.temp(name, 'i32');
-  }
-
-  private temp(name: string, type: 'v128' | 'i32'): Local {
-    let local = this.named.get(name);
-    if (!local) this.named.set(name, (local = this.f.local(type, name)));
-    return local;
+    return namedLocal(this.f, 'i32', name);
   }
 }

@@ -16,6 +16,8 @@ import type { DataType } from '../../../core/dtype.js';
 import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { broadcastIndex, broadcastShapes, shapeSize } from '../../reference/util.js';
+import { generatedKernel } from '../codegen/compile.js';
+import { finishStaged } from '../codegen/elementwise.js';
 import {
   attentionKernelName,
   emitAttention,
@@ -161,13 +163,7 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
   );
   const { spec, queries, offsets, outputDims } = layout;
   const name = attentionKernelName(spec);
-  const kernel = env.runtime
-    .module(name, () => {
-      const module = env.runtime.newModule();
-      emitAttention(module, spec);
-      return module;
-    })
-    .kernel('attention');
+  const kernel = generatedKernel(env.runtime, name, 'attention', (module) => emitAttention(module, spec));
   const reference = env.reference(node);
   const staging = env.staging();
   const pairs = offsets[0]!.length;
@@ -199,11 +195,7 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
       [table, scratch, scratchStride, scale, fill],
       work,
     );
-    const finish = (): KernelOutputs => {
-      staging.finish();
-      return [output];
-    };
-    return done ? done.then(finish) : finish();
+    return finishStaged(staging, done, [output]);
   };
   return { name, run };
 }

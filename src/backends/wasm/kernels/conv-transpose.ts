@@ -10,6 +10,8 @@ import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
 import { opLabel, type Node, type ValueType } from '../../../ir/graph.js';
 import type { PreparedKernel } from '../../backend.js';
+import { generatedKernel } from '../codegen/compile.js';
+import { finishStaged } from '../codegen/elementwise.js';
 import { buildCol2imKernel, col2imKernelKey, col2imKernelName, type Col2imSpec } from '../codegen/conv.js';
 import { Gemm, packedPanelFloats } from '../gemm.js';
 import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
@@ -164,13 +166,9 @@ function prepareConvTranspose(node: Node, env: WasmEnv): PreparedKernel {
   const outPlane = outHeight * outWidth;
   const gemm = new Gemm(env, { bias: 'none' });
   const name = col2imKernelName(col2im);
-  const col2imKernel = env.runtime
-    .module(col2imKernelKey(col2im), () => {
-      const module = env.runtime.newModule();
-      buildCol2imKernel(module, name, col2im);
-      return module;
-    })
-    .kernel(name);
+  const col2imKernel = generatedKernel(env.runtime, col2imKernelKey(col2im), name, (module) =>
+    buildCol2imKernel(module, name, col2im),
+  );
   const staging = env.staging();
   const reference = env.reference(node);
   const wFloats = wDims.reduce((n, d) => n * d, 1);
@@ -238,14 +236,7 @@ function prepareConvTranspose(node: Node, env: WasmEnv): PreparedKernel {
           staging.output(output, 3),
         ),
       );
-      if (!pending) {
-        staging.finish();
-        return [output];
-      }
-      return pending.then(() => {
-        staging.finish();
-        return [output];
-      });
+      return finishStaged(staging, pending, [output]);
     },
   };
 }

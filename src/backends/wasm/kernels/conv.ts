@@ -20,9 +20,10 @@
 
 import { HeddleError } from '../../../core/errors.js';
 import { describeMachine } from '../../../host/machine.js';
-import type { Tensor, TensorData } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import { generatedKernel } from '../codegen/compile.js';
 import { activationOf, type Activation } from '../codegen/activation.js';
 import {
   buildFusedConvKernel,
@@ -42,6 +43,7 @@ import {
   type PlaneWindow,
   type WindowKernelSpec,
 } from '../codegen/conv.js';
+import { finishStaged, residentAddress } from '../codegen/elementwise.js';
 import { PANEL_WIDTH } from '../gemm.js';
 import { emitGemm, gemmKernelName, gemmModuleKey, type GemmKernelSpec } from '../codegen/gemm.js';
 import {
@@ -292,19 +294,7 @@ class ConvOperands {
 
   /** A constant is copied into the heap once per backend; any other tensor outside it is staged. */
   private input(tensor: Tensor, index: number): number {
-    const own = this.env.heap.pointerOf(tensor.data);
-    if (own !== undefined) return own;
-    if (this.env.constant(this.node.inputs[index]!) === tensor) {
-      return this.env.memo(tensor, 'float32 in heap', () => {
-        const data = tensor.data as Exclude<TensorData, string[]>;
-        const address = this.env.keep(data.byteLength);
-        this.env.heap
-          .bytes(address, data.byteLength)
-          .set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        return address;
-      });
-    }
-    return this.staging.input(tensor, index);
+    return residentAddress(this.env, this.node, tensor, index) ?? this.staging.input(tensor, index);
   }
 
   /** Scratch block `slot` of this kernel. */
@@ -314,14 +304,7 @@ class ConvOperands {
 
   /** `outputs` once `pending` is done and a staged output is copied out. */
   finish(pending: Pending, outputs: KernelOutputs): KernelOutputs | Promise<KernelOutputs> {
-    if (!pending) {
-      this.staging.finish();
-      return outputs;
-    }
-    return pending.then(() => {
-      this.staging.finish();
-      return outputs;
-    });
+    return finishStaged(this.staging, pending, outputs);
   }
 }
 
@@ -351,13 +334,9 @@ function depthwiseConv(
     relaxedSimd: env.features.relaxedSimd,
   };
   const name = windowKernelName(spec);
-  const kernel = env.runtime
-    .module(windowKernelKey(spec), () => {
-      const module = env.runtime.newModule();
-      buildWindowKernel(module, name, spec);
-      return module;
-    })
-    .kernel(name);
+  const kernel = generatedKernel(env.runtime, windowKernelKey(spec), name, (module) =>
+    buildWindowKernel(module, name, spec),
+  );
   const neutral = constantRow(env, 0, window.inWidth);
   const planes = batch * outChannels;
   const range = planeTiles(planes, window.outHeight, env.threads);
@@ -483,13 +462,7 @@ function gemmConv(
     .kernel('conv');
   const pad: PadSpec = { height: inHeight, width: inWidth, pads };
   const padKernel = padded
-    ? env.runtime
-        .module(padKernelKey(pad), () => {
-          const module = env.runtime.newModule();
-          buildPadKernel(module, pad);
-          return module;
-        })
-        .kernel('pad_f32_rows')
+    ? generatedKernel(env.runtime, padKernelKey(pad), 'pad_f32_rows', (module) => buildPadKernel(module, pad))
     : undefined;
 
   const blocks = Math.ceil(Math.ceil(pixels / PANEL_WIDTH) / panelBlock);

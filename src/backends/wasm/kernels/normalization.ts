@@ -20,6 +20,7 @@ import { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { generatedKernel } from '../codegen/compile.js';
 import {
   elementwiseLayout,
   foldAccumulators,
@@ -194,13 +195,9 @@ function runNormalize(
 ): void | Promise<void> {
   const elements = rows * spec.length;
   if (elements === 0) return;
-  const kernel = runtime
-    .module(specKey(spec), () => {
-      const module = runtime.newModule();
-      buildNormalize(module, spec);
-      return module;
-    })
-    .kernel('normalize');
+  const kernel = generatedKernel(runtime, specKey(spec), 'normalize', (module) =>
+    buildNormalize(module, spec),
+  );
   const tiles = Math.max(
     1,
     Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),

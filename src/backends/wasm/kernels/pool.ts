@@ -10,6 +10,8 @@ import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { Node, ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import { generatedKernel } from '../codegen/compile.js';
+import { finishStaged } from '../codegen/elementwise.js';
 import {
   buildWindowKernel,
   windowKernelKey,
@@ -83,13 +85,9 @@ function windowedPlan(node: Node, env: WasmEnv): PoolPlan | string {
     relaxedSimd: env.features.relaxedSimd,
   };
   const name = windowKernelName(spec);
-  const kernel = env.runtime
-    .module(windowKernelKey(spec), () => {
-      const module = env.runtime.newModule();
-      buildWindowKernel(module, name, spec);
-      return module;
-    })
-    .kernel(name);
+  const kernel = generatedKernel(env.runtime, windowKernelKey(spec), name, (module) =>
+    buildWindowKernel(module, name, spec),
+  );
   const planes = dims[0]! * dims[1]!;
   const outSpatial = dims.length === 4 ? [window.outHeight, window.outWidth] : [window.outWidth];
   return {
@@ -109,13 +107,9 @@ function globalPlan(reduction: GlobalReduction, node: Node, env: WasmEnv): PoolP
   const planes = dims[0]! * dims[1]!;
   const planeSize = dims.slice(2).reduce((n, d) => n * d, 1);
   const name = globalPoolKernelName(reduction);
-  const kernel = env.runtime
-    .module(globalPoolKernelKey(reduction, planeSize), () => {
-      const module = env.runtime.newModule();
-      buildGlobalPoolKernel(module, name, reduction, planeSize);
-      return module;
-    })
-    .kernel(name);
+  const kernel = generatedKernel(env.runtime, globalPoolKernelKey(reduction, planeSize), name, (module) =>
+    buildGlobalPoolKernel(module, name, reduction, planeSize),
+  );
   const tile = Math.max(1, Math.ceil(planes / (TILES_PER_THREAD * env.threads)));
   return {
     dims,
@@ -145,14 +139,7 @@ function preparePool(node: Node, env: WasmEnv, plan: PoolPlan): PreparedKernel {
         [xAddress, yAddress, ...plan.extra],
         plan.work,
       );
-      if (!pending) {
-        staging.finish();
-        return [output];
-      }
-      return pending.then(() => {
-        staging.finish();
-        return [output];
-      });
+      return finishStaged(staging, pending, [output]);
     },
   };
 }

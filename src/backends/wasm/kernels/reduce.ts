@@ -19,10 +19,14 @@ import type { Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import {
+  columnsFunction,
   foldAccumulators,
+  forEachColumnGroup,
   forEachInRow,
   HeapOperands,
+  repeat,
   ROW_ACCUMULATORS,
+  rowsFunction,
   ShapeMemo,
 } from '../codegen/elementwise.js';
 import { emitLog, splat } from '../codegen/math.js';
@@ -99,28 +103,9 @@ function emitFinish(f: FunctionBuilder, pass: Pass): void {
   }
 }
 
-function repeat(f: FunctionBuilder, counter: Local, count: number, body: () => void): void {
-  if (count <= 0) return;
-  f.i32Const(0).set(counter);
-  f.loop(null, (next) => {
-    body();
-    f.get(counter).i32Const(1).op('i32.add').tee(counter).i32Const(count).op('i32.lt_u').brIf(next);
-  });
-}
-
 /** The `rows` kernel: each row of `length` contiguous floats into one output. */
 function buildRows(module: ModuleBuilder, pass: Pass): void {
-  const f = module.function('rows', {
-    params: [
-      ['thread', 'i32'],
-      ['begin', 'i32'],
-      ['end', 'i32'],
-      ['input', 'i32'],
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, begin, end, input, output] = f.params as Local[];
+  const { f, begin, end, input, output } = rowsFunction(module);
   const row = f.local('i32', 'row');
   const p = f.local('i32', 'p');
   const counter = f.local('i32', 'i');
@@ -155,22 +140,8 @@ function buildRows(module: ModuleBuilder, pass: Pass): void {
 
 /** The `columns` kernel: four neighbouring outputs per vector, their elements `inner` floats apart. */
 function buildColumns(module: ModuleBuilder, pass: Pass): void {
-  const f = module.function('columns', {
-    params: [
-      ['thread', 'i32'],
-      ['outerBegin', 'i32'],
-      ['outerEnd', 'i32'],
-      ['columnBegin', 'i32'],
-      ['columnEnd', 'i32'],
-      ['input', 'i32'],
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, outerBegin, outerEnd, columnBegin, columnEnd, input, output] = f.params as Local[];
-  const outer = f.local('i32', 'outer');
-  const column = f.local('i32', 'column');
-  const vectorEnd = f.local('i32', 'vectorEnd');
+  const { f, tile, input, output } = columnsFunction(module);
+  const { outer, column } = tile;
   const p = f.local('i32', 'p');
   const r = f.local('i32', 'r');
   const acc = f.local('v128', 'acc');
@@ -204,33 +175,7 @@ function buildColumns(module: ModuleBuilder, pass: Pass): void {
     else f.memLane('v128.store32_lane', 0);
     f.get(column).i32Const(lanes).op('i32.add').set(column);
   };
-  f.get(columnEnd)
-    .get(columnBegin)
-    .op('i32.sub')
-    .i32Const(-4)
-    .op('i32.and')
-    .get(columnBegin)
-    .op('i32.add')
-    .set(vectorEnd);
-  f.get(outerBegin).set(outer);
-  f.loop(null, (nextOuter) => {
-    f.get(columnBegin).set(column);
-    f.block(null, (done) => {
-      f.get(column).get(vectorEnd).op('i32.ge_u').brIf(done);
-      f.loop(null, (next) => {
-        group(4);
-        f.get(column).get(vectorEnd).op('i32.lt_u').brIf(next);
-      });
-    });
-    f.block(null, (done) => {
-      f.get(column).get(columnEnd).op('i32.ge_u').brIf(done);
-      f.loop(null, (next) => {
-        group(1);
-        f.get(column).get(columnEnd).op('i32.lt_u').brIf(next);
-      });
-    });
-    f.get(outer).i32Const(1).op('i32.add').tee(outer).get(outerEnd).op('i32.lt_u').brIf(nextOuter);
-  });
+  forEachColumnGroup(f, tile, group);
 }
 
 // ---------------------------------------------------------------------------------------------

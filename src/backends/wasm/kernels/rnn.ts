@@ -17,6 +17,7 @@ import type { Tensor } from '../../../core/tensor.js';
 import { opLabel, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { readInts } from '../../reference/util.js';
+import { generatedKernel } from '../codegen/compile.js';
 import {
   counterBytes,
   DESCRIPTOR_FIELDS,
@@ -228,13 +229,9 @@ function prepareFor(cell: RecurrentCell) {
     const units = paddedUnits(hidden);
     const phases = phasesOf(spec);
     const name = recurrenceKernelName(spec);
-    const recurrence = env.runtime
-      .module(name, () => {
-        const module = env.runtime.newModule();
-        emitRecurrence(module, spec);
-        return module;
-      })
-      .kernel('recurrence');
+    const recurrence = generatedKernel(env.runtime, name, 'recurrence', (module) =>
+      emitRecurrence(module, spec),
+    );
     const reference = env.reference(node);
     const staging = env.staging();
     const heap = env.heap;
@@ -328,9 +325,9 @@ function prepareFor(cell: RecurrentCell) {
       };
       const floats = (address: number, count: number) => heap.view('float32', address, count) as Float32Array;
       const ints = (address: number, count: number) => heap.view('int32', address, count) as Int32Array;
-      loadState(floats(blocks.hidden, stateFloats), h0, batchMajor, directions, batch, hidden, units);
-      if (cell === 'lstm')
-        loadState(floats(blocks.cell, stateFloats), c0, batchMajor, directions, batch, hidden, units);
+      const stateRows: StateRows = { batchMajor, directions, batch, hidden, units };
+      loadState(floats(blocks.hidden, stateFloats), h0, stateRows);
+      if (cell === 'lstm') loadState(floats(blocks.cell, stateFloats), c0, stateRows);
       ints(blocks.lengths, batch).set(lengths);
       ints(blocks.counters, counterBytes(spec, longest, env.threads) / 4).fill(0);
       // Steps past a sequence's length stay zero in Y.
@@ -378,9 +375,8 @@ function prepareFor(cell: RecurrentCell) {
       );
       const finish = (): KernelOutputs => {
         const final = floats(blocks.hidden + (longest & 1) * stateFloats * 4, stateFloats);
-        if (yH) storeState(yH, final, batchMajor, directions, batch, hidden, units);
-        if (yC)
-          storeState(yC, floats(blocks.cell, stateFloats), batchMajor, directions, batch, hidden, units);
+        if (yH) storeState(yH, final, stateRows);
+        if (yC) storeState(yC, floats(blocks.cell, stateFloats), stateRows);
         staging.finish();
         return cell === 'lstm' ? [y, yH, yC] : [y, yH];
       };
@@ -400,44 +396,39 @@ function chunking(blocks: number, sequences: number, threads: number) {
   return { chunksPerSequence: Math.ceil(blocks / blocksPerChunk), blocksPerChunk };
 }
 
-/** Copies an initial state ([direction][batch] or [batch][direction] rows of H) into padded rows, or zeros. */
-function loadState(
-  target: Float32Array,
-  state: Tensor | undefined,
-  batchMajor: boolean,
-  directions: number,
-  batch: number,
-  hidden: number,
-  units: number,
-): void {
-  target.fill(0);
-  if (!state) return;
-  const data = state.data as Float32Array;
+/** How a state's (direction, batch) rows of H lie in a tensor and among the kernel's padded rows. */
+interface StateRows {
+  /** [batch][direction] rows in the tensor (layout 1) rather than [direction][batch]. */
+  batchMajor: boolean;
+  directions: number;
+  batch: number;
+  hidden: number;
+  /** Floats per padded row of the kernel. */
+  units: number;
+}
+
+/** Visits each row of a state: `dense` its start in the tensor, `padded` its start among the kernel's rows. */
+function forEachStateRow(rows: StateRows, visit: (dense: number, padded: number) => void): void {
+  const { batchMajor, directions, batch, hidden, units } = rows;
   for (let d = 0; d < directions; d++) {
     for (let b = 0; b < batch; b++) {
-      const from = (batchMajor ? b * directions + d : d * batch + b) * hidden;
-      target.set(data.subarray(from, from + hidden), (d * batch + b) * units);
+      visit((batchMajor ? b * directions + d : d * batch + b) * hidden, (d * batch + b) * units);
     }
   }
 }
 
+/** Copies an initial state into padded rows, or zeros. */
+function loadState(target: Float32Array, state: Tensor | undefined, rows: StateRows): void {
+  target.fill(0);
+  if (!state) return;
+  const data = state.data as Float32Array;
+  forEachStateRow(rows, (dense, padded) => target.set(data.subarray(dense, dense + rows.hidden), padded));
+}
+
 /** The inverse of loadState: padded rows of the final state into Y_h or Y_c. */
-function storeState(
-  output: Tensor,
-  source: Float32Array,
-  batchMajor: boolean,
-  directions: number,
-  batch: number,
-  hidden: number,
-  units: number,
-): void {
+function storeState(output: Tensor, source: Float32Array, rows: StateRows): void {
   const data = output.data as Float32Array;
-  for (let d = 0; d < directions; d++) {
-    for (let b = 0; b < batch; b++) {
-      const at = (d * batch + b) * units;
-      data.set(source.subarray(at, at + hidden), (batchMajor ? b * directions + d : d * batch + b) * hidden);
-    }
-  }
+  forEachStateRow(rows, (dense, padded) => data.set(source.subarray(padded, padded + rows.hidden), dense));
 }
 
 function sameDims(a: readonly number[], b: readonly number[]): boolean {

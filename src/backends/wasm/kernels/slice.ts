@@ -13,14 +13,7 @@ import type { KernelArgs, PreparedKernel } from '../../backend.js';
 import { readInts, stridesOf } from '../../reference/util.js';
 import { tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import { resolveAxis } from './concat.js';
-import {
-  claimsMovable,
-  copyStrided,
-  denseWalk,
-  elementBytesOf,
-  HeapOperands,
-  intsAttribute,
-} from './transpose.js';
+import { claimsMovable, intsAttribute, stridedCopyKernel, type CopySource } from './transpose.js';
 
 interface SliceSpec {
   starts: number[];
@@ -56,7 +49,7 @@ function sliceRange(dim: number, start: number, end: number, step: number): { fi
 }
 
 /** The output dims, the element offset of the first element read, and the source strides of the walk. */
-function sliceWalk(data: Tensor, spec: SliceSpec): { dims: number[]; offset: number; strides: number[] } {
+function sliceWalk(data: Tensor, spec: SliceSpec): CopySource {
   const { starts, ends, axes, steps } = spec;
   const rank = data.dims.length;
   const sliced = axes ?? starts.map((_, i) => i);
@@ -86,29 +79,9 @@ function sliceWalk(data: Tensor, spec: SliceSpec): { dims: number[]; offset: num
 }
 
 function sliceKernel(node: Node, env: WasmEnv): PreparedKernel {
-  const operands = new HeapOperands(env, node);
-  const reference = env.reference(node);
-  return {
-    name: 'slice_simd128',
-    run(args) {
-      const data = tensorInput(args, 0, node);
-      const elementBytes = elementBytesOf(data.type);
-      if (elementBytes === undefined) return reference.run(args);
-      const { dims, offset, strides } = sliceWalk(data, sliceSpec(node, args));
-      const out = args.allocateOutput(0, data.type, dims);
-      // An empty slice reads nothing: its offset may lie past the data.
-      if (out.size === 0) return [out];
-      const source = operands.input(data, 0) + offset * elementBytes;
-      const pending = copyStrided(
-        env.runtime,
-        elementBytes,
-        denseWalk(dims, strides),
-        source,
-        operands.output(out, 0),
-      );
-      return operands.finish(pending, [out]);
-    },
-  };
+  return stridedCopyKernel(node, env, 'slice_simd128', (data, args) =>
+    sliceWalk(data, sliceSpec(node, args)),
+  );
 }
 
 /** The broadcast of `dims` and the requested shape (either may be 1 where the other is not). */
@@ -126,33 +99,17 @@ function expandedDims(dims: readonly number[], requested: readonly number[]): nu
 }
 
 function expandKernel(node: Node, env: WasmEnv): PreparedKernel {
-  const operands = new HeapOperands(env, node);
-  const reference = env.reference(node);
-  return {
-    name: 'expand_simd128',
-    run(args) {
-      const data = tensorInput(args, 0, node);
-      const elementBytes = elementBytesOf(data.type);
-      if (elementBytes === undefined) return reference.run(args);
-      const dims = expandedDims(data.dims, readInts(tensorInput(args, 1, node)));
-      const out = args.allocateOutput(0, data.type, dims);
-      const leading = dims.length - data.dims.length;
-      const strides = stridesOf(data.dims);
-      // A broadcast axis (length 1 in the data, or added in front of it) repeats its element.
-      const walk = denseWalk(
-        dims,
-        dims.map((_, a) => (a < leading || data.dims[a - leading] === 1 ? 0 : strides[a - leading]!)),
-      );
-      const pending = copyStrided(
-        env.runtime,
-        elementBytes,
-        walk,
-        operands.input(data, 0),
-        operands.output(out, 0),
-      );
-      return operands.finish(pending, [out]);
-    },
-  };
+  return stridedCopyKernel(node, env, 'expand_simd128', (data, args) => {
+    const dims = expandedDims(data.dims, readInts(tensorInput(args, 1, node)));
+    const leading = dims.length - data.dims.length;
+    const strides = stridesOf(data.dims);
+    // A broadcast axis (length 1 in the data, or added in front of it) repeats its element.
+    return {
+      dims,
+      strides: dims.map((_, a) => (a < leading || data.dims[a - leading] === 1 ? 0 : strides[a - leading]!)),
+      offset: 0,
+    };
+  });
 }
 
 export const kernels: WasmKernelDef[] = [

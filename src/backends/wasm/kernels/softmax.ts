@@ -16,7 +16,17 @@ import { Tensor } from '../../../core/tensor.js';
 import type { Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { foldAccumulators, forEachInRow, HeapOperands, ROW_ACCUMULATORS } from '../codegen/elementwise.js';
+import { generatedKernel } from '../codegen/compile.js';
+import {
+  columnsFunction,
+  foldAccumulators,
+  forEachColumnGroup,
+  forEachInRow,
+  HeapOperands,
+  repeat,
+  ROW_ACCUMULATORS,
+  rowsFunction,
+} from '../codegen/elementwise.js';
 import { emitExp, emitLog, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { WasmRuntime } from '../runtime.js';
@@ -46,32 +56,12 @@ function laneLayout(
 // ---------------------------------------------------------------------------------------------
 // Code generation
 
-/** A counted loop `for (i = 0; i < count; i++)` with `i` in `counter`, emitted only when count > 0. */
-function repeat(f: FunctionBuilder, counter: Local, count: number, body: () => void): void {
-  if (count <= 0) return;
-  f.i32Const(0).set(counter);
-  f.loop(null, (next) => {
-    body();
-    f.get(counter).i32Const(1).op('i32.add').tee(counter).i32Const(count).op('i32.lt_u').brIf(next);
-  });
-}
-
 /**
  * The `rows` kernel: rows in [begin, end) of `lane` contiguous floats, visited by `forEachInRow`
  * (elements past the last vector alone, splat, counted in lane 0 only).
  */
 function buildRows(module: ModuleBuilder, variant: Variant, lane: number): void {
-  const f = module.function('rows', {
-    params: [
-      ['thread', 'i32'],
-      ['begin', 'i32'],
-      ['end', 'i32'],
-      ['input', 'i32'],
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, begin, end, input, output] = f.params as Local[];
+  const { f, begin, end, input, output } = rowsFunction(module);
   const row = f.local('i32', 'row');
   const rowStart = f.local('i32', 'rowStart');
   const p = f.local('i32', 'p');
@@ -152,22 +142,8 @@ function buildRows(module: ModuleBuilder, variant: Variant, lane: number): void 
  * columns left over go one at a time (a splat, its lane 0 stored).
  */
 function buildColumns(module: ModuleBuilder, variant: Variant, lane: number, inner: number): void {
-  const f = module.function('columns', {
-    params: [
-      ['thread', 'i32'],
-      ['outerBegin', 'i32'],
-      ['outerEnd', 'i32'],
-      ['columnBegin', 'i32'],
-      ['columnEnd', 'i32'],
-      ['input', 'i32'],
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, outerBegin, outerEnd, columnBegin, columnEnd, input, output] = f.params as Local[];
-  const outer = f.local('i32', 'outer');
-  const column = f.local('i32', 'column');
-  const vectorEnd = f.local('i32', 'vectorEnd');
+  const { f, tile, input, output } = columnsFunction(module);
+  const { outer, column } = tile;
   const p = f.local('i32', 'p');
   const q = f.local('i32', 'q');
   const d = f.local('i32', 'd');
@@ -234,33 +210,7 @@ function buildColumns(module: ModuleBuilder, variant: Variant, lane: number, inn
     }
     f.get(column).i32Const(lanes).op('i32.add').set(column);
   };
-  f.get(columnEnd)
-    .get(columnBegin)
-    .op('i32.sub')
-    .i32Const(-4)
-    .op('i32.and')
-    .get(columnBegin)
-    .op('i32.add')
-    .set(vectorEnd);
-  f.get(outerBegin).set(outer);
-  f.loop(null, (nextOuter) => {
-    f.get(columnBegin).set(column);
-    f.block(null, (done) => {
-      f.get(column).get(vectorEnd).op('i32.ge_u').brIf(done);
-      f.loop(null, (next) => {
-        group(4);
-        f.get(column).get(vectorEnd).op('i32.lt_u').brIf(next);
-      });
-    });
-    f.block(null, (done) => {
-      f.get(column).get(columnEnd).op('i32.ge_u').brIf(done);
-      f.loop(null, (next) => {
-        group(1);
-        f.get(column).get(columnEnd).op('i32.lt_u').brIf(next);
-      });
-    });
-    f.get(outer).i32Const(1).op('i32.add').tee(outer).get(outerEnd).op('i32.lt_u').brIf(nextOuter);
-  });
+  forEachColumnGroup(f, tile, group);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,13 +238,9 @@ function run(
     Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
   );
   if (inner === 1) {
-    const kernel = runtime
-      .module(`${variant}_f32_rows_${lane}`, () => {
-        const module = runtime.newModule();
-        buildRows(module, variant, lane);
-        return module;
-      })
-      .kernel('rows');
+    const kernel = generatedKernel(runtime, `${variant}_f32_rows_${lane}`, 'rows', (module) =>
+      buildRows(module, variant, lane),
+    );
     return runtime.parallel(
       kernel,
       { dims: [outer], tile: [Math.ceil(outer / tiles)] },
@@ -302,13 +248,9 @@ function run(
       work,
     );
   }
-  const kernel = runtime
-    .module(`${variant}_f32_columns_${lane}x${inner}`, () => {
-      const module = runtime.newModule();
-      buildColumns(module, variant, lane, inner);
-      return module;
-    })
-    .kernel('columns');
+  const kernel = generatedKernel(runtime, `${variant}_f32_columns_${lane}x${inner}`, 'columns', (module) =>
+    buildColumns(module, variant, lane, inner),
+  );
   const outerTile = outer >= tiles ? Math.ceil(outer / tiles) : 1;
   const columnTile =
     outer >= tiles ? inner : Math.min(inner, Math.ceil(inner / Math.ceil(tiles / outer) / 4) * 4);

@@ -19,11 +19,13 @@
 
 import { allocateStorage, slotsPerElement, type DataType } from '../../../core/dtype.js';
 import { HeddleError } from '../../../core/errors.js';
-import type { Tensor, TensorData } from '../../../core/tensor.js';
+import type { Tensor } from '../../../core/tensor.js';
 import type { Attribute, Node, ValueType } from '../../../ir/graph.js';
-import type { KernelOutputs, PreparedKernel } from '../../backend.js';
+import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { stridesOf } from '../../reference/util.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { generatedKernel } from '../codegen/compile.js';
+import { finishStaged, residentAddress } from '../codegen/elementwise.js';
 import { typeOf, tensorInput, type Staging, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
 
@@ -123,20 +125,7 @@ export class HeapOperands {
 
   /** The address of input `index`. */
   input(tensor: Tensor, index: number): number {
-    const own = this.env.heap.pointerOf(tensor.data);
-    if (own !== undefined) return own;
-    const name = this.node.inputs[index];
-    if (name && this.env.constant(name) === tensor) {
-      return this.env.memo(tensor, 'heap copy', () => {
-        const data = tensor.data as Exclude<TensorData, string[]>;
-        const address = this.env.keep(data.byteLength);
-        this.env.heap
-          .bytes(address, data.byteLength)
-          .set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        return address;
-      });
-    }
-    return this.staging.input(tensor, index);
+    return residentAddress(this.env, this.node, tensor, index) ?? this.staging.input(tensor, index);
   }
 
   /** The address to write output `index` at. */
@@ -156,14 +145,7 @@ export class HeapOperands {
 
   /** `outputs` once `pending` is done and staged outputs are copied out. */
   finish(pending: Pending, outputs: KernelOutputs): KernelOutputs | Promise<KernelOutputs> {
-    if (!pending) {
-      this.staging.finish();
-      return outputs;
-    }
-    return pending.then(() => {
-      this.staging.finish();
-      return outputs;
-    });
+    return finishStaged(this.staging, pending, outputs);
   }
 }
 
@@ -348,12 +330,7 @@ export function sharedKernel(
   if (!kernels) MODULE_KERNELS.set(runtime, (kernels = new Map()));
   let kernel = kernels.get(name);
   if (!kernel) {
-    const module = runtime.module(`datamove_${name}`, () => {
-      const builder = runtime.newModule();
-      build(builder);
-      return builder;
-    });
-    kernels.set(name, (kernel = module.kernel(name)));
+    kernels.set(name, (kernel = generatedKernel(runtime, `datamove_${name}`, name, build)));
   }
   return kernel;
 }
@@ -693,39 +670,59 @@ function emitBlockTranspose(
 // ---------------------------------------------------------------------------------------------
 // Transpose
 
-function transposeKernel(node: Node, env: WasmEnv): PreparedKernel {
+/** Where a copy of input 0 reads: the output's dims, the source's strides along them and its first element. */
+export interface CopySource {
+  dims: number[];
+  strides: number[];
+  offset: number;
+}
+
+/**
+ * A kernel that copies input 0 into output 0 along a strided walk, which `source` plans from the
+ * run's data; types of other element sizes go to the reference kernel.
+ */
+export function stridedCopyKernel(
+  node: Node,
+  env: WasmEnv,
+  name: string,
+  source: (data: Tensor, args: KernelArgs) => CopySource,
+): PreparedKernel {
   const operands = new HeapOperands(env, node);
   const reference = env.reference(node);
-  const requested = intsAttribute(node, 'perm');
   return {
-    name: 'transpose_simd128',
+    name,
     run(args) {
       const data = tensorInput(args, 0, node);
       const elementBytes = elementBytesOf(data.type);
       if (elementBytes === undefined) return reference.run(args);
-      const rank = data.dims.length;
-      const perm = requested ?? [...data.dims.keys()].reverse();
-      const isPermutation =
-        perm.length === rank && perm.every((p) => p >= 0 && p < rank) && new Set(perm).size === rank;
-      if (!isPermutation)
-        throw new HeddleError(`perm [${perm.join(', ')}] is not a permutation of ${rank} axes`);
-      const strides = stridesOf(data.dims);
-      const dims = perm.map((p) => data.dims[p]!);
+      const { dims, strides, offset } = source(data, args);
       const out = args.allocateOutput(0, data.type, dims);
-      const walk = denseWalk(
-        dims,
-        perm.map((p) => strides[p]!),
-      );
+      // An empty copy reads nothing: its offset may lie past the data.
+      if (out.size === 0) return [out];
       const pending = copyStrided(
         env.runtime,
         elementBytes,
-        walk,
-        operands.input(data, 0),
+        denseWalk(dims, strides),
+        operands.input(data, 0) + offset * elementBytes,
         operands.output(out, 0),
       );
       return operands.finish(pending, [out]);
     },
   };
+}
+
+function transposeKernel(node: Node, env: WasmEnv): PreparedKernel {
+  const requested = intsAttribute(node, 'perm');
+  return stridedCopyKernel(node, env, 'transpose_simd128', (data) => {
+    const rank = data.dims.length;
+    const perm = requested ?? [...data.dims.keys()].reverse();
+    const isPermutation =
+      perm.length === rank && perm.every((p) => p >= 0 && p < rank) && new Set(perm).size === rank;
+    if (!isPermutation)
+      throw new HeddleError(`perm [${perm.join(', ')}] is not a permutation of ${rank} axes`);
+    const strides = stridesOf(data.dims);
+    return { dims: perm.map((p) => data.dims[p]!), strides: perm.map((p) => strides[p]!), offset: 0 };
+  });
 }
 
 export const kernels: WasmKernelDef[] = [
