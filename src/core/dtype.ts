@@ -232,6 +232,47 @@ export function allocateStorage(type: DataType, size: number): TensorData {
   }
 }
 
+type NumericStorage = Exclude<TensorData, string[]>;
+type StorageConstructor = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericStorage;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+const STORAGE_CONSTRUCTORS: Record<Exclude<TypeTraits['storage'], 'string'>, StorageConstructor> = {
+  f32: Float32Array,
+  f64: Float64Array,
+  i8: Int8Array,
+  i16: Int16Array,
+  i32: Int32Array,
+  i64: BigInt64Array,
+  u8: Uint8Array,
+  u16: Uint16Array,
+  u32: Uint32Array,
+  u64: BigUint64Array,
+};
+
+/**
+ * A view of `size` elements of `type` over `buffer` from `byteOffset`: the storage kind
+ * `allocateStorage` gives, in memory the caller holds (an arena, the wasm heap, a file's bytes).
+ * Strings have no such storage.
+ */
+export function storageView(
+  type: DataType,
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  size: number,
+): NumericStorage {
+  const kind = TRAITS[type].storage;
+  if (kind === 'string') throw new RangeError('string tensors cannot be views of memory');
+  return new STORAGE_CONSTRUCTORS[kind](buffer, byteOffset, size * slotsPerElement(type));
+}
+
+/** Bytes of one slot of `type`'s storage (a complex element takes two slots). */
+export function storageSlotBytes(type: DataType): number {
+  const kind = TRAITS[type].storage;
+  return kind === 'string' ? 0 : STORAGE_CONSTRUCTORS[kind].BYTES_PER_ELEMENT;
+}
+
 /** True when `data` is the storage array kind that `type` uses. */
 export function storageMatches(type: DataType, data: unknown): boolean {
   switch (TRAITS[type].storage) {

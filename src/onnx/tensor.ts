@@ -3,7 +3,15 @@
  * aligned for the element type), from the typed fields, or from external data.
  */
 
-import { allocateStorage, bitsOf, dataTypeFromOnnx, type DataType, type TensorData } from '../core/dtype.js';
+import {
+  allocateStorage,
+  bitsOf,
+  dataTypeFromOnnx,
+  storageSlotBytes,
+  storageView,
+  type DataType,
+  type TensorData,
+} from '../core/dtype.js';
 import { HeddleError } from '../core/errors.js';
 import { Tensor, unpackSubByte } from '../core/tensor.js';
 import { toBigInt, toNumber, type SparseTensorProto, type TensorProto } from './proto.js';
@@ -87,18 +95,11 @@ function fromRaw(type: DataType, raw: Uint8Array, size: number, name: string): T
   }
   if (bits < 8) return unpackSubByte(type, raw, size);
   if (!LITTLE_ENDIAN) throw new HeddleError('Heddle reads raw tensor data on little-endian hosts only');
-  const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
-  const ctor = empty.constructor as new (
-    buffer: ArrayBufferLike,
-    offset: number,
-    length: number,
-  ) => TensorData;
-  const bytesPer = empty.BYTES_PER_ELEMENT;
-  const slots = raw.length / bytesPer;
-  if (raw.byteOffset % bytesPer === 0) return new ctor(raw.buffer, raw.byteOffset, slots);
+  if (raw.byteOffset % storageSlotBytes(type) === 0)
+    return storageView(type, raw.buffer, raw.byteOffset, size);
   // A copy made with the Uint8Array constructor: Buffer.prototype.slice would return a view.
   const copy = new Uint8Array(raw);
-  return new ctor(copy.buffer, 0, slots);
+  return storageView(type, copy.buffer, 0, size);
 }
 
 function fromTypedFields(type: DataType, proto: TensorProto, size: number): TensorData {

@@ -16,7 +16,7 @@
  */
 
 import { HOST_DEVICE, type Backend, type KernelArgs, type KernelOutputs } from '../backends/backend.js';
-import { allocateStorage, slotsPerElement, type DataType, type TensorData } from '../core/dtype.js';
+import { allocateStorage, storageView, type DataType, type TensorData } from '../core/dtype.js';
 import { HeddleError, type ErrorSite } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import type { RuntimeValue } from '../core/values.js';
@@ -290,7 +290,7 @@ export class Executor {
     }
     const place = memory?.placements.get(slot);
     if (arena && place && place.bytes === bytes && type !== 'string') {
-      return new Tensor(type, viewOf(type, arena, place.offset, size), dims);
+      return new Tensor(type, storageView(type, arena.buffer, arena.byteOffset + place.offset, size), dims);
     }
     this.count(step, bytes);
     const storage = allocateStorage(type, size);
@@ -418,16 +418,6 @@ function progress(plan: Plan, index: number): string {
   const step = plan.steps[index];
   const next = step?.kind === 'kernel' ? ` (next: node '${step.node.name}')` : '';
   return `after ${index} of ${plan.steps.length} steps${next}`;
-}
-
-function viewOf(type: DataType, arena: Uint8Array, offset: number, size: number): TensorData {
-  const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
-  const ctor = empty.constructor as new (
-    buffer: ArrayBufferLike,
-    offset: number,
-    length: number,
-  ) => TensorData;
-  return new ctor(arena.buffer, arena.byteOffset + offset, size * slotsPerElement(type));
 }
 
 const constantBufferCache = new WeakMap<Plan, Set<ArrayBufferLike | undefined>>();

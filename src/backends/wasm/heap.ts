@@ -12,8 +12,7 @@
  * threads) detaches every view of it, so that heap is made once at a fixed size and never grows.
  */
 
-import type { DataType } from '../../core/dtype.js';
-import { allocateStorage, slotsPerElement } from '../../core/dtype.js';
+import { storageView, type DataType } from '../../core/dtype.js';
 import type { TensorData } from '../../core/tensor.js';
 import { webAssembly, type WasmMemory } from './assembler/engine.js';
 
@@ -97,13 +96,7 @@ export class WasmHeap {
 
   /** A typed-array view of `length` elements of `type` at `offset`. */
   view(type: DataType, offset: number, length: number): TensorData {
-    const empty = allocateStorage(type, 0) as Exclude<TensorData, string[]>;
-    const ctor = empty.constructor as new (
-      buffer: ArrayBufferLike,
-      offset: number,
-      length: number,
-    ) => TensorData;
-    return new ctor(this.memory.buffer, offset, length * slotsPerElement(type));
+    return storageView(type, this.memory.buffer, offset, length);
   }
 
   /** A byte view of a block. */
