@@ -56,7 +56,7 @@ type InterpolationMode = 'nearest' | 'linear' | 'cubic';
  */
 type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil' | 'simple';
 
-interface ResizeSettings {
+export interface ResizeSettings {
   mode: InterpolationMode;
   coordinateMode: string;
   nearestMode: NearestMode;
@@ -67,7 +67,7 @@ interface ResizeSettings {
 }
 
 /** What to do along one axis. */
-interface AxisResize {
+export interface AxisResize {
   inLength: number;
   outLength: number;
   scale: number;
@@ -86,7 +86,7 @@ const NEAREST_ROUNDING: Record<Exclude<NearestMode, 'simple'>, (x: number) => nu
  * The input coordinate of output position `x`. The resized length is the real `scale * inLength`
  * (not the rounded output length), as in the ONNX reference implementation.
  */
-function originalCoordinate(ctx: KernelContext, mode: string, x: number, axis: AxisResize): number {
+export function originalCoordinate(ctx: KernelContext, mode: string, x: number, axis: AxisResize): number {
   const { inLength, outLength, scale, roiStart, roiEnd } = axis;
   const resizedLength = scale * inLength;
   switch (mode) {
@@ -114,14 +114,20 @@ function originalCoordinate(ctx: KernelContext, mode: string, x: number, axis: A
   }
 }
 
-function nearestTap(settings: ResizeSettings, x: number, axis: AxisResize): Tap[] {
+/** True for the nearest_mode values of Resize 11 on. */
+export function isNearestMode(mode: string): boolean {
+  return mode in NEAREST_ROUNDING;
+}
+
+/** The input position nearest resampling reads at input coordinate `x`. */
+export function nearestIndex(settings: ResizeSettings, x: number, axis: AxisResize): number {
   const rounded =
     settings.nearestMode === 'simple'
       ? axis.scale < 1
         ? Math.ceil(x)
         : Math.floor(x)
       : NEAREST_ROUNDING[settings.nearestMode](x);
-  return [{ index: Math.min(Math.max(rounded, 0), axis.inLength - 1), weight: 1 }];
+  return Math.min(Math.max(rounded, 0), axis.inLength - 1);
 }
 
 /**
@@ -154,7 +160,9 @@ function axisSampling(ctx: KernelContext, settings: ResizeSettings, axis: AxisRe
     if (outside) sampling.push(undefined);
     else
       sampling.push(
-        settings.mode === 'nearest' ? nearestTap(settings, x, axis) : filterTaps(settings, x, axis),
+        settings.mode === 'nearest'
+          ? [{ index: nearestIndex(settings, x, axis), weight: 1 }]
+          : filterTaps(settings, x, axis),
       );
   }
   return sampling;
@@ -290,7 +298,7 @@ function legacySettings(ctx: KernelContext): ResizeSettings {
 function resizeSettings(ctx: KernelContext): ResizeSettings {
   if (ctx.opset < 11) return legacySettings(ctx);
   const nearestMode = ctx.string('nearest_mode', 'round_prefer_floor');
-  if (!(nearestMode in NEAREST_ROUNDING)) ctx.fail(`unknown nearest_mode '${nearestMode}'`);
+  if (!isNearestMode(nearestMode)) ctx.fail(`unknown nearest_mode '${nearestMode}'`);
   return {
     mode: interpolationMode(ctx),
     coordinateMode: ctx.string('coordinate_transformation_mode', 'half_pixel'),
@@ -381,13 +389,9 @@ function spread(
   return full;
 }
 
-function resize(ctx: KernelContext): Tensor[] {
-  const x = ctx.input(0);
-  const settings = resizeSettings(ctx);
+/** The axes of Resize 11 on, from its scales or sizes (over all axes or its `axes`) and its roi. */
+function axesFromInputs(ctx: KernelContext, x: Tensor, settings: ResizeSettings): AxisResize[] {
   const rank = x.dims.length;
-  if (ctx.opset < 11)
-    return [resample(ctx, x, settings, axesFromScales(ctx, x.dims, toNumbers(ctx.input(1))))];
-
   const listed = resizeAxes(ctx, rank);
   const scalesInput = nonEmptyInput(ctx, 2);
   const sizesInput = nonEmptyInput(ctx, 3);
@@ -423,20 +427,41 @@ function resize(ctx: KernelContext): Tensor[] {
     const ends = spread(Array.from(roi).slice(listed.length), listed, rank, () => 1);
     axes = axes.map((axis, a) => ({ ...axis, roiStart: starts[a]!, roiEnd: ends[a]! }));
   }
-  return [resample(ctx, x, settings, axes)];
+  return axes;
 }
 
-/** Upsample: scales from height_scale/width_scale (opset 1), a `scales` attribute (7), an input (9). */
-function upsample(ctx: KernelContext): Tensor[] {
-  const x = ctx.input(0);
-  let scales: ArrayLike<number>;
-  if (ctx.opset >= 9) scales = toNumbers(ctx.input(1));
-  else if (ctx.opset >= 7) scales = ctx.floats('scales');
-  else {
-    if (x.dims.length !== 4) ctx.fail(`Upsample-1 takes a 4-D NCHW input, got [${x.dims.join(', ')}]`);
-    scales = [1, 1, ctx.float('height_scale'), ctx.float('width_scale')];
+/** Upsample's scales: height_scale/width_scale (opset 1), a `scales` attribute (7), an input (9). */
+function upsampleScales(ctx: KernelContext, x: Tensor): ArrayLike<number> {
+  if (ctx.opset >= 9) return toNumbers(ctx.input(1));
+  if (ctx.opset >= 7) return ctx.floats('scales');
+  if (x.dims.length !== 4) ctx.fail(`Upsample-1 takes a 4-D NCHW input, got [${x.dims.join(', ')}]`);
+  return [1, 1, ctx.float('height_scale'), ctx.float('width_scale')];
+}
+
+/** How Resize or Upsample resamples its input: the settings, and what happens along each axis. */
+export interface ResizePlan {
+  settings: ResizeSettings;
+  axes: AxisResize[];
+}
+
+/**
+ * How Resize or Upsample of any opset resizes `x`: attributes, scales or sizes and roi read and
+ * checked. The wasm backend's Resize reads it here too, so both backends resize and fail alike.
+ */
+export function resizePlan(ctx: KernelContext, x: Tensor): ResizePlan {
+  if (ctx.node.opType === 'Upsample') {
+    const scales = upsampleScales(ctx, x);
+    return { settings: legacySettings(ctx), axes: axesFromScales(ctx, x.dims, scales) };
   }
-  return [resample(ctx, x, legacySettings(ctx), axesFromScales(ctx, x.dims, scales))];
+  const settings = resizeSettings(ctx);
+  if (ctx.opset < 11) return { settings, axes: axesFromScales(ctx, x.dims, toNumbers(ctx.input(1))) };
+  return { settings, axes: axesFromInputs(ctx, x, settings) };
+}
+
+function resize(ctx: KernelContext): Tensor[] {
+  const x = ctx.input(0);
+  const { settings, axes } = resizePlan(ctx, x);
+  return [resample(ctx, x, settings, axes)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -752,7 +777,7 @@ function maxPool(values: ArrayLike<number>, plane: number, samples: Tap[][]): nu
 
 export const kernels: KernelDef[] = [
   { op: 'Resize', since: 10, run: resize },
-  { op: 'Upsample', since: 1, run: upsample },
+  { op: 'Upsample', since: 1, run: resize },
   { op: 'GridSample', since: 16, run: gridSample },
   { op: 'AffineGrid', since: 20, run: affineGrid },
   { op: 'RoiAlign', since: 10, run: roiAlign },

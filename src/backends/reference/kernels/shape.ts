@@ -480,8 +480,18 @@ function sliceRange(dim: number, start: number, end: number, step: number): { fi
   return { first, count: Math.max(0, Math.ceil((stop - first) / step)) };
 }
 
-function slice(ctx: KernelContext): Tensor {
-  const data = ctx.input(0);
+/** The part of a tensor that Slice reads: the output dims, and where and with what strides it lies. */
+export interface SliceWindow {
+  dims: number[];
+  offset: number;
+  strides: number[];
+}
+
+/**
+ * The window Slice of any opset reads from `data` (starts, ends, axes and steps checked and clamped).
+ * The wasm backend's Slice reads it here too, so both backends slice and fail alike.
+ */
+export function sliceWindow(ctx: KernelContext, data: Tensor): SliceWindow {
   const rank = data.dims.length;
   const { starts, ends, axes, steps } = sliceSpec(ctx);
   const sliced = axes ?? starts.map((_, i) => i);
@@ -508,6 +518,12 @@ function slice(ctx: KernelContext): Tensor {
     offset += first * dataStrides[axis]!;
     strides[axis] = step * dataStrides[axis]!;
   });
+  return { dims, offset, strides };
+}
+
+function slice(ctx: KernelContext): Tensor {
+  const data = ctx.input(0);
+  const { dims, offset, strides } = sliceWindow(ctx, data);
   return copyView(ctx.output(0, data.type, dims), data, dims, { offset, strides });
 }
 
@@ -534,10 +550,12 @@ function tile(ctx: KernelContext): Tensor {
 }
 
 /** The pad modes that fill the padding from the data itself. */
-type ReadingPadMode = 'reflect' | 'edge' | 'wrap';
+export type ReadingPadMode = 'reflect' | 'edge' | 'wrap';
+
+export type PadMode = 'constant' | ReadingPadMode;
 
 /** Source coordinate of output coordinate `o` along an axis padded with `before` elements. */
-function paddedCoordinate(o: number, dim: number, before: number, mode: ReadingPadMode): number {
+export function paddedCoordinate(o: number, dim: number, before: number, mode: ReadingPadMode): number {
   const c = o - before;
   if (c >= 0 && c < dim) return c;
   switch (mode) {
@@ -552,6 +570,14 @@ function paddedCoordinate(o: number, dim: number, before: number, mode: ReadingP
       return folded < dim ? folded : period - folded;
     }
   }
+}
+
+function padMode(ctx: KernelContext): PadMode {
+  const mode = ctx.string('mode', 'constant');
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge' && mode !== 'wrap') {
+    ctx.fail(`unknown pad mode '${mode}'`);
+  }
+  return mode;
 }
 
 interface PadSpec {
@@ -581,13 +607,25 @@ function padSpec(ctx: KernelContext, data: Tensor): PadSpec {
   };
 }
 
-function pad(ctx: KernelContext): Tensor {
-  const data = ctx.input(0);
+/** What Pad asks of its data, per axis. */
+export interface PadPlan {
+  mode: PadMode;
+  /** Elements added before and after each axis (negative: removed). */
+  before: number[];
+  after: number[];
+  /** The output's dims. */
+  dims: number[];
+  /** The single padding element, of the data's type. */
+  fill: Tensor;
+}
+
+/**
+ * How Pad of any opset pads `data`: the mode, pads, axes and constant value read and checked. The
+ * wasm backend's Pad reads it here too, so both backends pad and fail alike.
+ */
+export function padPlan(ctx: KernelContext, data: Tensor): PadPlan {
   const rank = data.dims.length;
-  const mode = ctx.string('mode', 'constant');
-  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge' && mode !== 'wrap') {
-    ctx.fail(`unknown pad mode '${mode}'`);
-  }
+  const mode = padMode(ctx);
   const { pads, axes, fill } = padSpec(ctx, data);
   const padded = (axes ?? [...data.dims.keys()]).map((a) => axisOf(ctx, a, rank));
   if (pads.length !== 2 * padded.length) {
@@ -605,6 +643,12 @@ function pad(ctx: KernelContext): Tensor {
     if (dim === 0 && size > 0 && mode !== 'constant') ctx.fail(`cannot ${mode}-pad the empty axis ${a}`);
     return size;
   });
+  return { mode, before, after, dims, fill };
+}
+
+function pad(ctx: KernelContext): Tensor {
+  const data = ctx.input(0);
+  const { mode, before, dims, fill } = padPlan(ctx, data);
   if (mode === 'constant') return placeShifted(ctx.output(0, data.type, dims), data, before, fill);
   const maps = dims.map((size, a) =>
     Int32Array.from({ length: size }, (_, o) => paddedCoordinate(o, data.dims[a]!, before[a]!, mode)),

@@ -15,14 +15,9 @@
  * - `buildCol2imKernel`: a transposed convolution's columns gathered into its output rows.
  */
 
-import {
-  ModuleBuilder,
-  type FunctionBuilder,
-  type FunctionSpec,
-  type Local,
-  type ValueType,
-} from '../assembler/index.js';
+import { ModuleBuilder, type FunctionBuilder, type FunctionSpec, type Local } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
+import { i32Function } from './math.js';
 
 /** Where a window lands on one plane: sizes, kernel and the window's steps, all static. */
 export interface PlaneWindow {
@@ -67,59 +62,37 @@ const EVEN_FLOATS = floatLanes([0, 2, 4, 6]);
 const ODD_FLOATS = floatLanes([1, 3, 5, 7]);
 const NEXT_FLOATS = floatLanes([1, 2, 3, 4]);
 
-/** for (i = from; i < end; i += step) body; `from` and `end` push i32s. */
+/** Replaces the i32 i on the stack by base + i·scale: an element's address (or row) from its index. */
+function addScaled(f: FunctionBuilder, base: Local, scale: number): FunctionBuilder {
+  return f.i32Const(scale).op('i32.mul').get(base).op('i32.add');
+}
+
+/** A loop bound: a constant, or a local (a tile's bounds, mostly). */
+type Bound = number | Local;
+
+/** for (i = from; i < end; i += step) body. */
 function forRange(
   f: FunctionBuilder,
   i: Local,
-  from: () => void,
-  end: () => void,
+  from: Bound,
+  end: Bound,
   step: number,
   body: () => void,
 ): void {
-  from();
+  const push = (bound: Bound) => (typeof bound === 'number' ? f.i32Const(bound) : f.get(bound));
+  push(from);
   f.set(i);
   f.block(null, (exit) => {
     f.get(i);
-    end();
+    push(end);
     f.op('i32.ge_s').brIf(exit);
     f.loop(null, (top) => {
       body();
       f.get(i).i32Const(step).op('i32.add').tee(i);
-      end();
+      push(end);
       f.op('i32.lt_s').brIf(top);
     });
   });
-}
-
-/** for (i = begin; i < end; i++) body, the bounds in locals (a tile's, mostly). */
-function forLocals(f: FunctionBuilder, i: Local, begin: Local, end: Local, body: () => void): void {
-  forRange(
-    f,
-    i,
-    () => f.get(begin),
-    () => f.get(end),
-    1,
-    body,
-  );
-}
-
-/** for (i = from; i < to; i += step) body, the bounds constants. */
-function forConstants(
-  f: FunctionBuilder,
-  i: Local,
-  from: number,
-  to: number,
-  step: number,
-  body: () => void,
-): void {
-  forRange(
-    f,
-    i,
-    () => f.i32Const(from),
-    () => f.i32Const(to),
-    step,
-    body,
-  );
 }
 
 /** The name a window kernel has in traces, e.g. `dwconv_f32_3x3s2_relu_relaxedsimd`. */
@@ -211,6 +184,9 @@ export function buildWindowKernel(module: ModuleBuilder, name: string, spec: Win
   new WindowKernelWriter(module, name, spec).write();
 }
 
+const WINDOW_PARAMS = ['thread', 'plane0', 'plane1', 'row0', 'row1', 'x', 'y', 'neutral'] as const;
+const WEIGHTED_WINDOW_PARAMS = [...WINDOW_PARAMS, 'w', 'bias'] as const;
+
 class WindowKernelWriter {
   private readonly f: FunctionBuilder;
   private readonly w: PlaneWindow;
@@ -251,19 +227,8 @@ class WindowKernelWriter {
     this.taps = kh * kw;
     this.columnOffsets = Array.from({ length: kw }, (_, kx) => kx * this.w.dilations[1]);
     const weighted = this.reduction.kind === 'weighted';
-    const params: [string, ValueType][] = [
-      ['thread', 'i32'],
-      ['plane0', 'i32'],
-      ['plane1', 'i32'],
-      ['row0', 'i32'],
-      ['row1', 'i32'],
-      ['x', 'i32'],
-      ['y', 'i32'],
-      ['neutral', 'i32'],
-    ];
-    if (weighted) params.push(['w', 'i32'], ['bias', 'i32']);
-    const f = (this.f = module.function(name, { params, export: true }));
-    [, , , , , this.x, this.y, this.neutral, this.weights, this.biases] = f.params as Local[];
+    const f = (this.f = i32Function(module, name, weighted ? WEIGHTED_WINDOW_PARAMS : WINDOW_PARAMS).f);
+    [, , , , , this.x, this.y, this.neutral, this.weights, this.biases] = f.params;
     this.plane = f.local('i32', 'plane');
     this.oy = f.local('i32', 'oy');
     this.ox = f.local('i32', 'ox');
@@ -282,9 +247,9 @@ class WindowKernelWriter {
   write(): void {
     const f = this.f;
     const [plane0, plane1, row0, row1] = f.params.slice(1, 5) as Local[];
-    forLocals(f, this.plane, plane0!, plane1!, () => {
+    forRange(f, this.plane, plane0!, plane1!, 1, () => {
       this.startPlane();
-      forLocals(f, this.oy, row0!, row1!, () => this.writeRow());
+      forRange(f, this.oy, row0!, row1!, 1, () => this.writeRow());
     });
   }
 
@@ -303,17 +268,8 @@ class WindowKernelWriter {
         .i32Const(outChannels / inChannels)
         .op('i32.div_u')
         .op('i32.add');
-      f.i32Const(inHeight * inWidth * F32)
-        .op('i32.mul')
-        .get(this.x)
-        .op('i32.add')
-        .set(this.xPlane);
-      f.get(channel)
-        .i32Const(this.taps * F32)
-        .op('i32.mul')
-        .get(this.weights!)
-        .op('i32.add')
-        .set(this.wPlane);
+      addScaled(f, this.x, inHeight * inWidth * F32).set(this.xPlane);
+      addScaled(f.get(channel), this.weights!, this.taps * F32).set(this.wPlane);
       if (this.weightsInRegisters()) {
         for (let t = 0; t < this.taps; t++) {
           const vector = (this.weightVectors[t] ??= f.local('v128', `w${t}`));
@@ -323,17 +279,13 @@ class WindowKernelWriter {
         }
       }
       if (reduction.bias) {
-        f.get(channel).i32Const(F32).op('i32.mul').get(this.biases!).op('i32.add');
+        addScaled(f.get(channel), this.biases!, F32);
         f.mem('v128.load32_splat').set(this.initial);
       } else {
         f.v128Const('f32x4', ZERO4).set(this.initial);
       }
     } else {
-      f.get(this.plane)
-        .i32Const(inHeight * inWidth * F32)
-        .op('i32.mul')
-        .get(this.x)
-        .op('i32.add');
+      addScaled(f.get(this.plane), this.x, inHeight * inWidth * F32);
       f.set(this.xPlane);
       const start = reduction.kind === 'max' ? NaN : 0;
       f.v128Const('f32x4', [start, start, start, start]).set(this.initial);
@@ -360,11 +312,7 @@ class WindowKernelWriter {
         .op('i32.add');
       f.set(iy);
       // The input row, or the neutral row when this kernel row falls in the padding.
-      f.get(iy)
-        .i32Const(inWidth * F32)
-        .op('i32.mul')
-        .get(this.xPlane)
-        .op('i32.add');
+      addScaled(f.get(iy), this.xPlane, inWidth * F32);
       f.get(this.neutral);
       f.get(iy).i32Const(inHeight).op('i32.lt_u').select().set(this.rowPointers[ky]!);
       if (reduction.kind === 'average') this.countTap(this.rowCount, iy, 0, reduction.countIncludePad);
@@ -373,12 +321,8 @@ class WindowKernelWriter {
       f.f32Const(1).get(this.rowCount).i32Const(kw).op('i32.mul').op('f32.convert_i32_s').op('f32.div');
       f.op('f32x4.splat').set(this.rowScale);
     }
-    f.get(this.plane).i32Const(outHeight).op('i32.mul').get(this.oy).op('i32.add');
-    f.i32Const(outWidth * F32)
-      .op('i32.mul')
-      .get(this.y)
-      .op('i32.add')
-      .set(this.yRow);
+    addScaled(f.get(this.plane), this.oy, outHeight);
+    addScaled(f, this.y, outWidth * F32).set(this.yRow);
 
     const reach = vectorReach(strides[1], this.columnOffsets);
     const { first, count } = vectorColumns(this.w, reach);
@@ -402,13 +346,13 @@ class WindowKernelWriter {
   private scalarColumns(from: number, to: number): void {
     if (from >= to) return;
     const f = this.f;
-    forConstants(f, this.ox, from, to, 1, () => this.scalarOutput());
+    forRange(f, this.ox, from, to, 1, () => this.scalarOutput());
   }
 
   private vectorColumns(from: number, to: number, unroll: number): void {
     if (from >= to) return;
     const f = this.f;
-    forConstants(f, this.ox, from, to, 4 * unroll, () => this.vectorOutputs(unroll));
+    forRange(f, this.ox, from, to, 4 * unroll, () => this.vectorOutputs(unroll));
   }
 
   /**
@@ -621,10 +565,15 @@ export interface Im2colSpec extends Omit<PlaneWindow, 'pads'> {
   readonly channels: number;
 }
 
-export function im2colKernelName(spec: Im2colSpec): string {
-  const { kernel, strides, dilations } = spec;
+/** A kernel name's window: `3x3s2x2`, with dilations when they are not 1 (`3x3s1x1d2x2`). */
+function windowOfName(window: Pick<PlaneWindow, 'kernel' | 'strides' | 'dilations'>): string {
+  const { kernel, strides, dilations } = window;
   const dilation = dilations[0] === 1 && dilations[1] === 1 ? '' : `d${dilations.join('x')}`;
-  return `im2col_f32_${kernel.join('x')}s${strides.join('x')}${dilation}_panel8`;
+  return `${kernel.join('x')}s${strides.join('x')}${dilation}`;
+}
+
+export function im2colKernelName(spec: Im2colSpec): string {
+  return `im2col_f32_${windowOfName(spec)}_panel8`;
 }
 
 export function im2colKernelKey(spec: Im2colSpec): string {
@@ -647,6 +596,8 @@ export function buildIm2colKernel(module: ModuleBuilder, name: string, spec: Im2
   writer.write();
   return writer.f;
 }
+
+const IM2COL_PARAMS = ['thread', 'panel0', 'panel1', 'src', 'dst', 'firstPanel'] as const;
 
 class Im2colWriter {
   readonly f: FunctionBuilder;
@@ -682,18 +633,9 @@ class Im2colWriter {
         this.tapOffsets.push(ky * dilations[0] * inWidth + kx * dilations[1]);
     }
     this.panelBytes = channels * this.tapOffsets.length * 8 * F32;
-    const f = (this.f = module.function(name, {
-      params: [
-        ['thread', 'i32'],
-        ['panel0', 'i32'],
-        ['panel1', 'i32'],
-        ['src', 'i32'],
-        ['dst', 'i32'],
-        ['firstPanel', 'i32'],
-      ],
-      export: true,
-    }));
-    [, , , this.src, this.dst, this.firstPanel] = f.params as Local[];
+    const { f, params } = i32Function(module, name, IM2COL_PARAMS);
+    this.f = f;
+    [, , , this.src, this.dst, this.firstPanel] = params;
     this.relative = f.local('i32', 'relative');
     this.panel = f.local('i32', 'panel');
     this.out = f.local('i32', 'out');
@@ -711,14 +653,14 @@ class Im2colWriter {
   write(): void {
     const f = this.f;
     const [panel0, panel1] = f.params.slice(1, 3) as Local[];
-    forLocals(f, this.relative, panel0!, panel1!, () => this.writePanel());
+    forRange(f, this.relative, panel0!, panel1!, 1, () => this.writePanel());
   }
 
   private writePanel(): void {
     const f = this.f;
     const { outWidth, strides } = this.spec;
     f.get(this.relative).get(this.firstPanel).op('i32.add').set(this.panel);
-    f.get(this.relative).i32Const(this.panelBytes).op('i32.mul').get(this.dst).op('i32.add').set(this.out);
+    addScaled(f.get(this.relative), this.dst, this.panelBytes).set(this.out);
     f.get(this.panel).i32Const(8).op('i32.mul').i32Const(outWidth).op('i32.div_u').set(this.oy);
     f.get(this.panel).i32Const(8).op('i32.mul').i32Const(outWidth).op('i32.rem_u').set(this.ox);
     const whole = () =>
@@ -769,7 +711,7 @@ class Im2colWriter {
     const f = this.f;
     const planeBytes = this.spec.inHeight * this.spec.inWidth * F32;
     const tapBytes = this.tapOffsets.length * 8 * F32;
-    forConstants(f, this.channel, 0, this.spec.channels, 1, () => {
+    forRange(f, this.channel, 0, this.spec.channels, 1, () => {
       body();
       for (const pointer of advance) f.get(pointer).i32Const(planeBytes).op('i32.add').set(pointer);
       f.get(this.out).i32Const(tapBytes).op('i32.add').set(this.out);
@@ -903,29 +845,16 @@ export function buildPadKernel(module: ModuleBuilder, spec: PadSpec): void {
   const { height, width, pads } = spec;
   const paddedHeight = height + pads[0] + pads[2];
   const paddedWidth = width + pads[1] + pads[3];
-  const f = module.function('pad_f32_rows', {
-    params: [
-      ['thread', 'i32'],
-      ['row0', 'i32'],
-      ['row1', 'i32'],
-      ['x', 'i32'],
-      ['padded', 'i32'],
-    ],
-    export: true,
-  });
-  const [, row0, row1, x, padded] = f.params as Local[];
+  const { f, params } = i32Function(module, 'pad_f32_rows', ['thread', 'row0', 'row1', 'x', 'padded']);
+  const [, row0, row1, x, padded] = params;
   const row = f.local('i32', 'row');
-  forLocals(f, row, row0!, row1!, () => {
+  forRange(f, row, row0, row1, 1, () => {
     // Plane r / height, row r % height: at padded row (plane·paddedHeight + row + top), column left.
     f.get(row).i32Const(height).op('i32.div_u').i32Const(paddedHeight).op('i32.mul');
     f.get(row).i32Const(height).op('i32.rem_u').op('i32.add').i32Const(pads[0]).op('i32.add');
     f.i32Const(paddedWidth).op('i32.mul').i32Const(pads[1]).op('i32.add').i32Const(2).op('i32.shl');
-    f.get(padded!).op('i32.add');
-    f.get(row)
-      .i32Const(width * F32)
-      .op('i32.mul')
-      .get(x!)
-      .op('i32.add');
+    f.get(padded).op('i32.add');
+    addScaled(f.get(row), x, width * F32);
     f.i32Const(width * F32).memoryCopy();
   });
 }
@@ -936,23 +865,14 @@ export function buildPadKernel(module: ModuleBuilder, spec: PadSpec): void {
  * column (ky, kx) of input pixel (iy, ix) landing on (iy·sh + ky·dh - top, ix·sw + kx·dw - left).
  * Pads may be negative (an output_shape larger than the full result).
  */
-export interface Col2imSpec {
-  readonly inHeight: number;
-  readonly inWidth: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
-  readonly kernel: readonly [number, number];
-  readonly strides: readonly [number, number];
-  readonly dilations: readonly [number, number];
+export interface Col2imSpec extends Omit<PlaneWindow, 'pads'> {
   /** top, left */
   readonly pads: readonly [number, number];
   readonly bias: boolean;
 }
 
 export function col2imKernelName(spec: Col2imSpec): string {
-  const { kernel, strides, dilations } = spec;
-  const dilation = dilations[0] === 1 && dilations[1] === 1 ? '' : `d${dilations.join('x')}`;
-  return `col2im_f32_${kernel.join('x')}s${strides.join('x')}${dilation}_simd128`;
+  return `col2im_f32_${windowOfName(spec)}_simd128`;
 }
 
 export function col2imKernelKey(spec: Col2imSpec): string {
@@ -961,6 +881,8 @@ export function col2imKernelKey(spec: Col2imSpec): string {
     `:p${spec.pads.join(',')}${spec.bias ? ':bias' : ''}`
   );
 }
+
+const COL2IM_PARAMS = ['thread', 'plane0', 'plane1', 'row0', 'row1', 'cols', 'y', 'bias'] as const;
 
 /**
  * `name(thread, plane0, plane1, row0, row1, cols, y, bias)`: output rows [row0, row1) of planes
@@ -971,20 +893,8 @@ export function col2imKernelKey(spec: Col2imSpec): string {
 export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col2imSpec): void {
   const { inHeight, inWidth, outHeight, outWidth, kernel, strides, dilations, pads } = spec;
   const [kh, kw] = kernel;
-  const f = module.function(name, {
-    params: [
-      ['thread', 'i32'],
-      ['plane0', 'i32'],
-      ['plane1', 'i32'],
-      ['row0', 'i32'],
-      ['row1', 'i32'],
-      ['cols', 'i32'],
-      ['y', 'i32'],
-      ['bias', 'i32'],
-    ],
-    export: true,
-  });
-  const [, plane0, plane1, row0, row1, cols, y, bias] = f.params as Local[];
+  const { f, params } = i32Function(module, name, COL2IM_PARAMS);
+  const [, plane0, plane1, row0, row1, cols, y, bias] = params;
   const plane = f.local('i32', 'plane');
   const oy = f.local('i32', 'oy');
   const yRow = f.local('i32', 'yRow');
@@ -999,19 +909,10 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
     const vectors = outStep === 1 ? Math.floor(count / 4) : 0;
     const step = vectors > 0 ? 4 : 1;
     const looped = vectors > 0 ? vectors * 4 : count;
-    forConstants(f, at, 0, looped, step, () => {
+    forRange(f, at, 0, looped, step, () => {
       const load = vectors > 0 ? 'v128.load' : 'f32.load';
-      f.get(at)
-        .i32Const(outStep * F32)
-        .op('i32.mul')
-        .get(target)
-        .op('i32.add');
-      f.get(at)
-        .i32Const(outStep * F32)
-        .op('i32.mul')
-        .get(target)
-        .op('i32.add')
-        .mem(load);
+      addScaled(f.get(at), target, outStep * F32);
+      addScaled(f.get(at), target, outStep * F32).mem(load);
       f.get(at).i32Const(2).op('i32.shl').get(source).op('i32.add').mem(load);
       f.op(vectors > 0 ? 'f32x4.add' : 'f32.add').mem(vectors > 0 ? 'v128.store' : 'f32.store');
     });
@@ -1026,17 +927,13 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
     }
   };
 
-  forLocals(f, plane, plane0!, plane1!, () => {
-    if (spec.bias) f.get(plane).i32Const(2).op('i32.shl').get(bias!).op('i32.add').mem('v128.load32_splat');
+  forRange(f, plane, plane0, plane1, 1, () => {
+    if (spec.bias) f.get(plane).i32Const(2).op('i32.shl').get(bias).op('i32.add').mem('v128.load32_splat');
     else f.v128Const('f32x4', ZERO4);
     f.set(initial);
-    forLocals(f, oy, row0!, row1!, () => {
-      f.get(plane).i32Const(outHeight).op('i32.mul').get(oy).op('i32.add');
-      f.i32Const(outWidth * F32)
-        .op('i32.mul')
-        .get(y!)
-        .op('i32.add')
-        .set(yRow);
+    forRange(f, oy, row0, row1, 1, () => {
+      addScaled(f.get(plane), oy, outHeight);
+      addScaled(f, y, outWidth * F32).set(yRow);
       for (let ox = 0; ox + 4 <= outWidth; ox += 4) {
         f.get(yRow)
           .get(initial)
@@ -1066,7 +963,7 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
             f.get(plane).i32Const(kh).op('i32.mul').i32Const(ky).op('i32.add');
             f.i32Const(kw).op('i32.mul').i32Const(kx).op('i32.add').i32Const(pixels).op('i32.mul');
             f.get(shifted).i32Const(strides[0]).op('i32.div_u').i32Const(inWidth).op('i32.mul').op('i32.add');
-            f.i32Const(first).op('i32.add').i32Const(2).op('i32.shl').get(cols!).op('i32.add').set(source);
+            f.i32Const(first).op('i32.add').i32Const(2).op('i32.shl').get(cols).op('i32.add').set(source);
             f.get(yRow)
               .i32Const((first * strides[1] + shift) * F32)
               .op('i32.add')
@@ -1144,40 +1041,23 @@ export function buildFusedConvKernel(
   gemm: FunctionBuilder,
 ): void {
   const { rows, depth, pixels, groups, panelBlock, rowBlock, depthBlock, imageBytes, groupBytes } = spec;
-  const f = module.function('conv', {
-    params: [
-      ['thread', 'i32'],
-      ['item0', 'i32'],
-      ['item1', 'i32'],
-      ['block0', 'i32'],
-      ['block1', 'i32'],
-      ['rowBlock0', 'i32'],
-      ['rowBlock1', 'i32'],
-      ['src', 'i32'],
-      ['w', 'i32'],
-      ['bias', 'i32'],
-      ['y', 'i32'],
-      ['scratch', 'i32'],
-      ['generation', 'i32'],
-    ],
-    export: true,
-  });
+  const { f, params } = i32Function(module, 'conv', [
+    'thread',
+    'item0',
+    'item1',
+    'block0',
+    'block1',
+    'rowBlock0',
+    'rowBlock1',
+    'src',
+    'w',
+    'bias',
+    'y',
+    'scratch',
+    'generation',
+  ]);
   const [thread, item0, item1, block0, block1, rowBlock0, rowBlock1, src, w, bias, y, scratch, generation] =
-    f.params as Local[] as [
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-      Local,
-    ];
+    params;
   const item = f.local('i32', 'item');
   const group = f.local('i32', 'group');
   const source = f.local('i32', 'source');
@@ -1194,13 +1074,13 @@ export function buildFusedConvKernel(
     b();
     f.op('i32.lt_s').select();
   };
-  f.get(thread).i32Const(fusedScratchBytes(spec)).op('i32.mul').get(scratch).op('i32.add').set(mine);
+  addScaled(f.get(thread), scratch, fusedScratchBytes(spec)).set(mine);
   f.get(mine).i32Const(FUSED_TAG_BYTES).op('i32.add').set(panels);
-  forLocals(f, item, item0, item1, () => {
+  forRange(f, item, item0, item1, 1, () => {
     f.get(item).i32Const(groups).op('i32.rem_u').set(group);
     f.get(item).i32Const(groups).op('i32.div_u').i32Const(imageBytes).op('i32.mul');
     f.get(group).i32Const(groupBytes).op('i32.mul').op('i32.add').get(src).op('i32.add').set(source);
-    forLocals(f, block, block0, block1, () => {
+    forRange(f, block, block0, block1, 1, () => {
       // im2col unless this thread's scratch already holds (generation, item, block).
       f.get(mine).mem('i32.load').get(generation).op('i32.ne');
       f.get(mine).mem('i32.load', { offset: 4 }).get(item).op('i32.ne').op('i32.or');
@@ -1216,7 +1096,7 @@ export function buildFusedConvKernel(
         f.get(mine).get(item).mem('i32.store', { offset: 4 });
         f.get(mine).get(block).mem('i32.store', { offset: 8 });
       });
-      forLocals(f, rowBlockIndex, rowBlock0, rowBlock1, () => {
+      forRange(f, rowBlockIndex, rowBlock0, rowBlock1, 1, () => {
         f.get(rowBlockIndex).i32Const(rowBlock).op('i32.mul').set(firstRow);
         // gemm(thread, 0, 1, m0, m1, n0, n1, a, lda, b, c, ldc, bias, k, strides×3, kBlock, addC)
         f.get(thread).i32Const(0).i32Const(1).get(firstRow);
@@ -1235,11 +1115,7 @@ export function buildFusedConvKernel(
               .op('i32.mul')
               .op('i32.sub'),
         );
-        f.get(group)
-          .i32Const(rows * depth * F32)
-          .op('i32.mul')
-          .get(w)
-          .op('i32.add');
+        addScaled(f.get(group), w, rows * depth * F32);
         f.i32Const(depth).get(panels);
         f.get(item)
           .i32Const(rows * pixels)
@@ -1250,12 +1126,7 @@ export function buildFusedConvKernel(
           .op('i32.add');
         f.i32Const(2).op('i32.shl').get(y).op('i32.add');
         f.i32Const(pixels);
-        if (spec.bias)
-          f.get(group)
-            .i32Const(rows * F32)
-            .op('i32.mul')
-            .get(bias)
-            .op('i32.add');
+        if (spec.bias) addScaled(f.get(group), bias, rows * F32);
         else f.i32Const(0);
         f.i32Const(depth).i32Const(0).i32Const(0).i32Const(0).i32Const(depthBlock).i32Const(0);
         f.call(gemm);

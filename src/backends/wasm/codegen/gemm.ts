@@ -18,6 +18,7 @@
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
+import { i32Function, multiplyAdd } from './math.js';
 
 /** Floats per packed panel row: the register tile's width. */
 export const TILE_COLUMNS = 8;
@@ -64,11 +65,8 @@ export function gemmModuleKey(spec: GemmKernelSpec): string {
 export function emitGemm(module: ModuleBuilder, spec: GemmKernelSpec): void {
   const tiles = Array.from({ length: spec.rows }, (_, r) => emitRegisterTile(module, spec, r + 1));
   const swept = emitDriver(module, spec, tiles);
-  const f = module.function('gemm', {
-    params: DRIVER_PARAMS.map((name) => [name, 'i32'] as const),
-    export: true,
-  });
-  for (const param of f.params) f.get(param);
+  const { f, params } = i32Function(module, 'gemm', DRIVER_PARAMS);
+  for (const param of params) f.get(param);
   f.i32Const(1).call(swept);
 }
 
@@ -81,18 +79,8 @@ const TILE_PARAMS = ['a', 'lda', 'b', 'c', 'ldc', 'k', 'bias', 'cols', 'mode'] a
  * of the tile's first bias float (row i0's, or column j0's).
  */
 function emitRegisterTile(module: ModuleBuilder, spec: GemmKernelSpec, rows: number): FunctionBuilder {
-  const f = module.function(`tile_${rows}`, { params: TILE_PARAMS.map((name) => [name, 'i32'] as const) });
-  const [a, lda, b, c, ldc, k, bias, cols, mode] = f.params as [
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-  ];
+  const { f, params } = i32Function(module, `tile_${rows}`, TILE_PARAMS, { exported: false });
+  const [a, lda, b, c, ldc, k, bias, cols, mode] = params;
   const acc = Array.from({ length: rows }, (_, i) => [
     f.local('v128', `acc${i}l`),
     f.local('v128', `acc${i}h`),
@@ -173,9 +161,9 @@ function emitRegisterTile(module: ModuleBuilder, spec: GemmKernelSpec, rows: num
   // Adding C back (K blocks after the first, or an accumulating product).
   f.get(mode).i32Const(MODE_ADD_C).op('i32.and');
   f.if(null, () => {
-    f.get(cols).i32Const(TILE_COLUMNS).op('i32.eq');
-    f.if(
-      null,
+    ifFullPanel(
+      f,
+      cols,
       () => {
         for (let i = 0; i < rows; i++) {
           for (let h = 0; h < 2; h++) {
@@ -204,9 +192,9 @@ function emitRegisterTile(module: ModuleBuilder, spec: GemmKernelSpec, rows: num
   f.if(null, () => {
     if (spec.bias === 'column') {
       // b0, b1 are free now: they hold the tile's 8 bias floats.
-      f.get(cols).i32Const(TILE_COLUMNS).op('i32.eq');
-      f.if(
-        null,
+      ifFullPanel(
+        f,
+        cols,
         () => {
           f.get(bias).mem('v128.load').set(b0);
           f.get(bias).mem('v128.load', { offset: 16 }).set(b1);
@@ -229,9 +217,9 @@ function emitRegisterTile(module: ModuleBuilder, spec: GemmKernelSpec, rows: num
     }
   });
 
-  f.get(cols).i32Const(TILE_COLUMNS).op('i32.eq');
-  f.if(
-    null,
+  ifFullPanel(
+    f,
+    cols,
     () => {
       for (let i = 0; i < rows; i++) {
         for (let h = 0; h < 2; h++) {
@@ -247,10 +235,10 @@ function emitRegisterTile(module: ModuleBuilder, spec: GemmKernelSpec, rows: num
   return f;
 }
 
-/** accumulator += x·y, fused where relaxed SIMD allows. */
-function multiplyAdd(f: FunctionBuilder, relaxed: boolean, x: Local, y: Local, accumulator: Local): void {
-  if (relaxed) f.get(x).get(y).get(accumulator).op('f32x4.relaxed_madd').set(accumulator);
-  else f.get(x).get(y).op('f32x4.mul').get(accumulator).op('f32x4.add').set(accumulator);
+/** `full()` for a panel of all TILE_COLUMNS columns, `partial()` for a narrower last one. */
+function ifFullPanel(f: FunctionBuilder, cols: Local, full: () => void, partial: () => void): void {
+  f.get(cols).i32Const(TILE_COLUMNS).op('i32.eq');
+  f.if(null, full, partial);
 }
 
 /** low, high = the first `cols` (< 8) floats at the address `address` pushes, zeros after them. */
@@ -308,6 +296,8 @@ const DRIVER_PARAMS = [
  */
 export const SWEPT_DRIVER = 'gemm_swept';
 
+const SWEPT_DRIVER_PARAMS = [...DRIVER_PARAMS, 'sweep'] as const;
+
 /**
  * The tiled-loop export. Per batch item and K block, it walks the tile's panels in sweeps of
  * `sweep` panels and, within a sweep (which stays in L1 across the rows), its rows MR at a time,
@@ -320,10 +310,7 @@ function emitDriver(
   spec: GemmKernelSpec,
   tiles: readonly FunctionBuilder[],
 ): FunctionBuilder {
-  const f = module.function(SWEPT_DRIVER, {
-    params: [...DRIVER_PARAMS, 'sweep'].map((name) => [name, 'i32'] as const),
-    export: true,
-  });
+  const { f, params } = i32Function(module, SWEPT_DRIVER, SWEPT_DRIVER_PARAMS);
   const [
     ,
     batch0,
@@ -345,28 +332,7 @@ function emitDriver(
     kBlock,
     addC,
     sweep,
-  ] = f.params as Local[] as [
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-    Local,
-  ];
+  ] = params;
   const item = f.local('i32', 'item');
   const aItem = f.local('i32', 'aItem');
   const bItem = f.local('i32', 'bItem');
@@ -614,12 +580,8 @@ function countedLoop(
  * Panel p goes to target + 4·p·k·8; columns past n are zeros.
  */
 export function emitPackB(module: ModuleBuilder): void {
-  emitPackKn(
-    module.function('pack_kn', { params: PACK_PARAMS.map((name) => [name, 'i32'] as const), export: true }),
-  );
-  emitPackNk(
-    module.function('pack_nk', { params: PACK_PARAMS.map((name) => [name, 'i32'] as const), export: true }),
-  );
+  emitPackKn(i32Function(module, 'pack_kn', PACK_PARAMS).f);
+  emitPackNk(i32Function(module, 'pack_nk', PACK_PARAMS).f);
 }
 
 const PACK_PARAMS = ['thread', 'p0', 'p1', 'source', 'k', 'n', 'ld', 'target'] as const;
@@ -693,9 +655,9 @@ function emitPackKn(f: FunctionBuilder): void {
           f.br(next);
         });
       });
-    f.get(cols).i32Const(TILE_COLUMNS).op('i32.eq');
-    f.if(
-      null,
+    ifFullPanel(
+      f,
+      cols,
       () =>
         rowLoop(() => {
           f.get(to).get(from).mem('v128.load', { align: 4 }).mem('v128.store');

@@ -12,10 +12,11 @@
  * emission that set it has left its result on the stack, and functions that call one another
  * (sigmoid calls exp) use different names. The generators of larger kernels (attention, the
  * recurrence) keep their own named locals in the same registry (`namedLocal`), and share the
- * multiply-add of their dot products (`multiplyAdd`).
+ * multiply-add of their dot products (`multiplyAdd`) and the making of their exported functions,
+ * whose parameters are all i32 addresses, sizes and tile bounds (`i32Function`).
  */
 
-import type { FunctionBuilder, Local } from '../assembler/index.js';
+import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 
 const LOG2E = Math.LOG2E;
 /** ln 2 split so that n·LN2_HIGH is exact for the exponents of float32 (Cody and Waite). */
@@ -74,6 +75,23 @@ export function namedLocal(f: FunctionBuilder, type: 'v128' | 'i32', name: strin
 /** The function's v128 temporary called `name`, made on first use. */
 export function v128Temp(f: FunctionBuilder, name: string): Local {
   return namedLocal(f, 'v128', name);
+}
+
+/**
+ * Adds function `name` to `module`, exported unless told otherwise, its parameters the i32s
+ * `params`; returns it with its parameters as a tuple of the names' length, for destructuring.
+ */
+export function i32Function<const Names extends readonly string[]>(
+  module: ModuleBuilder,
+  name: string,
+  params: Names,
+  { exported = true }: { exported?: boolean } = {},
+): { f: FunctionBuilder; params: { readonly [P in keyof Names]: Local } } {
+  const f = module.function(name, {
+    params: params.map((param) => [param, 'i32'] as const),
+    export: exported,
+  });
+  return { f, params: f.params as { readonly [P in keyof Names]: Local } };
 }
 
 /** accumulator += a·b, fused where relaxed SIMD allows. */

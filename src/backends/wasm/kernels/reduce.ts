@@ -28,6 +28,7 @@ import {
   ROW_ACCUMULATORS,
   rowsFunction,
   ShapeMemo,
+  type ColumnTile,
 } from '../codegen/elementwise.js';
 import { emitLog, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
@@ -138,23 +139,32 @@ function buildRows(module: ModuleBuilder, pass: Pass): void {
   });
 }
 
+/**
+ * Pushes the byte offset of the tile's column group (its first element) in rows of `rowFloats`
+ * floats. Softmax's columns kernel finds its groups the same way.
+ */
+export function columnGroupOffset(f: FunctionBuilder, tile: ColumnTile, rowFloats: number): FunctionBuilder {
+  return f
+    .get(tile.outer)
+    .i32Const(rowFloats)
+    .op('i32.mul')
+    .get(tile.column)
+    .op('i32.add')
+    .i32Const(4)
+    .op('i32.mul');
+}
+
 /** The `columns` kernel: four neighbouring outputs per vector, their elements `inner` floats apart. */
 function buildColumns(module: ModuleBuilder, pass: Pass): void {
   const { f, tile, input, output } = columnsFunction(module);
-  const { outer, column } = tile;
+  const { column } = tile;
   const p = f.local('i32', 'p');
   const r = f.local('i32', 'r');
   const acc = f.local('v128', 'acc');
   const temp = f.local('v128', 'temp');
   const { length, inner } = pass;
   const group = (lanes: 4 | 1): void => {
-    f.get(outer)
-      .i32Const(length * inner)
-      .op('i32.mul')
-      .get(column)
-      .op('i32.add')
-      .i32Const(4)
-      .op('i32.mul');
+    columnGroupOffset(f, tile, length * inner);
     f.get(input).op('i32.add').set(p);
     splat(f, IDENTITY[pass.reduction.combine]).set(acc);
     repeat(f, r, length, () => {
@@ -168,7 +178,7 @@ function buildColumns(module: ModuleBuilder, pass: Pass): void {
         .op('i32.add')
         .set(p);
     });
-    f.get(outer).i32Const(inner).op('i32.mul').get(column).op('i32.add').i32Const(4).op('i32.mul');
+    columnGroupOffset(f, tile, inner);
     f.get(output).op('i32.add').get(acc);
     emitFinish(f, pass);
     if (lanes === 4) f.mem('v128.store', { align: 4 });

@@ -3,47 +3,32 @@
  * and coordinate transformation, elements of 4 bytes) and linear (bilinear, float32) resampling
  * of the last two axes, the leading axes passing through. Along each resized axis every output
  * position maps to input positions once per shape (tables of byte offsets and weights in the
- * heap, computed in float64 exactly as the reference backend computes its taps); the generated
- * kernel then walks planes and output rows in parallel tiles, reading through the tables.
+ * heap, computed in float64 with the reference backend's coordinate transformation and nearest
+ * rounding); the generated kernel then walks planes and output rows in parallel tiles, reading
+ * through the tables. The attributes and scales or sizes of every opset are read by the reference
+ * backend's `resizePlan`.
  *
  * Cubic, antialiased linear and tf_crop_and_resize are not claimed; a run whose scales or sizes
  * turn out to resize a leading axis is handed to the reference backend.
  */
 
-import { HeddleError } from '../../../core/errors.js';
-import type { Tensor } from '../../../core/tensor.js';
 import type { Node, ValueType } from '../../../ir/graph.js';
-import type { KernelArgs, PreparedKernel } from '../../backend.js';
-import { readInts, toNumbers } from '../../reference/util.js';
+import type { PreparedKernel } from '../../backend.js';
+import { KernelContext } from '../../reference/kernel.js';
+import {
+  isNearestMode,
+  nearestIndex,
+  originalCoordinate,
+  resizePlan,
+  type AxisResize,
+  type ResizeSettings,
+} from '../../reference/kernels/resize.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
-import { resolveAxis } from './concat.js';
-import {
-  elementBytesOf,
-  floatAttribute,
-  floatsAttribute,
-  HeapOperands,
-  intAttribute,
-  sharedKernel,
-  intsAttribute,
-  stringAttribute,
-} from './transpose.js';
+import { elementBytesOf, HeapOperands, intAttribute, sharedKernel, stringAttribute } from './transpose.js';
 
 type Interpolation = 'nearest' | 'linear';
-
-/**
- * Before nearest_mode existed (Resize 10, Upsample) nearest rounding truncated when upsampling and
- * rounded up when downsampling, as onnxruntime does: 'simple'.
- */
-type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil' | 'simple';
-
-const NEAREST_ROUNDING: Record<Exclude<NearestMode, 'simple'>, (x: number) => number> = {
-  round_prefer_floor: (x) => Math.ceil(x - 0.5),
-  round_prefer_ceil: (x) => Math.floor(x + 0.5),
-  floor: Math.floor,
-  ceil: Math.ceil,
-};
 
 /** The coordinate transformations generated (tf_crop_and_resize, with its roi, is left to the reference). */
 const COORDINATE_MODES: readonly string[] = [
@@ -55,19 +40,6 @@ const COORDINATE_MODES: readonly string[] = [
   'tf_half_pixel_for_nn',
 ];
 
-interface ResizeSettings {
-  interpolation: Interpolation;
-  coordinateMode: string;
-  nearestMode: NearestMode;
-}
-
-/** One axis: its input and output lengths and the scale the coordinate transformation uses. */
-interface AxisResize {
-  inLength: number;
-  outLength: number;
-  scale: number;
-}
-
 /** Where output position i of an axis reads: `low` and `high` with `high`'s weight (nearest: low only). */
 interface AxisSampling {
   low: Int32Array;
@@ -75,6 +47,7 @@ interface AxisSampling {
   weight: Float64Array;
 }
 
+/** The mode attribute, for claiming and preparing before a run reads the settings in full. */
 function interpolationOf(node: Node): Interpolation | string {
   const mode = stringAttribute(node, 'mode', 'nearest');
   // Upsample-1 named linear interpolation 'bilinear'.
@@ -82,41 +55,8 @@ function interpolationOf(node: Node): Interpolation | string {
   return mode;
 }
 
-function settingsOf(node: Node): ResizeSettings {
-  const interpolation = interpolationOf(node) as Interpolation;
-  if (node.opType === 'Upsample' || node.opset < 11)
-    return { interpolation, coordinateMode: 'asymmetric', nearestMode: 'simple' };
-  const nearestMode = stringAttribute(node, 'nearest_mode', 'round_prefer_floor');
-  return {
-    interpolation,
-    coordinateMode: stringAttribute(node, 'coordinate_transformation_mode', 'half_pixel'),
-    nearestMode: nearestMode as NearestMode,
-  };
-}
-
-/** The input coordinate of output position `x`; the resized length is the real `scale * inLength`. */
-function originalCoordinate(mode: string, x: number, axis: AxisResize): number {
-  const { inLength, outLength, scale } = axis;
-  const resizedLength = scale * inLength;
-  switch (mode) {
-    case 'half_pixel':
-      return (x + 0.5) / scale - 0.5;
-    case 'half_pixel_symmetric':
-      return (inLength / 2) * (1 - outLength / resizedLength) + (x + 0.5) / scale - 0.5;
-    case 'pytorch_half_pixel':
-      return outLength > 1 ? (x + 0.5) / scale - 0.5 : 0;
-    case 'align_corners':
-      return resizedLength === 1 ? 0 : (x * (inLength - 1)) / (resizedLength - 1);
-    case 'asymmetric':
-      return x / scale;
-    case 'tf_half_pixel_for_nn':
-      return (x + 0.5) / scale;
-    default:
-      throw new HeddleError(`unknown coordinate_transformation_mode '${mode}'`);
-  }
-}
-
-function axisSampling(settings: ResizeSettings, axis: AxisResize): AxisSampling {
+/** The axis's tables: the reference backend's coordinates and nearest positions, or linear's two neighbours. */
+function axisSampling(ctx: KernelContext, settings: ResizeSettings, axis: AxisResize): AxisSampling {
   const { outLength, inLength } = axis;
   const sampling = {
     low: new Int32Array(outLength),
@@ -125,16 +65,9 @@ function axisSampling(settings: ResizeSettings, axis: AxisResize): AxisSampling 
   };
   const clamp = (i: number): number => Math.min(Math.max(i, 0), inLength - 1);
   for (let i = 0; i < outLength; i++) {
-    const x = originalCoordinate(settings.coordinateMode, i, axis);
-    if (settings.interpolation === 'nearest') {
-      const { nearestMode } = settings;
-      const rounded =
-        nearestMode === 'simple'
-          ? axis.scale < 1
-            ? Math.ceil(x)
-            : Math.floor(x)
-          : NEAREST_ROUNDING[nearestMode](x);
-      sampling.low[i] = sampling.high[i] = clamp(rounded);
+    const x = originalCoordinate(ctx, settings.coordinateMode, i, axis);
+    if (settings.mode === 'nearest') {
+      sampling.low[i] = sampling.high[i] = nearestIndex(settings, x, axis);
       continue;
     }
     const base = Math.floor(x);
@@ -153,105 +86,6 @@ function passesThrough(sampling: AxisSampling, axis: AxisResize): boolean {
     if (!low) return false;
   }
   return true;
-}
-
-/** A tensor input the model may give empty to mean "not given". */
-function nonEmptyInput(node: Node, args: KernelArgs, index: number): Tensor | undefined {
-  if (!node.inputs[index]) return undefined;
-  const t = tensorInput(args, index, node);
-  return t.size > 0 ? t : undefined;
-}
-
-function axesFromScales(dims: readonly number[], scales: ArrayLike<number>): AxisResize[] {
-  if (scales.length !== dims.length)
-    throw new HeddleError(`expected ${dims.length} scales, got ${scales.length}`);
-  return dims.map((inLength, a) => {
-    const scale = scales[a]!;
-    if (!(scale > 0)) throw new HeddleError(`scales must be positive, got ${scale} for axis ${a}`);
-    return { inLength, outLength: Math.floor(inLength * scale), scale };
-  });
-}
-
-/**
- * Axes from sizes. keep_aspect_ratio_policy (opset 18) replaces the scales of the resized axes by
- * their smallest ('not_larger') or largest ('not_smaller').
- */
-function axesFromSizes(
-  node: Node,
-  dims: readonly number[],
-  sizes: readonly number[],
-  listed: readonly number[],
-): AxisResize[] {
-  sizes.forEach((s, a) => {
-    if (!Number.isInteger(s) || s < 0)
-      throw new HeddleError(`sizes must be non-negative integers, got ${s} for axis ${a}`);
-    if (dims[a] === 0 && s > 0) throw new HeddleError(`axis ${a} is empty and cannot be resized to ${s}`);
-  });
-  const scales = sizes.map((s, a) => (s === dims[a] ? 1 : s / dims[a]!));
-  const policy = node.opset >= 18 ? stringAttribute(node, 'keep_aspect_ratio_policy', 'stretch') : 'stretch';
-  if (policy === 'stretch')
-    return dims.map((inLength, a) => ({ inLength, outLength: sizes[a]!, scale: scales[a]! }));
-  if (policy !== 'not_larger' && policy !== 'not_smaller')
-    throw new HeddleError(`unknown keep_aspect_ratio_policy '${policy}'`);
-  const listedScales = listed.map((a) => scales[a]!);
-  const scale = policy === 'not_larger' ? Math.min(...listedScales) : Math.max(...listedScales);
-  return dims.map((inLength, a) =>
-    listed.includes(a)
-      ? { inLength, outLength: Math.floor(scale * inLength + 0.5), scale }
-      : { inLength, outLength: inLength, scale: 1 },
-  );
-}
-
-/** Spreads values given for `listed` axes over all `rank` axes, `fill(a)` elsewhere. */
-function spread(
-  values: ArrayLike<number>,
-  listed: readonly number[],
-  rank: number,
-  fill: (a: number) => number,
-): number[] {
-  const full = Array.from({ length: rank }, (_, a) => fill(a));
-  listed.forEach((axis, i) => (full[axis] = values[i]!));
-  return full;
-}
-
-/** The resize of every axis, from scales or sizes as the op and opset give them. */
-function resizeAxes(node: Node, args: KernelArgs, x: Tensor): AxisResize[] {
-  const rank = x.dims.length;
-  if (node.opType === 'Upsample') {
-    if (node.opset >= 9) return axesFromScales(x.dims, toNumbers(tensorInput(args, 1, node)));
-    if (node.opset >= 7) return axesFromScales(x.dims, floatsAttribute(node, 'scales') ?? []);
-    if (rank !== 4) throw new HeddleError(`Upsample-1 takes a 4-D NCHW input, got [${x.dims.join(', ')}]`);
-    return axesFromScales(x.dims, [
-      1,
-      1,
-      floatAttribute(node, 'height_scale', 1),
-      floatAttribute(node, 'width_scale', 1),
-    ]);
-  }
-  if (node.opset < 11) return axesFromScales(x.dims, toNumbers(tensorInput(args, 1, node)));
-  const listedAxes = node.opset >= 18 ? intsAttribute(node, 'axes') : undefined;
-  const listed = listedAxes ? listedAxes.map((a) => resolveAxis(a, rank)) : [...x.dims.keys()];
-  if (new Set(listed).size !== listed.length)
-    throw new HeddleError(`axes [${listed.join(', ')}] repeat an axis`);
-  const scales = nonEmptyInput(node, args, 2);
-  const sizes = nonEmptyInput(node, args, 3);
-  if (!!scales === !!sizes) throw new HeddleError('exactly one of scales and sizes must be given');
-  const given = (scales ?? sizes)!;
-  if (given.size !== listed.length)
-    throw new HeddleError(
-      `${scales ? 'scales' : 'sizes'} has ${given.size} values for ${listed.length} axes`,
-    );
-  if (scales)
-    return axesFromScales(
-      x.dims,
-      spread(toNumbers(scales), listed, rank, () => 1),
-    );
-  return axesFromSizes(
-    node,
-    x.dims,
-    spread(readInts(sizes!), listed, rank, (a) => x.dims[a]!),
-    listed,
-  );
 }
 
 /** Bytes per table entry: two offsets and a weight for linear, one offset for nearest. */
@@ -282,21 +116,21 @@ function writeTable(
 function resizeKernel(node: Node, env: WasmEnv): PreparedKernel {
   const operands = new HeapOperands(env, node);
   const reference = env.reference(node);
-  const settings = settingsOf(node);
-  const entry = entryBytes(settings.interpolation);
-  const kernel = resampleKernel(env.runtime, settings.interpolation);
+  const interpolation = interpolationOf(node) as Interpolation;
+  const entry = entryBytes(interpolation);
+  const kernel = resampleKernel(env.runtime, interpolation);
   // The tables of the last run's shapes, kept in this kernel's scratch blocks.
   let tablesKey: string | undefined;
   return {
-    name: `resize_${settings.interpolation}_2d_simd128`,
+    name: `resize_${interpolation}_2d_simd128`,
     run(args) {
       const x = tensorInput(args, 0, node);
-      const supported =
-        settings.interpolation === 'linear' ? x.type === 'float32' : elementBytesOf(x.type) === 4;
+      const supported = interpolation === 'linear' ? x.type === 'float32' : elementBytesOf(x.type) === 4;
       const rank = x.dims.length;
       if (!supported || rank < 2) return reference.run(args);
-      const axes = resizeAxes(node, args, x);
-      const samplings = axes.map((axis) => axisSampling(settings, axis));
+      const ctx = new KernelContext(node, args);
+      const { settings, axes } = resizePlan(ctx, x);
+      const samplings = axes.map((axis) => axisSampling(ctx, settings, axis));
       if (axes.slice(0, rank - 2).some((axis, a) => !passesThrough(samplings[a]!, axis)))
         return reference.run(args);
       const out = args.allocateOutput(
@@ -310,8 +144,8 @@ function resizeKernel(node: Node, env: WasmEnv): PreparedKernel {
       const rowTable = operands.scratch(0, height.outLength * entry);
       const columnTable = operands.scratch(1, width.outLength * entry);
       if (tablesKey !== key) {
-        writeTable(operands, rowTable, samplings[rank - 2]!, settings.interpolation, width.inLength * 4);
-        writeTable(operands, columnTable, samplings[rank - 1]!, settings.interpolation, 4);
+        writeTable(operands, rowTable, samplings[rank - 2]!, interpolation, width.inLength * 4);
+        writeTable(operands, columnTable, samplings[rank - 1]!, interpolation, 4);
         tablesKey = key;
       }
       const planes = x.size / (height.inLength * width.inLength);
@@ -445,7 +279,7 @@ function claimsResize(node: Node, types: ReadonlyMap<string, ValueType>): true |
     const coordinateMode = stringAttribute(node, 'coordinate_transformation_mode', 'half_pixel');
     if (!COORDINATE_MODES.includes(coordinateMode))
       return `the wasm Resize does not generate coordinate_transformation_mode '${coordinateMode}'`;
-    if (!(stringAttribute(node, 'nearest_mode', 'round_prefer_floor') in NEAREST_ROUNDING))
+    if (!isNearestMode(stringAttribute(node, 'nearest_mode', 'round_prefer_floor')))
       return 'unknown nearest_mode';
   }
   const type = typeOf(types, node.inputs[0]!);

@@ -30,6 +30,7 @@ import {
 import { emitExp, emitLog, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { WasmRuntime } from '../runtime.js';
+import { columnGroupOffset } from './reduce.js';
 
 type Variant = 'softmax' | 'logsoftmax';
 
@@ -143,7 +144,7 @@ function buildRows(module: ModuleBuilder, variant: Variant, lane: number): void 
  */
 function buildColumns(module: ModuleBuilder, variant: Variant, lane: number, inner: number): void {
   const { f, tile, input, output } = columnsFunction(module);
-  const { outer, column } = tile;
+  const { column } = tile;
   const p = f.local('i32', 'p');
   const q = f.local('i32', 'q');
   const d = f.local('i32', 'd');
@@ -164,14 +165,7 @@ function buildColumns(module: ModuleBuilder, variant: Variant, lane: number, inn
   };
   const group = (lanes: 4 | 1): void => {
     // p and q: the group's first element, of the input and of the output.
-    f.get(outer)
-      .i32Const(lane * inner)
-      .op('i32.mul')
-      .get(column)
-      .op('i32.add')
-      .i32Const(4)
-      .op('i32.mul')
-      .tee(p);
+    columnGroupOffset(f, tile, lane * inner).tee(p);
     f.get(output).op('i32.add').set(q);
     f.get(p).get(input).op('i32.add').set(p);
     splat(f, -Infinity).set(max);
