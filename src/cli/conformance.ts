@@ -4,6 +4,8 @@
  * project's expected-pass list fails, so a regression breaks the build and a newly passing case
  * is reported for the list. `--backends wasm,reference` runs the cases with those execution
  * providers against the same list: a backend must pass every case the reference backend passes.
+ * A case whose outputs are random draws passes "by properties" (`--verbose` says what was checked);
+ * `--json FILE` records every case with its status, its model's operators and its failure reason.
  */
 
 import * as fs from 'node:fs';
@@ -11,6 +13,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCasesIsolated } from '../conformance/pool.js';
 import { HeddleError } from '../core/errors.js';
+import { caseRecord, type ConformanceReport } from '../conformance/report.js';
 import { listCases, type CaseResult } from '../conformance/runner.js';
 import type { OptimizationLevel } from '../passes/index.js';
 
@@ -24,6 +27,8 @@ export interface ConformanceOptions {
   optimization?: OptimizationLevel;
   /** Backends in order of preference, comma-separated (default: reference). */
   backends?: string;
+  /** Where to write the run as JSON (a ConformanceReport). */
+  json?: string;
 }
 
 /** The checked-in list, `conformance/expected-pass.txt` at the package root. */
@@ -44,6 +49,7 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
   const listFile = options.expected ?? DEFAULT_EXPECTED_LIST;
   const expected = readExpected(listFile);
   let passed = 0;
+  let passedByProperties = 0;
   let failed = 0;
   const regressions: string[] = [];
   const newlyPassing: string[] = [];
@@ -61,13 +67,17 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
       passed++;
       passingKeys.push(key);
       if (!expected.has(key)) newlyPassing.push(key);
-      if (options.verbose) console.log(`ok   ${name} (${result.millis.toFixed(0)} ms)`);
+      if (result.byProperties) passedByProperties++;
+      if (options.verbose) {
+        console.log(`ok   ${name} (${result.millis.toFixed(0)} ms)${propertyNote(result)}`);
+      }
     } else {
       failed++;
       if (expected.has(key)) regressions.push(key);
       console.log(`FAIL ${name}: ${oneLine(result.reason ?? 'failed')}`);
     }
   }
+  if (options.json) writeReport(options.json, suite, backends, options.optimization, results);
   if (options.updateExpected) {
     writeExpected(listFile, suite, expected, passingKeys, cases);
     console.log(`updated ${listFile}`);
@@ -79,8 +89,35 @@ export async function conformanceCommand(dir: string, options: ConformanceOption
   if (regressions.length > 0) {
     console.log(`${regressions.length} cases on the expected-pass list failed: ${regressions.join(', ')}`);
   }
+  if (passedByProperties > 0) {
+    console.log(
+      `${passedByProperties} of the passes are by properties: random outputs, checked by shape, type and range (--verbose lists them)`,
+    );
+  }
   console.log(`${passed} passed, ${failed} failed`);
   return regressions.length > 0 ? 1 : 0;
+}
+
+/** Says that a case passed on the properties of its random outputs, not on their values. */
+function propertyNote(result: CaseResult): string {
+  return result.byProperties ? ` by properties: ${result.byProperties.join('; ')}` : '';
+}
+
+function writeReport(
+  file: string,
+  suite: string,
+  backends: string[] | undefined,
+  optimization: OptimizationLevel | undefined,
+  results: CaseResult[],
+): void {
+  const report: ConformanceReport = {
+    suite,
+    backends: backends ?? ['reference'],
+    optimization: optimization ?? 'all',
+    cases: results.map(caseRecord),
+  };
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(report, null, 1) + '\n');
 }
 
 function oneLine(text: string): string {

@@ -75,6 +75,7 @@ program
   .option('--expected <file>', "expected-pass list (default: the project's)")
   .option('--update-expected', 'rewrite the expected-pass list with the cases that pass')
   .option('--verbose', 'print passing cases too')
+  .option('--json <file>', 'also write every case with its status, operators and failure reason as JSON')
   .option('--timeout <seconds>', 'stop and fail a case that runs longer', '120')
   .option('--backends <list>', 'backends in order of preference', 'reference')
   .addOption(optimizationOption())

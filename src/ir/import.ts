@@ -29,6 +29,7 @@ import {
   type Node,
   type ValueType,
 } from './graph.js';
+import { attachGradientForwardGraphs } from './gradient-forward.js';
 
 interface ImportContext {
   source: string;
@@ -110,7 +111,7 @@ function importGraph(proto: GraphProto, ctx: ImportContext, opsets: ReadonlyMap<
   for (const nodeProto of proto.node) appendNode(nodeProto, opsets, ctx, expanded);
   const inputs = proto.input.filter((vi) => !initializers.has(vi.name)).map(valueInfo);
   const overridable = proto.input.filter((vi) => initializers.has(vi.name)).map(valueInfo);
-  return {
+  const graph: Graph = {
     name: proto.name,
     nodes: expanded,
     inputs,
@@ -120,6 +121,8 @@ function importGraph(proto: GraphProto, ctx: ImportContext, opsets: ReadonlyMap<
     valueTypes,
     opsets,
   };
+  attachGradientForwardGraphs(graph);
+  return graph;
 }
 
 function decodeTensor(decode: () => Tensor, name: string, ctx: ImportContext): Tensor {

@@ -36,14 +36,23 @@ export class ReferenceBackend implements Backend {
     );
   }
 
+  async initialize(): Promise<void> {
+    await Promise.all(this.loading);
+    this.loading.clear();
+  }
+
   supports(node: Node): true | string {
     const found = referenceRegistry.find(node);
     return typeof found === 'string' ? found : true;
   }
 
+  /** What prepared kernels still load (their `load`), which `initialize` waits for. */
+  private readonly loading = new Set<Promise<void>>();
+
   prepare(node: Node): PreparedKernel {
     const def = referenceRegistry.find(node);
     if (typeof def === 'string') throw new HeddleError(def, { node: node.name, opType: opLabel(node) });
+    if (def.load) this.loading.add(def.load());
     return {
       name: `${node.opType.toLowerCase()}_reference`,
       run: (args: KernelArgs) => def.run(new KernelContext(node, args)),

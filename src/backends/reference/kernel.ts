@@ -21,6 +21,12 @@ export interface KernelDef {
   /** Last opset version it implements, when a later version changed the operator incompatibly. */
   until?: number;
   run: (ctx: KernelContext) => (RuntimeValue | undefined)[];
+  /**
+   * Work the kernel needs done before its first run that cannot be done synchronously (loading a
+   * decoding library): the reference backend starts it when it prepares the kernel, and creating a
+   * session waits for it (the backend's `initialize`).
+   */
+  load?: () => Promise<void>;
 }
 
 export class KernelContext {

@@ -1,23 +1,28 @@
 /**
  * ImageDecoder (opset 20): decodes an encoded image (a 1-D uint8 tensor) into an (H, W, C) uint8
- * tensor in RGB, BGR or Grayscale order. The format is recognized by its signature and decoded by
- * a synchronous pure-JavaScript decoder: jpeg-js (JPEG), fast-png (PNG), tiff (TIFF), jpeg2000
- * (JPEG 2000, from PDF.js), and readers here for BMP and Netpbm (PBM, PGM, PPM), simple formats
- * whose npm decoders mishandle palettes, RLE or 16-bit pixels. WebP has no such decoder, so a WebP
- * stream fails with an error that says so. As the spec asks, a stream that is not a recognized
- * image, or that its decoder rejects, gives an empty (0, 0, C) tensor.
+ * tensor in RGB, BGR or Grayscale order, matching Pillow, which the spec's reference uses. The
+ * format is recognized by its signature. JPEG and WebP go to the libraries Pillow itself uses,
+ * libjpeg-turbo (in its MozJPEG fork) and libwebp, compiled to WebAssembly (the @jsquash
+ * packages), so their pixels are Pillow's to the bit. The other formats have synchronous
+ * pure-JavaScript decoders: fast-png (PNG), tiff (TIFF), jpeg2000 (JPEG 2000, from PDF.js), and
+ * readers here for BMP and Netpbm (PBM, PGM, PPM), simple formats whose npm decoders mishandle
+ * palettes, RLE or 16-bit pixels. As the spec asks, a stream that is not a recognized image, or
+ * that its decoder rejects, gives an empty (0, 0, C) tensor.
  *
- * jpeg-js leaves chroma upsampling and the YCbCr to RGB conversion to this file, which does them
- * the way the spec prescribes (libjpeg-turbo's "fancy" upsampling and fixed-point conversion).
- * jpeg-js's inverse DCT still rounds differently from libjpeg-turbo's, so JPEG pixels can differ
- * from those of libjpeg-based decoders by a few levels.
+ * The libraries load when a model first has an ImageDecoder (the kernel's `load`, which a session
+ * awaits as it is created), not with Heddle: they are 1.8 MB of JavaScript heap and 36 ms of import
+ * that every other session would pay for nothing.
  */
 
-import { convertIndexedToRgb, decode as decodePngStream } from 'fast-png';
-import { decode as decodeJpegStream } from 'jpeg-js';
-import { JpxImage } from 'jpeg2000';
-import { decode as decodeTiffStream } from 'tiff';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Tensor } from '../../../core/tensor.js';
+import {
+  webAssembly,
+  type WasmImports,
+  type WasmInstance,
+  type WasmModule,
+} from '../../wasm/assembler/engine.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 
 /** A decoded image as interleaved 8-bit RGB, rows from the top. */
@@ -28,10 +33,8 @@ interface RgbImage {
 }
 
 interface ImageFormat {
-  name: string;
   matches: (bytes: Uint8Array) => boolean;
-  /** Absent when no pure-JavaScript decoder exists for the format. */
-  decode?: (bytes: Uint8Array) => RgbImage;
+  decode: (bytes: Uint8Array, codecs: Codecs) => RgbImage;
 }
 
 function startsWith(...signature: number[]): (bytes: Uint8Array) => boolean {
@@ -96,21 +99,122 @@ function unpackRows(
 }
 
 // ---------------------------------------------------------------------------------------------
-// JPEG
+// JPEG and WebP, through libjpeg-turbo and libwebp compiled to WebAssembly
 // ---------------------------------------------------------------------------------------------
 
-interface JpegComponent {
-  id: number;
-  h: number;
-  v: number;
+/** What an emscripten decoder module's `decode` returns: RGBA pixels, or null when it fails. */
+interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
 }
 
-/** What the JPEG headers say about the components and their color space. */
-interface JpegLayout {
-  components: JpegComponent[];
-  sawJfif: boolean;
-  adobeTransform: number | undefined;
+/** The decoder module, once its factory has set it up in the options object it was given. */
+interface DecoderModule {
+  decode?: (bytes: Uint8Array, ...options: boolean[]) => RgbaImage | null;
 }
+
+type DecoderFactory = (options: DecoderModule & Record<string, unknown>) => Promise<unknown>;
+
+const requireFromHere = createRequire(import.meta.url);
+
+/**
+ * A decoder built by emscripten, run synchronously as a kernel must. Its glue code would fetch
+ * the .wasm file, which Node cannot do from a file path, and would instantiate it asynchronously;
+ * instead the .wasm is read from the package and compiled once, and each instance is created
+ * through `instantiateWasm` synchronously, which leaves the module ready when the factory returns.
+ * The C libraries report a bad stream by exiting, which reaches here as a thrown exception and
+ * leaves the instance's stack and heap as they were mid-decode, so an instance that threw is
+ * dropped and the next stream gets a fresh one. (In Node the glue code also defines a global
+ * `ImageData` class, the type of its results, when none exists.)
+ */
+class WasmDecoder {
+  private compiled: WasmModule | undefined;
+  private currentDecode: DecoderModule['decode'];
+
+  constructor(
+    private readonly factory: DecoderFactory,
+    private readonly wasmFile: string,
+  ) {}
+
+  decode(bytes: Uint8Array, ...options: boolean[]): RgbImage {
+    const decode = this.currentDecode ?? this.instantiate();
+    let image: RgbaImage | null;
+    try {
+      image = decode(bytes, ...options);
+    } catch (error) {
+      this.currentDecode = undefined;
+      throw error;
+    }
+    if (!image) throw new Error('the decoder rejected the stream');
+    return rgbFromSamples(image.width, image.height, image.data, 4, 255);
+  }
+
+  private instantiate(): NonNullable<DecoderModule['decode']> {
+    this.compiled ??= new webAssembly.Module(readFileSync(requireFromHere.resolve(this.wasmFile)));
+    const compiled = this.compiled;
+    const module: DecoderModule & Record<string, unknown> = {
+      noInitialRun: true,
+      // The libraries' warnings and errors would go to the console; a failure is reported by the throw.
+      print: () => {},
+      printErr: () => {},
+      instantiateWasm: (imports: WasmImports, ready: (instance: WasmInstance) => void) => {
+        const instance = new webAssembly.Instance(compiled, imports);
+        ready(instance);
+        return instance.exports;
+      },
+    };
+    // Setup finished synchronously, or failed: the promise has nothing more to say.
+    this.factory(module).catch(() => {});
+    const decode = module.decode;
+    if (!decode) throw new Error(`the decoder in ${this.wasmFile} did not initialize`);
+    this.currentDecode = decode;
+    return decode;
+  }
+}
+
+/** The decoding libraries, once `loadCodecs` has loaded them. */
+interface Codecs {
+  mozjpeg: WasmDecoder;
+  libwebp: WasmDecoder;
+  jpegJs: typeof import('jpeg-js');
+  png: typeof import('fast-png');
+  tiff: typeof import('tiff');
+  jpeg2000: typeof import('jpeg2000');
+}
+
+let codecs: Codecs | undefined;
+let codecsLoading: Promise<void> | undefined;
+
+function loadCodecs(): Promise<void> {
+  codecsLoading ??= Promise.all([
+    import('@jsquash/jpeg/codec/dec/mozjpeg_dec.js'),
+    import('@jsquash/webp/codec/dec/webp_dec.js'),
+    import('jpeg-js'),
+    import('fast-png'),
+    import('tiff'),
+    import('jpeg2000'),
+  ]).then(([mozjpeg, libwebp, jpegJs, png, tiff, jpeg2000]) => {
+    codecs = {
+      mozjpeg: new WasmDecoder(
+        mozjpeg.default as unknown as DecoderFactory,
+        '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm',
+      ),
+      libwebp: new WasmDecoder(
+        libwebp.default as unknown as DecoderFactory,
+        '@jsquash/webp/codec/dec/webp_dec.wasm',
+      ),
+      jpegJs,
+      png,
+      tiff,
+      jpeg2000,
+    };
+  });
+  return codecsLoading;
+}
+
+/** Pillow's Image.open leaves the pixels as stored, whatever the EXIF orientation tag says. */
+const ROTATE_BY_EXIF_ORIENTATION = false;
 
 const START_OF_SCAN = 0xda;
 
@@ -118,9 +222,8 @@ function isStartOfFrame(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
 }
 
-/** Walks the marker segments up to the first scan. */
-function readJpegLayout(bytes: Uint8Array): JpegLayout {
-  const layout: JpegLayout = { components: [], sawJfif: false, adobeTransform: undefined };
+/** The number of components in the frame header, found by walking the segments before the first scan. */
+function jpegComponentCount(bytes: Uint8Array): number {
   let at = 2;
   while (at + 4 <= bytes.length) {
     if (bytes[at] !== 0xff) throw new Error('JPEG marker expected');
@@ -130,150 +233,42 @@ function readJpegLayout(bytes: Uint8Array): JpegLayout {
       continue;
     }
     if (marker === START_OF_SCAN) break;
-    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    const segment = bytes.subarray(at + 4, at + 2 + length);
-    if (marker === 0xe0 && String.fromCharCode(...segment.subarray(0, 5)) === 'JFIF\0') layout.sawJfif = true;
-    if (marker === 0xee && length >= 14 && String.fromCharCode(...segment.subarray(0, 5)) === 'Adobe') {
-      layout.adobeTransform = segment[11];
-    }
-    if (isStartOfFrame(marker)) {
-      for (let i = 0; i < segment[5]!; i++) {
-        const sampling = segment[7 + 3 * i]!;
-        layout.components.push({ id: segment[6 + 3 * i]!, h: sampling >> 4, v: sampling & 15 });
-      }
-    }
-    at += 2 + length;
+    if (isStartOfFrame(marker)) return bytes[at + 9] ?? 0;
+    at += 2 + ((bytes[at + 2]! << 8) | bytes[at + 3]!);
   }
-  return layout;
-}
-
-/** libjpeg's rule for whether three components are YCbCr (the usual case) or RGB. */
-function isYCbCr(layout: JpegLayout): boolean {
-  if (layout.sawJfif) return true;
-  if (layout.adobeTransform !== undefined) return layout.adobeTransform !== 0;
-  const [r, g, b] = layout.components.map((c) => c.id);
-  return !(r === 0x52 && g === 0x47 && b === 0x42);
+  throw new Error('the JPEG stream has no frame header');
 }
 
 /**
- * Upsamples one component by 2 horizontally and/or vertically (`wide`, `tall`) as libjpeg-turbo's
- * fancy upsampling does: each output sample weighs the nearer input sample 3/4 and the next one
- * out 1/4 (edges repeat), rounding half down and half up at alternate outputs.
+ * libjpeg-turbo (as MozJPEG) decodes gray, YCbCr and RGB streams exactly as Pillow's libjpeg-turbo
+ * does: the same inverse DCT, "fancy" upsampling and color conversion. It cannot turn CMYK or YCCK
+ * into RGB, which Pillow does itself, so four-component streams go to jpeg-js, whose inverse DCT
+ * rounds differently from libjpeg-turbo's: their pixels can differ from Pillow's by a level.
  */
-function fancyUpsample(
-  plane: Uint8Array,
-  planeWidth: number,
-  planeHeight: number,
-  wide: boolean,
-  tall: boolean,
-  width: number,
-  height: number,
-): Uint8Array {
-  const out = new Uint8Array(width * height);
-  const at = (x: number, y: number): number =>
-    plane[Math.min(planeHeight - 1, Math.max(0, y)) * planeWidth + Math.min(planeWidth - 1, Math.max(0, x))]!;
-  for (let y = 0; y < height; y++) {
-    const row = tall ? y >> 1 : y;
-    const nearRow = tall ? (y & 1 ? row + 1 : row - 1) : row;
-    const columnSum = (x: number): number => (tall ? 3 * at(x, row) + at(x, nearRow) : at(x, row));
-    for (let x = 0; x < width; x++) {
-      const column = wide ? x >> 1 : x;
-      const odd = wide ? x & 1 : y & 1;
-      if (wide) {
-        const nearColumn = x & 1 ? column + 1 : column - 1;
-        const weighted = 3 * columnSum(column) + columnSum(nearColumn);
-        out[y * width + x] = tall ? (weighted + (odd ? 7 : 8)) >> 4 : (weighted + (odd ? 2 : 1)) >> 2;
-      } else {
-        out[y * width + x] = (columnSum(column) + (odd ? 2 : 1)) >> 2;
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * Component `c` of a full-size image that jpeg-js filled by repeating each sample, at full size
- * again: fancy-upsampled where libjpeg-turbo would (a factor of 2 across, down or both, the other
- * factor being 1 or 2; across only when the component is wider than 2 samples), left repeated
- * otherwise.
- */
-function upsampleComponent(
-  full: Uint8Array,
-  c: number,
-  width: number,
-  height: number,
-  component: JpegComponent,
-  maxH: number,
-  maxV: number,
-): Uint8Array {
-  const factorX = maxH / component.h;
-  const factorY = maxV / component.v;
-  const planeWidth = Math.ceil((width * component.h) / maxH);
-  const planeHeight = Math.ceil((height * component.v) / maxV);
-  const wide = factorX === 2 && (factorY === 1 || factorY === 2) && planeWidth > 2;
-  const tall = factorY === 2 && (factorX === 1 || wide);
-  const sample = (x: number, y: number): number => full[(y * width + x) * 3 + c]!;
-  if (!wide && !tall) {
-    return Uint8Array.from({ length: width * height }, (_, p) => sample(p % width, Math.floor(p / width)));
-  }
-  const plane = new Uint8Array(planeWidth * planeHeight);
-  for (let y = 0; y < planeHeight; y++) {
-    for (let x = 0; x < planeWidth; x++) plane[y * planeWidth + x] = sample(x * factorX, y * factorY);
-  }
-  return fancyUpsample(plane, planeWidth, planeHeight, wide, tall, width, height);
-}
-
-/** libjpeg's fixed-point YCbCr to RGB conversion (16 fraction bits, rounded, clamped). */
-function yCbCrToRgb(y: Uint8Array, cb: Uint8Array, cr: Uint8Array): Uint8Array {
-  const fixed = (x: number): number => Math.round(x * 65536);
-  const half = 1 << 15;
-  const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
-  const rgb = new Uint8Array(y.length * 3);
-  for (let p = 0; p < y.length; p++) {
-    const blue = cb[p]! - 128;
-    const red = cr[p]! - 128;
-    rgb[p * 3] = clamp(y[p]! + ((fixed(1.402) * red + half) >> 16));
-    rgb[p * 3 + 1] = clamp(y[p]! + ((-fixed(0.34414) * blue - fixed(0.71414) * red + half) >> 16));
-    rgb[p * 3 + 2] = clamp(y[p]! + ((fixed(1.772) * blue + half) >> 16));
-  }
-  return rgb;
-}
-
-/**
- * Three-component images come from jpeg-js untransformed and upsampled by repetition; they are
- * upsampled and converted here. Gray and CMYK images are left to jpeg-js.
- */
-function decodeJpeg(bytes: Uint8Array): RgbImage {
-  const layout = readJpegLayout(bytes);
-  const threeComponents = layout.components.length === 3;
-  const decoded = decodeJpegStream(bytes, {
+function decodeJpeg(bytes: Uint8Array, { mozjpeg, jpegJs }: Codecs): RgbImage {
+  if (jpegComponentCount(bytes) !== 4) return mozjpeg.decode(bytes, ROTATE_BY_EXIF_ORIENTATION);
+  const { width, height, data } = jpegJs.decode(bytes, {
     useTArray: true,
     formatAsRGBA: false,
     tolerantDecoding: false,
-    ...(threeComponents ? { colorTransform: false } : {}),
   });
-  const { width, height, data } = decoded;
-  if (!threeComponents) return { width, height, rgb: data };
-  const maxH = Math.max(...layout.components.map((c) => c.h));
-  const maxV = Math.max(...layout.components.map((c) => c.v));
-  const [first, second, third] = layout.components.map((component, c) =>
-    upsampleComponent(data, c, width, height, component, maxH, maxV),
-  ) as [Uint8Array, Uint8Array, Uint8Array];
-  if (isYCbCr(layout)) return { width, height, rgb: yCbCrToRgb(first, second, third) };
-  const rgb = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) rgb.set([first[p]!, second[p]!, third[p]!], p * 3);
-  return { width, height, rgb };
+  return { width, height, rgb: data };
+}
+
+/** Alpha is dropped, leaving the color as libwebp decoded it, not premultiplied. */
+function decodeWebp(bytes: Uint8Array, { libwebp }: Codecs): RgbImage {
+  return libwebp.decode(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
 // PNG, TIFF, JPEG 2000
 // ---------------------------------------------------------------------------------------------
 
-function decodePng(bytes: Uint8Array): RgbImage {
-  const png = decodePngStream(bytes);
+function decodePng(bytes: Uint8Array, codecs: Codecs): RgbImage {
+  const png = codecs.png.decode(bytes);
   const { width, height, depth, channels } = png;
   if (png.palette) {
-    return rgbFromSamples(width, height, convertIndexedToRgb(png), png.palette[0]!.length, 255);
+    return rgbFromSamples(width, height, codecs.png.convertIndexedToRgb(png), png.palette[0]!.length, 255);
   }
   if (depth < 8) {
     return rgbFromSamples(width, height, unpackRows(png.data, width, height, depth), 1, (1 << depth) - 1);
@@ -284,8 +279,8 @@ function decodePng(bytes: Uint8Array): RgbImage {
 const TIFF_PALETTE = 3;
 
 /** The first page, as Pillow opens it. */
-function decodeTiff(bytes: Uint8Array): RgbImage {
-  const page = decodeTiffStream(bytes)[0];
+function decodeTiff(bytes: Uint8Array, { tiff }: Codecs): RgbImage {
+  const page = tiff.decode(bytes)[0];
   if (!page) throw new Error('the TIFF file has no image');
   if (page.planarConfiguration !== 1) throw new Error('planar TIFF images are not supported');
   if (!(page.data instanceof Uint8Array || page.data instanceof Uint16Array)) {
@@ -311,8 +306,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** PDF.js's decoder yields 8-bit tiles of interleaved components; they are laid out by position. */
-function decodeJpeg2000(bytes: Uint8Array): RgbImage {
-  const jpx = new JpxImage();
+function decodeJpeg2000(bytes: Uint8Array, { jpeg2000 }: Codecs): RgbImage {
+  const jpx = new jpeg2000.JpxImage();
   // The decoder reads through Buffer methods, whatever its typings say.
   jpx.parse(asBuffer(bytes));
   const { width, height, componentsCount: channels } = jpx;
@@ -563,30 +558,27 @@ function decodeNetpbm(bytes: Uint8Array): RgbImage {
 // ---------------------------------------------------------------------------------------------
 
 const FORMATS: readonly ImageFormat[] = [
-  { name: 'JPEG', matches: startsWith(0xff, 0xd8, 0xff), decode: decodeJpeg },
-  { name: 'PNG', matches: startsWith(0x89, ...ascii('PNG\r\n\x1a\n')), decode: decodePng },
-  { name: 'BMP', matches: startsWith(...ascii('BM')), decode: decodeBmp },
+  { matches: startsWith(0xff, 0xd8, 0xff), decode: decodeJpeg },
+  { matches: startsWith(0x89, ...ascii('PNG\r\n\x1a\n')), decode: decodePng },
+  { matches: startsWith(...ascii('BM')), decode: decodeBmp },
   {
-    name: 'TIFF',
     matches: (bytes) => startsWith(...ascii('II*\0'))(bytes) || startsWith(...ascii('MM\0*'))(bytes),
     decode: decodeTiff,
   },
   {
-    name: 'JPEG 2000',
     matches: (bytes) =>
       startsWith(0, 0, 0, 0x0c, ...ascii('jP  \r\n'), 0x87, 0x0a)(bytes) ||
       startsWith(0xff, 0x4f, 0xff, 0x51)(bytes),
     decode: decodeJpeg2000,
   },
   {
-    name: 'Netpbm',
     matches: (bytes) => bytes[0] === 0x50 && bytes[1]! >= 0x31 && bytes[1]! <= 0x36,
     decode: decodeNetpbm,
   },
   {
-    name: 'WebP',
     matches: (bytes) =>
       startsWith(...ascii('RIFF'))(bytes) && startsWith(...ascii('WEBP'))(bytes.subarray(8)),
+    decode: decodeWebp,
   },
 ];
 
@@ -622,19 +614,21 @@ function imageDecoder(ctx: KernelContext): Tensor {
     ctx.fail(`pixel_format must be RGB, BGR or Grayscale, got '${pixelFormat}'`);
   }
   const empty = (): Tensor => ctx.output(0, 'uint8', [0, 0, pixelFormat === 'Grayscale' ? 1 : 3]);
+  // A session loads the libraries as it is created; a kernel run outside one must await `load` first.
+  const loaded =
+    codecs ?? ctx.fail("the image decoding libraries are not loaded yet (await the kernel's load)");
   const bytes = encoded.data as Uint8Array;
   const format = FORMATS.find((f) => f.matches(bytes));
   if (!format) return empty();
-  if (!format.decode) {
-    ctx.fail(`${format.name} images cannot be decoded: Heddle has no ${format.name} decoder`);
-  }
   let image: RgbImage;
   try {
-    image = format.decode(bytes);
+    image = format.decode(bytes, loaded);
   } catch {
     return empty();
   }
   return arrange(ctx, image, pixelFormat);
 }
 
-export const kernels: KernelDef[] = [{ op: 'ImageDecoder', since: 20, run: (ctx) => [imageDecoder(ctx)] }];
+export const kernels: KernelDef[] = [
+  { op: 'ImageDecoder', since: 20, load: loadCodecs, run: (ctx) => [imageDecoder(ctx)] },
+];

@@ -32,6 +32,7 @@ import { kernels as fusedElementwise } from './fused-elementwise.js';
 import { kernels as fusedConv } from './fused-conv.js';
 import { kernels as loss } from './loss.js';
 import { kernels as training } from './training.js';
+import { kernels as gradient } from './gradient.js';
 import { kernels as ml } from './ml.js';
 import { kernels as signal } from './signal.js';
 import { kernels as attention } from './attention.js';
@@ -69,6 +70,7 @@ export const ALL_KERNELS: readonly KernelDef[] = [
   ...fusedConv,
   ...loss,
   ...training,
+  ...gradient,
   ...ml,
   ...signal,
   ...attention,
