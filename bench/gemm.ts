@@ -29,6 +29,10 @@ const SHAPES: Shape[] = [
   { what: 'BERT FFN up', m: 256, n: 1024, k: 256 },
   { what: 'BERT FFN down', m: 256, n: 256, k: 1024 },
   { what: 'GPT LM head', m: 64, n: 50257, k: 256 },
+  { what: 'GPT FFN up', m: 64, n: 1024, k: 256 },
+  { what: 'GPT FFN down', m: 64, n: 256, k: 1024 },
+  { what: 'GPT QKV projection', m: 64, n: 768, k: 256 },
+  { what: 'GPT attention output', m: 64, n: 256, k: 256 },
   { what: 'ResNet-18 3×3 conv, 56×56×64', m: 64, n: 3136, k: 576 },
   { what: 'ResNet-18 3×3 conv, 7×7×512', m: 512, n: 49, k: 4608 },
 ];

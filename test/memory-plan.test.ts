@@ -44,17 +44,24 @@ test('ResNet-18: the arena peak is at most 40% of the intermediate tensors', { s
   );
 });
 
-test("BERT-style encoder: every layer's attention is fused", { skip: skipReason }, () => {
-  const report = inspectPlan(
-    path.join(modelsDir, 'bert', 'model.onnx'),
-    '--dim',
-    'batch=2',
-    '--dim',
-    'sequence=128',
-  );
-  const fused = report.rewrites.filter((r) => /Attention/.test(r.description));
-  assert.equal(fused.length, 4, report.rewrites.map((r) => r.description).join('\n'));
-});
+test(
+  "BERT-style encoder: every layer's attention is fused and reads its heads in place",
+  { skip: skipReason },
+  () => {
+    const report = inspectPlan(
+      path.join(modelsDir, 'bert', 'model.onnx'),
+      '--dim',
+      'batch=2',
+      '--dim',
+      'sequence=128',
+    );
+    const all = report.rewrites.map((r) => r.description).join('\n');
+    const fused = report.rewrites.filter((r) => /into Attention/.test(r.description));
+    assert.equal(fused.length, 4, all);
+    const inPlace = report.rewrites.filter((r) => /qkv_layout 'BSNH'/.test(r.description));
+    assert.equal(inPlace.length, fused.length, `every fused attention reads its heads in place:\n${all}`);
+  },
+);
 
 /** Checks that arena values whose lifetimes overlap occupy disjoint bytes. */
 function assertNoCollisions(instance: PlanInstance): void {

@@ -2,6 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { HeddleError, InferenceSession, Tensor } from '../src/index.js';
 import { buildModel } from './support/build-model.js';
 
@@ -116,4 +118,30 @@ test('logSeverityLevel: info summarises creation, verbose adds each choice, the 
     lines.some((l) => /^heddle verbose .* on reference: the only backend$/.test(l)),
     lines.join('\n'),
   );
+});
+
+/** A full collection, from the flag V8 takes at run time. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+test('a session keeps nothing of the outputs the caller has dropped', async () => {
+  const model = buildModel({
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+    inputs: [{ name: 'x', type: 'float32', dims: [4096] }],
+    outputs: [{ name: 'y', type: 'float32', dims: [4096] }],
+  });
+  const session = await InferenceSession.create(model);
+  const x = new Tensor('float32', new Float32Array(4096).fill(1), [4096]);
+  // Made in a call of its own, so that no frame of this test holds the output.
+  const outputOfRun = async () => new WeakRef(((await session.run({ x })).y as Tensor).data as Float32Array);
+  const output = await outputOfRun();
+  await nextTask();
+  collectGarbage();
+  await nextTask();
+  assert.equal(output.deref(), undefined, "the last run's output outlived the caller's references");
+  await session.release();
 });

@@ -12,7 +12,7 @@ import { dataTypeFromOnnx, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { readInts, toNumbers } from '../backends/reference/util.js';
 import { readsOf, type Dim, type Node } from '../ir/graph.js';
-import { hasSubgraphs, isRandom } from './graph-edit.js';
+import { hasSubgraphs, intAttribute, isRandom } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 export const passes: GraphPass[] = [
@@ -337,11 +337,6 @@ function optionalConstantInts(ctx: PassContext, value: string): number[] | null 
 function intsAttribute(node: Node, name: string): number[] | undefined {
   const attr = node.attributes.get(name);
   return attr?.type === 'ints' ? attr.value : undefined;
-}
-
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'int' ? attr.value : fallback;
 }
 
 function mergeDuplicates(ctx: PassContext): boolean {

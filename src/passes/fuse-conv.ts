@@ -17,6 +17,7 @@ import { Tensor } from '../core/tensor.js';
 import { fromNumbers, toNumbers } from '../backends/reference/util.js';
 import { opLabel, type Attribute, type Node } from '../ir/graph.js';
 import { elementTypeOf } from './fuse-elementwise.js';
+import { intAttribute, isOp } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 /** Weight types folding keeps accurate: narrower floats would lose bits in the folded weights. */
@@ -25,10 +26,6 @@ const FOLDABLE_TYPES: ReadonlySet<DataType> = new Set(['float32', 'float64']);
 /** Clip's default bounds before opset 11, where they were attributes. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 
-function isOp(node: Node | undefined, opType: string): node is Node {
-  return node !== undefined && node.domain === '' && node.opType === opType;
-}
-
 function describe(nodes: readonly Node[]): string {
   return nodes.map((n) => `${opLabel(n)} '${n.name}'`).join(' + ');
 }
@@ -36,11 +33,6 @@ function describe(nodes: readonly Node[]): string {
 function floatAttribute(node: Node, name: string, fallback: number): number {
   const attr = node.attributes.get(name);
   return attr?.type === 'float' || attr?.type === 'int' ? attr.value : fallback;
-}
-
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'int' ? attr.value : fallback;
 }
 
 function stringAttribute(node: Node, name: string, fallback: string): string {

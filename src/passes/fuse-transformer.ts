@@ -20,8 +20,8 @@
 import { isFloatType } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import { readInts, toNumbers } from '../backends/reference/util.js';
-import type { Attribute, Node } from '../ir/graph.js';
-import type { GraphEditor } from './graph-edit.js';
+import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node } from '../ir/graph.js';
+import { intAttribute, isOp, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -127,15 +127,6 @@ function matchesPolynomial(actual: Polynomial, expected: Term[]): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // Reading the graph
-
-function isOp(node: Node | undefined, opType: string): node is Node {
-  return node !== undefined && node.domain === '' && node.opType === opType;
-}
-
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'int' ? attr.value : fallback;
-}
 
 /** A value's rank when known: declared or inferred, a constant's, or a Transpose's perm length. */
 function knownRank(editor: GraphEditor, value: string): number | undefined {
@@ -903,11 +894,83 @@ function headSplitTranspose(editor: GraphEditor, key: string, split: { perm: num
   return node;
 }
 
+/** The LayerNormalization nodes Add + LayerNormalization fuses over: ai.onnx's (opset 17) and Heddle's own. */
+function isLayerNormalization(node: Node): boolean {
+  return node.opType === 'LayerNormalization' && (node.domain === HEDDLE_DOMAIN || node.domain === '');
+}
+
+/**
+ * Add(A, B) → LayerNormalization, the residual connection before a transformer block's norm,
+ * into AddLayerNormalization(A, B, Scale, Bias) → (Y, Sum): one pass over the rows where two went
+ * over them (and the Add's write and read of the sum), the sum still written for the Add's other
+ * readers (the next residual). A and B have the same known dims (no broadcasting), and the
+ * LayerNormalization's statistics outputs are unused. The fused node takes the Add's place, so
+ * the sum is there for every reader the Add had; Scale and Bias must be available there.
+ */
+function fuseResidualLayerNorm(ctx: PassContext, layerNorm: Node): boolean {
+  const { editor } = ctx;
+  const sum = layerNorm.inputs[0]!;
+  const add = editor.producer(sum);
+  if (!isOp(add, 'Add') || add.opset < 7 || layerNorm.outputs.slice(1).some((o) => o !== '')) return false;
+  if (layerNorm.domain === '' && intAttribute(layerNorm, 'stash_type', 1) !== 1) return false;
+  const [a, b] = add.inputs as [string, string];
+  const [aDims, bDims] = [editor.shape(a), editor.shape(b)];
+  const sameDims =
+    aDims !== undefined &&
+    bDims !== undefined &&
+    aDims.length === bDims.length &&
+    aDims.every((d, i) => d !== null && d === bDims[i]);
+  if (!sameDims || !mayBeFloat(editor, a) || !mayBeFloat(editor, b)) return false;
+  const order = new Map(editor.graph.nodes.map((n, i) => [n, i]));
+  const params = layerNorm.inputs.slice(1).filter((v) => v !== '');
+  const readyAtAdd = params.every((v) => {
+    const producer = editor.producer(v);
+    return producer === undefined || order.get(producer)! < order.get(add)!;
+  });
+  if (!readyAtAdd) return false;
+  const attributes: Attribute[] = [
+    { name: 'axis', type: 'int', value: intAttribute(layerNorm, 'axis', -1) },
+    floatAttribute('epsilon', floatOf(layerNorm, 'epsilon') ?? 1e-5),
+  ];
+  const fused = editor.heddleNode(
+    'AddLayerNormalization',
+    layerNorm.name,
+    [a, b, layerNorm.inputs[1] ?? '', layerNorm.inputs[2] ?? ''],
+    [layerNorm.outputs[0]!, sum],
+    attributes,
+  );
+  editor.insert(fused, add);
+  editor.remove(add);
+  editor.remove(layerNorm);
+  ctx.record(
+    `fused Add '${add.name}' + ${opLabel(layerNorm)} '${layerNorm.name}' into AddLayerNormalization`,
+    [add, layerNorm],
+  );
+  return true;
+}
+
+function floatOf(node: Node, name: string): number | undefined {
+  const attribute = node.attributes.get(name);
+  return attribute?.type === 'float' ? attribute.value : undefined;
+}
+
 export const passes: GraphPass[] = [
   {
     name: 'fuse-layer-normalization',
     level: 'extended',
     run: (ctx) => fuseEach(ctx, ['Sqrt', 'Pow'], (node) => fuseNormalization(ctx, node, true)),
+  },
+  {
+    name: 'fuse-residual-layer-normalization',
+    level: 'extended',
+    run: (ctx) => {
+      let changed = false;
+      for (const node of [...ctx.graph.nodes]) {
+        const live = ctx.editor.producer(node.outputs[0]!) === node;
+        if (live && isLayerNormalization(node) && fuseResidualLayerNorm(ctx, node)) changed = true;
+      }
+      return changed;
+    },
   },
   {
     name: 'fuse-rms-normalization',

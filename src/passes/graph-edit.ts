@@ -223,6 +223,17 @@ export function isRandom(node: Node): boolean {
   return node.domain === '' && RANDOM_OPS.has(node.opType);
 }
 
+/** Whether `node` is the ai.onnx operator `opType`. */
+export function isOp(node: Node | undefined, opType: string): node is Node {
+  return node !== undefined && node.domain === '' && node.opType === opType;
+}
+
+/** An int attribute's value, or `fallback` when the node does not set it. */
+export function intAttribute(node: Node, name: string, fallback: number): number {
+  const attr = node.attributes.get(name);
+  return attr?.type === 'int' ? attr.value : fallback;
+}
+
 /** Control flow: its outputs depend on graphs that passes do not look into from outside. */
 export function hasSubgraphs(node: Node): boolean {
   return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');

@@ -86,7 +86,7 @@ export class Executor {
   /** Whether runs take turns (a backend keeps per-kernel scratch between runs). */
   private readonly exclusiveRuns: boolean;
   /** The run in progress, when runs take turns: the next one starts after it. */
-  private turn: Promise<unknown> = Promise.resolve();
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly backends: readonly Backend[],
@@ -122,7 +122,12 @@ export class Executor {
   ): Promise<RuntimeValue[]> {
     if (!this.exclusiveRuns) return this.runPlan(instance, feeds, control, outputBuffers);
     const run = this.turn.then(() => this.runPlan(instance, feeds, control, outputBuffers));
-    this.turn = run.catch(() => undefined);
+    // The turn settles to nothing: holding the run's outputs here would keep them alive after the
+    // caller drops them, until the next run ends (a whole LM head's logits, in old space by then).
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 

@@ -167,6 +167,41 @@ test('a residual added after the LayerNorm stays outside it', async () => {
   await assertSameAsUnfused(spec, { tolerance: ROUNDING });
 });
 
+/** x + r → LayerNormalization (ai.onnx, opset 17), the sum read again by `also` when given. */
+function residualLayerNorm(rDims: number[], also?: NodeSpec): ModelSpec {
+  return model(
+    [
+      { op: 'Add', inputs: ['x', 'r'], outputs: ['sum'] },
+      {
+        op: 'LayerNormalization',
+        inputs: ['sum', 'gamma', 'beta'],
+        outputs: [also ? 'ln' : 'y'],
+        attributes: { epsilon: { float: 1e-3 } },
+      },
+      ...(also ? [also] : []),
+    ],
+    [x3d, { name: 'r', type: 'float32', dims: rDims }],
+    layerNormWeights.slice(2),
+  );
+}
+
+test('a residual Add before a LayerNormalization fuses into AddLayerNormalization, its sum kept for other readers', async () => {
+  const alone = residualLayerNorm([2, 3, 8]);
+  assert.deepEqual(fuseTransformer(alone).ops, ['com.heddle::AddLayerNormalization']);
+  await assertSameAsUnfused(alone, { tolerance: ROUNDING });
+  // The sum feeds the next residual too: the fused node gives it as its second output.
+  const chained = residualLayerNorm([2, 3, 8], { op: 'Add', inputs: ['sum', 'ln'], outputs: ['y'] });
+  const { ops, graph } = fuseTransformer(chained);
+  assert.deepEqual(ops, ['com.heddle::AddLayerNormalization', 'Add']);
+  assert.deepEqual(graph.nodes[0]!.outputs, ['ln', 'sum']);
+  assert.equal(graph.nodes[0]!.attributes.get('epsilon')?.value, Math.fround(1e-3));
+  await assertSameAsUnfused(chained, { tolerance: ROUNDING });
+});
+
+test('a residual Add that broadcasts stays outside the LayerNormalization', () => {
+  assert.deepEqual(fuseTransformer(residualLayerNorm([3, 8])).ops, ['Add', 'LayerNormalization']);
+});
+
 test('LayerNorm patterns with a broken precondition are left alone', () => {
   const unfused = (spec: ModelSpec) => !fuseTransformer(spec).ops.some((op) => op.startsWith('com.heddle'));
 

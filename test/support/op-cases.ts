@@ -1454,6 +1454,7 @@ const elementwiseChain: OpCase[] = [
 
 const heddleLayerNormalizationCase = heddleCasesOf('LayerNormalization', 'com.heddle LayerNormalization');
 const heddleRmsNormalizationCase = heddleCasesOf('RMSNormalization', 'com.heddle RMSNormalization');
+const addLayerNormalizationCase = heddleCasesOf('AddLayerNormalization');
 const heddleGeluCase = heddleCasesOf('Gelu', 'com.heddle Gelu');
 const attentionCase = heddleCasesOf('Attention');
 
@@ -1468,6 +1469,31 @@ const fusedTransformer: OpCase[] = [
   }),
   heddleLayerNormalizationCase('no scale or bias', [fed([4, 20])]),
   heddleLayerNormalizationCase('pool-sized 256x256', [fed([2, 128, 256]), constant([256]), constant([256])]),
+  addLayerNormalizationCase(
+    'residual sum written out',
+    [fed([2, 7, 48], uniform(-2, 3)), fed([2, 7, 48]), constant([48]), constant([48])],
+    {},
+    { outputs: ['float32', 'float32'] },
+  ),
+  addLayerNormalizationCase(
+    'sum not wanted, ragged rows, epsilon',
+    [fed([5, 37]), fed([5, 37]), constant([37])],
+    {
+      epsilon: float(1e-3),
+    },
+  ),
+  addLayerNormalizationCase(
+    'pool-sized BERT residual 2x128x256',
+    [fed([2, 128, 256]), fed([2, 128, 256]), constant([256]), constant([256])],
+    {},
+    { outputs: ['float32', 'float32'] },
+  ),
+  addLayerNormalizationCase(
+    'A and B of different dims',
+    [fed([2, 7, 48]), fed([7, 48]), constant([48]), constant([48])],
+    {},
+    { fails: 'A and B must have the same dims, got [2, 7, 48] and [7, 48]' },
+  ),
   heddleRmsNormalizationCase('scale', [fed([2, 7, 48]), constant([48])]),
   heddleRmsNormalizationCase('ragged, epsilon', [fed([3, 29]), constant([29])], { epsilon: float(1e-6) }),
   heddleGeluCase('erf form', [fed([3, 37], uniform(-5, 5))]),
@@ -1531,6 +1557,40 @@ const fusedTransformer: OpCase[] = [
       { ...bools([6, 6]), values: { kind: 'values', values: causalKeep(6) }, constant: true },
     ],
   },
+  attentionCase(
+    'BSNH: heads read in place, mask over keys',
+    [fed([2, 7, 3, 16]), fed([2, 9, 3, 16]), fed([2, 9, 3, 8]), fed([2, 1, 1, 9], uniform(-3, 0))],
+    { scale: float(0.25), transpose_k: 1, qkv_layout: 'BSNH' },
+  ),
+  attentionCase(
+    'BSNH: ragged sizes, full mask',
+    [fed([1, 5, 2, 13]), fed([1, 11, 2, 13]), fed([1, 11, 2, 7]), fed([1, 2, 5, 11], uniform(-2, 0))],
+    { scale: float(0.3), transpose_k: 1, qkv_layout: 'BSNH' },
+  ),
+  attentionCase(
+    "BSNH packed QKV: GPT's causal keep mask",
+    [fed([2, 6, 3 * 2 * 8]), null, null, bools([6, 6])],
+    {
+      scale: float(0.35),
+      transpose_k: 1,
+      qkv_layout: 'BSNH',
+      packed_heads: 2,
+      mask_mode: 'select',
+      mask_fill: float(-Infinity),
+    },
+  ),
+  attentionCase(
+    'BSNH packed QKV, pool-sized GPT layer 1x64x(3x4x64)',
+    [fed([1, 64, 768]), null, null],
+    { scale: float(0.125), transpose_k: 1, qkv_layout: 'BSNH', packed_heads: 4 },
+    { tolerance: SUMS },
+  ),
+  attentionCase(
+    'packed QKV that does not split into the heads',
+    [fed([1, 6, 40]), null, null],
+    { scale: float(0.5), transpose_k: 1, qkv_layout: 'BSNH', packed_heads: 2 },
+    { fails: 'a packed QKV input of dims [1, 6, 40] does not split into 3 × 2 heads' },
+  ),
   attentionCase(
     'select, bool mask over keys, finite fill',
     [fed([2, 4, 7, 16]), fed([2, 4, 9, 16]), fed([2, 4, 9, 16]), bools([2, 1, 1, 9])],

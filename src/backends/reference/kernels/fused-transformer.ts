@@ -6,10 +6,21 @@
  * the unfused one; values are computed in float64 and rounded once to the input's type.
  */
 
-import type { Tensor } from '../../../core/tensor.js';
+import { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, floatSink, normalizeAxis, shapeSize, toNumbers } from '../util.js';
+import {
+  broadcastIndex,
+  broadcastShapes,
+  floatSink,
+  fromNumbers,
+  newTensor,
+  normalizeAxis,
+  numbersToStorage,
+  shapeSize,
+  toNumbers,
+} from '../util.js';
+import { outputAllocator, transposeTensor, type Allocate } from './shape.js';
 import { softmaxLane } from './softmax.js';
 import { erf, mapUnary, requireFamily } from './unary.js';
 
@@ -82,6 +93,28 @@ function layerNormalization(ctx: KernelContext): Tensor[] {
   const x = ctx.input(0);
   requireFamily(ctx, x, 'float', 'X');
   return [affine(ctx, x, normalizeRows(ctx, x, true), ctx.optionalInput(1), ctx.optionalInput(2))];
+}
+
+/**
+ * com.heddle::AddLayerNormalization(A, B, Scale?, Bias?) → (Y, Sum?): LayerNormalization of the
+ * residual sum A + B (same dims, added in their type as Add does), the sum itself as output 1 for
+ * the readers the Add had besides the LayerNormalization; attributes axis and epsilon.
+ */
+function addLayerNormalization(ctx: KernelContext): Tensor[] {
+  const a = ctx.input(0);
+  const b = ctx.input(1);
+  requireFamily(ctx, a, 'float', 'A');
+  requireFloatLike(ctx, b, a, 'B');
+  if (a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i])) {
+    ctx.fail(`A and B must have the same dims, got [${a.dims.join(', ')}] and [${b.dims.join(', ')}]`);
+  }
+  const bs = toNumbers(b);
+  const sums = Float64Array.from(toNumbers(a), (v, i) => v + bs[i]!);
+  const sum = ctx.wantsOutput(1)
+    ? ctx.outputFromNumbers(1, a.type, sums, a.dims)
+    : fromNumbers(a.type, sums, a.dims);
+  const y = affine(ctx, sum, normalizeRows(ctx, sum, true), ctx.optionalInput(2), ctx.optionalInput(3));
+  return ctx.wantsOutput(1) ? [y, sum] : [y];
 }
 
 /** com.heddle::RMSNormalization(X, Scale?), attributes axis and epsilon. */
@@ -208,11 +241,71 @@ function softmaxRows(values: Float64Array, rowLength: number): void {
  * mask_mode 'select' the mask is a bool "keep" mask instead: softmax(where(mask, Q · K' · scale,
  * mask_fill)) · V. Batch and head axes broadcast as MatMul's and Add's do; Q, K and V have rank 2
  * or more.
+ *
+ * qkv_layout 'BSNH' (the default is 'BNSH', heads first) takes Q, K and V as [batch, sequence,
+ * heads, depth], the layout a projection's output has before the heads are split off, K as key
+ * rows (transpose_k 1), and gives the output as [batch, queries, heads, Dv]; the mask still
+ * broadcasts against the scores [batch, heads, queries, keys]. With packed_heads H as well, input 0
+ * alone is [batch, sequence, 3·H·D]: Q, K and V side by side along its last axis (a fused QKV
+ * projection), inputs 1 and 2 empty.
  */
 function attention(ctx: KernelContext): Tensor[] {
-  const q = ctx.input(0);
-  const k = ctx.input(1);
-  const v = ctx.input(2);
+  const layout = ctx.string('qkv_layout', 'BNSH');
+  if (layout !== 'BNSH' && layout !== 'BSNH')
+    ctx.fail(`qkv_layout must be 'BNSH' or 'BSNH', got '${layout}'`);
+  if (layout === 'BNSH') return [attentionHeadsFirst(ctx, ctx.input(0), ctx.input(1), ctx.input(2))];
+  if (ctx.int('transpose_k', 0) === 0)
+    ctx.fail(`qkv_layout 'BSNH' takes K as key rows: transpose_k must be 1`);
+  const [q, k, v] = sequenceFirstOperands(ctx).map((t) => transposeTensor(t, HEADS_SWAP));
+  const out = attentionHeadsFirst(ctx, q!, k!, v!, newTensor);
+  return [transposeTensor(out, HEADS_SWAP, outputAllocator(ctx))];
+}
+
+/** [batch, sequence, heads, depth] ↔ [batch, heads, sequence, depth]. */
+const HEADS_SWAP = [0, 2, 1, 3];
+
+/** Q, K and V of a 'BSNH' node: its three inputs, or the thirds of its packed input. */
+function sequenceFirstOperands(ctx: KernelContext): Tensor[] {
+  const heads = ctx.int('packed_heads', 0);
+  if (heads === 0) {
+    const operands = [ctx.input(0), ctx.input(1), ctx.input(2)];
+    operands.forEach((t, i) => {
+      if (t.dims.length !== 4)
+        ctx.fail(`'BSNH' operand ${i} must have rank 4, got dims [${t.dims.join(', ')}]`);
+    });
+    return operands;
+  }
+  const packed = ctx.input(0);
+  const [batch, sequence, width] = packed.dims as [number, number, number];
+  if (packed.dims.length !== 3 || heads < 0 || width % (3 * heads) !== 0) {
+    ctx.fail(`a packed QKV input of dims [${packed.dims.join(', ')}] does not split into 3 × ${heads} heads`);
+  }
+  const depth = width / (3 * heads);
+  // [B, S, 3·H·D] read as [B, S, 3, H, D]; moving the 3 first makes Q, K and V consecutive blocks.
+  const thirds = transposeTensor(
+    new Tensor(packed.type, packed.data, [batch, sequence, 3, heads, depth]),
+    [2, 0, 1, 3, 4],
+  );
+  const size = batch * sequence * heads * depth;
+  return [0, 1, 2].map(
+    (i) =>
+      new Tensor(packed.type, (thirds.data as Float32Array).subarray(i * size, (i + 1) * size), [
+        batch,
+        sequence,
+        heads,
+        depth,
+      ]),
+  );
+}
+
+/** Attention over heads-first operands (see `attention`); the result made by `allocate`. */
+function attentionHeadsFirst(
+  ctx: KernelContext,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  allocate: Allocate = outputAllocator(ctx),
+): Tensor {
   const mask = ctx.optionalInput(3);
   requireFamily(ctx, q, 'float', 'Q');
   requireFloatLike(ctx, k, q, 'K');
@@ -240,11 +333,14 @@ function attention(ctx: KernelContext): Tensor[] {
     { values: scores.values, dims: scores.dims, transposed: false },
     { values: toNumbers(v), dims: v.dims, transposed: false },
   );
-  return [ctx.outputFromNumbers(0, q.type, out.values, out.dims)];
+  const result = allocate(q.type, out.dims);
+  numbersToStorage(q.type, out.values, result.data);
+  return result;
 }
 
 export const kernels: KernelDef[] = [
   { domain: HEDDLE_DOMAIN, op: 'LayerNormalization', since: 1, run: layerNormalization },
+  { domain: HEDDLE_DOMAIN, op: 'AddLayerNormalization', since: 1, run: addLayerNormalization },
   { domain: HEDDLE_DOMAIN, op: 'RMSNormalization', since: 1, run: rmsNormalization },
   { domain: HEDDLE_DOMAIN, op: 'Gelu', since: 1, run: gelu },
   { domain: HEDDLE_DOMAIN, op: 'Attention', since: 1, run: attention },

@@ -88,12 +88,45 @@ export interface AttentionSpec {
   maskPerQuery: boolean;
   maskMode: MaskMode;
   relaxedSimd: boolean;
+  /**
+   * Floats between consecutive rows of Q, of K (its key rows, or with keyRows false its depth
+   * rows), of V and of the output, when they are not the dense [rows, width] matrices: the heads
+   * of a [batch, sequence, heads, depth] tensor, or of a packed QKV projection, are read in place.
+   */
+  rowStrides?: RowStrides;
 }
 
-/** What traces show: `attention_f32_k128_d64_v64_kt_maskkey_relaxedsimd`, `..._selectkey_perquery_...`. */
+export interface RowStrides {
+  query: number;
+  key: number;
+  value: number;
+  output: number;
+}
+
+/** The row strides of dense matrices. */
+export function denseRowStrides(spec: AttentionSpec): RowStrides {
+  return {
+    query: spec.depth,
+    key: spec.keyRows ? spec.depth : spec.keys,
+    value: spec.valueWidth,
+    output: spec.valueWidth,
+  };
+}
+
+function rowStridesOf(spec: AttentionSpec): RowStrides {
+  return spec.rowStrides ?? denseRowStrides(spec);
+}
+
+/**
+ * What traces show: `attention_f32_k128_d64_v64_kt_maskkey_relaxedsimd`, `..._selectkey_perquery_...`,
+ * and with row strides other than the dense ones `..._rows_q768_k768_v768_o256_...`.
+ */
 export function attentionKernelName(spec: AttentionSpec): string {
   const kind = spec.maskMode === 'select' ? 'select' : 'mask';
   const mask = { none: 'nomask', 'per-key': `${kind}key`, 'per-row': `${kind}row` }[spec.mask];
+  const strides = rowStridesOf(spec);
+  const dense = denseRowStrides(spec);
+  const strided = (Object.keys(dense) as (keyof RowStrides)[]).some((name) => strides[name] !== dense[name]);
   return [
     'attention_f32',
     `k${spec.keys}`,
@@ -101,6 +134,7 @@ export function attentionKernelName(spec: AttentionSpec): string {
     `v${spec.valueWidth}`,
     spec.keyRows ? 'kt' : 'kn',
     spec.mask !== 'none' && spec.maskPerQuery ? `${mask}_perquery` : mask,
+    ...(strided ? [`rows_q${strides.query}_k${strides.key}_v${strides.value}_o${strides.output}`] : []),
     spec.relaxedSimd ? 'relaxedsimd' : 'simd128',
   ].join('_');
 }
@@ -154,6 +188,8 @@ class AttentionEmitter {
   /** Bytes of one panel of Kᵀ: D rows of eight keys. */
   private readonly panelBytes: number;
   private readonly maskBytes: number;
+  /** Bytes between consecutive rows of Q, K, V and the output. */
+  private readonly rowBytesOf: RowStrides;
   private readonly p: Params;
   private readonly l: Pointers;
 
@@ -164,6 +200,13 @@ class AttentionEmitter {
     this.rowBytes = paddedKeys(spec.keys) * 4;
     this.panelBytes = spec.depth * TILE_COLUMNS * 4;
     this.maskBytes = MASK_ELEMENT_BYTES[spec.maskMode];
+    const strides = rowStridesOf(spec);
+    this.rowBytesOf = {
+      query: 4 * strides.query,
+      key: 4 * strides.key,
+      value: 4 * strides.value,
+      output: 4 * strides.output,
+    };
     this.p = Object.fromEntries(PARAMS.map((name, i) => [name, f.params[i]!])) as Params;
     this.l = Object.fromEntries(
       [...POINTERS, ...WALKERS].map((name) => [name, f.local('i32', name)]),
@@ -227,7 +270,7 @@ class AttentionEmitter {
         f.op('i32.add').get(key).i32Const(7).op('i32.and').i32Const(4).op('i32.mul').op('i32.add').set(l.b);
         body();
         f.get(l.a)
-          .i32Const(step * spec.depth * 4)
+          .i32Const(step * this.rowBytesOf.key)
           .op('i32.add')
           .set(l.a);
         f.get(key).i32Const(step).op('i32.add').tee(key).i32Const(end).op('i32.lt_u').brIf(nextKeys);
@@ -249,7 +292,7 @@ class AttentionEmitter {
       rows.forEach((row, q) =>
         f
           .get(l.a)
-          .mem('v128.load', { offset: (q * spec.depth + d) * 4, align: 4 })
+          .mem('v128.load', { offset: q * this.rowBytesOf.key + d * 4, align: 4 })
           .set(row),
       );
       // Interleave keys 0/1 and 2/3, then take each depth's four keys: the 4×4 transpose.
@@ -273,7 +316,7 @@ class AttentionEmitter {
     for (let d = from; d < spec.depth; d++) {
       f.get(l.b)
         .get(l.a)
-        .mem('f32.load', { offset: (q * spec.depth + d) * 4 });
+        .mem('f32.load', { offset: q * this.rowBytesOf.key + d * 4 });
       f.mem('f32.store', { offset: d * TILE_COLUMNS * 4 + q * 4 });
     }
   }
@@ -312,13 +355,12 @@ class AttentionEmitter {
           f.get(l.count).i32Const(1).op('i32.sub').tee(l.count).brIf(nextPanel);
         });
       }
-      if (tail > 0) {
-        copy(laneCounts(tail));
-        f.get(l.a)
-          .i32Const(tail * 4)
-          .op('i32.add')
-          .set(l.a);
-      }
+      if (tail > 0) copy(laneCounts(tail));
+      // a walked the row's whole panels; the next depth row starts a row stride after this one.
+      f.get(l.a)
+        .i32Const(this.rowBytesOf.key - panels * TILE_COLUMNS * 4)
+        .op('i32.add')
+        .set(l.a);
       f.get(depthRow)
         .i32Const(1)
         .op('i32.add')
@@ -387,8 +429,8 @@ class AttentionEmitter {
   private emitScorePanel(rows: number, keys: number): void {
     const { f, l, p, spec } = this;
     const accumulators = this.accumulators(rows, 2);
-    const depthBytes = spec.depth * 4;
-    f.get(l.q).get(l.row).i32Const(depthBytes).op('i32.mul').op('i32.add').set(l.a);
+    const queryRowBytes = this.rowBytesOf.query;
+    f.get(l.q).get(l.row).i32Const(queryRowBytes).op('i32.mul').op('i32.add').set(l.a);
     this.zero(accumulators);
     const advanced = this.emitUnrolled(
       spec.depth,
@@ -404,7 +446,7 @@ class AttentionEmitter {
         for (let r = 0; r < rows; r++) {
           const a = this.v128('broadcast');
           f.get(l.a)
-            .mem('v128.load32_splat', { offset: r * depthBytes + d * 4 })
+            .mem('v128.load32_splat', { offset: r * queryRowBytes + d * 4 })
             .set(a);
           this.madd(a, b0, accumulators[r]![0]!);
           this.madd(a, b1, accumulators[r]![1]!);
@@ -566,7 +608,8 @@ class AttentionEmitter {
   private emitWeightedValues(rows: number): void {
     const { f, l, spec } = this;
     const width = spec.valueWidth;
-    const valueRowBytes = width * 4;
+    const valueRowBytes = this.rowBytesOf.value;
+    const outputRowBytes = this.rowBytesOf.output;
     for (let column = 0; column < width; column += TILE_COLUMNS) {
       const lanes = laneCounts(Math.min(TILE_COLUMNS, width - column));
       const accumulators = this.accumulators(rows, lanes.length);
@@ -604,7 +647,7 @@ class AttentionEmitter {
             .set(l.b);
         },
       );
-      f.get(l.out).get(l.row).i32Const(valueRowBytes).op('i32.mul').op('i32.add').set(l.c);
+      f.get(l.out).get(l.row).i32Const(outputRowBytes).op('i32.mul').op('i32.add').set(l.c);
       for (let r = 0; r < rows; r++) {
         const inverse = this.v128('inverse');
         f.get(l.header)
@@ -612,7 +655,7 @@ class AttentionEmitter {
           .set(inverse);
         lanes.forEach((n, h) => {
           f.get(accumulators[r]![h]!).get(inverse).op('f32x4.mul').set(accumulators[r]![h]!);
-          this.storeLanes(l.c, r * valueRowBytes + (column + h * 4) * 4, n, accumulators[r]![h]!);
+          this.storeLanes(l.c, r * outputRowBytes + (column + h * 4) * 4, n, accumulators[r]![h]!);
         });
       }
     }

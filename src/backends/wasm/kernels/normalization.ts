@@ -1,6 +1,7 @@
 /**
  * Row normalizations on float32 as generated loops: LayerNormalization (ai.onnx from opset 17 and
- * com.heddle), RMSNormalization (com.heddle and ai.onnx from opset 23), InstanceNormalization, and
+ * com.heddle), com.heddle::AddLayerNormalization (the residual sum, written out, then normalized),
+ * RMSNormalization (com.heddle and ai.onnx from opset 23), InstanceNormalization, and
  * BatchNormalization in inference mode.
  *
  * A row (everything from `axis` on; for InstanceNormalization one channel of one sample) is
@@ -50,11 +51,14 @@ interface NormalizeSpec {
   readonly channels: number;
   /** Also write each row's mean and invStdDev. */
   readonly statistics: boolean;
+  /** Normalize x + skip, writing the sum out first (AddLayerNormalization). */
+  readonly residual: boolean;
 }
 
 function specKey(spec: NormalizeSpec): string {
-  const { length, centre, epsilon, scale, bias, channels, statistics } = spec;
-  return `normalize_f32_${centre ? 'layer' : 'rms'}_${length}_${epsilon}_${scale}_${bias}_${channels}_${statistics}`;
+  const { length, centre, epsilon, scale, bias, channels, statistics, residual } = spec;
+  const kind = `${residual ? 'add_' : ''}${centre ? 'layer' : 'rms'}`;
+  return `normalize_f32_${kind}_${length}_${epsilon}_${scale}_${bias}_${channels}_${statistics}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -73,15 +77,20 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
       ['y', 'i32'],
       ['meanOut', 'i32'],
       ['invStdDevOut', 'i32'],
+      ['skip', 'i32'],
+      ['sum', 'i32'],
     ],
     export: true,
   });
-  const [, begin, end, x, scale, bias, y, meanOut, invOut] = f.params as Local[];
+  const [, begin, end, x, scale, bias, y, meanOut, invOut, skip, sum] = f.params as Local[];
+  // The rows normalized: x's, or with a residual the sums written out in its first pass.
+  const source = spec.residual ? sum! : x!;
   const row = f.local('i32', 'row');
   const rowStart = f.local('i32', 'rowStart');
   const p = f.local('i32', 'p');
   const q = f.local('i32', 'q');
   const ps = f.local('i32', 'ps');
+  const pk = f.local('i32', 'pk');
   const pb = f.local('i32', 'pb');
   const counter = f.local('i32', 'i');
   const accumulators = Array.from({ length: ROW_ACCUMULATORS }, (_, k) => f.local('v128', `acc${k}`));
@@ -102,13 +111,37 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
   /** Sums `value` of every element of the row into the accumulators, then all into the first. */
   const sumRow = (value: (lanes: 4 | 1, offset: number) => void): void => {
     for (const accumulator of accumulators) splat(f, 0).set(accumulator);
-    f.get(rowStart).get(x).op('i32.add').set(p);
+    f.get(rowStart).get(source).op('i32.add').set(p);
     forEachInRow(f, length, [p], counter, (lanes, offset, slot) => {
       f.get(accumulators[slot]!);
       value(lanes, offset);
-      // A single element is splat in every lane; it counts in lane 0 only.
-      if (lanes === 1) f.v128Const('i32x4', [-1, 0, 0, 0]).op('v128.and');
-      f.op('f32x4.add').set(accumulators[slot]!);
+      addToAccumulator(lanes, slot);
+    });
+    foldAccumulators(f, accumulators, 'f32x4.add');
+  };
+  /** Adds the value on the stack to accumulator `slot` (whose own value is below it). */
+  const addToAccumulator = (lanes: 4 | 1, slot: number): void => {
+    // A single element is splat in every lane; it counts in lane 0 only.
+    if (lanes === 1) f.v128Const('i32x4', [-1, 0, 0, 0]).op('v128.and');
+    f.op('f32x4.add').set(accumulators[slot]!);
+  };
+  const store = (lanes: 4 | 1, offset: number): void => {
+    if (lanes === 4) f.mem('v128.store', { offset, align: 4 });
+    else f.memLane('v128.store32_lane', 0, { offset });
+  };
+  /** The residual pass: sum = x + skip written out, and summed for the mean. */
+  const sumResidualRow = (): void => {
+    for (const accumulator of accumulators) splat(f, 0).set(accumulator);
+    f.get(rowStart).get(x!).op('i32.add').set(p);
+    f.get(rowStart).get(skip!).op('i32.add').set(pk);
+    f.get(rowStart).get(sum!).op('i32.add').set(q);
+    forEachInRow(f, length, [p, pk, q], counter, (lanes, offset, slot) => {
+      f.get(q);
+      load(lanes, p, offset);
+      load(lanes, pk, offset).op('f32x4.add').tee(deviation);
+      store(lanes, offset);
+      f.get(accumulators[slot]!).get(deviation);
+      addToAccumulator(lanes, slot);
     });
     foldAccumulators(f, accumulators, 'f32x4.add');
   };
@@ -119,8 +152,9 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
       .i32Const(length * 4)
       .op('i32.mul')
       .set(rowStart);
+    if (spec.residual) sumResidualRow();
+    else if (spec.centre) sumRow((lanes, offset) => load(lanes, p, offset));
     if (spec.centre) {
-      sumRow((lanes, offset) => load(lanes, p, offset));
       f.get(accumulators[0]!);
       splat(f, length).op('f32x4.div').set(mean);
     }
@@ -152,8 +186,8 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
     };
     if (spec.scale === 'row') channelValue(scale, rowScale);
     if (spec.bias === 'row') channelValue(bias, rowBias);
-    f.get(rowStart).get(x).op('i32.add').set(p);
-    f.get(rowStart).get(y).op('i32.add').set(q);
+    f.get(rowStart).get(source).op('i32.add').set(p);
+    f.get(rowStart).get(y!).op('i32.add').set(q);
     const cursors = [p, q];
     if (spec.scale === 'position') {
       f.get(scale).set(ps);
@@ -171,8 +205,7 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
       if (spec.scale === 'row') f.get(rowScale).op('f32x4.mul');
       if (spec.bias === 'position') load(lanes, pb, offset).op('f32x4.add');
       if (spec.bias === 'row') f.get(rowBias).op('f32x4.add');
-      if (lanes === 4) f.mem('v128.store', { offset, align: 4 });
-      else f.memLane('v128.store32_lane', 0, { offset });
+      store(lanes, offset);
     });
     f.get(row).i32Const(1).op('i32.add').tee(row).get(end).op('i32.lt_u').brIf(nextRow);
   });
@@ -210,6 +243,10 @@ function runNormalize(
   );
 }
 
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 function intAttribute(node: Node, name: string, fallback: number): number {
   const attribute = node.attributes.get(name);
   return attribute?.type === 'int' ? attribute.value : fallback;
@@ -241,6 +278,8 @@ interface RowNormalization {
   readonly biasInput?: number;
   /** InstanceNormalization: a row is one channel of one sample; scale and bias apply per channel. */
   readonly instance?: boolean;
+  /** AddLayerNormalization: input 1 is added to X first, and the sum is output 1. */
+  readonly residual?: boolean;
 }
 
 function optionalTensor(
@@ -256,11 +295,12 @@ function optionalTensor(
 function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): PreparedKernel {
   const operands = new HeapOperands(env, node);
   const epsilon = floatAttribute(node, 'epsilon', 1e-5);
-  const wantsStatistics = (node.outputs[1] ?? '') !== '' || (node.outputs[2] ?? '') !== '';
+  const wantsStatistics =
+    !form.residual && ((node.outputs[1] ?? '') !== '' || (node.outputs[2] ?? '') !== '');
   let reference: PreparedKernel | undefined;
   const inputCount = node.inputs.length;
   return {
-    name: `${form.instance ? 'instancenorm' : form.centre ? 'layernorm' : 'rmsnorm'}_f32`,
+    name: `${form.instance ? 'instancenorm' : form.residual ? 'add_layernorm' : form.centre ? 'layernorm' : 'rmsnorm'}_f32`,
     run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
       const referenceRun = (): KernelOutputs | Promise<KernelOutputs> => {
         reference ??= env.reference(node);
@@ -270,6 +310,9 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
       const scale = optionalTensor(args, node, form.scaleInput);
       const bias = optionalTensor(args, node, form.biasInput);
       if (!(x instanceof Tensor) || x.type !== 'float32' || !scale || !bias) return referenceRun();
+      const skip = form.residual ? args.inputs[1] : undefined;
+      const skipFits = skip instanceof Tensor && skip.type === 'float32' && sameDims(skip.dims, x.dims);
+      if (form.residual && !skipFits) return referenceRun();
       const rank = x.dims.length;
       let axis: number;
       let channels = 1;
@@ -300,6 +343,7 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
         bias: biasMode,
         channels,
         statistics: wantsStatistics,
+        residual: form.residual === true,
       };
       const y = args.allocateOutput(0, 'float32', x.dims);
       const outputs: KernelOutputs = [y];
@@ -317,12 +361,23 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
       }
       const address = (t: Tensor | 'absent', index: number | undefined): number =>
         t === 'absent' ? 0 : operands.input(t, index!, index!);
+      const residual = [0, 0];
+      if (form.residual) {
+        const wanted = (node.outputs[1] ?? '') !== '';
+        const sum = wanted ? args.allocateOutput(1, 'float32', x.dims) : undefined;
+        outputs.push(sum);
+        residual[0] = operands.input(skip as Tensor, 1, 1);
+        residual[1] = sum
+          ? operands.output(sum, inputCount + 1)
+          : operands.scratch(inputCount + 1, x.size * 4);
+      }
       const pending = runNormalize(env.runtime, spec, rows, [
         operands.input(x, 0, 0),
         address(scale, form.scaleInput),
         address(bias, form.biasInput),
         operands.output(y, inputCount),
         ...statistics,
+        ...residual,
       ]);
       return operands.finish(pending, outputs);
     },
@@ -444,6 +499,12 @@ function prepareBatchNorm(node: Node, env: WasmEnv): PreparedKernel {
 export const kernels: WasmKernelDef[] = [
   rowKernel('', 'LayerNormalization', 17, { centre: true, scaleInput: 1, biasInput: 2 }, float32Stash),
   rowKernel(HEDDLE_DOMAIN, 'LayerNormalization', 1, { centre: true, scaleInput: 1, biasInput: 2 }),
+  rowKernel(HEDDLE_DOMAIN, 'AddLayerNormalization', 1, {
+    centre: true,
+    scaleInput: 2,
+    biasInput: 3,
+    residual: true,
+  }),
   rowKernel('', 'RMSNormalization', 23, { centre: false, scaleInput: 1 }, float32Stash),
   rowKernel(HEDDLE_DOMAIN, 'RMSNormalization', 1, { centre: false, scaleInput: 1 }),
   rowKernel('', 'InstanceNormalization', 1, { centre: true, scaleInput: 1, biasInput: 2, instance: true }),
