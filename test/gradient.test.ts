@@ -6,20 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { onnxCodeOf, type DataType } from '../src/core/dtype.js';
+import type { DataType } from '../src/core/dtype.js';
+import { TRAINING_DOMAIN } from '../src/ir/graph.js';
 import { InferenceSession, Tensor } from '../src/index.js';
-import { AttributeType, encodeModelProto, type ModelProto } from '../src/onnx/proto.js';
-
-const TRAINING_DOMAIN = 'ai.onnx.preview.training';
-
-type AttributeValue = number | number[] | string | string[];
-
-interface ForwardNode {
-  op: string;
-  inputs: string[];
-  outputs: string[];
-  attributes?: Record<string, AttributeValue>;
-}
+import { buildModel, type NodeSpec, type TensorSpec } from './support/build-model.js';
 
 interface Input {
   name: string;
@@ -28,11 +18,11 @@ interface Input {
 }
 
 interface Case {
-  nodes: ForwardNode[];
+  nodes: NodeSpec[];
   /** Fed inputs: the xs, the zs and any other input the nodes read. */
   inputs: Input[];
   /** Constant inputs of the forward nodes (exponents, axes, shapes). */
-  constants?: { name: string; type: DataType; dims: number[]; values: number[] }[];
+  constants?: TensorSpec[];
   xs: string[];
   y: string;
   zs?: string[];
@@ -40,65 +30,29 @@ interface Case {
   type?: DataType;
 }
 
-function attribute(name: string, value: AttributeValue): Record<string, unknown> {
-  const bytes = (s: string) => new TextEncoder().encode(s);
-  if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
-  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: bytes(value) };
-  if (value.every((v) => typeof v === 'string'))
-    return { name, type: AttributeType.STRINGS, strings: value.map(bytes) };
-  return { name, type: AttributeType.INTS, ints: value };
-}
-
-function nodeProto(node: ForwardNode & { domain?: string }, index: number) {
-  return {
-    name: `${node.op}_${index}`,
-    opType: node.op,
-    domain: node.domain ?? '',
-    input: node.inputs,
-    output: node.outputs,
-    attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => attribute(name, value)),
-  };
-}
-
 /**
  * The case's model: its forward nodes, then (unless `forwardOnly`) a Gradient node whose outputs
  * `d_<x>` are the graph's outputs. Without `forwardOnly`, y is no graph output, so the forward
  * nodes of the main graph are dead code the optimizer may remove.
  */
-function buildModel(c: Case, forwardOnly: boolean): Uint8Array {
-  const type = onnxCodeOf(c.type ?? 'float64');
-  const valueInfo = (name: string) => ({ name, type: { tensorType: { elemType: type } } });
-  const sources = [...c.xs, ...(c.zs ?? [])];
-  const gradient = {
+function caseModel(c: Case, forwardOnly: boolean): Uint8Array {
+  const type = c.type ?? 'float64';
+  const gradient: NodeSpec = {
     op: 'Gradient',
     domain: TRAINING_DOMAIN,
-    inputs: sources,
+    inputs: [...c.xs, ...(c.zs ?? [])],
     outputs: c.xs.map((x) => `d_${x}`),
-    attributes: { xs: c.xs, y: c.y, ...(c.zs ? { zs: c.zs } : {}) },
+    attributes: { xs: { strings: c.xs }, y: c.y, ...(c.zs ? { zs: { strings: c.zs } } : {}) },
   };
   const nodes = forwardOnly ? c.nodes : [...c.nodes, gradient];
-  const model = {
-    irVersion: 8,
-    producerName: 'heddle-tests',
-    opsetImport: [
-      { domain: '', version: c.opset ?? 17 },
-      { domain: TRAINING_DOMAIN, version: 1 },
-    ],
-    graph: {
-      name: 'gradient',
-      node: nodes.map(nodeProto),
-      input: c.inputs.map((input) => valueInfo(input.name)),
-      output: (forwardOnly ? [c.y] : gradient.outputs).map(valueInfo),
-      initializer: (c.constants ?? []).map((t) => ({
-        name: t.name,
-        dataType: onnxCodeOf(t.type),
-        dims: t.dims,
-        ...(t.type === 'int64' ? { int64Data: t.values } : { doubleData: t.values }),
-      })),
-    },
-    functions: [],
-  };
-  return encodeModelProto(model as unknown as ModelProto);
+  return buildModel({
+    name: 'gradient',
+    opsets: { '': c.opset ?? 17, [TRAINING_DOMAIN]: 1 },
+    nodes: nodes.map((node, index) => ({ ...node, name: `${node.op}_${index}` })),
+    inputs: c.inputs.map(({ name }) => ({ name, type })),
+    outputs: (forwardOnly ? [c.y] : gradient.outputs).map((name) => ({ name, type })),
+    initializers: c.constants,
+  });
 }
 
 function feeds(c: Case, inputs: readonly Input[]): Record<string, Tensor> {
@@ -109,7 +63,7 @@ function feeds(c: Case, inputs: readonly Input[]): Record<string, Tensor> {
 
 /** The Gradient node's outputs, one list of numbers per x. */
 async function gradients(c: Case, optimization: 'disabled' | 'all' = 'all'): Promise<number[][]> {
-  const session = await InferenceSession.create(buildModel(c, false), {
+  const session = await InferenceSession.create(caseModel(c, false), {
     graphOptimizationLevel: optimization,
   });
   const out = await session.run(feeds(c, c.inputs));
@@ -124,7 +78,7 @@ async function gradients(c: Case, optimization: 'disabled' | 'all' = 'all'): Pro
 /** Central finite differences of sum(y): the Gradient's seed is ones of y's shape. */
 async function finiteDifferences(c: Case): Promise<number[][]> {
   const float64 = { ...c, type: 'float64' as const };
-  const session = await InferenceSession.create(buildModel(float64, true));
+  const session = await InferenceSession.create(caseModel(float64, true));
   const sumOfY = async (inputs: Input[]) => {
     const out = await session.run(feeds(float64, inputs));
     return [...((out[c.y] as Tensor).data as Float64Array)].reduce((a, b) => a + b, 0);
@@ -292,7 +246,7 @@ test('elementwise functions, Sum and Pow with a constant exponent', async () => 
 });
 
 test('Reshape, Transpose, Softmax and the reductions, in old and new opsets', async () => {
-  const nodes = (opset: number): ForwardNode[] => [
+  const nodes = (opset: number): NodeSpec[] => [
     { op: 'Transpose', inputs: ['x'], outputs: ['t'], attributes: { perm: [2, 0, 1] } },
     { op: 'Reshape', inputs: ['t', 'shape'], outputs: ['r'] },
     { op: 'Softmax', inputs: ['r'], outputs: ['s'], attributes: { axis: opset < 13 ? 1 : 0 } },

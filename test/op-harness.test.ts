@@ -18,23 +18,20 @@
  */
 
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { after, mock, test } from 'node:test';
+import { mock, test } from 'node:test';
 import type { Backend } from '../src/backends/backend.js';
 import { fromNumbers, toNumbers } from '../src/backends/reference/util.js';
 import { WasmBackend, wasmRegistry } from '../src/backends/wasm/backend.js';
 import type { WasmRuntime } from '../src/backends/wasm/runtime.js';
 import { isFloatType, type DataType } from '../src/core/dtype.js';
+import { seededRandom } from '../src/core/random.js';
 import { Tensor } from '../src/core/tensor.js';
-import { AttributeType, decodeModelProto, encodeModelProto, type AttributeProto } from '../src/onnx/proto.js';
 import { InferenceSession, type OnnxValue } from '../src/runtime/session.js';
 import { buildModel, float32Bytes, type NodeSpec, type TensorSpec } from './support/build-model.js';
+import { scratchFolder } from './support/cli-fixture.js';
 import {
   DEFAULT_TOLERANCE,
   OP_CASES,
-  type CaseAttributes,
   type Generator,
   type OpCase,
   type Operand,
@@ -86,9 +83,7 @@ type Outcome =
   | { status: 'mismatch' | 'error'; detail: string };
 
 // Tuned runs measure the kernels' candidates and keep their choices in a cache folder of their own.
-const tuningCache = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-op-harness-'));
-process.env.HEDDLE_CACHE_DIR = tuningCache;
-after(() => fs.rmSync(tuningCache, { recursive: true, force: true }));
+process.env.HEDDLE_CACHE_DIR = scratchFolder('heddle-op-harness-');
 
 /** Outcomes by case name and variant label, for the coverage check at the end. */
 const outcomes = new Map<string, Map<string, Outcome>>();
@@ -110,16 +105,11 @@ function countPoolJobs(runtime: WasmRuntime): { count: number } {
 // ---------------------------------------------------------------------------------------------
 // Values
 
-/** A small seeded generator (mulberry32), seeded from the case and operand, so runs repeat. */
+/** A seeded generator, seeded from the case and operand (by their FNV-1a hash), so runs repeat. */
 function random(seedText: string): () => number {
   let seed = 2166136261;
   for (let i = 0; i < seedText.length; i++) seed = Math.imul(seed ^ seedText.charCodeAt(i), 16777619);
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom(seed);
 }
 
 const SPECIAL_VALUES = [
@@ -224,7 +214,6 @@ function caseModel(c: OpCase, placement: Placement): CaseModel {
     return name;
   });
   const outputTypes = c.outputs ?? ['float32'];
-  const { plain, strings } = splitAttributes(c.attributes ?? {});
   const outputNegations: NodeSpec[] = [];
   const caseOutputs = outputTypes.map((type, i) => {
     if (placement !== 'heap' || type !== 'float32') return outputName(i);
@@ -243,7 +232,7 @@ function caseModel(c: OpCase, placement: Placement): CaseModel {
     name: CASE_NODE,
     inputs: trimOmittedTail(nodeInputs),
     outputs: caseOutputs,
-    attributes: plain,
+    attributes: c.attributes,
   });
   nodes.push(...outputNegations);
   const opsets: Record<string, number> = c.domain
@@ -256,8 +245,7 @@ function caseModel(c: OpCase, placement: Placement): CaseModel {
     outputs: outputTypes.map((type, i) => ({ name: outputName(i), type })),
     initializers,
   });
-  const caseIndex = nodes.findIndex((node) => node.name === CASE_NODE);
-  return { bytes: withStringsAttributes(bytes, caseIndex, strings), feeds };
+  return { bytes, feeds };
 }
 
 /** Optional inputs left out at the end are dropped, as exporters write them. */
@@ -271,41 +259,6 @@ function initializer(name: string, type: DataType, dims: readonly number[], valu
   // Raw bytes keep NaN payloads, signed zeros and subnormals exactly as generated.
   if (type === 'float32') return { name, type, dims, raw: float32Bytes(values) };
   return { name, type, dims, values };
-}
-
-function splitAttributes(attributes: CaseAttributes): {
-  plain: NonNullable<NodeSpec['attributes']>;
-  strings: Record<string, string[]>;
-} {
-  const plain: NonNullable<NodeSpec['attributes']> = {};
-  const strings: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(attributes)) {
-    if (typeof value === 'object' && !Array.isArray(value) && 'strings' in value)
-      strings[name] = value.strings;
-    else plain[name] = value;
-  }
-  return { plain, strings };
-}
-
-/** Adds STRINGS attributes, which buildModel cannot write, to node `index` of an encoded model. */
-function withStringsAttributes(
-  bytes: Uint8Array,
-  index: number,
-  strings: Record<string, string[]>,
-): Uint8Array {
-  const entries = Object.entries(strings);
-  if (entries.length === 0) return bytes;
-  const model = decodeModelProto(bytes);
-  const encoder = new TextEncoder();
-  for (const [name, values] of entries) {
-    const attribute: Partial<AttributeProto> = {
-      name,
-      type: AttributeType.STRINGS,
-      strings: values.map((v) => encoder.encode(v)),
-    };
-    model.graph!.node[index]!.attribute.push(attribute as AttributeProto);
-  }
-  return encodeModelProto(model);
 }
 
 // ---------------------------------------------------------------------------------------------

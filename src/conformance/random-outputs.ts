@@ -11,7 +11,8 @@ import { Tensor } from '../core/tensor.js';
 import type { Graph, Node } from '../ir/graph.js';
 import type { OnnxValue } from '../runtime/session.js';
 import { toNumbers } from '../backends/reference/util.js';
-import type { Tolerance } from './runner.js';
+import { isOp, isRandom } from '../passes/graph-edit.js';
+import { typeOrDimsMismatch, type Tolerance } from './runner.js';
 
 export interface PropertyCheck {
   /** What the output is and what is checked, e.g. "Bernoulli's draws: shape, type, values in {0, 1}". */
@@ -26,16 +27,6 @@ export interface PropertyCheck {
     outputs: Readonly<Record<string, OnnxValue>>,
   ): string | undefined;
 }
-
-/** Operators of ai.onnx whose every output is a draw. */
-const RANDOM_OPS = new Set([
-  'Bernoulli',
-  'RandomUniform',
-  'RandomNormal',
-  'RandomUniformLike',
-  'RandomNormalLike',
-  'Multinomial',
-]);
 
 /** Operators whose output is a boolean, so 0 or 1 whatever their inputs drew. */
 const BOOLEAN_OPS = new Set([
@@ -128,8 +119,8 @@ class ModelValues {
 
 /** Whether the node draws, itself or in its subgraphs. */
 function drawsRandomly(node: Node, model?: ModelValues): boolean {
-  if (node.domain === '' && RANDOM_OPS.has(node.opType)) return true;
-  if (node.domain === '' && node.opType === 'Dropout') return dropoutTrains(node, model);
+  if (isOp(node, 'Dropout')) return dropoutTrains(node, model);
+  if (isRandom(node)) return true;
   return subgraphsOf(node).some((graph) => graph.nodes.some((inner) => drawsRandomly(inner)));
 }
 
@@ -276,10 +267,8 @@ function elementwise(
   return (actual, expected) => {
     if (!(expected instanceof Tensor)) return 'the expected value is not a tensor';
     if (!(actual instanceof Tensor)) return 'expected a tensor';
-    if (actual.type !== expected.type) return `type ${actual.type}, expected ${expected.type}`;
-    if (actual.dims.length !== expected.dims.length || actual.dims.some((d, i) => d !== expected.dims[i])) {
-      return `dims [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]`;
-    }
+    const mismatch = typeOrDimsMismatch(actual, expected);
+    if (mismatch) return mismatch;
     const values = toNumbers(actual);
     for (let i = 0; i < values.length; i++) {
       const complaint = property(values[i]!, i, actual);

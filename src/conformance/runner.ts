@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { isFloatType, isComplexType } from '../core/dtype.js';
 import { HeddleError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import type { Graph, ValueType } from '../ir/graph.js';
+import { allNodes, type Graph, type ValueType } from '../ir/graph.js';
 import { importModel } from '../ir/import.js';
 import { loadModelProto } from '../onnx/load.js';
 import {
@@ -23,7 +23,7 @@ import {
 import { tensorFromProto } from '../onnx/tensor.js';
 import type { OptimizationLevel } from '../passes/index.js';
 import { InferenceSession, type OnnxValue } from '../runtime/session.js';
-import { toNumbers } from '../backends/reference/util.js';
+import { sameDims, toNumbers } from '../backends/reference/util.js';
 import { propertyChecks } from './random-outputs.js';
 
 export interface Tolerance {
@@ -107,14 +107,11 @@ export async function runCase(dir: string, name: string, options: CaseOptions = 
 }
 
 /** Each distinct operator of the graph and its subgraphs, in order of first use. */
-function operatorsOf(graph: Graph, found = new Map<string, OperatorUse>()): OperatorUse[] {
-  for (const node of graph.nodes) {
+function operatorsOf(graph: Graph): OperatorUse[] {
+  const found = new Map<string, OperatorUse>();
+  for (const { node } of allNodes(graph)) {
     const key = `${node.domain}:${node.opType}:${node.opset}`;
     if (!found.has(key)) found.set(key, { domain: node.domain, opType: node.opType, opset: node.opset });
-    for (const attribute of node.attributes.values()) {
-      if (attribute.type === 'graph') operatorsOf(attribute.value, found);
-      if (attribute.type === 'graphs') for (const subgraph of attribute.value) operatorsOf(subgraph, found);
-    }
   }
   return [...found.values()];
 }
@@ -236,11 +233,18 @@ export function compareValues(
   return compareTensors(actual, expected, tolerance);
 }
 
-export function compareTensors(actual: Tensor, expected: Tensor, tolerance: Tolerance): string | undefined {
+/** How `actual` differs from `expected` in type or dims; undefined when both agree. */
+export function typeOrDimsMismatch(actual: Tensor, expected: Tensor): string | undefined {
   if (actual.type !== expected.type) return `type ${actual.type}, expected ${expected.type}`;
-  if (actual.dims.length !== expected.dims.length || actual.dims.some((d, i) => d !== expected.dims[i])) {
+  if (!sameDims(actual.dims, expected.dims)) {
     return `dims [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]`;
   }
+  return undefined;
+}
+
+export function compareTensors(actual: Tensor, expected: Tensor, tolerance: Tolerance): string | undefined {
+  const mismatch = typeOrDimsMismatch(actual, expected);
+  if (mismatch) return mismatch;
   if (isFloatType(expected.type) || isComplexType(expected.type)) {
     const a = isComplexType(expected.type) ? (actual.data as Float32Array) : toNumbers(actual);
     const e = isComplexType(expected.type) ? (expected.data as Float32Array) : toNumbers(expected);

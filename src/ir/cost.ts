@@ -20,7 +20,15 @@
  */
 
 import { bitsOf, bytesPerElement, type DataType } from '../core/dtype.js';
-import { HEDDLE_DOMAIN, opLabel, type Attribute, type Graph, type Node, type ValueType } from './graph.js';
+import {
+  HEDDLE_DOMAIN,
+  opLabel,
+  staticShape,
+  type Attribute,
+  type Graph,
+  type Node,
+  type ValueType,
+} from './graph.js';
 
 export interface NodeCost {
   flops: number;
@@ -99,9 +107,8 @@ function staticTensors(
 }
 
 function staticTensor(type: ValueType | undefined): StaticTensor | undefined {
-  if (type?.kind !== 'tensor' || !type.shape) return undefined;
-  const dims = type.shape;
-  if (!dims.every((d): d is number => typeof d === 'number')) return undefined;
+  const dims = staticShape(type);
+  if (!dims || type?.kind !== 'tensor') return undefined;
   const elements = product(dims);
   return { elemType: type.elemType, dims, elements, bytes: elements * elementBytes(type.elemType) };
 }

@@ -10,9 +10,7 @@
  */
 
 import { cloneGraph } from './clone.js';
-import { readsOf, type Graph, type Node, type ValueInfo } from './graph.js';
-
-export const TRAINING_DOMAIN = 'ai.onnx.preview.training';
+import { readsOf, TRAINING_DOMAIN, type Graph, type Node, type ValueInfo } from './graph.js';
 
 /** The attribute that holds a Gradient node's forward graph: namespaced, as ONNX defines no such name. */
 export const FORWARD_GRAPH_ATTRIBUTE = 'com.heddle.forward';

@@ -43,6 +43,9 @@ export const DEFAULT_DOMAIN = '';
 /** Heddle's own operators (fused nodes made by passes). */
 export const HEDDLE_DOMAIN = 'com.heddle';
 
+/** The domain of ONNX's training operators: the optimizers and Gradient. */
+export const TRAINING_DOMAIN = 'ai.onnx.preview.training';
+
 export interface Node {
   /** The node's name, or a generated `OpType_N` when the model left it empty. */
   name: string;
@@ -85,6 +88,12 @@ export interface Model {
   opsets: ReadonlyMap<string, number>;
   metadata: Map<string, string>;
   graph: Graph;
+}
+
+/** A tensor type's dims when every one of them is a known size; undefined otherwise. */
+export function staticShape(type: ValueType | undefined): number[] | undefined {
+  if (type?.kind !== 'tensor' || !type.shape) return undefined;
+  return type.shape.every((d): d is number => typeof d === 'number') ? (type.shape as number[]) : undefined;
 }
 
 export function opLabel(node: Pick<Node, 'domain' | 'opType'>): string {

@@ -13,7 +13,7 @@
 
 import { readInts } from '../backends/reference/util.js';
 import { HEDDLE_DOMAIN, type Dim, type Node } from '../ir/graph.js';
-import { intAttribute, isOp, type GraphEditor } from './graph-edit.js';
+import { intAttribute, isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 /** [B, S, H, D] ↔ [B, H, S, D], the head split and merge. */
@@ -30,24 +30,15 @@ function layoutOf(node: Node): string {
   return attribute?.type === 'string' ? attribute.value : 'BNSH';
 }
 
+function isTransposeBy(node: Node | undefined, perm: readonly number[]): node is Node {
+  const attribute = node?.attributes.get('perm');
+  return isOp(node, 'Transpose') && attribute?.type === 'ints' && attribute.value.join() === perm.join();
+}
+
 /** The input of `value`'s producer when that is a Transpose by `perm`. */
 function transposedFrom(editor: GraphEditor, value: string, perm: readonly number[]): string | undefined {
   const producer = editor.producer(value);
-  const attribute = producer?.attributes.get('perm');
-  if (!isOp(producer, 'Transpose') || attribute?.type !== 'ints') return undefined;
-  const same = attribute.value.length === perm.length && attribute.value.every((p, i) => p === perm[i]);
-  return same ? producer.inputs[0] : undefined;
-}
-
-/** Removes the producers of `values` that nothing reads any more. */
-function removeUnread(editor: GraphEditor, values: readonly string[]): void {
-  for (const value of values) {
-    const producer = editor.producer(value);
-    const unread = producer?.outputs.every(
-      (o) => editor.consumers(o).length === 0 && !editor.isGraphOutput(o),
-    );
-    if (producer && unread) editor.remove(producer);
-  }
+  return isTransposeBy(producer, perm) ? producer.inputs[0] : undefined;
 }
 
 /** Attention(Transpose(Q), Transpose(K), Transpose(V)) → Transpose, made one 'BSNH' Attention. */
@@ -64,9 +55,7 @@ function readHeadsInPlace(ctx: PassContext, attention: Node): boolean {
   const output = attention.outputs[0]!;
   const [merge, ...others] = editor.consumers(output);
   if (sources.some((s) => s === undefined) || others.length > 0 || editor.isGraphOutput(output)) return false;
-  if (!isOp(merge, 'Transpose')) return false;
-  const mergePerm = merge.attributes.get('perm');
-  if (mergePerm?.type !== 'ints' || mergePerm.value.join() !== HEADS_SWAP.join()) return false;
+  if (!isTransposeBy(merge, HEADS_SWAP)) return false;
 
   const attributes = new Map(attention.attributes);
   attributes.set('qkv_layout', { name: 'qkv_layout', type: 'string', value: 'BSNH' });
@@ -77,8 +66,8 @@ function readHeadsInPlace(ctx: PassContext, attention: Node): boolean {
     outputs: [merge.outputs[0]!],
     attributes,
   };
+  // The split Transposes, unread now unless something else reads them, go with dead code.
   editor.replace([attention, merge], inPlace);
-  removeUnread(editor, [q, k, v]);
   ctx.record(
     `Attention '${attention.name}' reads Q, K and V as [B, S, H, D] and writes its output so (qkv_layout 'BSNH'): ` +
       `the head Transposes and Transpose '${merge.name}' go`,
@@ -162,24 +151,15 @@ function readPackedProjection(ctx: PassContext, attention: Node): boolean {
   return true;
 }
 
-function eachAttention(ctx: PassContext, rewrite: (node: Node) => boolean): boolean {
-  let changed = false;
-  for (const node of [...ctx.graph.nodes]) {
-    const live = ctx.editor.producer(node.outputs[0]!) === node;
-    if (live && isAttention(node) && rewrite(node)) changed = true;
-  }
-  return changed;
-}
-
 export const passes: GraphPass[] = [
   {
     name: 'attention-heads-in-place',
     level: 'extended',
-    run: (ctx) => eachAttention(ctx, (node) => readHeadsInPlace(ctx, node)),
+    run: (ctx) => rewriteEach(ctx.editor, isAttention, (node) => readHeadsInPlace(ctx, node)),
   },
   {
     name: 'attention-packed-qkv',
     level: 'extended',
-    run: (ctx) => eachAttention(ctx, (node) => readPackedProjection(ctx, node)),
+    run: (ctx) => rewriteEach(ctx.editor, isAttention, (node) => readPackedProjection(ctx, node)),
   },
 ];

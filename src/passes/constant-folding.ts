@@ -45,13 +45,13 @@ function foldConstants(ctx: PassContext): boolean {
 }
 
 /** The value's dims when every one of them is a known size. */
-function staticShape(ctx: PassContext, value: string): number[] | undefined {
+function knownDims(ctx: PassContext, value: string): number[] | undefined {
   const shape = ctx.editor.shape(value);
   return shape?.every((d): d is number => typeof d === 'number') ? shape : undefined;
 }
 
 function foldStaticShape(ctx: PassContext, node: Node): boolean {
-  const dims = staticShape(ctx, node.inputs[0] ?? '');
+  const dims = knownDims(ctx, node.inputs[0] ?? '');
   const output = node.outputs[0] ?? '';
   if (!dims || output === '') return false;
   const values = node.opType === 'Size' ? [shapeSize(dims)] : shapeSlice(node, dims);

@@ -21,7 +21,7 @@ import { isFloatType } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import { readInts, toNumbers } from '../backends/reference/util.js';
 import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node } from '../ir/graph.js';
-import { intAttribute, isOp, type GraphEditor } from './graph-edit.js';
+import { intAttribute, isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -383,12 +383,7 @@ function floatAttribute(name: string, value: number): Attribute {
 
 /** Runs `fuse` on every node of the given type still in the graph; true when any fused. */
 function fuseEach(ctx: PassContext, opTypes: readonly string[], fuse: (node: Node) => boolean): boolean {
-  let changed = false;
-  for (const node of [...ctx.graph.nodes]) {
-    const live = ctx.editor.producer(node.outputs[0]!) === node;
-    if (live && node.domain === '' && opTypes.includes(node.opType) && fuse(node)) changed = true;
-  }
-  return changed;
+  return rewriteEach(ctx.editor, (node) => node.domain === '' && opTypes.includes(node.opType), fuse);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -921,11 +916,12 @@ function fuseResidualLayerNorm(ctx: PassContext, layerNorm: Node): boolean {
     aDims.length === bDims.length &&
     aDims.every((d, i) => d !== null && d === bDims[i]);
   if (!sameDims || !mayBeFloat(editor, a) || !mayBeFloat(editor, b)) return false;
-  const order = new Map(editor.graph.nodes.map((n, i) => [n, i]));
+  const nodes = editor.graph.nodes;
+  const addAt = nodes.indexOf(add);
   const params = layerNorm.inputs.slice(1).filter((v) => v !== '');
   const readyAtAdd = params.every((v) => {
     const producer = editor.producer(v);
-    return producer === undefined || order.get(producer)! < order.get(add)!;
+    return producer === undefined || nodes.indexOf(producer) < addAt;
   });
   if (!readyAtAdd) return false;
   const attributes: Attribute[] = [
@@ -963,14 +959,7 @@ export const passes: GraphPass[] = [
   {
     name: 'fuse-residual-layer-normalization',
     level: 'extended',
-    run: (ctx) => {
-      let changed = false;
-      for (const node of [...ctx.graph.nodes]) {
-        const live = ctx.editor.producer(node.outputs[0]!) === node;
-        if (live && isLayerNormalization(node) && fuseResidualLayerNorm(ctx, node)) changed = true;
-      }
-      return changed;
-    },
+    run: (ctx) => rewriteEach(ctx.editor, isLayerNormalization, (node) => fuseResidualLayerNorm(ctx, node)),
   },
   {
     name: 'fuse-rms-normalization',

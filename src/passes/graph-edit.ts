@@ -234,6 +234,23 @@ export function intAttribute(node: Node, name: string, fallback: number): number
   return attr?.type === 'int' ? attr.value : fallback;
 }
 
+/**
+ * Runs `rewrite` on every node that `matches` and is still in the graph (an earlier rewrite of the
+ * sweep may have removed it); true when any rewrite changed the graph.
+ */
+export function rewriteEach(
+  editor: GraphEditor,
+  matches: (node: Node) => boolean,
+  rewrite: (node: Node) => boolean,
+): boolean {
+  let changed = false;
+  for (const node of [...editor.graph.nodes]) {
+    const live = editor.producer(node.outputs[0]!) === node;
+    if (live && matches(node) && rewrite(node)) changed = true;
+  }
+  return changed;
+}
+
 /** Control flow: its outputs depend on graphs that passes do not look into from outside. */
 export function hasSubgraphs(node: Node): boolean {
   return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');

@@ -14,7 +14,7 @@
 
 import { HOST_DEVICE } from '../backends/backend.js';
 import { bitsOf, bytesPerElement, type DataType } from '../core/dtype.js';
-import type { Node, ValueType } from '../ir/graph.js';
+import { staticShape, type Node, type ValueType } from '../ir/graph.js';
 import type { Plan } from './plan.js';
 
 export type AllocationKind = 'graph input' | 'graph output' | 'constant' | 'arena' | 'dynamic';
@@ -120,10 +120,9 @@ function classify(plan: Plan, types: ReadonlyMap<string, ValueType>): Allocation
 
 /** Bytes of a tensor value of fully static shape and fixed-size elements; undefined otherwise. */
 export function valueBytes(type: ValueType | undefined): number | undefined {
-  if (type?.kind !== 'tensor' || !type.shape || type.elemType === 'string') return undefined;
-  if (!type.shape.every((d): d is number => typeof d === 'number')) return undefined;
-  const elements = type.shape.reduce((a, b) => a * b, 1);
-  return elements * storageBytes(type.elemType);
+  const dims = staticShape(type);
+  if (!dims || type?.kind !== 'tensor' || type.elemType === 'string') return undefined;
+  return dims.reduce((a, b) => a * b, 1) * storageBytes(type.elemType);
 }
 
 /** Bytes of one element in Heddle's storage (sub-byte types are unpacked, one a byte). */
@@ -212,7 +211,7 @@ function placeConcatInputs(plan: Plan, types: ReadonlyMap<string, ValueType>, gr
   plan.steps.forEach((step, i) => {
     if (step.kind !== 'kernel' || step.node.opType !== 'Concat' || step.node.domain !== '') return;
     const output = groupOf.get(step.outputs[0]!);
-    const dims = staticDims(types.get(plan.slots[step.outputs[0]!]!.name));
+    const dims = staticShape(types.get(plan.slots[step.outputs[0]!]!.name));
     if (!output || !dims || !contiguousParts(step.node, dims)) return;
     const inputs = [...step.inputs];
     const parts = inputs.map((slot) => (slot >= 0 ? groupOf.get(slot) : undefined));
@@ -246,11 +245,6 @@ function contiguousParts(node: Node, dims: readonly number[]): boolean {
   if (requested === undefined) return false;
   const axis = requested < 0 ? requested + dims.length : requested;
   return axis >= 0 && axis < dims.length && dims.slice(0, axis).every((d) => d === 1);
-}
-
-function staticDims(type: ValueType | undefined): number[] | undefined {
-  if (type?.kind !== 'tensor' || !type.shape) return undefined;
-  return type.shape.every((d): d is number => typeof d === 'number') ? (type.shape as number[]) : undefined;
 }
 
 /**

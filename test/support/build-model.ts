@@ -14,7 +14,13 @@ export interface NodeSpec {
   domain?: string;
   attributes?: Record<
     string,
-    number | number[] | string | { floats: number[] } | { float: number } | ReturnType<typeof graphAttr>
+    | number
+    | number[]
+    | string
+    | { strings: string[] }
+    | { floats: number[] }
+    | { float: number }
+    | ReturnType<typeof graphAttr>
   >;
 }
 
@@ -112,6 +118,10 @@ function attributeProto(
   if (typeof value === 'string')
     return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
+  if ('strings' in value) {
+    const encoder = new TextEncoder();
+    return { name, type: AttributeType.STRINGS, strings: value.strings.map((v) => encoder.encode(v)) };
+  }
   if ('floats' in value) return { name, type: AttributeType.FLOATS, floats: value.floats };
   if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
   return { name, type: AttributeType.GRAPH, g: graphProto(value.graph) };

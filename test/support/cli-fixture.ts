@@ -1,6 +1,7 @@
 /**
  * What the command-line tests share: the built CLI's path, a scratch folder removed after the
- * file's tests, and the small MLP (16 features through MatMul and Relu to 32) they run it on.
+ * file's tests (other tests that write files take it too), and the small MLP (16 features through
+ * MatMul and Relu to 32) they run it on.
  */
 
 import * as fs from 'node:fs';

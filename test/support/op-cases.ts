@@ -42,11 +42,8 @@ export interface Tolerance {
   atol: number;
 }
 
-/** Attributes as buildModel takes them, plus STRINGS attributes (which it cannot write). */
-export type CaseAttributes = Record<
-  string,
-  NonNullable<NodeSpec['attributes']>[string] | { strings: string[] }
->;
+/** Attributes as buildModel takes them. */
+export type CaseAttributes = NonNullable<NodeSpec['attributes']>;
 
 export interface OpCase {
   /** Unique: `Op: what the case is about`. */

@@ -129,6 +129,15 @@ export function backendsBy(
 export const threadsOrNone = (threads: number): WasmBackendOptions =>
   threads === 0 ? { threads: 1, disable: ['threads'] } : { threads };
 
+/** Thread counts to run with, 0 among them (see `threadsOrNone`). */
+export const THREADS_OR_NONE = [1, 2, 0];
+
+/**
+ * Whether the operands go in the heap, for each run at a thread count: on a host without threads
+ * they stay outside, as a growth of its memory would detach their views.
+ */
+export const heapPlacements = (threads: number): boolean[] => (threads === 0 ? [false] : [true, false]);
+
 /** The value types of a node's given inputs, by input name. */
 export function typesOf(node: Node, inputs: readonly (Tensor | undefined)[]): Map<string, ValueType> {
   const types = new Map<string, ValueType>();

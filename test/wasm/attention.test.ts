@@ -17,12 +17,14 @@ import {
   assertClose,
   backendsBy,
   heapMemory,
+  heapPlacements,
   inHeap,
   ownMemory,
   random,
   randomTensor,
   sizeOf,
   threadsOrNone,
+  THREADS_OR_NONE,
   typesOf,
 } from '../support/wasm-checks.js';
 
@@ -124,13 +126,6 @@ function nodeOf(c: AttentionCase, withMask: boolean): Node {
   };
 }
 
-/**
- * Thread counts to run with; 0 stands for a host without threads, whose memory is not shared.
- * Growing such a memory detaches every view of it made before, so there the operands stay outside.
- */
-const THREADS = [1, 2, 0];
-const PLACEMENTS = (threads: number) => (threads === 0 ? [false] : [true, false]);
-
 const wasmBackend = backendsBy(threadsOrNone);
 
 async function runWasm(node: Node, inputs: Tensor[], threads: number, heap: boolean): Promise<Tensor> {
@@ -159,8 +154,8 @@ async function check(c: AttentionCase, seed: number, adjust?: (inputs: Tensor[])
   const mask = inputs[3];
   const node = nodeOf(c, mask !== undefined);
   const [expected] = (await new ReferenceBackend().prepare(node).run(argsOf(inputs, ownMemory))) as Tensor[];
-  for (const threads of THREADS) {
-    for (const heap of PLACEMENTS(threads)) {
+  for (const threads of THREADS_OR_NONE) {
+    for (const heap of heapPlacements(threads)) {
       const actual = await runWasm(node, inputs, threads, heap);
       const what = `Q [${c.q}] K [${c.k}] V [${c.v}] mask [${mask?.dims ?? '-'}] fill ${c.fill}, ${threads} threads, heap ${heap}`;
       assertClose(actual, expected, what, { rtol: 2e-5, atol: 2e-5 });

@@ -18,11 +18,13 @@ import {
   assertClose,
   backendsBy,
   heapMemory,
+  heapPlacements,
   inHeap,
   ownMemory,
   random,
   randomTensor,
   threadsOrNone,
+  THREADS_OR_NONE,
   typesOf,
 } from '../support/wasm-checks.js';
 
@@ -93,13 +95,6 @@ function build(c: RecurrentCase, seed: number): { node: Node; inputs: (Tensor | 
   return { node, inputs };
 }
 
-/**
- * Thread counts to run with; 0 stands for a host without threads, whose memory is not shared.
- * Growing such a memory detaches every view of it made before, so there the operands stay outside.
- */
-const THREADS = [1, 2, 0];
-const PLACEMENTS = (threads: number) => (threads === 0 ? [false] : [true, false]);
-
 const wasmBackend = backendsBy(threadsOrNone);
 
 async function runWasm(
@@ -123,11 +118,11 @@ async function runWasm(
   return kernel.run(argsOf(placed, heapMemory(backend, Number.NaN)));
 }
 
-async function check(c: RecurrentCase, seed: number, threadCounts = THREADS): Promise<void> {
+async function check(c: RecurrentCase, seed: number, threadCounts = THREADS_OR_NONE): Promise<void> {
   const { node, inputs } = build(c, seed);
   const expected = await new ReferenceBackend().prepare(node).run(argsOf(inputs, ownMemory));
   for (const threads of threadCounts) {
-    for (const heap of PLACEMENTS(threads)) {
+    for (const heap of heapPlacements(threads)) {
       const actual = await runWasm(c, node, inputs, threads, heap);
       const what = `${JSON.stringify(c)}, ${threads} threads, heap ${heap}`;
       assert.equal(actual.length, expected.length, what);

@@ -9,13 +9,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Tuner, tunerFor, type TuningCandidate } from '../../src/backends/wasm/tuning.js';
+import { scratchFolder } from '../support/cli-fixture.js';
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-tuning-'));
-after(() => fs.rmSync(root, { recursive: true, force: true }));
+const root = scratchFolder('heddle-tuning-');
 
 let folders = 0;
 function freshFolder(): string {

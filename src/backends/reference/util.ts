@@ -20,6 +20,11 @@ export function shapeSize(dims: readonly number[]): number {
   return n;
 }
 
+/** Whether two shapes are the same dims, axis for axis. */
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function stridesOf(dims: readonly number[]): number[] {
   const strides = new Array<number>(dims.length);
   let s = 1;

@@ -121,8 +121,8 @@ export class Gemm {
   private readonly tuner: Tuner;
   /** What the tuner files its decisions under: the register tile and arithmetic, not the epilogue. */
   private readonly tuningName: string;
-  /** The cache blocking chosen per shape ('count×m×n×k'). */
-  private readonly blockings = new Map<string, CacheBlocking>();
+  /** The cache blocking chosen per shape ('count×m×n×k'), and the pool's tiles it makes. */
+  private readonly blockings = new Map<string, { blocking: CacheBlocking; tile: number[] }>();
 
   /** Builds (or finds) the kernel modules for this epilogue on env.runtime; runs once per plan. */
   constructor(env: WasmEnv, options: GemmOptions) {
@@ -167,9 +167,8 @@ export class Gemm {
     if (this.bias !== 'none' && operands.bias === undefined) {
       throw new Error(`${this.name} needs the address of its ${this.bias} bias`);
     }
-    const blocking = this.cacheBlocking(shape, operands, batch);
+    const { blocking, tile } = this.cacheBlocking(shape, operands, batch);
     const args = this.arguments(shape, operands, batch, blocking);
-    const tile = threadTiles(batch.count, shape, blocking.tileRows, this.rows, this.runtime.threads);
     const work = batch.count * m * n * Math.max(k, 1);
     return this.runtime.parallel(this.kernel, { dims: [batch.count, m, n], tile }, args, work);
   }
@@ -199,21 +198,26 @@ export class Gemm {
   }
 
   /**
-   * The blocking of this shape: the tuner's pick among the candidates, timed on the first run's
-   * own operands. An accumulating product would add itself to C at every timed call, so it takes
-   * the default.
+   * The blocking of this shape, and the pool's tiles for it: the tuner's pick among the
+   * candidates, timed on the first run's own operands. An accumulating product would add itself
+   * to C at every timed call, so it takes the default.
    */
-  private cacheBlocking(shape: GemmShape, operands: GemmOperands, batch: GemmBatch): CacheBlocking {
+  private cacheBlocking(
+    shape: GemmShape,
+    operands: GemmOperands,
+    batch: GemmBatch,
+  ): { blocking: CacheBlocking; tile: number[] } {
     const key = `${batch.count}×${shape.m}×${shape.n}×${shape.k}`;
     let chosen = this.blockings.get(key);
     if (!chosen) {
       const candidates = blockingCandidates(shape, this.rows);
-      chosen = this.accumulate
+      const blocking = this.accumulate
         ? candidates[0]!.value
-        : this.tuner.choose(this.tuningName, key, candidates, (blocking) =>
-            this.secondsOnThisThread(shape, operands, batch, blocking),
+        : this.tuner.choose(this.tuningName, key, candidates, (candidate) =>
+            this.secondsOnThisThread(shape, operands, batch, candidate),
           );
-      this.blockings.set(key, chosen);
+      const tile = threadTiles(batch.count, shape, blocking.tileRows, this.rows, this.runtime.threads);
+      this.blockings.set(key, (chosen = { blocking, tile }));
     }
     return chosen;
   }
@@ -261,7 +265,17 @@ export class Gemm {
 
 const caches = describeMachine().caches;
 const L1_BYTES = typeof caches.l1d === 'number' ? caches.l1d : 32 * 1024;
-const L2_BYTES = typeof caches.l2 === 'number' ? caches.l2 : 256 * 1024;
+export const L2_BYTES = typeof caches.l2 === 'number' ? caches.l2 : 256 * 1024;
+
+/**
+ * K steps per pass over C for a product of depth `k`: a panel's block (depth×8 floats) takes at
+ * most half of L1, leaving the rest to the rows of A it meets, and the blocks of a deep K are
+ * evened out so the last is not a sliver.
+ */
+export function depthBlock(k: number): number {
+  const deepest = Math.max(16, Math.floor(L1_BYTES / 2 / (4 * PANEL_WIDTH)));
+  return k <= deepest ? k : Math.ceil(k / Math.ceil(k / deepest));
+}
 
 /** How a product meets the caches: K steps per pass over C, rows of A per tile, panels per sweep. */
 interface CacheBlocking {
@@ -272,19 +286,17 @@ interface CacheBlocking {
 
 /**
  * The blockings the tuner chooses among, the one derived from the cache sizes first. Its K
- * passes: a panel's block (depth×8 floats) takes at most half of L1, leaving the rest to the rows
- * of A it meets, and the blocks of a deep K are evened out so the last is not a sliver. Its rows:
- * as many as fill half of L2 at that depth. Its sweeps: one panel, unless C outgrows L2 — then
- * each of its lines would be fetched for half a panel row's store and evicted before the next
- * panel's; as many panels as fill half of L1 then (an LM head's [64, 50257] output: 5% faster on
+ * passes: `depthBlock`'s (the fused convolution's too). Its rows: as many as fill half of L2 at
+ * that depth. Its sweeps: one panel, unless C outgrows L2 — then each of its lines would be
+ * fetched for half a panel row's store and evicted before the next panel's; as many panels as
+ * fill half of L1 then (an LM head's [64, 50257] output: 5% faster on
  * two threads). The others, for products big enough that a choice shows through the timing noise:
  * one pass over a deep K, and tiles of a quarter of the rows while that still leaves several
  * register tiles.
  */
 function blockingCandidates(shape: GemmShape, rows: number): TuningCandidate<CacheBlocking>[] {
-  const deepest = Math.max(16, Math.floor(L1_BYTES / 2 / (4 * PANEL_WIDTH)));
   const k = Math.max(shape.k, 1);
-  const depth = k <= deepest ? k : Math.ceil(k / Math.ceil(k / deepest));
+  const depth = depthBlock(k);
   const rowsFor = (passDepth: number) =>
     alignUp(Math.min(shape.m, Math.floor(L2_BYTES / 2 / (4 * passDepth))), rows);
   const sweepFor = (passDepth: number) =>

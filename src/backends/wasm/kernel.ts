@@ -15,7 +15,7 @@ import type { DataType } from '../../core/dtype.js';
 import { HeddleError } from '../../core/errors.js';
 import { Tensor, type TensorData } from '../../core/tensor.js';
 import type { WasmFeatures } from './features.js';
-import { opLabel, type Node, type ValueType } from '../../ir/graph.js';
+import { opLabel, staticShape, type Node, type ValueType } from '../../ir/graph.js';
 import type { KernelArgs, PreparedKernel } from '../backend.js';
 import type { WasmHeap } from './heap.js';
 import type { WasmRuntime } from './runtime.js';
@@ -84,9 +84,7 @@ export function typeOf(types: ReadonlyMap<string, ValueType>, name: string): Dat
 
 /** The static shape of value `name` when the plan knows every dimension. */
 export function shapeOf(types: ReadonlyMap<string, ValueType>, name: string): number[] | undefined {
-  const type = types.get(name);
-  if (type?.kind !== 'tensor' || !type.shape) return undefined;
-  return type.shape.every((d): d is number => typeof d === 'number') ? (type.shape as number[]) : undefined;
+  return staticShape(types.get(name));
 }
 
 /**

@@ -17,7 +17,7 @@ import * as v8 from 'node:v8';
 import type { WasmFeatures } from './features.js';
 import { ModuleBuilder, webAssembly } from './assembler/index.js';
 import { WasmHeap } from './heap.js';
-import { WorkerPool, type PoolKernel, type PoolModule, type TiledRange } from './pool/index.js';
+import { tileCount, WorkerPool, type PoolKernel, type PoolModule, type TiledRange } from './pool/index.js';
 
 /** Below this much work (multiply-adds or bytes touched) a loop runs on the calling thread alone. */
 const INLINE_WORK = 1 << 15;
@@ -66,6 +66,8 @@ export class WasmRuntime {
   private readonly modules = new Map<string, KernelModule>();
   private readonly poolKernels = new Map<ModuleKernel, PoolKernel>();
   private pool?: Promise<WorkerPool>;
+  /** The pool once it has started: a job then reaches it without waiting on a promise. */
+  private startedPool?: WorkerPool;
   /** The pool job in flight (or resolved): the next one starts after it. */
   private turn: Promise<unknown> = Promise.resolve();
 
@@ -128,7 +130,7 @@ export class WasmRuntime {
     args: readonly number[],
     work: number,
   ): void | Promise<void> {
-    const tiles = countTiles(range);
+    const tiles = tileCount(range.dims, range.tile);
     if (tiles === 0) return;
     if (this.threads === 1 || work < INLINE_WORK || tiles === 1) {
       forEachTile(range, kernel.local, args);
@@ -153,7 +155,7 @@ export class WasmRuntime {
   }
 
   private async runOnPool(kernel: ModuleKernel, range: TiledRange, args: readonly number[]): Promise<void> {
-    const pool = await this.startPool();
+    const pool = this.startedPool ?? (await this.startPool());
     let pooled = this.poolKernels.get(kernel);
     if (!pooled) {
       pooled = (await kernel.module.inPool(pool)).kernel(kernel.name);
@@ -163,7 +165,9 @@ export class WasmRuntime {
   }
 
   private startPool(): Promise<WorkerPool> {
-    this.pool ??= WorkerPool.start({ memory: this.heap.memory, threads: this.threads, unref: true });
+    this.pool ??= WorkerPool.start({ memory: this.heap.memory, threads: this.threads, unref: true }).then(
+      (pool) => (this.startedPool = pool),
+    );
     return this.pool;
   }
 }
@@ -180,10 +184,6 @@ function compileOptimizedFromTheStart(): void {
   if (optimizedFromTheStart) return;
   v8.setFlagsFromString('--no-liftoff');
   optimizedFromTheStart = true;
-}
-
-function countTiles(range: TiledRange): number {
-  return range.dims.reduce((count, size, d) => count * Math.ceil(size / range.tile[d]!), 1);
 }
 
 /** Calls `kernel` on every tile of `range` in row-major order, as thread 0. */

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cacheDirectory, machineFingerprint } from '../../host/cache.js';
+import { cacheDirectory, machineFingerprint, readCached } from '../../host/cache.js';
 import { describeMachine } from '../../host/machine.js';
 
 export interface TuningCandidate<T> {
@@ -202,13 +202,7 @@ function median(values: readonly number[]): number {
 
 /** The file's content when it is a cache of this format for this machine; anything else is ignored. */
 function readCacheFile(file: string, fingerprint: string): CacheFile | undefined {
-  let content: unknown;
-  try {
-    content = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const candidate = content as Partial<CacheFile> | null;
+  const candidate = readCached<Partial<CacheFile> | null>(file);
   if (
     typeof candidate !== 'object' ||
     candidate === null ||

@@ -4,9 +4,8 @@
  * each output group is the updated copy of one input group, so it has that group's types.
  */
 
+import { TRAINING_DOMAIN } from '../graph.js';
 import type { InferenceRule, InferredTypes, RuleContext } from './rule.js';
-
-const TRAINING_DOMAIN = 'ai.onnx.preview.training';
 
 /** An optimizer with `groups` input groups whose outputs update the groups listed in `updated`. */
 function optimizer(groups: number, updated: number[]) {

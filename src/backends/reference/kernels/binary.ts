@@ -19,7 +19,15 @@ import {
 } from '../../../core/dtype.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { broadcastIndex, broadcastShapes, commitNumbers, newTensor, numberSink, toNumbers } from '../util.js';
+import {
+  broadcastIndex,
+  broadcastShapes,
+  commitNumbers,
+  newTensor,
+  numberSink,
+  sameDims,
+  toNumbers,
+} from '../util.js';
 import { requireFamily, type TypeFamily } from './unary.js';
 
 /** Output dims, and for each input the flat index of its element broadcast to each output element. */
@@ -32,10 +40,6 @@ export interface Broadcast {
 export function broadcastDims(ctx: KernelContext, inputDims: readonly (readonly number[])[]): Broadcast {
   const dims = broadcastShapes(inputDims, (reason) => ctx.fail(reason));
   return { dims, indices: inputDims.map((d) => broadcastIndex(d, dims)) };
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function formatDims(dims: readonly number[]): string {

@@ -17,6 +17,7 @@ import {
   newTensor,
   normalizeAxis,
   numbersToStorage,
+  sameDims,
   shapeSize,
   toNumbers,
 } from '../util.js';
@@ -105,7 +106,7 @@ function addLayerNormalization(ctx: KernelContext): Tensor[] {
   const b = ctx.input(1);
   requireFamily(ctx, a, 'float', 'A');
   requireFloatLike(ctx, b, a, 'B');
-  if (a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i])) {
+  if (!sameDims(a.dims, b.dims)) {
     ctx.fail(`A and B must have the same dims, got [${a.dims.join(', ')}] and [${b.dims.join(', ')}]`);
   }
   const bs = toNumbers(b);

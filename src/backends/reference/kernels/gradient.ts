@@ -12,19 +12,20 @@
 import type { DataType } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import { describeValue, type RuntimeValue } from '../../../core/values.js';
-import { FORWARD_GRAPH_ATTRIBUTE, TRAINING_DOMAIN } from '../../../ir/gradient-forward.js';
-import { opLabel, readsOf, type Node } from '../../../ir/graph.js';
+import { FORWARD_GRAPH_ATTRIBUTE } from '../../../ir/gradient-forward.js';
+import { opLabel, readsOf, TRAINING_DOMAIN, type Node } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import {
   broadcastIndex,
   broadcastShapes,
   normalizeAxis,
   readInts,
+  sameDims,
   shapeSize,
   splitAxis,
-  stridesOf,
   toNumbers,
 } from '../util.js';
+import { transposeTensor } from './shape.js';
 
 /** A float64 tensor the backward pass computes with. */
 interface Dense {
@@ -133,7 +134,10 @@ function backward(
       input: (i) => denseOf(node.inputs[i] ?? ''),
       tensor: (i) => tensorOf(node.inputs[i] ?? ''),
       active: (i) => wanted[i] === true,
-      output: denseOf(node.outputs[0]!),
+      // Read only by the rules that need it: converting every node's output would be wasted work.
+      get output() {
+        return denseOf(node.outputs[0]!);
+      },
       grad,
     };
     rule(step).forEach((adjoint, i) => {
@@ -176,10 +180,6 @@ function accumulate(adjoints: Map<string, Dense>, name: string, adjoint: Dense):
   const sum = new Float64Array(existing.data);
   for (let i = 0; i < sum.length; i++) sum[i]! += adjoint.data[i]!;
   adjoints.set(name, { dims: existing.dims, data: sum });
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**
@@ -332,20 +332,11 @@ const transposeRule: Rule = (step) => {
   const x = step.input(0);
   const rank = x.dims.length;
   const perm = intsAttribute(step.node, 'perm') ?? x.dims.map((_, a) => rank - 1 - a);
-  const outStrides = stridesOf(step.grad.dims);
-  const xStrides = stridesOf(x.dims);
-  const data = new Float64Array(x.data.length);
-  // Output axis a walks input axis perm[a]: input element at index i comes from the output's
-  // element whose coordinate on axis a is the input's coordinate on axis perm[a].
-  for (let i = 0; i < data.length; i++) {
-    let from = 0;
-    for (let a = 0; a < rank; a++) {
-      const coordinate = Math.floor(i / xStrides[perm[a]!]!) % x.dims[perm[a]!]!;
-      from += coordinate * outStrides[a]!;
-    }
-    data[i] = step.grad.data[from]!;
-  }
-  return [{ dims: x.dims, data }];
+  // Output axis a was input axis perm[a], so input axis perm[a] is the adjoint's axis a.
+  const inverse = new Array<number>(rank);
+  perm.forEach((p, a) => (inverse[p] = a));
+  const adjoint = transposeTensor(new Tensor('float64', step.grad.data, step.grad.dims), inverse);
+  return [{ dims: x.dims, data: adjoint.data as Float64Array }];
 };
 
 /**

@@ -13,7 +13,7 @@ import { Tensor } from '../../../core/tensor.js';
 import { describeValue } from '../../../core/values.js';
 import type { Graph } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import { floatSink, fromNumbers, toNumbers } from '../util.js';
+import { floatSink, fromNumbers, sameDims, toNumbers } from '../util.js';
 
 function floatInput(ctx: KernelContext, i: number, name: string): Tensor {
   const t = ctx.input(i);
@@ -27,10 +27,6 @@ function optionalFloatInput(ctx: KernelContext, i: number, name: string): Tensor
 
 function dimsText(t: Tensor): string {
   return `[${t.dims.join(', ')}]`;
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 // ---------------------------------------------------------------------------------------------

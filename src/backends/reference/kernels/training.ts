@@ -6,10 +6,9 @@
  */
 
 import type { Tensor } from '../../../core/tensor.js';
+import { TRAINING_DOMAIN } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import { scalarNumber, toNumbers } from '../util.js';
-
-const TRAINING_DOMAIN = 'ai.onnx.preview.training';
 
 /**
  * Splits inputs 2.. into `groups` equal lists (X, G, state...) of n tensors each and checks that

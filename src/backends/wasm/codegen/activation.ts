@@ -14,7 +14,7 @@
 
 import type { Node } from '../../../ir/graph.js';
 import type { FunctionBuilder } from '../assembler/index.js';
-import { emitFastGelu, emitGelu, emitSigmoid, emitTanh, v128Temp } from './math.js';
+import { emitFastGelu, emitGelu, emitSigmoid, emitTanh, splat, v128Temp } from './math.js';
 
 export type ActivationKind =
   | 'Relu'
@@ -70,7 +70,7 @@ export function emitActivation(f: FunctionBuilder, activation: Activation | unde
   const [p0 = 0, p1 = 0] = activation.params;
   switch (activation.kind) {
     case 'Relu':
-      f.v128Const('f32x4', [0, 0, 0, 0]).op('f32x4.pmax');
+      splat(f, 0).op('f32x4.pmax');
       return;
     case 'Clip':
       clamp(f, activation.params[0] ?? -Infinity, activation.params[1] ?? Infinity);
@@ -78,23 +78,17 @@ export function emitActivation(f: FunctionBuilder, activation: Activation | unde
     case 'LeakyRelu': {
       // x < 0 ? alpha·x : x
       const x = v128Temp(f, 'activation.x');
-      f.tee(x).f32Const(p0).op('f32x4.splat').op('f32x4.mul').get(x).get(x);
-      f.v128Const('f32x4', [0, 0, 0, 0]).op('f32x4.lt').op('v128.bitselect');
+      splat(f.tee(x), p0).op('f32x4.mul').get(x).get(x);
+      splat(f, 0).op('f32x4.lt').op('v128.bitselect');
       return;
     }
     case 'HardSigmoid':
-      f.f32Const(p0).op('f32x4.splat').op('f32x4.mul').f32Const(p1).op('f32x4.splat').op('f32x4.add');
+      splat(splat(f, p0).op('f32x4.mul'), p1).op('f32x4.add');
       clamp(f, 0, 1);
       return;
     case 'HardSwish': {
       const x = v128Temp(f, 'activation.x');
-      f.tee(x)
-        .f32Const(1 / 6)
-        .op('f32x4.splat')
-        .op('f32x4.mul')
-        .f32Const(0.5)
-        .op('f32x4.splat')
-        .op('f32x4.add');
+      splat(splat(f.tee(x), 1 / 6).op('f32x4.mul'), 0.5).op('f32x4.add');
       clamp(f, 0, 1);
       f.get(x).op('f32x4.mul');
       return;
@@ -123,6 +117,6 @@ export function emitActivation(f: FunctionBuilder, activation: Activation | unde
 
 /** min(max(x, lo), hi), NaN kept. */
 function clamp(f: FunctionBuilder, lo: number, hi: number): void {
-  if (lo > -Infinity) f.f32Const(lo).op('f32x4.splat').op('f32x4.pmax');
-  if (hi < Infinity) f.f32Const(hi).op('f32x4.splat').op('f32x4.pmin');
+  if (lo > -Infinity) splat(f, lo).op('f32x4.pmax');
+  if (hi < Infinity) splat(f, hi).op('f32x4.pmin');
 }

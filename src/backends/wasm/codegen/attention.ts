@@ -19,7 +19,15 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { emitExp, multiplyAdd, namedLocal, splat } from './math.js';
+import {
+  emitExp,
+  floatLanes,
+  multiplyAdd,
+  namedLocal,
+  splat,
+  storeLanes,
+  storeTransposed4x4,
+} from './math.js';
 
 /** Columns of the register tile (two vectors) and rows of a query block. */
 const TILE_COLUMNS = 8;
@@ -48,23 +56,6 @@ const EXPONENTIAL_UNROLL = 4;
  * dropped are below 1.2e-38 of the row's largest, which is 1.
  */
 const EXP_ARGUMENT_FLOOR = -87.3;
-
-/**
- * A 4×4 transpose of f32 lanes in two rounds of shuffles, each step (first vector, second vector,
- * lanes picked from the pair, 4-7 being the second's): rows of keys 0-3 → pairs → columns.
- */
-const TRANSPOSE_INTERLEAVE = [
-  [0, 1, [0, 4, 1, 5]],
-  [0, 1, [2, 6, 3, 7]],
-  [2, 3, [0, 4, 1, 5]],
-  [2, 3, [2, 6, 3, 7]],
-] as const;
-const TRANSPOSE_GATHER = [
-  [0, 2, [0, 1, 4, 5]],
-  [0, 2, [2, 3, 6, 7]],
-  [1, 3, [0, 1, 4, 5]],
-  [1, 3, [2, 3, 6, 7]],
-] as const;
 
 export type MaskKind = 'none' | 'per-key' | 'per-row';
 /** 'add': a float32 mask added to the scores; 'select': a bool (byte) mask keeping them where true. */
@@ -104,7 +95,7 @@ export interface RowStrides {
 }
 
 /** The row strides of dense matrices. */
-export function denseRowStrides(spec: AttentionSpec): RowStrides {
+function denseRowStrides(spec: AttentionSpec): RowStrides {
   return {
     query: spec.depth,
     key: spec.keyRows ? spec.depth : spec.keys,
@@ -285,8 +276,6 @@ class AttentionEmitter {
     const { f, l, spec } = this;
     const rows = [0, 1, 2, 3].map((q) => this.v128(`transpose.row${q}`));
     const pairs = [0, 1, 2, 3].map((q) => this.v128(`transpose.pair${q}`));
-    const lanes = (picks: readonly number[]) =>
-      f.shuffle(picks.flatMap((lane) => [0, 1, 2, 3].map((b) => 4 * lane + b)));
     let d = 0;
     for (; d + 4 <= spec.depth; d += 4) {
       rows.forEach((row, q) =>
@@ -295,17 +284,14 @@ class AttentionEmitter {
           .mem('v128.load', { offset: q * this.rowBytesOf.key + d * 4, align: 4 })
           .set(row),
       );
-      // Interleave keys 0/1 and 2/3, then take each depth's four keys: the 4×4 transpose.
-      TRANSPOSE_INTERLEAVE.forEach(([x, y, picks], i) => {
-        f.get(rows[x]!).get(rows[y]!);
-        lanes(picks);
-        f.set(pairs[i]!);
-      });
-      TRANSPOSE_GATHER.forEach(([x, y, picks], i) => {
-        f.get(l.b).get(pairs[x]!).get(pairs[y]!);
-        lanes(picks);
-        f.mem('v128.store', { offset: (d + i) * TILE_COLUMNS * 4 });
-      });
+      // Each depth's four keys, one per row of the quad: the 4×4 transpose.
+      storeTransposed4x4(
+        f,
+        rows,
+        pairs,
+        () => f.get(l.b),
+        (i) => (d + i) * TILE_COLUMNS * 4,
+      );
     }
     for (let q = 0; q < 4; q++) this.emitCopyColumn(q, d);
   }
@@ -341,7 +327,7 @@ class AttentionEmitter {
         lanes.forEach((n, h) => {
           this.loadLanes(l.a, h * 16, n);
           f.set(vector);
-          this.storeLanes(l.b, h * 16, 4, vector);
+          storeLanes(f, () => f.get(l.b), h * 16, 4, vector);
         });
       if (panels > 0) {
         f.i32Const(panels).set(l.count);
@@ -655,7 +641,7 @@ class AttentionEmitter {
           .set(inverse);
         lanes.forEach((n, h) => {
           f.get(accumulators[r]![h]!).get(inverse).op('f32x4.mul').set(accumulators[r]![h]!);
-          this.storeLanes(l.c, r * outputRowBytes + (column + h * 4) * 4, n, accumulators[r]![h]!);
+          storeLanes(f, () => f.get(l.c), r * outputRowBytes + (column + h * 4) * 4, n, accumulators[r]![h]!);
         });
       }
     }
@@ -695,9 +681,7 @@ class AttentionEmitter {
       [2, 3, 0, 1],
       [1, 0, 3, 2],
     ]) {
-      f.get(vector).get(vector).get(vector);
-      f.shuffle(lanes.flatMap((lane) => [0, 1, 2, 3].map((byte) => 4 * lane + byte)));
-      f.op(op).set(vector);
+      f.get(vector).get(vector).get(vector).shuffle(floatLanes(lanes)).op(op).set(vector);
     }
   }
 
@@ -716,20 +700,6 @@ class AttentionEmitter {
           .get(low)
           .memLane('v128.load32_lane', 2, { offset: offset + 8, align: 4 });
       }
-    }
-  }
-
-  /** Stores the first `lanes` floats of `vector` at base + offset. */
-  private storeLanes(base: Local, offset: number, lanes: number, vector: Local): void {
-    const { f } = this;
-    if (lanes === 4) f.get(base).get(vector).mem('v128.store', { offset, align: 4 });
-    else if (lanes === 1) f.get(base).get(vector).memLane('v128.store32_lane', 0, { offset, align: 4 });
-    else {
-      f.get(base).get(vector).memLane('v128.store64_lane', 0, { offset, align: 4 });
-      if (lanes === 3)
-        f.get(base)
-          .get(vector)
-          .memLane('v128.store32_lane', 2, { offset: offset + 8, align: 4 });
     }
   }
 

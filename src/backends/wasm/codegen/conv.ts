@@ -17,7 +17,7 @@
 
 import { ModuleBuilder, type FunctionBuilder, type FunctionSpec, type Local } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
-import { i32Function } from './math.js';
+import { floatLanes, i32Function } from './math.js';
 
 /** Where a window lands on one plane: sizes, kernel and the window's steps, all static. */
 export interface PlaneWindow {
@@ -54,10 +54,6 @@ export interface WindowKernelSpec {
 const F32 = 4;
 const ZERO4 = [0, 0, 0, 0];
 
-/** Byte lanes picking floats `floats` out of the 8 of two vectors. */
-function floatLanes(floats: readonly number[]): number[] {
-  return floats.flatMap((f) => [0, 1, 2, 3].map((b) => f * F32 + b));
-}
 const EVEN_FLOATS = floatLanes([0, 2, 4, 6]);
 const ODD_FLOATS = floatLanes([1, 3, 5, 7]);
 const NEXT_FLOATS = floatLanes([1, 2, 3, 4]);
@@ -494,7 +490,7 @@ class WindowKernelWriter {
     const load = (float: number) => f.get(this.base).mem('v128.load', { offset: (shift + float) * F32 });
     const pairs = new Map<number, [Local, Local]>();
     const gathered = new Map<number, Local>();
-    this.strideTwoSteps().forEach((step, index) => {
+    strideTwoSteps(this.columnOffsets).forEach((step, index) => {
       const vector = this.temporary('v128', 8 + index);
       if (step.kind === 'pair') {
         const low = this.temporary('v128', 16 + 2 * index);
@@ -519,10 +515,6 @@ class WindowKernelWriter {
       f.get(gathered.get(this.columnOffsets[kx]!)!);
       this.combine(acc, ky * kw + kx);
     }
-  }
-
-  private strideTwoSteps(): StrideTwoStep[] {
-    return strideTwoSteps(this.columnOffsets);
   }
 
   /** acc = acc ⊕ (the vector on the stack), with tap t's weight for weighted windows. */
@@ -1035,7 +1027,7 @@ const FUSED_TAG_BYTES = 64;
  * convolution, and the panels a thread writes are read by the same thread from its own cache.
  */
 export function buildFusedConvKernel(
-  module: NamedFunctionModule,
+  module: ModuleBuilder,
   spec: FusedConvSpec,
   im2col: FunctionBuilder,
   gemm: FunctionBuilder,

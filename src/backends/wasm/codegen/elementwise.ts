@@ -26,6 +26,7 @@ import { HeddleError } from '../../../core/errors.js';
 import { Tensor, type TensorData } from '../../../core/tensor.js';
 import { opLabel, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import { broadcastShapes, sameDims } from '../../reference/util.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import type { Staging, WasmEnv } from '../kernel.js';
 import { MAX_ARGS } from '../pool/control.js';
@@ -40,6 +41,8 @@ import {
   emitSigmoid,
   emitSoftplus,
   emitTanh,
+  floatLanes,
+  i32Function,
   splat,
   v128Temp,
 } from './math.js';
@@ -306,22 +309,6 @@ export function claimsInputCount(inputs: number): true | string {
     : `an elementwise kernel takes at most ${MAX_ARGS - 1} inputs, not ${inputs}`;
 }
 
-/** The shape numpy-style broadcasting gives `shapes`, or undefined when they do not broadcast. */
-export function broadcastDims(shapes: readonly (readonly number[])[]): number[] | undefined {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
-  const dims = new Array<number>(rank).fill(1);
-  for (const shape of shapes) {
-    for (let a = 0; a < shape.length; a++) {
-      const axis = rank - shape.length + a;
-      const size = shape[a]!;
-      if (size === dims[axis] || size === 1) continue;
-      if (dims[axis] !== 1) return undefined;
-      dims[axis] = size;
-    }
-  }
-  return dims;
-}
-
 /**
  * The kernel of a node computing `spec` over its inputs broadcast together into output 0. Runs
  * whose inputs are not of the program's element types go to the reference kernel.
@@ -334,38 +321,31 @@ export function prepareElementwise(
 ): PreparedKernel {
   const operands = new HeapOperands(env, node);
   let reference: PreparedKernel | undefined;
-  const plans = new ShapeMemo<{ outDims: number[]; plan: ElementwisePlan | undefined } | undefined>();
+  const referenceRun = (args: KernelArgs): KernelOutputs | Promise<KernelOutputs> => {
+    reference ??= env.reference(node);
+    return reference.run(args);
+  };
+  const plans = new ShapeMemo<{ outDims: number[]; plan: ElementwisePlan | undefined }>();
   return {
     name,
     run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
-      const referenceRun = (): KernelOutputs | Promise<KernelOutputs> => {
-        reference ??= env.reference(node);
-        return reference.run(args);
-      };
       const values = spec.inputs.map((i) => args.inputs[i]);
       if (!values.every((t, k): t is Tensor => t instanceof Tensor && t.type === spec.program.inputs[k]))
-        return referenceRun();
+        return referenceRun(args);
       const tensors: Tensor[] = values;
-      if (!(spec.scalars ?? []).every((k) => tensors[k]!.size === 1)) return referenceRun();
+      if (!(spec.scalars ?? []).every((k) => tensors[k]!.size === 1)) return referenceRun(args);
       const shapes = tensors.map((t, k) => (spec.scalars?.includes(k) ? [] : t.dims));
       const planned = plans.get(shapes, () => {
-        const outDims = broadcastDims(shapes);
-        if (!outDims) return undefined;
+        const outDims = broadcastShapes(shapes, (reason) => {
+          throw new HeddleError(reason, { ...args.site, node: node.name, opType: opLabel(node) });
+        });
         return {
           outDims,
           plan: planElementwise(env.runtime, spec.program, elementwiseLayout(outDims, shapes)),
         };
       });
-      if (!planned) {
-        const list = shapes.map((s) => `[${s.join(', ')}]`).join(', ');
-        throw new HeddleError(`inputs of shapes ${list} do not broadcast together`, {
-          ...args.site,
-          node: node.name,
-          opType: opLabel(node),
-        });
-      }
       // The reference kernel names what is wrong when the others do not broadcast to the first.
-      if (spec.unidirectional && !sameDims(planned.outDims, shapes[0]!)) return referenceRun();
+      if (spec.unidirectional && !sameDims(planned.outDims, shapes[0]!)) return referenceRun(args);
       const output = args.allocateOutput(0, 'float32', planned.outDims);
       const pending = runElementwise(
         env.runtime,
@@ -397,10 +377,6 @@ export class ShapeMemo<T> {
     }
     return this.value as T;
   }
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**
@@ -876,14 +852,10 @@ export function forEachInRow(
   const vectors = Math.floor(length / 4);
   const groups = Math.floor(vectors / ROW_ACCUMULATORS);
   const groupBytes = 16 * ROW_ACCUMULATORS;
-  if (groups > 0) {
-    f.i32Const(0).set(counter);
-    f.loop(null, (next) => {
-      for (let k = 0; k < ROW_ACCUMULATORS; k++) visit(4, 16 * k, k);
-      for (const cursor of cursors) f.get(cursor).i32Const(groupBytes).op('i32.add').set(cursor);
-      f.get(counter).i32Const(1).op('i32.add').tee(counter).i32Const(groups).op('i32.lt_u').brIf(next);
-    });
-  }
+  repeat(f, counter, groups, () => {
+    for (let k = 0; k < ROW_ACCUMULATORS; k++) visit(4, 16 * k, k);
+    for (const cursor of cursors) f.get(cursor).i32Const(groupBytes).op('i32.add').set(cursor);
+  });
   const leftover = vectors % ROW_ACCUMULATORS;
   for (let k = 0; k < leftover; k++) visit(4, 16 * k, k);
   for (let j = 0; j < length % 4; j++) visit(1, 16 * leftover + 4 * j, j);
@@ -901,10 +873,10 @@ export function foldAccumulators(
   const [first, ...others] = accumulators as [Local, ...Local[]];
   for (const other of others) f.get(first).get(other).op(op).set(first);
   for (const swap of [
-    [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7],
-    [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11],
+    [2, 3, 0, 1],
+    [1, 0, 3, 2],
   ]) {
-    f.get(first).get(first).get(first).shuffle(swap).op(op).set(first);
+    f.get(first).get(first).get(first).shuffle(floatLanes(swap)).op(op).set(first);
   }
 }
 
@@ -919,7 +891,7 @@ export function repeat(f: FunctionBuilder, counter: Local, count: number, body: 
 }
 
 /** Sets `vectorEnd` to where the whole vectors of [begin, end) stop: begin plus the length rounded down to 4. */
-export function emitVectorEnd(f: FunctionBuilder, begin: Local, end: Local, vectorEnd: Local): void {
+function emitVectorEnd(f: FunctionBuilder, begin: Local, end: Local, vectorEnd: Local): void {
   f.get(end).get(begin).op('i32.sub').i32Const(-4).op('i32.and').get(begin).op('i32.add').set(vectorEnd);
 }
 
@@ -934,18 +906,9 @@ export function rowsFunction(module: ModuleBuilder): {
   input: Local;
   output: Local;
 } {
-  const f = module.function('rows', {
-    params: [
-      ['thread', 'i32'],
-      ['begin', 'i32'],
-      ['end', 'i32'],
-      ['input', 'i32'],
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, begin, end, input, output] = f.params as Local[];
-  return { f, begin: begin!, end: end!, input: input!, output: output! };
+  const { f, params } = i32Function(module, 'rows', ['thread', 'begin', 'end', 'input', 'output']);
+  const [, begin, end, input, output] = params;
+  return { f, begin, end, input, output };
 }
 
 /** The locals of a `columns` kernel's tile: its outer and column ranges, and the loop counters. */
@@ -969,29 +932,26 @@ export function columnsFunction(module: ModuleBuilder): {
   input: Local;
   output: Local;
 } {
-  const f = module.function('columns', {
-    params: [
-      ['thread', 'i32'],
-      ['outerBegin', 'i32'],
-      ['outerEnd', 'i32'],
-      ['columnBegin', 'i32'],
-      ['columnEnd', 'i32'],
-      ['input', 'i32'],
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, outerBegin, outerEnd, columnBegin, columnEnd, input, output] = f.params as Local[];
+  const { f, params } = i32Function(module, 'columns', [
+    'thread',
+    'outerBegin',
+    'outerEnd',
+    'columnBegin',
+    'columnEnd',
+    'input',
+    'output',
+  ]);
+  const [, outerBegin, outerEnd, columnBegin, columnEnd, input, output] = params;
   const tile: ColumnTile = {
-    outerBegin: outerBegin!,
-    outerEnd: outerEnd!,
-    columnBegin: columnBegin!,
-    columnEnd: columnEnd!,
+    outerBegin,
+    outerEnd,
+    columnBegin,
+    columnEnd,
     outer: f.local('i32', 'outer'),
     column: f.local('i32', 'column'),
     vectorEnd: f.local('i32', 'vectorEnd'),
   };
-  return { f, tile, input: input!, output: output! };
+  return { f, tile, input, output };
 }
 
 /**

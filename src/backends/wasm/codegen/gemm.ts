@@ -18,7 +18,7 @@
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
-import { i32Function, multiplyAdd } from './math.js';
+import { i32Function, multiplyAdd, storeTransposed4x4 } from './math.js';
 
 /** Floats per packed panel row: the register tile's width. */
 export const TILE_COLUMNS = 8;
@@ -60,14 +60,15 @@ export function gemmModuleKey(spec: GemmKernelSpec): string {
  * in bytes, leading dimensions and batch strides in floats; `kBlock` is the K depth of one pass
  * over C; `addC` non-zero adds the product to what C holds; `sweep` (≥ 1) is the panels a row
  * strip goes through before the next strip. `gemm` takes the same arguments but `sweep` and
- * sweeps one panel.
+ * sweeps one panel. Returns `gemm`, for generated code of the same module to call.
  */
-export function emitGemm(module: ModuleBuilder, spec: GemmKernelSpec): void {
+export function emitGemm(module: ModuleBuilder, spec: GemmKernelSpec): FunctionBuilder {
   const tiles = Array.from({ length: spec.rows }, (_, r) => emitRegisterTile(module, spec, r + 1));
   const swept = emitDriver(module, spec, tiles);
   const { f, params } = i32Function(module, 'gemm', DRIVER_PARAMS);
   for (const param of params) f.get(param);
   f.i32Const(1).call(swept);
+  return f;
 }
 
 const TILE_PARAMS = ['a', 'lda', 'b', 'c', 'ldc', 'k', 'bias', 'cols', 'mode'] as const;
@@ -145,7 +146,12 @@ function emitRegisterTile(module: ModuleBuilder, spec: GemmKernelSpec, rows: num
       });
     });
   };
-  f.get(b).get(k).i32Const(32).op('i32.mul').op('i32.add').set(bEnd);
+  f.get(b)
+    .get(k)
+    .i32Const(4 * TILE_COLUMNS)
+    .op('i32.mul')
+    .op('i32.add')
+    .set(bEnd);
   kSteps(sets);
   if (sets > 1) kSteps(1);
   for (const [low, high] of partial) {
@@ -580,11 +586,14 @@ function countedLoop(
  * Panel p goes to target + 4·p·k·8; columns past n are zeros.
  */
 export function emitPackB(module: ModuleBuilder): void {
-  emitPackKn(i32Function(module, 'pack_kn', PACK_PARAMS).f);
-  emitPackNk(i32Function(module, 'pack_nk', PACK_PARAMS).f);
+  emitPackKn(i32Function(module, 'pack_kn', PACK_PARAMS));
+  emitPackNk(i32Function(module, 'pack_nk', PACK_PARAMS));
 }
 
 const PACK_PARAMS = ['thread', 'p0', 'p1', 'source', 'k', 'n', 'ld', 'target'] as const;
+
+/** A packing function and its parameters. */
+type PackFunction = ReturnType<typeof i32Function<typeof PACK_PARAMS>>;
 
 interface PackLocals {
   panel: Local;
@@ -595,8 +604,8 @@ interface PackLocals {
 }
 
 /** For each panel of [p0, p1): `cols` (≤ 8) and `to`, `end` (the panel's bounds in target) set, then body. */
-function forEachPanel(f: FunctionBuilder, body: (locals: PackLocals) => void): PackLocals {
-  const [, p0, p1, , k, n, , target] = f.params as Local[] as Local[];
+function forEachPanel({ f, params }: PackFunction, body: (locals: PackLocals) => void): void {
+  const [, p0, p1, , k, n, , target] = params;
   const locals: PackLocals = {
     panel: f.local('i32', 'panel'),
     cols: f.local('i32', 'cols'),
@@ -605,38 +614,38 @@ function forEachPanel(f: FunctionBuilder, body: (locals: PackLocals) => void): P
     end: f.local('i32', 'end'),
   };
   const { panel, cols, to, end } = locals;
-  f.get(p0!).set(panel);
+  f.get(p0).set(panel);
   countedLoop(f, panel, p1!, 1, () => {
-    f.get(n!).get(panel).i32Const(TILE_COLUMNS).op('i32.mul').op('i32.sub').tee(cols);
+    f.get(n).get(panel).i32Const(TILE_COLUMNS).op('i32.mul').op('i32.sub').tee(cols);
     f.i32Const(TILE_COLUMNS).op('i32.gt_u');
     f.if(null, () => f.i32Const(TILE_COLUMNS).set(cols));
-    f.get(target!)
+    f.get(target)
       .get(panel)
-      .get(k!)
+      .get(k)
       .op('i32.mul')
       .i32Const(4 * TILE_COLUMNS)
       .op('i32.mul')
       .op('i32.add')
       .tee(to);
-    f.get(k!)
+    f.get(k)
       .i32Const(4 * TILE_COLUMNS)
       .op('i32.mul')
       .op('i32.add')
       .set(end);
     body(locals);
   });
-  return locals;
 }
 
 /** Rows of B are contiguous: two vector copies per row of a full panel, lanes for the last one. */
-function emitPackKn(f: FunctionBuilder): void {
-  const [, , , source, , , ld] = f.params as Local[] as Local[];
+function emitPackKn(pack: PackFunction): void {
+  const { f } = pack;
+  const [, , , source, , , ld] = pack.params;
   const low = f.local('v128', 'low');
   const high = f.local('v128', 'high');
   const ldBytes = f.local('i32', 'ldBytes');
-  f.get(ld!).i32Const(4).op('i32.mul').set(ldBytes);
-  forEachPanel(f, ({ panel, cols, from, to, end }) => {
-    f.get(source!)
+  f.get(ld).i32Const(4).op('i32.mul').set(ldBytes);
+  forEachPanel(pack, ({ panel, cols, from, to, end }) => {
+    f.get(source)
       .get(panel)
       .i32Const(4 * TILE_COLUMNS)
       .op('i32.mul')
@@ -678,14 +687,15 @@ function emitPackKn(f: FunctionBuilder): void {
  * block is loaded as eight vectors and transposed with shuffles; the last k steps and a partial
  * panel go float by float.
  */
-function emitPackNk(f: FunctionBuilder): void {
-  const [, , , source, , , ld] = f.params as Local[] as Local[];
+function emitPackNk(pack: PackFunction): void {
+  const { f } = pack;
+  const [, , , source, , , ld] = pack.params;
   const ldBytes = f.local('i32', 'ldBytes');
   const rowsIn = Array.from({ length: TILE_COLUMNS }, (_, q) => f.local('v128', `r${q}`));
   const t = Array.from({ length: 4 }, (_, q) => f.local('v128', `t${q}`));
-  f.get(ld!).i32Const(4).op('i32.mul').set(ldBytes);
-  forEachPanel(f, ({ panel, cols, from, to, end }) => {
-    f.get(source!)
+  f.get(ld).i32Const(4).op('i32.mul').set(ldBytes);
+  forEachPanel(pack, ({ panel, cols, from, to, end }) => {
+    f.get(source)
       .get(panel)
       .i32Const(TILE_COLUMNS)
       .op('i32.mul')
@@ -710,21 +720,13 @@ function emitPackNk(f: FunctionBuilder): void {
             f.mem('v128.load', { align: 4 }).set(rowsIn[q]!);
           }
           for (let half = 0; half < 2; half++) {
-            const [r0, r1, r2, r3] = rowsIn.slice(4 * half) as [Local, Local, Local, Local];
-            interleave(f, r0, r1, [0, 4, 1, 5], t[0]!);
-            interleave(f, r2, r3, [0, 4, 1, 5], t[1]!);
-            interleave(f, r0, r1, [2, 6, 3, 7], t[2]!);
-            interleave(f, r2, r3, [2, 6, 3, 7], t[3]!);
-            const outputs: [Local, Local, readonly number[]][] = [
-              [t[0]!, t[1]!, [0, 1, 4, 5]],
-              [t[0]!, t[1]!, [2, 3, 6, 7]],
-              [t[2]!, t[3]!, [0, 1, 4, 5]],
-              [t[2]!, t[3]!, [2, 3, 6, 7]],
-            ];
-            outputs.forEach(([x, y, lanes], step) => {
-              f.get(to).get(x).get(y).shuffle(byteLanes(lanes));
-              f.mem('v128.store', { offset: 4 * TILE_COLUMNS * step + 16 * half });
-            });
+            storeTransposed4x4(
+              f,
+              rowsIn.slice(4 * half),
+              t,
+              () => f.get(to),
+              (step) => 4 * TILE_COLUMNS * step + 16 * half,
+            );
           }
           f.get(from).i32Const(16).op('i32.add').set(from);
           f.get(to)
@@ -762,14 +764,4 @@ function emitPackNk(f: FunctionBuilder): void {
       });
     });
   });
-}
-
-/** target = the i32 lanes `lanes` (0-3 from x, 4-7 from y) of x and y. */
-function interleave(f: FunctionBuilder, x: Local, y: Local, lanes: readonly number[], target: Local): void {
-  f.get(x).get(y).shuffle(byteLanes(lanes)).set(target);
-}
-
-/** i8x16.shuffle's byte indices for four i32 lane indices. */
-function byteLanes(lanes: readonly number[]): number[] {
-  return lanes.flatMap((lane) => [4 * lane, 4 * lane + 1, 4 * lane + 2, 4 * lane + 3]);
 }

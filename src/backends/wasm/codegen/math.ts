@@ -13,7 +13,9 @@
  * (sigmoid calls exp) use different names. The generators of larger kernels (attention, the
  * recurrence) keep their own named locals in the same registry (`namedLocal`), and share the
  * multiply-add of their dot products (`multiplyAdd`) and the making of their exported functions,
- * whose parameters are all i32 addresses, sizes and tile bounds (`i32Function`).
+ * whose parameters are all i32 addresses, sizes and tile bounds (`i32Function`), their shuffles'
+ * lane lists (`floatLanes`), their partial-vector stores (`storeLanes`) and transposes
+ * (`storeTransposed4x4`).
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
@@ -104,6 +106,71 @@ export function multiplyAdd(
 ): void {
   if (relaxed) f.get(a).get(b).get(accumulator).op('f32x4.relaxed_madd').set(accumulator);
   else f.get(a).get(b).op('f32x4.mul').get(accumulator).op('f32x4.add').set(accumulator);
+}
+
+/** i8x16.shuffle's byte indices for f32 lanes `lanes` (0-3 from the first vector, 4-7 from the second). */
+export function floatLanes(lanes: readonly number[]): number[] {
+  return lanes.flatMap((lane) => [4 * lane, 4 * lane + 1, 4 * lane + 2, 4 * lane + 3]);
+}
+
+/** Stores the first `lanes` (1-4) floats of `vector` at the address `address` pushes, plus `offset`. */
+export function storeLanes(
+  f: FunctionBuilder,
+  address: () => void,
+  offset: number,
+  lanes: number,
+  vector: Local,
+): void {
+  address();
+  if (lanes === 4) f.get(vector).mem('v128.store', { offset, align: 4 });
+  else if (lanes === 1) f.get(vector).memLane('v128.store32_lane', 0, { offset, align: 4 });
+  else {
+    f.get(vector).memLane('v128.store64_lane', 0, { offset, align: 4 });
+    if (lanes === 3) {
+      address();
+      f.get(vector).memLane('v128.store32_lane', 2, { offset: offset + 8, align: 4 });
+    }
+  }
+}
+
+/**
+ * A 4×4 transpose of f32 lanes in two rounds of shuffles, each step (first vector, second vector,
+ * lanes picked from the pair, 4-7 being the second's): rows 0-3 → interleaved pairs → columns.
+ */
+const TRANSPOSE_INTERLEAVE = [
+  [0, 1, [0, 4, 1, 5]],
+  [0, 1, [2, 6, 3, 7]],
+  [2, 3, [0, 4, 1, 5]],
+  [2, 3, [2, 6, 3, 7]],
+] as const;
+const TRANSPOSE_GATHER = [
+  [0, 2, [0, 1, 4, 5]],
+  [0, 2, [2, 3, 6, 7]],
+  [1, 3, [0, 1, 4, 5]],
+  [1, 3, [2, 3, 6, 7]],
+] as const;
+
+/**
+ * Stores the transpose of the four f32x4 `rows`: column i (lane i of each row) at the address
+ * `address` pushes plus `offsetOf(i)`. `pairs` are four v128 locals it may overwrite.
+ */
+export function storeTransposed4x4(
+  f: FunctionBuilder,
+  rows: readonly Local[],
+  pairs: readonly Local[],
+  address: () => void,
+  offsetOf: (column: number) => number,
+): void {
+  TRANSPOSE_INTERLEAVE.forEach(([x, y, picks], i) => {
+    f.get(rows[x]!).get(rows[y]!).shuffle(floatLanes(picks)).set(pairs[i]!);
+  });
+  TRANSPOSE_GATHER.forEach(([x, y, picks], i) => {
+    address();
+    f.get(pairs[x]!)
+      .get(pairs[y]!)
+      .shuffle(floatLanes(picks))
+      .mem('v128.store', { offset: offsetOf(i) });
+  });
 }
 
 /** Pushes `value` in all four f32 lanes. */

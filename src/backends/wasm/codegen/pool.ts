@@ -6,6 +6,7 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { floatLanes, i32Function } from './math.js';
 
 export type GlobalReduction = 'average' | 'max';
 
@@ -31,17 +32,8 @@ export function buildGlobalPoolKernel(
   reduction: GlobalReduction,
   planeSize: number,
 ): void {
-  const f = module.function(name, {
-    params: [
-      ['thread', 'i32'],
-      ['plane0', 'i32'],
-      ['plane1', 'i32'],
-      ['x', 'i32'],
-      ['y', 'i32'],
-    ],
-    export: true,
-  });
-  const [, plane0, plane1, x, y] = f.params as Local[];
+  const { f, params } = i32Function(module, name, ['thread', 'plane0', 'plane1', 'x', 'y']);
+  const [, plane0, plane1, x, y] = params;
   const plane = f.local('i32', 'plane');
   const at = f.local('i32', 'at');
   const end = f.local('i32', 'end');
@@ -61,15 +53,15 @@ export function buildGlobalPoolKernel(
   const blocks = Math.floor(planeSize / (4 * ACCUMULATORS));
   const tail = planeSize - blocks * 4 * ACCUMULATORS;
 
-  f.get(plane0!).set(plane);
+  f.get(plane0).set(plane);
   f.block(null, (exit) => {
-    f.get(plane).get(plane1!).op('i32.ge_s').brIf(exit);
+    f.get(plane).get(plane1).op('i32.ge_s').brIf(exit);
     f.loop(null, (next) => {
       for (const acc of accs) f.v128Const('f32x4', [start, start, start, start]).set(acc);
       f.get(plane)
         .i32Const(planeSize * F32)
         .op('i32.mul')
-        .get(x!)
+        .get(x)
         .op('i32.add')
         .set(at);
       if (blocks > 0) {
@@ -100,11 +92,11 @@ export function buildGlobalPoolKernel(
         f.get(at).mem(reduction === 'max' ? 'v128.load32_splat' : 'v128.load32_zero', { offset: i * F32 });
         combine(accs[i % ACCUMULATORS]!);
       }
-      f.get(y!).get(plane).i32Const(2).op('i32.shl').op('i32.add');
+      f.get(y).get(plane).i32Const(2).op('i32.shl').op('i32.add');
       reduceAccumulators(f, accs, combine);
       if (reduction === 'average') f.f32Const(1 / planeSize).op('f32.mul');
       f.mem('f32.store');
-      f.get(plane).i32Const(1).op('i32.add').tee(plane).get(plane1!).op('i32.lt_s').brIf(next);
+      f.get(plane).i32Const(1).op('i32.add').tee(plane).get(plane1).op('i32.lt_s').brIf(next);
     });
   });
 }
@@ -117,9 +109,13 @@ function reduceAccumulators(f: FunctionBuilder, accs: readonly Local[], combine:
     combine(first!);
   }
   // Lanes 2,3 onto 0,1, then lane 1 onto 0.
-  f.get(first!).get(first!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]);
+  f.get(first!)
+    .get(first!)
+    .shuffle(floatLanes([2, 3, 0, 1]));
   combine(first!);
-  f.get(first!).get(first!).shuffle([4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15]);
+  f.get(first!)
+    .get(first!)
+    .shuffle(floatLanes([1, 0, 2, 3]));
   combine(first!);
   f.get(first!).lane('f32x4.extract_lane', 0);
 }

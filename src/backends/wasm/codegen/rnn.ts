@@ -23,7 +23,7 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { emitSigmoid, emitTanh, multiplyAdd, namedLocal, splat } from './math.js';
+import { emitSigmoid, emitTanh, i32Function, multiplyAdd, namedLocal, splat, storeLanes } from './math.js';
 
 /** Hidden units per block: two vectors, the register tile's width. */
 export const UNIT_BLOCK = 8;
@@ -175,15 +175,7 @@ export function recurrenceKernelName(spec: RecurrenceSpec): string {
  * [participants] in tiles of one, so each thread runs it as one participant.
  */
 export function emitRecurrence(module: ModuleBuilder, spec: RecurrenceSpec): void {
-  const f = module.function('recurrence', {
-    params: [
-      ['thread', 'i32'],
-      ['participant0', 'i32'],
-      ['participant1', 'i32'],
-      ['descriptor', 'i32'],
-    ],
-    export: true,
-  });
+  const { f } = i32Function(module, 'recurrence', ['thread', 'participant0', 'participant1', 'descriptor']);
   new RecurrenceEmitter(f, spec).emit();
 }
 
@@ -725,19 +717,7 @@ class RecurrenceEmitter {
     f.get(d.output).if(null, () => {
       f.get(l.next).get(unit).op('i32.add').mem('v128.load').set(h);
       const store = (lanes: number) => {
-        if (lanes === 0) return;
-        f.get(l.outputRow).get(unit).op('i32.add');
-        if (lanes === 4) f.get(h).mem('v128.store', { align: 4 });
-        else if (lanes === 1) f.get(h).memLane('v128.store32_lane', 0, { align: 4 });
-        else {
-          f.get(h).memLane('v128.store64_lane', 0, { align: 4 });
-          if (lanes === 3)
-            f.get(l.outputRow)
-              .get(unit)
-              .op('i32.add')
-              .get(h)
-              .memLane('v128.store32_lane', 2, { offset: 8, align: 4 });
-        }
+        if (lanes > 0) storeLanes(f, () => f.get(l.outputRow).get(unit).op('i32.add'), 0, lanes, h);
       };
       if (ragged === 0) store(4);
       else {

@@ -18,7 +18,7 @@
 import type { DataType } from '../../../core/dtype.js';
 import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
-import { broadcastIndex, broadcastShapes, shapeSize } from '../../reference/util.js';
+import { broadcastIndex, broadcastShapes, sameDims, shapeSize } from '../../reference/util.js';
 import { generatedKernel } from '../codegen/compile.js';
 import { finishStaged } from '../codegen/elementwise.js';
 import {
@@ -33,6 +33,7 @@ import {
 } from '../codegen/attention.js';
 import { HEAP_ALIGNMENT } from '../heap.js';
 import { claimsFloat32, shapeOf, tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import { intAttribute, stringAttribute } from './transpose.js';
 
 /** Tiles per thread the query rows are cut into, for the stealing to even out. */
 const TILES_PER_THREAD = 6;
@@ -254,24 +255,18 @@ function checkSizes(
     fail('the kernel needs keys, depth and value width of 1 or more');
 }
 
-function intOf(node: Node, name: string): number {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'int' ? attribute.value : 0;
-}
-
 /** The node's operand layout, or a reason the wasm kernel cannot read its attributes. */
 function operandLayoutOf(node: Node): OperandLayout | string {
   const maskMode = maskModeOf(node);
   if (maskMode === undefined) return `attribute 'mask_mode' must be 'add' or 'select'`;
-  const layout = node.attributes.get('qkv_layout');
-  const layoutName = layout?.type === 'string' ? layout.value : 'BNSH';
+  const layoutName = stringAttribute(node, 'qkv_layout', 'BNSH');
   if (layoutName !== 'BNSH' && layoutName !== 'BSNH')
     return `attribute 'qkv_layout' must be 'BNSH' or 'BSNH'`;
-  const packedHeads = intOf(node, 'packed_heads');
+  const packedHeads = intAttribute(node, 'packed_heads', 0);
   if (packedHeads < 0 || (packedHeads > 0 && layoutName !== 'BSNH'))
     return `packed_heads needs qkv_layout 'BSNH'`;
   return {
-    keyRows: intOf(node, 'transpose_k') !== 0,
+    keyRows: intAttribute(node, 'transpose_k', 0) !== 0,
     maskMode,
     sequenceFirst: layoutName === 'BSNH',
     packedHeads,
@@ -400,10 +395,6 @@ function writePairTable(
 function clearTags(env: WasmEnv, scratch: number, stride: number, threads: number): void {
   const view = env.heap.view('int32', scratch, (threads * stride) / 4) as Int32Array;
   for (let thread = 0; thread < threads; thread++) view[(thread * stride) / 4] = 0;
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 export const kernels: WasmKernelDef[] = [

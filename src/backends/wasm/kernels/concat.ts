@@ -10,13 +10,13 @@ import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { Node } from '../../../ir/graph.js';
 import type { KernelArgs, PreparedKernel } from '../../backend.js';
-import { readInts, stridesOf } from '../../reference/util.js';
+import { normalizeAxis, readInts, stridesOf } from '../../reference/util.js';
+import { HeapOperands } from '../codegen/elementwise.js';
 import { tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import {
   claimsMovable,
   copyStrided,
   elementBytesOf,
-  HeapOperands,
   inOrder,
   intAttribute,
   intsAttribute,
@@ -25,10 +25,9 @@ import {
 
 /** Resolves a possibly negative axis, failing outside [-rank, rank). */
 export function resolveAxis(axis: number, rank: number): number {
-  const resolved = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(resolved) || resolved < 0 || resolved >= rank)
-    throw new HeddleError(`axis ${axis} is out of range for rank ${rank}`);
-  return resolved;
+  return normalizeAxis(axis, rank, (reason) => {
+    throw new HeddleError(reason);
+  });
 }
 
 function describe(t: Tensor): string {
@@ -64,7 +63,7 @@ function concatKernel(node: Node, env: WasmEnv): PreparedKernel {
       const dims = [...first.dims];
       dims[axis] = parts.reduce((sum, part) => sum + part.dims[axis]!, 0);
       const out = args.allocateOutput(0, first.type, dims);
-      const target = operands.output(out, 0);
+      const target = operands.output(out, parts.length);
       const outStrides = stridesOf(dims);
       let offset = 0;
       const steps = parts.map((part, i) => {
@@ -73,7 +72,7 @@ function concatKernel(node: Node, env: WasmEnv): PreparedKernel {
         const walk = { dims: part.dims, src: stridesOf(part.dims), dst: outStrides };
         // The memory plan puts the parts of a Concat along contiguous runs in their places in the
         // output: such a part is there already.
-        const from = operands.input(part, i);
+        const from = operands.input(part, i, i);
         return (): Pending =>
           from === at ? undefined : copyStrided(env.runtime, elementBytes, walk, from, at);
       });
@@ -122,7 +121,7 @@ function splitKernel(node: Node, env: WasmEnv): PreparedKernel {
       const axis = resolveAxis(requestedAxis, data.dims.length);
       const lengths = splitLengths(node, args, data.dims[axis]!);
       const strides = stridesOf(data.dims);
-      const source = operands.input(data, 0);
+      const source = operands.input(data, 0, 0);
       let start = 0;
       const outputs: (Tensor | undefined)[] = [];
       const steps: (() => Pending)[] = [];
@@ -137,7 +136,7 @@ function splitKernel(node: Node, env: WasmEnv): PreparedKernel {
         const out = args.allocateOutput(i, data.type, dims);
         outputs.push(out);
         const walk = { dims, src: strides, dst: stridesOf(dims) };
-        steps.push(() => copyStrided(env.runtime, elementBytes, walk, from, operands.output(out, i)));
+        steps.push(() => copyStrided(env.runtime, elementBytes, walk, from, operands.output(out, 1 + i)));
       });
       return operands.finish(inOrder(steps), outputs);
     },

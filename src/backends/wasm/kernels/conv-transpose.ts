@@ -15,7 +15,9 @@ import { finishStaged } from '../codegen/elementwise.js';
 import { buildCol2imKernel, col2imKernelKey, col2imKernelName, type Col2imSpec } from '../codegen/conv.js';
 import { Gemm, packedPanelFloats } from '../gemm.js';
 import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import { inOrder, intAttribute, intsAttribute, planeTiles, stringAttribute, type Pending } from './conv.js';
+import { declaredKernelFits, inOrder, intsAttribute, planeTiles } from './conv.js';
+import { sameDims } from '../../reference/util.js';
+import { intAttribute, stringAttribute, type Pending } from './transpose.js';
 
 const F32 = 4;
 
@@ -90,10 +92,7 @@ function transposeShape(node: Node, types: ReadonlyMap<string, ValueType>): Tran
     return 'the wasm ConvTranspose takes 1-D and 2-D convolutions';
   }
   const kernel = wDims.slice(2);
-  const declared = node.attributes.get('kernel_shape');
-  if (declared && (declared.type !== 'ints' || declared.value.join() !== kernel.join())) {
-    return 'kernel_shape does not match the weights';
-  }
+  if (!declaredKernelFits(node, kernel)) return 'kernel_shape does not match the weights';
   const group = intAttribute(node, 'group', 1);
   const [batch, inChannels] = xDims as [number, number];
   if (group < 1 || inChannels !== wDims[0] || inChannels % group !== 0)
@@ -222,8 +221,7 @@ function prepareConvTranspose(node: Node, env: WasmEnv): PreparedKernel {
       const x = tensorInput(args, 0, node);
       const w = tensorInput(args, 1, node);
       const bias = col2im.bias ? tensorInput(args, 2, node) : undefined;
-      const planned = (t: Tensor, dims: readonly number[]) =>
-        t.type === 'float32' && t.dims.join() === dims.join();
+      const planned = (t: Tensor, dims: readonly number[]) => t.type === 'float32' && sameDims(t.dims, dims);
       if (!planned(x, xDims) || !planned(w, wDims) || (bias && !planned(bias, [outChannels]))) {
         return reference.run(args);
       }

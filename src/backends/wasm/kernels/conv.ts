@@ -19,9 +19,8 @@
  */
 
 import { HeddleError } from '../../../core/errors.js';
-import { describeMachine } from '../../../host/machine.js';
 import type { Tensor } from '../../../core/tensor.js';
-import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node, type ValueType } from '../../../ir/graph.js';
+import { HEDDLE_DOMAIN, opLabel, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { generatedKernel } from '../codegen/compile.js';
 import { activationOf, type Activation } from '../codegen/activation.js';
@@ -43,17 +42,12 @@ import {
   type PlaneWindow,
   type WindowKernelSpec,
 } from '../codegen/conv.js';
-import { finishStaged, residentAddress } from '../codegen/elementwise.js';
-import { PANEL_WIDTH } from '../gemm.js';
+import { HeapOperands } from '../codegen/elementwise.js';
+import { depthBlock, L2_BYTES, PANEL_WIDTH } from '../gemm.js';
 import { emitGemm, gemmKernelName, gemmModuleKey, type GemmKernelSpec } from '../codegen/gemm.js';
-import {
-  claimsFloat32,
-  shapeOf,
-  tensorInput,
-  type Staging,
-  type WasmEnv,
-  type WasmKernelDef,
-} from '../kernel.js';
+import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import { sameDims } from '../../reference/util.js';
+import { intAttribute, stringAttribute, type Pending } from './transpose.js';
 
 const F32 = 4;
 /** Tiles per thread a parallel loop aims at, so stealing evens out the threads. */
@@ -61,23 +55,9 @@ const TILES_PER_THREAD = 4;
 
 // Attributes and geometry
 
-function attribute(node: Node, name: string): Attribute | undefined {
-  return node.attributes.get(name);
-}
-
-export function intAttribute(node: Node, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a?.type === 'int' ? a.value : fallback;
-}
-
-export function stringAttribute(node: Node, name: string, fallback: string): string {
-  const a = attribute(node, name);
-  return a?.type === 'string' ? a.value : fallback;
-}
-
 /** An int-list attribute of `count` values, its default, or the reason it is unusable. */
 export function intsAttribute(node: Node, name: string, count: number, fallback: number): number[] | string {
-  const a = attribute(node, name);
+  const a = node.attributes.get(name);
   if (a === undefined) return new Array<number>(count).fill(fallback);
   if (a.type !== 'ints' || a.value.length !== count) return `attribute '${name}' must have ${count} ints`;
   return a.value;
@@ -180,6 +160,12 @@ interface ConvShape extends OperandDims {
   window: PlaneWindow;
 }
 
+/** Whether the kernel_shape attribute, where given, is the weights' spatial dims `kernel`. */
+export function declaredKernelFits(node: Node, kernel: readonly number[]): boolean {
+  const declared = node.attributes.get('kernel_shape');
+  return !declared || (declared.type === 'ints' && sameDims(declared.value, kernel));
+}
+
 /** The static shape of the convolution, or why the wasm kernels do not take it. */
 function convShape(node: Node, types: ReadonlyMap<string, ValueType>): ConvShape | string {
   const xDims = shapeOf(types, node.inputs[0]!);
@@ -188,10 +174,7 @@ function convShape(node: Node, types: ReadonlyMap<string, ValueType>): ConvShape
   if (xDims.length < 3 || wDims.length !== xDims.length)
     return 'input and weights must be [N, C, spatial...]';
   const kernel = wDims.slice(2);
-  const declared = attribute(node, 'kernel_shape');
-  if (declared && (declared.type !== 'ints' || declared.value.join() !== kernel.join())) {
-    return 'kernel_shape does not match the weights';
-  }
+  if (!declaredKernelFits(node, kernel)) return 'kernel_shape does not match the weights';
   const group = intAttribute(node, 'group', 1);
   const [batch, inChannels] = xDims as [number, number];
   const outChannels = wDims[0]!;
@@ -257,24 +240,23 @@ interface OperandDims {
 
 /** The heap addresses of a convolution's tensors for one run. */
 class ConvOperands {
-  private readonly staging: Staging;
+  private readonly operands: HeapOperands;
 
   constructor(
     private readonly node: Node,
-    private readonly env: WasmEnv,
+    env: WasmEnv,
     private readonly shape: OperandDims,
   ) {
-    this.staging = env.staging();
+    this.operands = new HeapOperands(env, node);
   }
 
   /** The tensors' addresses, or undefined when the run's shapes are not the planned ones. */
   bind(args: KernelArgs): { x: number; w: number; bias: number; y: number; output: Tensor } | undefined {
-    const { node, shape } = this;
+    const { node, shape, operands } = this;
     const x = tensorInput(args, 0, node);
     const w = tensorInput(args, 1, node);
     const bias = shape.hasBias ? tensorInput(args, 2, node) : undefined;
-    const planned = (t: Tensor, dims: readonly number[]) =>
-      t.type === 'float32' && t.dims.join() === dims.join();
+    const planned = (t: Tensor, dims: readonly number[]) => t.type === 'float32' && sameDims(t.dims, dims);
     if (
       !planned(x, shape.xDims) ||
       !planned(w, shape.wDims) ||
@@ -284,32 +266,24 @@ class ConvOperands {
     }
     const output = args.allocateOutput(0, 'float32', shape.outDims);
     return {
-      x: this.input(x, 0),
-      w: this.input(w, 1),
-      bias: bias ? this.input(bias, 2) : 0,
-      y: this.staging.output(output, 3),
+      x: operands.input(x, 0, 0),
+      w: operands.input(w, 1, 1),
+      bias: bias ? operands.input(bias, 2, 2) : 0,
+      y: operands.output(output, 3),
       output,
     };
   }
 
-  /** A constant is copied into the heap once per backend; any other tensor outside it is staged. */
-  private input(tensor: Tensor, index: number): number {
-    return residentAddress(this.env, this.node, tensor, index) ?? this.staging.input(tensor, index);
-  }
-
   /** Scratch block `slot` of this kernel. */
   scratch(slot: number, bytes: number): number {
-    return this.staging.block(4 + slot, bytes);
+    return this.operands.scratch(4 + slot, bytes);
   }
 
   /** `outputs` once `pending` is done and a staged output is copied out. */
   finish(pending: Pending, outputs: KernelOutputs): KernelOutputs | Promise<KernelOutputs> {
-    return finishStaged(this.staging, pending, outputs);
+    return this.operands.finish(pending, outputs);
   }
 }
-
-/** A kernel's progress: nothing when it ran on the calling thread, a promise when on the pool. */
-export type Pending = void | Promise<void>;
 
 /** Runs the steps a generator yields in order, waiting for a step that went to the pool. */
 export function inOrder(steps: Iterator<Pending>): Pending {
@@ -361,16 +335,6 @@ const GEMM_TILE_ROWS = 4;
 const BORDERED_BYTES = 8 << 20;
 /** A panel block is halved for more tiles only while it keeps at least this many panels. */
 const MIN_SPLIT_PANELS = 16;
-
-const caches = describeMachine().caches;
-const L1_BYTES = typeof caches.l1d === 'number' ? caches.l1d : 32 * 1024;
-const L2_BYTES = typeof caches.l2 === 'number' ? caches.l2 : 256 * 1024;
-
-/** K steps per pass of the GEMM driver: a panel's block of them takes half of L1, as the GEMM's own. */
-function depthBlock(depth: number): number {
-  const most = Math.max(16, Math.floor(L1_BYTES / 2 / (4 * PANEL_WIDTH)));
-  return depth <= most ? depth : Math.ceil(depth / Math.ceil(depth / most));
-}
 
 /**
  * Panels and rows per tile. A thread's panels take at most half of L2 (all of them when they fit,

@@ -24,6 +24,7 @@ import {
   type Operand,
 } from '../codegen/elementwise.js';
 import { typeOf, type WasmKernelDef } from '../kernel.js';
+import { intsAttribute } from './transpose.js';
 
 /** A chain instruction's generated form: its op, and its float attributes with their defaults. */
 interface InstructionForm {
@@ -75,11 +76,6 @@ interface ChainProgram {
   attributes: Map<string, number>[];
 }
 
-function ints(node: Node, name: string): number[] | undefined {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'ints' ? attribute.value : undefined;
-}
-
 function strings(node: Node, name: string): string[] | undefined {
   const attribute = node.attributes.get(name);
   return attribute?.type === 'strings' ? attribute.value : undefined;
@@ -88,9 +84,9 @@ function strings(node: Node, name: string): string[] | undefined {
 /** Decodes the node's program, or says why it cannot be (the reference kernel reports bad programs). */
 function decode(node: Node): ChainProgram | string {
   const ops = strings(node, 'ops');
-  const counts = ints(node, 'operand_counts');
-  const flat = ints(node, 'operands');
-  const owners = ints(node, 'attribute_owners') ?? [];
+  const counts = intsAttribute(node, 'operand_counts');
+  const flat = intsAttribute(node, 'operands');
+  const owners = intsAttribute(node, 'attribute_owners') ?? [];
   const names = strings(node, 'attribute_names') ?? [];
   const valuesAttribute = node.attributes.get('attribute_values');
   const values = valuesAttribute?.type === 'floats' ? valuesAttribute.value : [];

@@ -12,10 +12,11 @@
 
 import type { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../../ir/graph.js';
-import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import type { KernelArgs, PreparedKernel } from '../../backend.js';
 import { broadcastIndex, broadcastShapes, shapeSize } from '../../reference/util.js';
 import { ModuleBuilder } from '../assembler/index.js';
 import { activationOf, emitActivation, type Activation } from '../codegen/activation.js';
+import { finishStaged, ShapeMemo } from '../codegen/elementwise.js';
 import { Gemm, packedPanelFloats, packPanels, type GemmOptions } from '../gemm.js';
 import {
   claimsFloat32,
@@ -25,6 +26,7 @@ import {
   type WasmEnv,
   type WasmKernelDef,
 } from '../kernel.js';
+import { inOrder, type Pending } from './transpose.js';
 
 /** Staging slots of a product's operands. */
 const SLOT_A = 0;
@@ -68,18 +70,7 @@ function fusedActivation(node: Node): Activation | undefined | string {
   return verdict === true ? activation : verdict;
 }
 
-/** The result of a product: outputs now, or once the pool has finished. */
-type Result = KernelOutputs | Promise<KernelOutputs>;
-type Step = () => void | Promise<void>;
-
-/** Runs `steps` in order, waiting for each that went to the pool, then returns `finish()`. */
-function inOrder(steps: readonly Step[], finish: () => KernelOutputs, from = 0): Result {
-  for (let i = from; i < steps.length; i++) {
-    const pending = steps[i]!();
-    if (pending) return pending.then(() => inOrder(steps, finish, i + 1));
-  }
-  return finish();
-}
+type Step = () => Pending;
 
 /** The GEMMs of one node's epilogue, made when a run first needs each bias kind. */
 class Gemms {
@@ -239,13 +230,15 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
   const constantB = env.constant(node.inputs[1] ?? '');
   const packedB = constantB && packedConstant(env, constantB, false, 1);
   const fused = node.domain === HEDDLE_DOMAIN;
+  // The broadcast index tables are the run's shapes' alone: made again only when those change.
+  const shapes = new ShapeMemo<MatMulDims | undefined>();
   return {
     name: usualName(node, gemms, fused ? [2] : []),
     run: (args) => {
       const a = tensorInput(args, 0, node);
       const b = tensorInput(args, 1, node);
       const bias = fused ? optionalTensor(args, node, 2) : undefined;
-      const dims = matmulDims(a.dims, b.dims);
+      const dims = shapes.get([a.dims, b.dims], () => matmulDims(a.dims, b.dims));
       const biasFits = !bias || (bias.dims.length === 1 && (bias.size === 1 || bias.size === dims?.n));
       if (!dims || !allFloat32([a, b, bias]) || !biasFits) return reference.run(args);
       const { m, k, n, aIndex, bIndex, bMatrices } = dims;
@@ -290,10 +283,7 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
           steps.push(() => gemm.run({ m, n, k }, matrix));
         });
       }
-      return inOrder(steps, () => {
-        staging.finish();
-        return [out];
-      });
+      return finishStaged(staging, inOrder(steps), [out]);
     },
   };
 }
@@ -422,10 +412,7 @@ function prepareGemm(node: Node, env: WasmEnv, activation?: Activation): Prepare
         bias: biasAddress,
       };
       steps.push(() => gemm.run({ m, n, k }, operands));
-      return inOrder(steps, () => {
-        staging.finish();
-        return [out];
-      });
+      return finishStaged(staging, inOrder(steps), [out]);
     },
   };
 }

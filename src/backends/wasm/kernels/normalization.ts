@@ -30,11 +30,15 @@ import {
   ROW_ACCUMULATORS,
   planElementwise,
   runElementwise,
+  ShapeMemo,
+  type ElementwisePlan,
   type ElementwiseProgram,
 } from '../codegen/elementwise.js';
 import { splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { WasmRuntime } from '../runtime.js';
+import { sameDims } from '../../reference/util.js';
+import { intAttribute } from './transpose.js';
 
 /** How scale or bias applies: absent, one value per position of a row, or one value per row (channel). */
 type Affine = 'none' | 'position' | 'row';
@@ -241,15 +245,6 @@ function runNormalize(
     addresses,
     elements * COST_PER_ELEMENT,
   );
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'int' ? attribute.value : fallback;
 }
 
 function floatAttribute(node: Node, name: string, fallback: number): number {
@@ -459,6 +454,7 @@ function batchNormInference(node: Node): true | string {
 function prepareBatchNorm(node: Node, env: WasmEnv): PreparedKernel {
   const operands = new HeapOperands(env, node);
   const epsilon = floatAttribute(node, 'epsilon', 1e-5);
+  const plans = new ShapeMemo<ElementwisePlan | undefined>();
   let reference: PreparedKernel | undefined;
   return {
     name: 'batchnorm_f32',
@@ -482,12 +478,15 @@ function prepareBatchNorm(node: Node, env: WasmEnv): PreparedKernel {
       const scales = scale!.data as Float32Array;
       const variances = variance!.data as Float32Array;
       for (let c = 0; c < channels; c++) factor[c] = scales[c]! / Math.sqrt(variances[c]! + epsilon);
-      const channelDims = [channels, ...x.dims.slice(2).map(() => 1)];
       const y = args.allocateOutput(0, 'float32', x.dims);
-      const layout = elementwiseLayout(x.dims, [x.dims, channelDims, channelDims, channelDims]);
+      const plan = plans.get([x.dims], () => {
+        const channelDims = [channels, ...x.dims.slice(2).map(() => 1)];
+        const layout = elementwiseLayout(x.dims, [x.dims, channelDims, channelDims, channelDims]);
+        return planElementwise(env.runtime, BATCH_NORM_PROGRAM, layout);
+      });
       const pending = runElementwise(
         env.runtime,
-        planElementwise(env.runtime, BATCH_NORM_PROGRAM, layout),
+        plan,
         [operands.input(x, 0, 0), operands.input(mean!, 3, 3), factorAddress, operands.input(bias!, 2, 2)],
         operands.output(y, 6),
       );

@@ -14,12 +14,12 @@ import type { PreparedKernel } from '../../backend.js';
 import { KernelContext } from '../../reference/kernel.js';
 import { paddedCoordinate, padPlan } from '../../reference/kernels/shape.js';
 import { stridesOf } from '../../reference/util.js';
+import { HeapOperands } from '../codegen/elementwise.js';
 import { tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import {
   claimsMovable,
   copyStrided,
   elementBytesOf,
-  HeapOperands,
   inOrder,
   type ElementBytes,
   type Pending,
@@ -68,7 +68,7 @@ function padKernel(node: Node, env: WasmEnv): PreparedKernel {
       if (mode !== 'constant' && crops) return reference.run(args);
       const out = args.allocateOutput(0, data.type, outDims);
       if (out.size === 0) return [out];
-      const target = operands.output(out, 0);
+      const target = operands.output(out, 1);
       const layout: PadLayout = { outDims, outStrides: stridesOf(outDims), low: [], high: [] };
       const dataStrides = stridesOf(data.dims);
       let sourceOffset = 0;
@@ -85,11 +85,11 @@ function padKernel(node: Node, env: WasmEnv): PreparedKernel {
       const steps = [
         copy(
           { dims: interior.dims, src: dataStrides, dst: layout.outStrides },
-          operands.input(data, 0) + sourceOffset * elementBytes,
+          operands.input(data, 0, 0) + sourceOffset * elementBytes,
           target + interior.offset * elementBytes,
         ),
       ];
-      const fillAddress = mode === 'constant' ? constantElement(operands, fill, elementBytes) : 0;
+      const fillAddress = mode === 'constant' ? constantElement(env, operands, fill, elementBytes) : 0;
       for (let a = data.dims.length - 1; a >= 0; a--) {
         const slabs: [first: number, count: number][] = [
           [0, layout.low[a]!],
@@ -118,10 +118,15 @@ function padKernel(node: Node, env: WasmEnv): PreparedKernel {
 }
 
 /** A heap copy of the padding element, for copies that read it with stride 0. */
-function constantElement(operands: HeapOperands, fill: Tensor, elementBytes: ElementBytes): number {
-  const address = operands.scratch(0, elementBytes);
+function constantElement(
+  env: WasmEnv,
+  operands: HeapOperands,
+  fill: Tensor,
+  elementBytes: ElementBytes,
+): number {
+  const address = operands.scratch(2, elementBytes);
   const view = fill.data as Uint8Array;
-  operands.heapBytes(address, elementBytes).set(new Uint8Array(view.buffer, view.byteOffset, elementBytes));
+  env.heap.bytes(address, elementBytes).set(new Uint8Array(view.buffer, view.byteOffset, elementBytes));
   return address;
 }
 

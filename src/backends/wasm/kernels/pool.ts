@@ -27,7 +27,9 @@ import {
 } from '../codegen/pool.js';
 import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel } from '../runtime.js';
-import { constantRow, intAttribute, planeTiles, planeWindow } from './conv.js';
+import { constantRow, planeTiles, planeWindow } from './conv.js';
+import { sameDims } from '../../reference/util.js';
+import { intAttribute } from './transpose.js';
 
 const TILES_PER_THREAD = 4;
 
@@ -129,7 +131,7 @@ function preparePool(node: Node, env: WasmEnv, plan: PoolPlan): PreparedKernel {
     name: plan.name,
     run: (args: KernelArgs): KernelOutputs | Promise<KernelOutputs> => {
       const x: Tensor = tensorInput(args, 0, node);
-      if (x.type !== 'float32' || x.dims.join() !== plan.dims.join()) return reference.run(args);
+      if (x.type !== 'float32' || !sameDims(x.dims, plan.dims)) return reference.run(args);
       const output = args.allocateOutput(0, 'float32', plan.outDims);
       const xAddress = staging.input(x, 0);
       const yAddress = staging.output(output, 1);

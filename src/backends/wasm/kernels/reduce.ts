@@ -34,6 +34,7 @@ import { emitLog, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { TiledRange } from '../pool/index.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
+import { intAttribute, intsAttribute } from './transpose.js';
 
 interface Reduction {
   /** Applied to each element before combining. */
@@ -283,11 +284,6 @@ function runPasses(
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'int' ? attribute.value : fallback;
-}
-
 /**
  * The axes to reduce (normalized), or undefined when the run is the reference kernel's: axes out
  * of range or repeated (it reports them), a non-constant axes input of another type, the noop.
@@ -305,8 +301,7 @@ function reductionAxes(
     axes = input ? Array.from(input.data as BigInt64Array, Number) : [];
     if (axes.length === 0 && intAttribute(node, 'noop_with_empty_axes', 0) !== 0) return undefined;
   } else {
-    const attribute = node.attributes.get('axes');
-    axes = attribute?.type === 'ints' ? attribute.value : [];
+    axes = intsAttribute(node, 'axes') ?? [];
   }
   if (axes.length === 0) return Array.from({ length: rank }, (_, a) => a);
   const normalized = axes.map((a) => (a < 0 ? a + rank : a));

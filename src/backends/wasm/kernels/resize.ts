@@ -24,9 +24,10 @@ import {
   type ResizeSettings,
 } from '../../reference/kernels/resize.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { HeapOperands } from '../codegen/elementwise.js';
 import { tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
-import { elementBytesOf, HeapOperands, intAttribute, sharedKernel, stringAttribute } from './transpose.js';
+import { elementBytesOf, intAttribute, sharedKernel, stringAttribute } from './transpose.js';
 
 type Interpolation = 'nearest' | 'linear';
 
@@ -95,7 +96,7 @@ function entryBytes(interpolation: Interpolation): number {
 
 /** Writes an axis's table at `address`: its positions as byte offsets (`unit` bytes apart), and weights. */
 function writeTable(
-  operands: HeapOperands,
+  env: WasmEnv,
   address: number,
   sampling: AxisSampling,
   interpolation: Interpolation,
@@ -110,7 +111,7 @@ function writeTable(
       table.setFloat32(i * entry + 8, sampling.weight[i]!, true);
     }
   }
-  operands.heapBytes(address, table.byteLength).set(new Uint8Array(table.buffer));
+  env.heap.bytes(address, table.byteLength).set(new Uint8Array(table.buffer));
 }
 
 function resizeKernel(node: Node, env: WasmEnv): PreparedKernel {
@@ -119,8 +120,10 @@ function resizeKernel(node: Node, env: WasmEnv): PreparedKernel {
   const interpolation = interpolationOf(node) as Interpolation;
   const entry = entryBytes(interpolation);
   const kernel = resampleKernel(env.runtime, interpolation);
-  // The tables of the last run's shapes, kept in this kernel's scratch blocks.
+  // The last run's shapes, and whether its outer axes pass through; its tables stay in this
+  // kernel's scratch blocks, so a run of the same shapes samples nothing again.
   let tablesKey: string | undefined;
+  let outerAxesPassThrough = false;
   return {
     name: `resize_${interpolation}_2d_simd128`,
     run(args) {
@@ -130,24 +133,24 @@ function resizeKernel(node: Node, env: WasmEnv): PreparedKernel {
       if (!supported || rank < 2) return reference.run(args);
       const ctx = new KernelContext(node, args);
       const { settings, axes } = resizePlan(ctx, x);
-      const samplings = axes.map((axis) => axisSampling(ctx, settings, axis));
-      if (axes.slice(0, rank - 2).some((axis, a) => !passesThrough(samplings[a]!, axis)))
-        return reference.run(args);
+      const [height, width] = [axes[rank - 2]!, axes[rank - 1]!];
+      const rowTable = operands.scratch(2, height.outLength * entry);
+      const columnTable = operands.scratch(3, width.outLength * entry);
+      const key = JSON.stringify([axes, x.dims]);
+      if (tablesKey !== key) {
+        const samplings = axes.map((axis) => axisSampling(ctx, settings, axis));
+        outerAxesPassThrough = axes.slice(0, rank - 2).every((axis, a) => passesThrough(samplings[a]!, axis));
+        writeTable(env, rowTable, samplings[rank - 2]!, interpolation, width.inLength * 4);
+        writeTable(env, columnTable, samplings[rank - 1]!, interpolation, 4);
+        tablesKey = key;
+      }
+      if (!outerAxesPassThrough) return reference.run(args);
       const out = args.allocateOutput(
         0,
         x.type,
         axes.map((axis) => axis.outLength),
       );
       if (out.size === 0) return [out];
-      const [height, width] = [axes[rank - 2]!, axes[rank - 1]!];
-      const key = JSON.stringify([axes, x.dims]);
-      const rowTable = operands.scratch(0, height.outLength * entry);
-      const columnTable = operands.scratch(1, width.outLength * entry);
-      if (tablesKey !== key) {
-        writeTable(operands, rowTable, samplings[rank - 2]!, interpolation, width.inLength * 4);
-        writeTable(operands, columnTable, samplings[rank - 1]!, interpolation, 4);
-        tablesKey = key;
-      }
       const planes = x.size / (height.inLength * width.inLength);
       const outPlane = height.outLength * width.outLength;
       const rowsPerTile = Math.max(1, Math.min(height.outLength, Math.ceil(16384 / (width.outLength * 4))));
@@ -155,8 +158,8 @@ function resizeKernel(node: Node, env: WasmEnv): PreparedKernel {
         kernel,
         { dims: [planes, height.outLength], tile: [1, rowsPerTile] },
         [
-          operands.input(x, 0),
-          operands.output(out, 0),
+          operands.input(x, 0, 0),
+          operands.output(out, 1),
           height.inLength * width.inLength * 4,
           outPlane * 4,
           width.outLength,

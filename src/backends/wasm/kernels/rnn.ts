@@ -16,7 +16,7 @@ import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
 import { opLabel, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
-import { readInts } from '../../reference/util.js';
+import { readInts, sameDims } from '../../reference/util.js';
 import { generatedKernel } from '../codegen/compile.js';
 import {
   counterBytes,
@@ -36,6 +36,7 @@ import {
 import { packedPanelFloats, packPanels } from '../gemm.js';
 import type { WasmHeap } from '../heap.js';
 import { claimsFloat32, shapeOf, tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import { intAttribute, stringAttribute } from './transpose.js';
 
 /**
  * Chunks of units per thread and step: one, as more would only add synchronisation (the chunk of
@@ -54,20 +55,6 @@ const INITIAL_H = 5;
 const INITIAL_C = 6;
 const PEEPHOLES = 7;
 
-function attributeOf(node: Node, name: string) {
-  return node.attributes.get(name);
-}
-
-function intOf(node: Node, name: string, fallback: number): number {
-  const attribute = attributeOf(node, name);
-  return attribute?.type === 'int' ? attribute.value : fallback;
-}
-
-function directionOf(node: Node): string {
-  const attribute = attributeOf(node, 'direction');
-  return attribute?.type === 'string' ? attribute.value : 'forward';
-}
-
 function input(node: Node, index: number): string {
   return node.inputs[index] ?? '';
 }
@@ -85,11 +72,11 @@ function specOf(
   if (input(node, SEQUENCE_LENS) !== '' && lensType !== undefined && lensType !== 'int32') {
     return `sequence_lens must be int32, got ${lensType}`;
   }
-  if (attributeOf(node, 'clip') !== undefined) return 'the wasm recurrence has no clip';
-  const direction = directionOf(node);
+  if (node.attributes.get('clip') !== undefined) return 'the wasm recurrence has no clip';
+  const direction = stringAttribute(node, 'direction', 'forward');
   if (!['forward', 'reverse', 'bidirectional'].includes(direction)) return `unknown direction '${direction}'`;
   const directions = direction === 'bidirectional' ? 2 : 1;
-  const activations = attributeOf(node, 'activations');
+  const activations = node.attributes.get('activations');
   if (activations !== undefined) {
     const expected = Array.from({ length: directions }, () => DEFAULT_ACTIVATIONS[cell]).flat();
     const given = activations.type === 'strings' ? activations.value.map((a) => a.toLowerCase()) : [];
@@ -112,8 +99,8 @@ function specOf(
   ) {
     return `W [${w.join(', ')}] and R [${r.join(', ')}] do not fit ${directions} direction(s) of ${gates} gates`;
   }
-  if (intOf(node, 'hidden_size', hidden) !== hidden) return `hidden_size differs from R's ${hidden}`;
-  const layout = node.opset >= 14 ? intOf(node, 'layout', 0) : 0;
+  if (intAttribute(node, 'hidden_size', hidden) !== hidden) return `hidden_size differs from R's ${hidden}`;
+  const layout = node.opset >= 14 ? intAttribute(node, 'layout', 0) : 0;
   if (layout !== 0 && layout !== 1) return `layout must be 0 or 1, got ${layout}`;
   const spec: RecurrenceSpec = {
     cell,
@@ -121,8 +108,8 @@ function specOf(
     directions,
     reverse: direction === 'bidirectional' ? [false, true] : [direction === 'reverse'],
     peepholes: cell === 'lstm' && input(node, PEEPHOLES) !== '',
-    inputForget: cell === 'lstm' && intOf(node, 'input_forget', 0) !== 0,
-    linearBeforeReset: cell === 'gru' && intOf(node, 'linear_before_reset', 0) !== 0,
+    inputForget: cell === 'lstm' && intAttribute(node, 'input_forget', 0) !== 0,
+    linearBeforeReset: cell === 'gru' && intAttribute(node, 'linear_before_reset', 0) !== 0,
     relaxedSimd,
     inputSize: w[2]!,
   };
@@ -429,10 +416,6 @@ function loadState(target: Float32Array, state: Tensor | undefined, rows: StateR
 function storeState(output: Tensor, source: Float32Array, rows: StateRows): void {
   const data = output.data as Float32Array;
   forEachStateRow(rows, (dense, padded) => data.set(source.subarray(padded, padded + rows.hidden), dense));
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 export const kernels: WasmKernelDef[] = [

@@ -6,13 +6,12 @@
  * clamped by the reference backend's `sliceWindow`.
  */
 
-import { HeddleError } from '../../../core/errors.js';
 import type { Node } from '../../../ir/graph.js';
 import type { PreparedKernel } from '../../backend.js';
 import { KernelContext } from '../../reference/kernel.js';
-import { sliceWindow } from '../../reference/kernels/shape.js';
-import { readInts, stridesOf } from '../../reference/util.js';
-import { tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import { describeDims, sliceWindow } from '../../reference/kernels/shape.js';
+import { broadcastShapes, readInts, stridesOf } from '../../reference/util.js';
+import type { WasmEnv, WasmKernelDef } from '../kernel.js';
 import { claimsMovable, stridedCopyKernel } from './transpose.js';
 
 function sliceKernel(node: Node, env: WasmEnv): PreparedKernel {
@@ -21,23 +20,12 @@ function sliceKernel(node: Node, env: WasmEnv): PreparedKernel {
   );
 }
 
-/** The broadcast of `dims` and the requested shape (either may be 1 where the other is not). */
-function expandedDims(dims: readonly number[], requested: readonly number[]): number[] {
-  if (requested.some((d) => d < 0))
-    throw new HeddleError(`shape [${requested.join(', ')}] has a negative dim`);
-  const rank = Math.max(dims.length, requested.length);
-  return Array.from({ length: rank }, (_, a) => {
-    const x = dims[a - (rank - dims.length)] ?? 1;
-    const y = requested[a - (rank - requested.length)] ?? 1;
-    if (x !== y && x !== 1 && y !== 1)
-      throw new HeddleError(`cannot broadcast [${dims.join(', ')}] to [${requested.join(', ')}]`);
-    return x === 1 ? y : x;
-  });
-}
-
 function expandKernel(node: Node, env: WasmEnv): PreparedKernel {
   return stridedCopyKernel(node, env, 'expand_simd128', (data, args) => {
-    const dims = expandedDims(data.dims, readInts(tensorInput(args, 1, node)));
+    const ctx = new KernelContext(node, args);
+    const requested = readInts(ctx.input(1));
+    if (requested.some((d) => d < 0)) ctx.fail(`shape ${describeDims(requested)} has a negative dim`);
+    const dims = broadcastShapes([data.dims, requested], (reason) => ctx.fail(reason));
     const leading = dims.length - data.dims.length;
     const strides = stridesOf(data.dims);
     // A broadcast axis (length 1 in the data, or added in front of it) repeats its element.

@@ -263,12 +263,13 @@ function axisAttribute(node: Node): number | undefined {
 
 function prepare(node: Node, env: WasmEnv, variant: Variant): PreparedKernel {
   const operands = new HeapOperands(env, node);
+  const axis = axisAttribute(node);
   let reference: PreparedKernel | undefined;
   return {
     name: `${variant}_f32`,
     run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
       const x = args.inputs[0];
-      const layout = x instanceof Tensor ? laneLayout(x.dims, axisAttribute(node), node.opset) : undefined;
+      const layout = x instanceof Tensor ? laneLayout(x.dims, axis, node.opset) : undefined;
       // Other types, and axes out of range (which the reference kernel reports), go to reference.
       if (!(x instanceof Tensor) || x.type !== 'float32' || !layout) {
         reference ??= env.reference(node);

@@ -21,12 +21,12 @@ import { allocateStorage, slotsPerElement, type DataType } from '../../../core/d
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
 import type { Attribute, Node, ValueType } from '../../../ir/graph.js';
-import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import type { KernelArgs, PreparedKernel } from '../../backend.js';
 import { stridesOf } from '../../reference/util.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { generatedKernel } from '../codegen/compile.js';
-import { finishStaged, residentAddress } from '../codegen/elementwise.js';
-import { typeOf, tensorInput, type Staging, type WasmEnv, type WasmKernelDef } from '../kernel.js';
+import { HeapOperands } from '../codegen/elementwise.js';
+import { typeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
 
 export type ElementBytes = 1 | 2 | 4 | 8;
@@ -95,7 +95,7 @@ export function stringAttribute(node: Node, name: string, fallback: string): str
 }
 
 // ---------------------------------------------------------------------------------------------
-// Operands and ordering
+// Ordering
 
 /** A kernel's progress: nothing when it ran on the calling thread, a promise when on the pool. */
 export type Pending = void | Promise<void>;
@@ -105,47 +105,6 @@ export function inOrder(steps: readonly (() => Pending)[], from = 0): Pending {
   for (let i = from; i < steps.length; i++) {
     const pending = steps[i]!();
     if (pending) return pending.then(() => inOrder(steps, i + 1));
-  }
-}
-
-/**
- * Heap addresses of one kernel's tensors: a tensor in the heap is used where it is, a constant
- * (an initializer, outside the heap) is copied into a heap block of the session once, and any
- * other tensor goes through the kernel's staging.
- */
-export class HeapOperands {
-  private readonly staging: Staging;
-
-  constructor(
-    private readonly env: WasmEnv,
-    private readonly node: Node,
-  ) {
-    this.staging = env.staging();
-  }
-
-  /** The address of input `index`. */
-  input(tensor: Tensor, index: number): number {
-    return residentAddress(this.env, this.node, tensor, index) ?? this.staging.input(tensor, index);
-  }
-
-  /** The address to write output `index` at. */
-  output(tensor: Tensor, index: number): number {
-    return this.staging.output(tensor, this.node.inputs.length + index);
-  }
-
-  /** A scratch block of this kernel. */
-  scratch(slot: number, bytes: number): number {
-    return this.staging.block(this.node.inputs.length + this.node.outputs.length + slot, bytes);
-  }
-
-  /** A byte view of heap memory (a scratch block's, say). */
-  heapBytes(address: number, length: number): Uint8Array {
-    return this.env.heap.bytes(address, length);
-  }
-
-  /** `outputs` once `pending` is done and staged outputs are copied out. */
-  finish(pending: Pending, outputs: KernelOutputs): KernelOutputs | Promise<KernelOutputs> {
-    return finishStaged(this.staging, pending, outputs);
   }
 }
 
@@ -703,8 +662,8 @@ export function stridedCopyKernel(
         env.runtime,
         elementBytes,
         denseWalk(dims, strides),
-        operands.input(data, 0) + offset * elementBytes,
-        operands.output(out, 0),
+        operands.input(data, 0, 0) + offset * elementBytes,
+        operands.output(out, 1),
       );
       return operands.finish(pending, [out]);
     },

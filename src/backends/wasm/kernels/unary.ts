@@ -7,7 +7,7 @@
  * opset 11) are read as scalars by the same loop.
  */
 
-import { HEDDLE_DOMAIN, type Attribute, type Node } from '../../../ir/graph.js';
+import { HEDDLE_DOMAIN, type Node } from '../../../ir/graph.js';
 import {
   prepareElementwise,
   singleOp,
@@ -17,22 +17,9 @@ import {
   type Operand,
 } from '../codegen/elementwise.js';
 import { claimsFloat32, type WasmKernelDef } from '../kernel.js';
+import { floatAttribute, stringAttribute } from './transpose.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
-
-function floatAttribute(node: Node, name: string, fallback: number): number {
-  const attribute: Attribute | undefined = node.attributes.get(name);
-  return attribute?.type === 'float'
-    ? attribute.value
-    : attribute?.type === 'int'
-      ? attribute.value
-      : fallback;
-}
-
-function stringAttribute(node: Node, name: string, fallback: string): string {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'string' ? attribute.value : fallback;
-}
 
 /** A unary ai.onnx operator: the first opset it exists in, and its params from its attributes. */
 function unary(op: ElementOp, since: number, params: (node: Node) => number[] = () => []): WasmKernelDef {

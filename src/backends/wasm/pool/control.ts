@@ -204,7 +204,7 @@ export class ControlBlock {
    * spin is bounded, so that a worker that died (which only the event loop hears of) is noticed.
    */
   spinForWorkers(counter: JoinCounter): boolean {
-    const index = counter === 'pending' ? PENDING : ACTIVE;
+    const index = joinIndex(counter);
     const until = Date.now() + JOIN_SPIN_MS;
     do {
       for (let poll = 0; poll < SPIN_POLLS; poll++) if (Atomics.load(this.ints, index) === 0) return true;
@@ -229,7 +229,7 @@ export class ControlBlock {
 
   /** The calling thread's join after spinning: parked without blocking its event loop, which reports dead workers. */
   async waitForWorkers(counter: JoinCounter): Promise<void> {
-    const index = counter === 'pending' ? PENDING : ACTIVE;
+    const index = joinIndex(counter);
     for (let count = Atomics.load(this.ints, index); count !== 0; count = Atomics.load(this.ints, index)) {
       const waited = waitAsync(this.ints, index, count);
       if (waited.async) await waited.value;
@@ -289,6 +289,11 @@ export class ControlBlock {
       Reflect.apply(kernel, undefined, argv);
     };
   }
+}
+
+/** The control slot a join on `counter` watches. */
+function joinIndex(counter: JoinCounter): number {
+  return counter === 'pending' ? PENDING : ACTIVE;
 }
 
 export function tileCount(dims: readonly number[], tile: readonly number[]): number {

@@ -3,5 +3,6 @@
  * WebAssembly kernels on threads that share one memory.
  */
 
+export { tileCount } from './control.js';
 export { PoolError, PoolModule, WorkerPool } from './pool.js';
 export type { PoolKernel, PoolOptions, TiledRange } from './pool.js';
