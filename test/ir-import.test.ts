@@ -1,11 +1,14 @@
 /** The ir/ layer: opset resolution per node, attributes, subgraphs, model-local functions. */
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { HeddleError } from '../src/core/errors.js';
 import { importModel } from '../src/ir/import.js';
 import { loadModelProto } from '../src/onnx/load.js';
-import { buildModel, graphAttr } from './support/build-model.js';
+import { buildModel, float32Bytes, graphAttr } from './support/build-model.js';
+import { scratchFolder } from './support/cli-fixture.js';
 
 const load = (bytes: Uint8Array) => importModel(loadModelProto(bytes));
 
@@ -136,4 +139,61 @@ test('initializers listed as inputs are overridable, not required inputs', () =>
   );
   assert.deepEqual(model.graph.inputs, []);
   assert.equal(model.graph.overridableInitializers[0]!.name, 'w');
+});
+
+/**
+ * A model with a large and a small float initializer, laid out (by the lengths of their names) so
+ * that the large one's raw_data is or is not 4-byte aligned in the file while the small one's is.
+ */
+function weightsModel(largeAligned: boolean): { bytes: Uint8Array; large: string; small: string } {
+  const largeValues = Array.from({ length: 4096 }, (_, i) => i / 8);
+  for (let pad = 0; pad < 16; pad++) {
+    const large = 'large' + 'x'.repeat(pad % 4);
+    const small = 'small' + 'x'.repeat(pad >> 2);
+    const bytes = buildModel({
+      nodes: [{ op: 'Identity', inputs: [small], outputs: ['y'] }],
+      inputs: [],
+      outputs: [{ name: 'y', type: 'float32', dims: [4] }],
+      initializers: [
+        { name: large, type: 'float32', dims: [4096], raw: float32Bytes(largeValues) },
+        { name: small, type: 'float32', dims: [4], raw: float32Bytes([1, 2, 3, 4]) },
+      ],
+    });
+    const offsets = new Map(
+      loadModelProto(bytes).proto.graph!.initializer.map((t) => [t.name, t.rawData.byteOffset]),
+    );
+    if ((offsets.get(large)! % 4 === 0) === largeAligned && offsets.get(small)! % 4 === 0)
+      return { bytes, large, small };
+  }
+  throw new Error('no layout of the names gives the wanted alignment');
+}
+
+test('a model file whose viewable raw data is a small part of it is copied out of, so the file can go', () => {
+  const folder = scratchFolder('heddle-raw-');
+  const { bytes, large, small } = weightsModel(false);
+  const file = path.join(folder, 'model.onnx');
+  fs.writeFileSync(file, bytes);
+  const loaded = loadModelProto(file);
+  const { initializers } = importModel(loaded).graph;
+  for (const name of [large, small]) {
+    assert.notEqual((initializers.get(name)!.data as Float32Array).buffer, loaded.ownedBytes!.buffer, name);
+  }
+  assert.deepEqual([...(initializers.get(small)!.data as Float32Array)], [1, 2, 3, 4]);
+  assert.equal((initializers.get(large)!.data as Float32Array)[4095], 4095 / 8);
+
+  // The same bytes given by the caller stay views: they are the caller's, alive anyway.
+  const given = importModel(loadModelProto(bytes)).graph.initializers;
+  assert.equal((given.get(small)!.data as Float32Array).buffer, bytes.buffer);
+});
+
+test('a model file of aligned weights keeps viewing them, uncopied', () => {
+  const folder = scratchFolder('heddle-raw-');
+  const { bytes, large, small } = weightsModel(true);
+  const file = path.join(folder, 'model.onnx');
+  fs.writeFileSync(file, bytes);
+  const loaded = loadModelProto(file);
+  const { initializers } = importModel(loaded).graph;
+  for (const name of [large, small]) {
+    assert.equal((initializers.get(name)!.data as Float32Array).buffer, loaded.ownedBytes!.buffer, name);
+  }
 });

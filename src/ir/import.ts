@@ -19,7 +19,13 @@ import {
   type TypeProto,
   type ValueInfoProto,
 } from '../onnx/proto.js';
-import { decodeString, denseFromSparse, tensorFromProto, type ExternalDataReader } from '../onnx/tensor.js';
+import {
+  decodeString,
+  denseFromSparse,
+  rawDataViewBytes,
+  tensorFromProto,
+  type ExternalDataReader,
+} from '../onnx/tensor.js';
 import {
   DEFAULT_DOMAIN,
   HEDDLE_DOMAIN,
@@ -34,6 +40,8 @@ import { attachGradientForwardGraphs } from './gradient-forward.js';
 interface ImportContext {
   source: string;
   readExternal?: ExternalDataReader;
+  /** Copy raw data even where it could stay a view of the model's bytes (see `copiesFreeTheFile`). */
+  copyRawData: boolean;
   functions: Map<string, FunctionProto>;
   expansions: number;
 }
@@ -48,6 +56,7 @@ export function importModel(loaded: LoadedModelProto): Model {
   const ctx: ImportContext = {
     source,
     readExternal: loaded.readExternal,
+    copyRawData: loaded.ownedBytes !== undefined && copiesFreeTheFile(proto.graph!, loaded.ownedBytes),
     functions: new Map(proto.functions.map((f) => [functionKey(f.domain, f.name, f.overload), f])),
     expansions: 0,
   };
@@ -64,6 +73,19 @@ export function importModel(loaded: LoadedModelProto): Model {
     metadata: new Map(proto.metadataProps.map((e) => [e.key, e.value])),
     graph,
   };
+}
+
+/**
+ * Whether the initializers that would view the model file's bytes hold less than half of them:
+ * then copying those frees the whole file once the import is done. (A model whose large weights
+ * sit misaligned in the file gets them copied anyway, and a few aligned views would otherwise
+ * keep the entire file alive beside the copies; a model of aligned weights keeps viewing it.)
+ */
+function copiesFreeTheFile(graph: GraphProto, fileBytes: Uint8Array): boolean {
+  let viewed = 0;
+  for (const t of graph.initializer)
+    if (t.rawData?.buffer === fileBytes.buffer) viewed += rawDataViewBytes(t);
+  return viewed < fileBytes.byteLength / 2;
 }
 
 function normalizeDomain(domain: string): string {
@@ -93,7 +115,7 @@ function importGraph(proto: GraphProto, ctx: ImportContext, opsets: ReadonlyMap<
   for (const t of proto.initializer)
     initializers.set(
       t.name,
-      decodeTensor(() => tensorFromProto(t, ctx.readExternal), t.name, ctx),
+      decodeTensor(() => tensorFromProto(t, ctx.readExternal, ctx), t.name, ctx),
     );
   for (const s of proto.sparseInitializer) {
     const name = s.values?.name ?? '';
@@ -219,7 +241,7 @@ function importAttribute(
   opsets: ReadonlyMap<string, number>,
 ): Attribute {
   const name = a.name;
-  const tensor = (t: Parameters<typeof tensorFromProto>[0]) => tensorFromProto(t, ctx.readExternal);
+  const tensor = (t: Parameters<typeof tensorFromProto>[0]) => tensorFromProto(t, ctx.readExternal, ctx);
   switch (a.type) {
     case AT.FLOAT:
       return { name, type: 'float', value: a.f };

@@ -15,6 +15,11 @@ export interface LoadedModelProto {
   source: string;
   /** Reads external tensor data; absent for models given as bytes. */
   readExternal?: ExternalDataReader;
+  /**
+   * The bytes Heddle read from the model file itself (absent for bytes the caller gave): raw data
+   * may be copied out of them so that they can be let go of.
+   */
+  ownedBytes?: Uint8Array;
 }
 
 export function loadModelProto(input: string | Uint8Array | ArrayBuffer): LoadedModelProto {
@@ -29,6 +34,7 @@ export function loadModelProto(input: string | Uint8Array | ArrayBuffer): Loaded
       proto: decodeModelBytes(bytes, path.basename(input)),
       source: path.basename(input),
       readExternal: externalDataReader(path.dirname(path.resolve(input)), path.basename(input)),
+      ownedBytes: bytes,
     };
   }
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);

@@ -35,7 +35,19 @@ export function tensorDims(proto: TensorProto): number[] {
   });
 }
 
-export function tensorFromProto(proto: TensorProto, readExternal?: ExternalDataReader): Tensor {
+/**
+ * How raw_data becomes tensor data. `copyRawData` copies even aligned bytes, which otherwise stay
+ * views into the buffer the model was decoded from (and keep all of it alive).
+ */
+export interface RawDataOptions {
+  copyRawData?: boolean;
+}
+
+export function tensorFromProto(
+  proto: TensorProto,
+  readExternal?: ExternalDataReader,
+  options: RawDataOptions = {},
+): Tensor {
   const type = dataTypeFromOnnx(proto.dataType);
   if (!type) throw new HeddleError(`tensor '${proto.name}' has unknown data type ${proto.dataType}`);
   const dims = tensorDims(proto);
@@ -48,7 +60,9 @@ export function tensorFromProto(proto: TensorProto, readExternal?: ExternalDataR
   } else if (proto.rawData && proto.rawData.length > 0) {
     raw = proto.rawData;
   }
-  const data = raw ? fromRaw(type, raw, size, proto.name) : fromTypedFields(type, proto, size);
+  const data = raw
+    ? fromRaw(type, raw, size, proto.name, options.copyRawData ?? false)
+    : fromTypedFields(type, proto, size);
   return new Tensor(type, data, dims);
 }
 
@@ -84,7 +98,24 @@ function parseExternalNumber(
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function fromRaw(type: DataType, raw: Uint8Array, size: number, name: string): TensorData {
+/**
+ * The bytes of the model's buffer that a tensor's data would view rather than copy (raw_data in
+ * the model itself, aligned for a type of at least a byte); 0 where it would be copied.
+ */
+export function rawDataViewBytes(proto: TensorProto): number {
+  const type = dataTypeFromOnnx(proto.dataType);
+  const raw = proto.rawData;
+  if (!type || type === 'string' || proto.dataLocation === 1 || !raw || raw.length === 0) return 0;
+  return bitsOf(type) >= 8 && raw.byteOffset % storageSlotBytes(type) === 0 ? raw.length : 0;
+}
+
+function fromRaw(
+  type: DataType,
+  raw: Uint8Array,
+  size: number,
+  name: string,
+  copyAligned: boolean,
+): TensorData {
   if (type === 'string') throw new HeddleError(`string tensor '${name}' cannot use raw_data`);
   const bits = bitsOf(type);
   const expected = Math.ceil((size * bits) / 8);
@@ -95,7 +126,7 @@ function fromRaw(type: DataType, raw: Uint8Array, size: number, name: string): T
   }
   if (bits < 8) return unpackSubByte(type, raw, size);
   if (!LITTLE_ENDIAN) throw new HeddleError('Heddle reads raw tensor data on little-endian hosts only');
-  if (raw.byteOffset % storageSlotBytes(type) === 0)
+  if (!copyAligned && raw.byteOffset % storageSlotBytes(type) === 0)
     return storageView(type, raw.buffer, raw.byteOffset, size);
   // A copy made with the Uint8Array constructor: Buffer.prototype.slice would return a view.
   const copy = new Uint8Array(raw);
