@@ -4,7 +4,7 @@
  * on each with Heddle on its wasm backend at 2 threads (every system at the same thread count), and
  * writes the figures as JSON and as a Markdown table (bench/results/latest.{json,md}) headed by the
  * machine they come from and the command: latencies, Heddle's ratio to each peer beside issue 6's
- * target, session creation times and peak memory.
+ * target, session creation times, peak memory, and the share of runs a major collection paused.
  *
  * Options (after `--` with npm): --models a,b (a subset), --threads N, --backends LIST, --no-tune,
  * --warmup N, --min-runs N, --min-seconds S (passed to `heddle bench`), --out DIR (where the
@@ -137,6 +137,7 @@ function markdownTable(
     `Heddle / ${NODE}`,
     `create ms (Heddle / web / node)`,
     `peak RSS MiB (Heddle / web / node)`,
+    `% of runs a major GC paused (Heddle / web / node)`,
   ];
   const rows = reports.map((report) => {
     const systems = ['heddle', WEB, NODE].map((name) => report.systems.find((s) => s.system === name));
@@ -153,6 +154,7 @@ function markdownTable(
       ratio(overNode),
       systems.map((s) => (s?.createMs === undefined ? '–' : format(s.createMs))).join(' / '),
       systems.map((s) => (s?.peakRssMb === undefined ? '–' : s.peakRssMb.toFixed(0))).join(' / '),
+      systems.map(markCompactShare).join(' / '),
     ];
   });
   const tuning = options.tune ? 'tuned per shape' : 'untuned (--no-tune)';
@@ -173,6 +175,11 @@ function latency(system: SystemReport | undefined): string {
   if (!system) return '–';
   if (system.failure || !system.latencyMs) return `not measured: ${system.failure ?? 'no runs'}`;
   return `${format(system.latencyMs.median)} (${format(system.latencyMs.p90)})`;
+}
+
+function markCompactShare(system: SystemReport | undefined): string {
+  if (!system?.gc || !system.latencyMs) return '–';
+  return ((100 * system.gc.runsWithMajorGc) / system.latencyMs.count).toFixed(0);
 }
 
 function ratio(value: BenchReport['ratios'][number]['heddleOverPeer'] | undefined): string {

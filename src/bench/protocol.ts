@@ -49,6 +49,23 @@ export interface BatchResult {
   elapsedMs: number;
   /** The runner process's peak resident memory so far, in kilobytes. */
   peakRssKb: number;
+  /** The JavaScript engine's garbage collections during the batch. */
+  gc: GcActivity;
+}
+
+/**
+ * What the garbage collector did during a batch, from the process's 'gc' performance entries. A
+ * mark-compact (with the incremental marking steps before it) pauses the calling thread for
+ * milliseconds, and its concurrent marking competes with the inference's threads for the cores;
+ * scavenges are short.
+ */
+export interface GcActivity {
+  markCompacts: number;
+  scavenges: number;
+  /** Main-thread pause time of all collections, in milliseconds. */
+  pauseMs: number;
+  /** Runs (queries) that a mark-compact's pause or an incremental-marking step overlapped. */
+  runsWithMajorGc: number;
 }
 
 export type RunnerReply =

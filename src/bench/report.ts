@@ -5,6 +5,7 @@
  */
 
 import Table from 'cli-table3';
+import type { GcActivity } from './protocol.js';
 import type { RoundsResult } from './rounds.js';
 import { serverLoad, type Scenario, type ServerLoad } from './scenarios.js';
 import { medianRatio, summarize, type Interval, type LatencySummary } from './statistics.js';
@@ -15,6 +16,8 @@ export interface SystemReport {
   createMs?: number;
   peakRssMb?: number;
   latencyMs?: LatencySummary;
+  /** The garbage collections during the measured runs. */
+  gc?: GcActivity;
   /** Offline scenario: input samples per second at the median latency. */
   samplesPerSecond?: number;
   server?: ServerLoad;
@@ -62,6 +65,7 @@ export function buildReport(result: RoundsResult, context: ReportContext): Bench
       createMs: m.createMs,
       peakRssMb: m.peakRssKb / 1024,
       latencyMs,
+      gc: m.gc,
       ...(context.scenario === 'offline' ? { samplesPerSecond: context.batch * latencyMs.throughput } : {}),
       ...(context.scenario === 'server' ? { server: serverLoad(m) } : {}),
     };
@@ -110,6 +114,8 @@ export function formatReport(report: BenchReport, colors: boolean): string {
       'per s',
       'create ms',
       'peak RSS',
+      'mark-compacts',
+      'GC pause/run',
     ],
     style: colors ? {} : { head: [], border: [] },
   });
@@ -130,6 +136,8 @@ export function formatReport(report: BenchReport, colors: boolean): string {
       perSecond.toFixed(1),
       ms(system.createMs!),
       `${system.peakRssMb!.toFixed(0)} MiB`,
+      markCompacts(system.gc!, l.count),
+      `${ms(system.gc!.pauseMs / Math.max(1, l.count))} ms`,
     ]);
   }
   lines.push(table.toString());
@@ -151,6 +159,12 @@ export function formatReport(report: BenchReport, colors: boolean): string {
     if (system.failure !== undefined) lines.push(`${system.system}: not measured: ${system.failure}`);
   }
   return lines.join('\n');
+}
+
+/** '23 (in 40% of runs)': how many ran, and the share of runs that they or their marking paused. */
+export function markCompacts(gc: GcActivity, runs: number): string {
+  if (gc.markCompacts === 0) return '0';
+  return `${gc.markCompacts} (in ${Math.round((100 * gc.runsWithMajorGc) / Math.max(1, runs))}% of runs)`;
 }
 
 function describeConfiguration({ backends, tuning }: HeddleConfiguration): string {

@@ -6,7 +6,7 @@
  * go on.
  */
 
-import type { RunRequest, ServeRequest } from './protocol.js';
+import type { GcActivity, RunRequest, ServeRequest } from './protocol.js';
 import type { SystemRunner } from './system-process.js';
 
 export interface MeasurementPlan {
@@ -24,6 +24,8 @@ export interface SystemMeasurement {
   /** Per batch: its wall time, its queries, and for serve batches the span its arrivals covered. */
   batches: { elapsedMs: number; queries: number; spanMs?: number }[];
   peakRssKb: number;
+  /** The garbage collections of all measured batches together. */
+  gc: GcActivity;
   failure?: string;
 }
 
@@ -39,7 +41,10 @@ export async function runAlternatingRounds(
   onProgress: (fraction: number) => void = () => {},
 ): Promise<RoundsResult> {
   const measurements = new Map<SystemRunner, SystemMeasurement>(
-    runners.map((runner) => [runner, { system: runner.system, latenciesMs: [], batches: [], peakRssKb: 0 }]),
+    runners.map((runner) => [
+      runner,
+      { system: runner.system, latenciesMs: [], batches: [], peakRssKb: 0, gc: noCollections() },
+    ]),
   );
   const attempt = async (runner: SystemRunner, step: (m: SystemMeasurement) => Promise<void>) => {
     const measurement = measurements.get(runner)!;
@@ -73,6 +78,7 @@ export async function runAlternatingRounds(
         const spanMs = request.kind === 'serve' ? request.spanMs : undefined;
         m.batches.push({ elapsedMs: batch.elapsedMs, queries: batch.latenciesMs.length, spanMs });
         m.peakRssKb = Math.max(m.peakRssKb, batch.peakRssKb);
+        m.gc = addCollections(m.gc, batch.gc);
       });
     }
     onProgress(live().length > 0 ? progress() : 1);
@@ -87,4 +93,17 @@ function completion(measurement: SystemMeasurement, plan: MeasurementPlan): numb
   const byCount = plan.minRuns > 0 ? measurement.latenciesMs.length / plan.minRuns : 1;
   const byTime = plan.minSeconds > 0 ? measuredMs / (plan.minSeconds * 1000) : 1;
   return Math.min(1, byCount, byTime);
+}
+
+function noCollections(): GcActivity {
+  return { markCompacts: 0, scavenges: 0, pauseMs: 0, runsWithMajorGc: 0 };
+}
+
+function addCollections(a: GcActivity, b: GcActivity): GcActivity {
+  return {
+    markCompacts: a.markCompacts + b.markCompacts,
+    scavenges: a.scavenges + b.scavenges,
+    pauseMs: a.pauseMs + b.pauseMs,
+    runsWithMajorGc: a.runsWithMajorGc + b.runsWithMajorGc,
+  };
 }

@@ -5,10 +5,12 @@
  */
 
 import assert from 'node:assert/strict';
+import type { PerformanceEntry } from 'node:perf_hooks';
 import { test } from 'node:test';
-import type { BatchResult } from '../../src/bench/protocol.js';
+import type { BatchResult, GcActivity } from '../../src/bench/protocol.js';
 import { buildReport, formatReport } from '../../src/bench/report.js';
 import { runAlternatingRounds, type MeasurementPlan } from '../../src/bench/rounds.js';
+import { summarizeCollections } from '../../src/bench/runner-host.js';
 import type { SystemRunner } from '../../src/bench/system-process.js';
 
 interface FakeOptions {
@@ -16,7 +18,11 @@ interface FakeOptions {
   failLoad?: string;
   /** Throws on this measured batch (0 = the first after warm-up). */
   failAtBatch?: number;
+  /** The collections each measured batch reports. */
+  gc?: GcActivity;
 }
+
+const NO_GC: GcActivity = { markCompacts: 0, scavenges: 0, pauseMs: 0, runsWithMajorGc: 0 };
 
 function fakeRunner(
   system: string,
@@ -33,11 +39,16 @@ function fakeRunner(
     },
     measure: async (request): Promise<BatchResult> => {
       if (request.kind === 'run' && request.minMs === 0)
-        return { latenciesMs: [], elapsedMs: 0, peakRssKb: 0 };
+        return { latenciesMs: [], elapsedMs: 0, peakRssKb: 0, gc: { ...NO_GC, markCompacts: 99 } };
       if (batches++ === options.failAtBatch) throw new Error(`${system} crashed`);
       log.push(system);
       const latency = options.latencyMs ?? 1;
-      return { latenciesMs: [latency, latency], elapsedMs: 2 * latency, peakRssKb: 2048 };
+      return {
+        latenciesMs: [latency, latency],
+        elapsedMs: 2 * latency,
+        peakRssKb: 2048,
+        gc: options.gc ?? NO_GC,
+      };
     },
     close() {
       this.closed = true;
@@ -103,4 +114,50 @@ test('a peer that crashes mid-way drops out of later rounds with its reason', as
   assert.equal(result.systems[1]!.failure, 'onnxruntime-node crashed');
   assert.equal(result.systems[0]!.latenciesMs.length, 8);
   assert.deepEqual(result.order.slice(2), [['heddle'], ['heddle']]);
+});
+
+test('the collections of the measured batches add up, warm-up left out, and show in the table', async () => {
+  const gc: GcActivity = { markCompacts: 1, scavenges: 3, pauseMs: 4, runsWithMajorGc: 1 };
+  const runners = [fakeRunner('heddle', [], { gc }), fakeRunner('onnxruntime-web', [])];
+  const result = await runAlternatingRounds(runners, plan);
+  assert.deepEqual(result.systems[0]!.gc, {
+    markCompacts: 4,
+    scavenges: 12,
+    pauseMs: 16,
+    runsWithMajorGc: 4,
+  });
+  assert.deepEqual(result.systems[1]!.gc, NO_GC);
+  const report = buildReport(result, {
+    model: 'm.onnx',
+    scenario: 'single-stream',
+    threads: 1,
+    batch: 1,
+    seed: 1,
+  });
+  const rows = formatReport(report, false).split('\n');
+  const heddleRow = rows.find((row) => row.includes('heddle') && row.includes('MiB'))!;
+  assert.match(heddleRow, /4 \(in 50% of runs\)/);
+  assert.match(heddleRow, /2\.00 ms/);
+  const webRow = rows.find((row) => row.includes('onnxruntime-web') && row.includes('MiB'))!;
+  assert.match(webRow, / 0 .*0\.00 ms/);
+});
+
+test("a batch's collections are read from the process's gc entries, against the runs' spans", () => {
+  const entry = (kind: number, startTime: number, duration: number) =>
+    ({ name: 'gc', entryType: 'gc', startTime, duration, detail: { kind } }) as unknown as PerformanceEntry;
+  const [MINOR, MAJOR, INCREMENTAL] = [1, 4, 8];
+  // Runs with: a scavenge only; a mark-compact; an incremental-marking step; a mark-compact.
+  const entries = [entry(MINOR, 1, 0.5), entry(MAJOR, 12, 3), entry(INCREMENTAL, 25, 1), entry(MAJOR, 39, 2)];
+  const runs: [number, number][] = [
+    [0, 10],
+    [10, 20],
+    [20, 30],
+    [30, 40],
+  ];
+  assert.deepEqual(summarizeCollections(entries, runs), {
+    markCompacts: 2,
+    scavenges: 1,
+    pauseMs: 6.5,
+    runsWithMajorGc: 3,
+  });
 });

@@ -33,6 +33,7 @@ test('the server held the rate when its batches end with their span, not when it
     latenciesMs: [],
     batches: [{ elapsedMs, queries: 100, spanMs: 1000 }],
     peakRssKb: 0,
+    gc: { markCompacts: 0, scavenges: 0, pauseMs: 0, runsWithMajorGc: 0 },
   });
   assert.equal(serverLoad(measurement(1010)).heldRate, true);
   assert.equal(serverLoad(measurement(3000)).heldRate, false);
