@@ -292,6 +292,23 @@ test('an idle pool parks its workers: next to no CPU time while idle', async () 
   );
 });
 
+test('a held pool parks its workers when no job comes for long: the calling thread gets the cores', async () => {
+  await coverage1d(pool, kernels, 1000, 10);
+  pool.hold(true);
+  try {
+    await sleep(20);
+    const before = process.cpuUsage();
+    const idleStart = performance.now();
+    await sleep(300);
+    const used = process.cpuUsage(before);
+    const share = (used.user + used.system) / ((performance.now() - idleStart) * 1000);
+    assert.ok(share < 0.05, `held but idle, the process used ${(share * 100).toFixed(1)}% of one core`);
+    await coverage1d(pool, kernels, 1000, 10);
+  } finally {
+    pool.hold(false);
+  }
+});
+
 test('a worker killed by a trapping kernel fails the job, naming it; the pool replaces it', async () => {
   for (const [target, module] of [
     [pool, kernels],

@@ -157,7 +157,8 @@ export class WorkerPool {
 
   /**
    * Keeps the workers awake between jobs (`true`) until as many `hold(false)` calls let go: a
-   * model's run holds the pool from its first step to its last.
+   * model's run holds the pool from its first step to its last. A worker still parks when no job
+   * comes for a millisecond (the calling thread collecting garbage, or in a long host step).
    */
   hold(on: boolean): void {
     this.control.hold(on);
