@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { HeddleError } from '../src/core/errors.js';
+import type { Tensor } from '../src/core/tensor.js';
 import { importModel } from '../src/ir/import.js';
 import { loadModelProto } from '../src/onnx/load.js';
 import { buildModel, float32Bytes, graphAttr } from './support/build-model.js';
@@ -168,15 +169,19 @@ function weightsModel(largeAligned: boolean): { bytes: Uint8Array; large: string
   throw new Error('no layout of the names gives the wanted alignment');
 }
 
-test('a model file whose viewable raw data is a small part of it is copied out of, so the file can go', () => {
-  const folder = scratchFolder('heddle-raw-');
-  const { bytes, large, small } = weightsModel(false);
-  const file = path.join(folder, 'model.onnx');
+/** The weights model written to a file and imported from it: its initializers and the file's bytes. */
+function importedFromFile(bytes: Uint8Array): { initializers: Map<string, Tensor>; fileBytes: Uint8Array } {
+  const file = path.join(scratchFolder('heddle-raw-'), 'model.onnx');
   fs.writeFileSync(file, bytes);
   const loaded = loadModelProto(file);
-  const { initializers } = importModel(loaded).graph;
+  return { initializers: importModel(loaded).graph.initializers, fileBytes: loaded.ownedBytes! };
+}
+
+test('a model file whose viewable raw data is a small part of it is copied out of, so the file can go', () => {
+  const { bytes, large, small } = weightsModel(false);
+  const { initializers, fileBytes } = importedFromFile(bytes);
   for (const name of [large, small]) {
-    assert.notEqual((initializers.get(name)!.data as Float32Array).buffer, loaded.ownedBytes!.buffer, name);
+    assert.notEqual((initializers.get(name)!.data as Float32Array).buffer, fileBytes.buffer, name);
   }
   assert.deepEqual([...(initializers.get(small)!.data as Float32Array)], [1, 2, 3, 4]);
   assert.equal((initializers.get(large)!.data as Float32Array)[4095], 4095 / 8);
@@ -187,13 +192,9 @@ test('a model file whose viewable raw data is a small part of it is copied out o
 });
 
 test('a model file of aligned weights keeps viewing them, uncopied', () => {
-  const folder = scratchFolder('heddle-raw-');
   const { bytes, large, small } = weightsModel(true);
-  const file = path.join(folder, 'model.onnx');
-  fs.writeFileSync(file, bytes);
-  const loaded = loadModelProto(file);
-  const { initializers } = importModel(loaded).graph;
+  const { initializers, fileBytes } = importedFromFile(bytes);
   for (const name of [large, small]) {
-    assert.equal((initializers.get(name)!.data as Float32Array).buffer, loaded.ownedBytes!.buffer, name);
+    assert.equal((initializers.get(name)!.data as Float32Array).buffer, fileBytes.buffer, name);
   }
 });

@@ -22,6 +22,8 @@ interface FakeOptions {
   gc?: GcActivity;
 }
 
+const REPORT_CONTEXT = { model: 'm.onnx', scenario: 'single-stream', threads: 1, batch: 1, seed: 1 } as const;
+
 const NO_GC: GcActivity = { markCompacts: 0, scavenges: 0, pauseMs: 0, runsWithMajorGc: 0 };
 
 function fakeRunner(
@@ -90,13 +92,7 @@ test('a peer that fails to load is reported, and the others are still measured',
   const web = result.systems[2]!;
   assert.equal(web.failure, 'onnxruntime-web is not installed');
   assert.ok(!log.includes('onnxruntime-web'));
-  const report = buildReport(result, {
-    model: 'm.onnx',
-    scenario: 'single-stream',
-    threads: 1,
-    batch: 1,
-    seed: 1,
-  });
+  const report = buildReport(result, REPORT_CONTEXT);
   assert.deepEqual(
     report.ratios.map((r) => [r.peer, r.peerOverHeddle.ratio, r.heddleOverPeer.ratio]),
     [['onnxruntime-node', 0.5, 2]],
@@ -127,13 +123,7 @@ test('the collections of the measured batches add up, warm-up left out, and show
     runsWithMajorGc: 4,
   });
   assert.deepEqual(result.systems[1]!.gc, NO_GC);
-  const report = buildReport(result, {
-    model: 'm.onnx',
-    scenario: 'single-stream',
-    threads: 1,
-    batch: 1,
-    seed: 1,
-  });
+  const report = buildReport(result, REPORT_CONTEXT);
   const rows = formatReport(report, false).split('\n');
   const heddleRow = rows.find((row) => row.includes('heddle') && row.includes('MiB'))!;
   assert.match(heddleRow, /4 \(in 50% of runs\)/);
