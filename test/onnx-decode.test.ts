@@ -43,6 +43,29 @@ test('raw_data becomes a view of the model bytes when aligned, a copy when not',
   assert.notEqual((unaligned.data as Float32Array).buffer, buffer.buffer);
 });
 
+test('copyRawData copies aligned raw_data out of the model bytes, never external data again', () => {
+  const buffer = new Uint8Array(64);
+  buffer.set(float32Bytes([1, 2]), 8);
+  const copied = tensorFromProto(
+    protoOf({ name: 'r', type: 'float32', dims: [2], raw: buffer.subarray(8, 16) }),
+    undefined,
+    {
+      copyRawData: true,
+    },
+  );
+  assert.deepEqual([...(copied.data as Float32Array)], [1, 2]);
+  assert.notEqual((copied.data as Float32Array).buffer, buffer.buffer);
+  const external = new Uint8Array(float32Bytes([3, 4]));
+  const read = () => external;
+  const fromFile = tensorFromProto(
+    protoOf({ name: 'e', type: 'float32', dims: [2], external: { location: 'w.bin' } }),
+    read,
+    { copyRawData: true },
+  );
+  assert.deepEqual([...(fromFile.data as Float32Array)], [3, 4]);
+  assert.equal((fromFile.data as Float32Array).buffer, external.buffer, 'external bytes are used as read');
+});
+
 test('unaligned raw_data inside a Node Buffer is copied from the right place', () => {
   const file = Buffer.alloc(32);
   Buffer.from(float32Bytes([6, 7])).copy(file, 5);

@@ -55,14 +55,15 @@ export function tensorFromProto(
   if (proto.segment)
     throw new HeddleError(`tensor '${proto.name}' is segmented, which ONNX models never use`);
   let raw: Uint8Array | undefined;
+  // External data is read into bytes of its own; only raw_data views the model's buffer.
+  let copyAligned = false;
   if (proto.dataLocation === 1) {
     raw = readExternalBytes(proto, readExternal);
   } else if (proto.rawData && proto.rawData.length > 0) {
     raw = proto.rawData;
+    copyAligned = options.copyRawData ?? false;
   }
-  const data = raw
-    ? fromRaw(type, raw, size, proto.name, options.copyRawData ?? false)
-    : fromTypedFields(type, proto, size);
+  const data = raw ? fromRaw(type, raw, size, proto.name, copyAligned) : fromTypedFields(type, proto, size);
   return new Tensor(type, data, dims);
 }
 
