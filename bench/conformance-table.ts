@@ -24,6 +24,7 @@ import {
 } from '../src/conformance/table.js';
 import { loadModelProto } from '../src/onnx/load.js';
 import { DEFAULT_EXECUTION_PROVIDERS } from '../src/runtime/options.js';
+import { repoRoot } from '../test/helpers/repo-root.js';
 
 const SUITES = ['node', 'simple'];
 /** The suite whose cases are grouped by family; the others count in the totals. */
@@ -31,16 +32,6 @@ const GROUPED_SUITE = 'node';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const kernelsFolder = new URL('../src/backends/reference/kernels/', import.meta.url);
-
-/** The nearest folder above this script holding package.json, wherever it was compiled to. */
-function repoRoot(): string {
-  let folder = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(folder, 'package.json'))) {
-    if (path.dirname(folder) === folder) throw new Error('no package.json above the script');
-    folder = path.dirname(folder);
-  }
-  return folder;
-}
 
 /** Every kernel family file (all but the index that gathers them) with the kernels it registers. */
 async function loadFamilies(): Promise<FamilyIndex> {
@@ -79,7 +70,7 @@ function valueNames(modelFile: string): string[] {
 }
 
 async function main(): Promise<void> {
-  const root = repoRoot();
+  const root = repoRoot(import.meta.url);
   const dataDir = path.resolve(process.argv[2] ?? path.join(root, '../shared/onnx-tests'));
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'heddle-conformance-'));
   try {

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { BenchReport, SystemReport } from '../src/bench/report.js';
+import { majorGcPercent, type BenchReport, type SystemReport } from '../src/bench/report.js';
 import { exportModels, modelsDir } from '../test/helpers/models.js';
 
 /** The suite of issue 5, with the symbolic sizes the models are exported at. */
@@ -179,7 +179,7 @@ function latency(system: SystemReport | undefined): string {
 
 function markCompactShare(system: SystemReport | undefined): string {
   if (!system?.gc || !system.latencyMs) return '–';
-  return ((100 * system.gc.runsWithMajorGc) / system.latencyMs.count).toFixed(0);
+  return String(majorGcPercent(system.gc, system.latencyMs.count));
 }
 
 function ratio(value: BenchReport['ratios'][number]['heddleOverPeer'] | undefined): string {

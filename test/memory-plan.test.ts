@@ -1,7 +1,8 @@
 /**
  * Memory plans on real architectures: the arena holds far less than the intermediates add up to,
  * no two values live at the same time share a byte, the attention pattern of the BERT-style
- * encoder is fused, and a stream of same-shaped runs stops allocating tensor memory.
+ * encoder is fused and reads its heads in place, and a stream of same-shaped runs stops allocating
+ * tensor memory. On a small graph, the parts of a Concat are placed in its output.
  */
 
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { InferenceSession, Tensor } from '../src/index.js';
 import type { PlanInstance } from '../src/plan/instance.js';
 import { exportModels, modelsDir } from './helpers/models.js';
 import { readNpyFiles } from './helpers/tensors.js';
+import { buildModel } from './support/build-model.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -170,7 +172,6 @@ test('the optimized graph saved as ONNX runs and gives the same outputs', { skip
 });
 
 test('the parts of a Concat along contiguous runs are placed in the output, and the Concat copies nothing', async () => {
-  const { buildModel } = await import('./support/build-model.js');
   // x → Relu → a, x → Sigmoid → b, Concat(a, b) on channels of a batch of one, then Neg (so the
   // concatenation is an intermediate value, placed in the arena).
   const model = buildModel({

@@ -49,9 +49,7 @@ test('copyRawData copies aligned raw_data out of the model bytes, never external
   const copied = tensorFromProto(
     protoOf({ name: 'r', type: 'float32', dims: [2], raw: buffer.subarray(8, 16) }),
     undefined,
-    {
-      copyRawData: true,
-    },
+    { copyRawData: true },
   );
   assert.deepEqual([...(copied.data as Float32Array)], [1, 2]);
   assert.notEqual((copied.data as Float32Array).buffer, buffer.buffer);

@@ -42,6 +42,16 @@ async function runNode(
   return outputNames.map((name) => results[name] as Tensor);
 }
 
+/** `runNode` for a node of one output, y, of `type`. */
+async function runSingle(
+  node: Omit<NodeSpec, 'outputs'>,
+  opset: number,
+  feeds: Record<string, Tensor> = {},
+  type: DataType = 'float32',
+): Promise<Tensor> {
+  return (await runNode(node, opset, feeds, { y: type }))[0]!;
+}
+
 function numbers(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
@@ -98,17 +108,15 @@ async function assertSeedsRepeat(run: (seed: number) => Promise<Tensor>): Promis
 
 test('RandomUniform: values in [low, high], uniform over tenths of the range', async () => {
   const [low, high] = [-2, 3];
-  const draw = async (seed: number) =>
-    (
-      await runNode(
-        {
-          op: 'RandomUniform',
-          inputs: [],
-          attributes: { shape: [SAMPLES], low: { float: low }, high: { float: high }, seed: { float: seed } },
-        },
-        1,
-      )
-    )[0]!;
+  const draw = (seed: number) =>
+    runSingle(
+      {
+        op: 'RandomUniform',
+        inputs: [],
+        attributes: { shape: [SAMPLES], low: { float: low }, high: { float: high }, seed: { float: seed } },
+      },
+      1,
+    );
   const y = await draw(1);
   assert.equal(y.type, 'float32');
   assert.deepEqual(y.dims, [SAMPLES]);
@@ -126,22 +134,20 @@ test('RandomUniform: values in [low, high], uniform over tenths of the range', a
 
 test('RandomNormal: mean, variance, and the shares within 1σ and beyond 2σ', async () => {
   const [mu, sigma] = [1.5, 0.25];
-  const draw = async (seed: number) =>
-    (
-      await runNode(
-        {
-          op: 'RandomNormal',
-          inputs: [],
-          attributes: {
-            shape: [100, SAMPLES / 100],
-            mean: { float: mu },
-            scale: { float: sigma },
-            seed: { float: seed },
-          },
+  const draw = (seed: number) =>
+    runSingle(
+      {
+        op: 'RandomNormal',
+        inputs: [],
+        attributes: {
+          shape: [100, SAMPLES / 100],
+          mean: { float: mu },
+          scale: { float: sigma },
+          seed: { float: seed },
         },
-        1,
-      )
-    )[0]!;
+      },
+      1,
+    );
   const y = await draw(1);
   assert.deepEqual(y.dims, [100, SAMPLES / 100]);
   const values = numbers(y);
@@ -156,10 +162,8 @@ test('RandomNormal: mean, variance, and the shares within 1σ and beyond 2σ', a
 
 test('RandomUniformLike and RandomNormalLike take the shape and type of their input', async () => {
   const x = new Tensor('float64', new Float64Array(SAMPLES), [SAMPLES / 4, 4]);
-  const like = async (op: string) =>
-    (
-      await runNode({ op, inputs: ['x'], attributes: { seed: { float: 3 } } }, 1, { x }, { y: 'float64' })
-    )[0]!;
+  const like = (op: string) =>
+    runSingle({ op, inputs: ['x'], attributes: { seed: { float: 3 } } }, 1, { x }, 'float64');
   const [uniform, normal] = [await like('RandomUniformLike'), await like('RandomNormalLike')];
   for (const y of [uniform, normal]) {
     assert.equal(y.type, 'float64');
@@ -177,8 +181,8 @@ test('Bernoulli: each element is 1 with its own probability', async () => {
     Float32Array.from({ length: SAMPLES }, (_, i) => probabilities[i % probabilities.length]!),
     [SAMPLES],
   );
-  const draw = async (seed: number) =>
-    (await runNode({ op: 'Bernoulli', inputs: ['x'], attributes: { seed: { float: seed } } }, 15, { x }))[0]!;
+  const draw = (seed: number) =>
+    runSingle({ op: 'Bernoulli', inputs: ['x'], attributes: { seed: { float: seed } } }, 15, { x });
   const y = await draw(1);
   assert.equal(y.type, 'float32');
   const values = numbers(y);
@@ -202,19 +206,17 @@ test('Multinomial: class frequencies follow the softmax of each row', async () =
   // Logits shifted by a constant per row: the softmax, and so the draws, must not care.
   const logits = rows.flatMap((row, r) => row.map((p) => Math.log(p) + 10 * r));
   const x = new Tensor('float32', Float32Array.from(logits), [rows.length, 4]);
-  const draw = async (seed: number) =>
-    (
-      await runNode(
-        {
-          op: 'Multinomial',
-          inputs: ['x'],
-          attributes: { sample_size: SAMPLES, dtype: 7, seed: { float: seed } },
-        },
-        7,
-        { x },
-        { y: 'int64' },
-      )
-    )[0]!;
+  const draw = (seed: number) =>
+    runSingle(
+      {
+        op: 'Multinomial',
+        inputs: ['x'],
+        attributes: { sample_size: SAMPLES, dtype: 7, seed: { float: seed } },
+      },
+      7,
+      { x },
+      'int64',
+    );
   const y = await draw(1);
   assert.equal(y.type, 'int64');
   assert.deepEqual(y.dims, [rows.length, SAMPLES]);

@@ -162,9 +162,14 @@ export function formatReport(report: BenchReport, colors: boolean): string {
 }
 
 /** '23 (in 40% of runs)': how many ran, and the share of runs that they or their marking paused. */
-export function markCompacts(gc: GcActivity, runs: number): string {
+function markCompacts(gc: GcActivity, runs: number): string {
   if (gc.markCompacts === 0) return '0';
-  return `${gc.markCompacts} (in ${Math.round((100 * gc.runsWithMajorGc) / Math.max(1, runs))}% of runs)`;
+  return `${gc.markCompacts} (in ${majorGcPercent(gc, runs)}% of runs)`;
+}
+
+/** The share of `runs` that a mark-compact or its incremental marking paused, in whole percent. */
+export function majorGcPercent(gc: GcActivity, runs: number): number {
+  return Math.round((100 * gc.runsWithMajorGc) / Math.max(1, runs));
 }
 
 function describeConfiguration({ backends, tuning }: HeddleConfiguration): string {

@@ -44,18 +44,16 @@ export function serveRunner(load: SystemLoader): void {
 type RunSpans = [number, number][];
 
 async function runBatch(runOnce: () => Promise<unknown>, request: RunRequest): Promise<BatchResult> {
-  const latenciesMs: number[] = [];
   const spans: RunSpans = [];
   const gc = watchCollections();
   const start = performance.now();
-  while (latenciesMs.length < request.minCount || performance.now() - start < request.minMs) {
+  while (spans.length < request.minCount || performance.now() - start < request.minMs) {
     const runStart = performance.now();
     await runOnce();
-    const runEnd = performance.now();
-    latenciesMs.push(runEnd - runStart);
-    spans.push([runStart, runEnd]);
+    spans.push([runStart, performance.now()]);
   }
   const elapsedMs = performance.now() - start;
+  const latenciesMs = spans.map(([runStart, runEnd]) => runEnd - runStart);
   return { latenciesMs, elapsedMs, peakRssKb: process.resourceUsage().maxRSS, gc: await gc.stop(spans) };
 }
 
@@ -106,14 +104,12 @@ function gcKind(entry: PerformanceEntry): number | undefined {
 
 export function summarizeCollections(entries: readonly PerformanceEntry[], spans: RunSpans): GcActivity {
   const ofKind = (kind: number) => entries.filter((e) => gcKind(e) === kind);
-  const major = [
-    ...ofKind(constants.NODE_PERFORMANCE_GC_MAJOR),
-    ...ofKind(constants.NODE_PERFORMANCE_GC_INCREMENTAL),
-  ];
+  const markCompacts = ofKind(constants.NODE_PERFORMANCE_GC_MAJOR);
+  const major = [...markCompacts, ...ofKind(constants.NODE_PERFORMANCE_GC_INCREMENTAL)];
   const overlaps = (e: PerformanceEntry, [start, end]: [number, number]) =>
     e.startTime < end && e.startTime + e.duration > start;
   return {
-    markCompacts: ofKind(constants.NODE_PERFORMANCE_GC_MAJOR).length,
+    markCompacts: markCompacts.length,
     scavenges: ofKind(constants.NODE_PERFORMANCE_GC_MINOR).length,
     pauseMs: entries.reduce((sum, e) => sum + e.duration, 0),
     runsWithMajorGc: spans.filter((span) => major.some((e) => overlaps(e, span))).length,

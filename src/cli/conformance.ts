@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCasesIsolated } from '../conformance/pool.js';
 import { HeddleError } from '../core/errors.js';
-import { caseRecord, type ConformanceReport } from '../conformance/report.js';
+import { caseRecord, oneLine, type ConformanceReport } from '../conformance/report.js';
 import { listCases, type CaseResult } from '../conformance/runner.js';
 import type { OptimizationLevel } from '../passes/index.js';
 
@@ -118,11 +118,6 @@ function writeReport(
   };
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(report, null, 1) + '\n');
-}
-
-function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ');
-  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
 }
 
 function readExpected(file: string): Set<string> {

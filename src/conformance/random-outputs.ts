@@ -8,7 +8,7 @@
  */
 
 import { Tensor } from '../core/tensor.js';
-import type { Graph, Node } from '../ir/graph.js';
+import { floatAttribute, type Graph, type Node } from '../ir/graph.js';
 import type { OnnxValue } from '../runtime/session.js';
 import { toNumbers } from '../backends/reference/util.js';
 import { isOp, isRandom } from '../passes/graph-edit.js';
@@ -96,10 +96,9 @@ class ModelValues {
     if (fed instanceof Tensor) return fed;
     const initializer = this.graph.initializers.get(name);
     if (initializer) return initializer;
-    const value = this.producers.get(name)?.attributes.get('value');
-    return this.producers.get(name)?.opType === 'Constant' && value?.type === 'tensor'
-      ? value.value
-      : undefined;
+    const producer = this.producers.get(name);
+    const value = producer?.opType === 'Constant' ? producer.attributes.get('value') : undefined;
+    return value?.type === 'tensor' ? value.value : undefined;
   }
 
   /** A known scalar as a number; NaN when it is computed in the graph. */
@@ -133,8 +132,14 @@ function dropoutTrains(node: Node, model: ModelValues | undefined): boolean {
   const mode = node.inputs[2];
   if (node.opset < 12 || !mode) return false;
   const training = model ? model.knownScalar(mode) : NaN;
-  const ratio = node.inputs[1] ? (model?.knownScalar(node.inputs[1]) ?? NaN) : 0.5;
-  return training !== 0 && ratio !== 0;
+  return training !== 0 && dropoutRatio(node, model) !== 0;
+}
+
+/** Dropout's ratio: 0.5 when the input is omitted, NaN when it is computed in the graph. */
+function dropoutRatio(node: Node, model: ModelValues | undefined): number {
+  const ratio = node.inputs[1];
+  if (!ratio) return 0.5;
+  return model ? model.knownScalar(ratio) : NaN;
 }
 
 function subgraphsOf(node: Node): Graph[] {
@@ -224,7 +229,7 @@ function multinomialCheck(logits: Tensor | undefined): PropertyCheck {
  */
 function dropoutCheck(node: Node, output: string, model: ModelValues, tolerance: Tolerance): PropertyCheck {
   const x = model.known(node.inputs[0]!);
-  const ratio = node.inputs[1] ? model.knownScalar(node.inputs[1]) : 0.5;
+  const ratio = dropoutRatio(node, model);
   const isMask = output === node.outputs[1];
   if (!x || Number.isNaN(ratio)) {
     const what = isMask ? 'mask' : 'output';
@@ -253,11 +258,6 @@ function dropoutCheck(node: Node, output: string, model: ModelValues, tolerance:
       })(actual, expected);
     },
   };
-}
-
-function floatAttribute(node: Node, name: string, fallback: number): number {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'float' ? attribute.value : fallback;
 }
 
 /** A check of shape and type, then of each element by `property` (a complaint, or undefined). */

@@ -34,3 +34,9 @@ export function caseRecord(result: CaseResult): CaseRecord {
     millis: Math.round(result.millis),
   };
 }
+
+/** A failure reason on one line, cut at 300 characters: how the CLI and the README's table show it. */
+export function oneLine(reason: string): string {
+  const flat = reason.replace(/\s+/g, ' ');
+  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
+}

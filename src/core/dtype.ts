@@ -203,41 +203,14 @@ export function slotsPerElement(type: DataType): number {
   return TRAITS[type].kind === 'complex' ? 2 : 1;
 }
 
-/** Allocates zeroed storage for `size` elements of `type`. */
-export function allocateStorage(type: DataType, size: number): TensorData {
-  const slots = size * slotsPerElement(type);
-  switch (TRAITS[type].storage) {
-    case 'f32':
-      return new Float32Array(slots);
-    case 'f64':
-      return new Float64Array(slots);
-    case 'i8':
-      return new Int8Array(slots);
-    case 'i16':
-      return new Int16Array(slots);
-    case 'i32':
-      return new Int32Array(slots);
-    case 'i64':
-      return new BigInt64Array(slots);
-    case 'u8':
-      return new Uint8Array(slots);
-    case 'u16':
-      return new Uint16Array(slots);
-    case 'u32':
-      return new Uint32Array(slots);
-    case 'u64':
-      return new BigUint64Array(slots);
-    case 'string':
-      return new Array<string>(slots).fill('');
-  }
-}
-
 type NumericStorage = Exclude<TensorData, string[]>;
 type StorageConstructor = {
+  new (length: number): NumericStorage;
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericStorage;
   readonly BYTES_PER_ELEMENT: number;
 };
 
+/** The typed array of each storage kind. */
 const STORAGE_CONSTRUCTORS: Record<Exclude<TypeTraits['storage'], 'string'>, StorageConstructor> = {
   f32: Float32Array,
   f64: Float64Array,
@@ -250,6 +223,13 @@ const STORAGE_CONSTRUCTORS: Record<Exclude<TypeTraits['storage'], 'string'>, Sto
   u32: Uint32Array,
   u64: BigUint64Array,
 };
+
+/** Allocates zeroed storage for `size` elements of `type`. */
+export function allocateStorage(type: DataType, size: number): TensorData {
+  const slots = size * slotsPerElement(type);
+  const kind = TRAITS[type].storage;
+  return kind === 'string' ? new Array<string>(slots).fill('') : new STORAGE_CONSTRUCTORS[kind](slots);
+}
 
 /**
  * A view of `size` elements of `type` over `buffer` from `byteOffset`: the storage kind
@@ -275,30 +255,8 @@ export function storageSlotBytes(type: DataType): number {
 
 /** True when `data` is the storage array kind that `type` uses. */
 export function storageMatches(type: DataType, data: unknown): boolean {
-  switch (TRAITS[type].storage) {
-    case 'f32':
-      return data instanceof Float32Array;
-    case 'f64':
-      return data instanceof Float64Array;
-    case 'i8':
-      return data instanceof Int8Array;
-    case 'i16':
-      return data instanceof Int16Array;
-    case 'i32':
-      return data instanceof Int32Array;
-    case 'i64':
-      return data instanceof BigInt64Array;
-    case 'u8':
-      return data instanceof Uint8Array;
-    case 'u16':
-      return data instanceof Uint16Array;
-    case 'u32':
-      return data instanceof Uint32Array;
-    case 'u64':
-      return data instanceof BigUint64Array;
-    case 'string':
-      return Array.isArray(data);
-  }
+  const kind = TRAITS[type].storage;
+  return kind === 'string' ? Array.isArray(data) : data instanceof STORAGE_CONSTRUCTORS[kind];
 }
 
 /** Inclusive value range of an integer type, as numbers (exact up to 2^53). */

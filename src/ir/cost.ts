@@ -21,10 +21,13 @@
 
 import { bitsOf, bytesPerElement, type DataType } from '../core/dtype.js';
 import {
+  floatAttribute,
   HEDDLE_DOMAIN,
+  intAttribute,
+  intsAttribute,
   opLabel,
   staticShape,
-  type Attribute,
+  stringAttribute,
   type Graph,
   type Node,
   type ValueType,
@@ -129,33 +132,6 @@ function product(values: readonly number[]): number {
 
 function last(dims: readonly number[], fromEnd = 1): number {
   return dims[dims.length - fromEnd] ?? 1;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Attributes
-
-function attribute(node: Node, name: string): Attribute | undefined {
-  return node.attributes.get(name);
-}
-
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a?.type === 'int' ? a.value : fallback;
-}
-
-function floatAttribute(node: Node, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a?.type === 'float' ? a.value : fallback;
-}
-
-function stringAttribute(node: Node, name: string, fallback: string): string {
-  const a = attribute(node, name);
-  return a?.type === 'string' ? a.value : fallback;
-}
-
-function intsAttribute(node: Node, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  return a?.type === 'ints' ? a.value : undefined;
 }
 
 function output(site: CostSite, index = 0): StaticTensor {
@@ -307,7 +283,7 @@ function variadicFlops(extraPerOutput: number): FlopRule {
  * node's inputs or earlier results), as the unfused nodes were.
  */
 const elementwiseChainFlops: FlopRule = (site) => {
-  const ops = attribute(site.node, 'ops');
+  const ops = site.node.attributes.get('ops');
   const counts = intsAttribute(site.node, 'operand_counts');
   const operands = intsAttribute(site.node, 'operands');
   if (ops?.type !== 'strings' || !counts || !operands) return 0;

@@ -100,6 +100,31 @@ export function opLabel(node: Pick<Node, 'domain' | 'opType'>): string {
   return node.domain && node.domain !== DEFAULT_DOMAIN ? `${node.domain}::${node.opType}` : node.opType;
 }
 
+// Attribute readers for code that reads a node without a reference KernelContext (graph passes,
+// the cost model, Gradient's rules, the wasm kernels): each gives the value when the node sets the
+// attribute with that type.
+
+export function intAttribute(node: Node, name: string, fallback: number): number {
+  const found = node.attributes.get(name);
+  return found?.type === 'int' ? found.value : fallback;
+}
+
+export function intsAttribute(node: Node, name: string): number[] | undefined {
+  const found = node.attributes.get(name);
+  return found?.type === 'ints' ? found.value : undefined;
+}
+
+/** A float attribute, also read from an int where a model wrote one (as `alpha: 1`). */
+export function floatAttribute(node: Node, name: string, fallback: number): number {
+  const found = node.attributes.get(name);
+  return found?.type === 'float' || found?.type === 'int' ? found.value : fallback;
+}
+
+export function stringAttribute(node: Node, name: string, fallback: string): string {
+  const found = node.attributes.get(name);
+  return found?.type === 'string' ? found.value : fallback;
+}
+
 export function describeType(type: ValueType | undefined): string {
   if (!type) return 'unknown';
   switch (type.kind) {

@@ -54,16 +54,15 @@ export function tensorFromProto(
   const size = dims.reduce((a, b) => a * b, 1);
   if (proto.segment)
     throw new HeddleError(`tensor '${proto.name}' is segmented, which ONNX models never use`);
-  let raw: Uint8Array | undefined;
-  // External data is read into bytes of its own; only raw_data views the model's buffer.
-  let copyAligned = false;
+  let data: TensorData;
   if (proto.dataLocation === 1) {
-    raw = readExternalBytes(proto, readExternal);
+    // External data is read into bytes of its own: a view of them keeps nothing else alive.
+    data = fromRaw(type, readExternalBytes(proto, readExternal), size, proto.name, false);
   } else if (proto.rawData && proto.rawData.length > 0) {
-    raw = proto.rawData;
-    copyAligned = options.copyRawData ?? false;
+    data = fromRaw(type, proto.rawData, size, proto.name, options.copyRawData ?? false);
+  } else {
+    data = fromTypedFields(type, proto, size);
   }
-  const data = raw ? fromRaw(type, raw, size, proto.name, copyAligned) : fromTypedFields(type, proto, size);
   return new Tensor(type, data, dims);
 }
 
@@ -107,7 +106,12 @@ export function rawDataViewBytes(proto: TensorProto): number {
   const type = dataTypeFromOnnx(proto.dataType);
   const raw = proto.rawData;
   if (!type || type === 'string' || proto.dataLocation === 1 || !raw || raw.length === 0) return 0;
-  return bitsOf(type) >= 8 && raw.byteOffset % storageSlotBytes(type) === 0 ? raw.length : 0;
+  return viewable(type, raw) ? raw.length : 0;
+}
+
+/** Whether tensor data of `type` can view `raw` in place: whole-byte elements, aligned for their storage. */
+function viewable(type: DataType, raw: Uint8Array): boolean {
+  return bitsOf(type) >= 8 && raw.byteOffset % storageSlotBytes(type) === 0;
 }
 
 function fromRaw(
@@ -127,8 +131,7 @@ function fromRaw(
   }
   if (bits < 8) return unpackSubByte(type, raw, size);
   if (!LITTLE_ENDIAN) throw new HeddleError('Heddle reads raw tensor data on little-endian hosts only');
-  if (!copyAligned && raw.byteOffset % storageSlotBytes(type) === 0)
-    return storageView(type, raw.buffer, raw.byteOffset, size);
+  if (!copyAligned && viewable(type, raw)) return storageView(type, raw.buffer, raw.byteOffset, size);
   // A copy made with the Uint8Array constructor: Buffer.prototype.slice would return a view.
   const copy = new Uint8Array(raw);
   return storageView(type, copy.buffer, 0, size);

@@ -12,8 +12,15 @@
  */
 
 import { readInts } from '../backends/reference/util.js';
-import { HEDDLE_DOMAIN, type Dim, type Node } from '../ir/graph.js';
-import { intAttribute, isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
+import {
+  HEDDLE_DOMAIN,
+  intAttribute,
+  intsAttribute,
+  stringAttribute,
+  type Dim,
+  type Node,
+} from '../ir/graph.js';
+import { isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 /** [B, S, H, D] ↔ [B, H, S, D], the head split and merge. */
@@ -26,13 +33,11 @@ function isAttention(node: Node): boolean {
 }
 
 function layoutOf(node: Node): string {
-  const attribute = node.attributes.get('qkv_layout');
-  return attribute?.type === 'string' ? attribute.value : 'BNSH';
+  return stringAttribute(node, 'qkv_layout', 'BNSH');
 }
 
 function isTransposeBy(node: Node | undefined, perm: readonly number[]): node is Node {
-  const attribute = node?.attributes.get('perm');
-  return isOp(node, 'Transpose') && attribute?.type === 'ints' && attribute.value.join() === perm.join();
+  return isOp(node, 'Transpose') && intsAttribute(node, 'perm')?.join() === perm.join();
 }
 
 /** The input of `value`'s producer when that is a Transpose by `perm`. */

@@ -11,8 +11,8 @@
 import { dataTypeFromOnnx, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { readInts, toNumbers } from '../backends/reference/util.js';
-import { readsOf, type Dim, type Node } from '../ir/graph.js';
-import { hasSubgraphs, intAttribute, isRandom } from './graph-edit.js';
+import { intAttribute, intsAttribute, readsOf, type Dim, type Node } from '../ir/graph.js';
+import { hasSubgraphs, isRandom } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 export const passes: GraphPass[] = [
@@ -332,11 +332,6 @@ function optionalConstantInts(ctx: PassContext, value: string): number[] | null 
   if (value === '') return null;
   const tensor = ctx.editor.constant(value);
   return tensor && (tensor.type === 'int64' || tensor.type === 'int32') ? readInts(tensor) : undefined;
-}
-
-function intsAttribute(node: Node, name: string): number[] | undefined {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'ints' ? attr.value : undefined;
 }
 
 function mergeDuplicates(ctx: PassContext): boolean {

@@ -15,9 +15,16 @@
 import { isFloatType, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { fromNumbers, toNumbers } from '../backends/reference/util.js';
-import { opLabel, type Attribute, type Node } from '../ir/graph.js';
+import {
+  floatAttribute,
+  intAttribute,
+  opLabel,
+  stringAttribute,
+  type Attribute,
+  type Node,
+} from '../ir/graph.js';
 import { elementTypeOf } from './fuse-elementwise.js';
-import { intAttribute, isOp } from './graph-edit.js';
+import { isOp } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 /** Weight types folding keeps accurate: narrower floats would lose bits in the folded weights. */
@@ -28,16 +35,6 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 
 function describe(nodes: readonly Node[]): string {
   return nodes.map((n) => `${opLabel(n)} '${n.name}'`).join(' + ');
-}
-
-function floatAttribute(node: Node, name: string, fallback: number): number {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'float' || attr?.type === 'int' ? attr.value : fallback;
-}
-
-function stringAttribute(node: Node, name: string, fallback: string): string {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'string' ? attr.value : fallback;
 }
 
 /** The node reading `value` when it is the only reader and the graph does not return it. */

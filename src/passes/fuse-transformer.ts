@@ -20,8 +20,15 @@
 import { isFloatType } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import { readInts, toNumbers } from '../backends/reference/util.js';
-import { HEDDLE_DOMAIN, opLabel, type Attribute, type Node } from '../ir/graph.js';
-import { intAttribute, isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
+import {
+  floatAttribute,
+  HEDDLE_DOMAIN,
+  intAttribute,
+  opLabel,
+  type Attribute,
+  type Node,
+} from '../ir/graph.js';
+import { isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -377,7 +384,7 @@ function replaceable(
   );
 }
 
-function floatAttribute(name: string, value: number): Attribute {
+function newFloatAttribute(name: string, value: number): Attribute {
   return { name, type: 'float', value };
 }
 
@@ -565,7 +572,7 @@ function fuseNormalization(ctx: PassContext, anchor: Node, layerNorm: boolean): 
       root.name,
       inputs,
       [root.outputs[0]!],
-      [{ name: 'axis', type: 'int', value: dev.axis }, floatAttribute('epsilon', dev.epsilon)],
+      [{ name: 'axis', type: 'int', value: dev.axis }, newFloatAttribute('epsilon', dev.epsilon)],
     );
     applyFusion(ctx, nodes, fused, `${opType} (axis ${dev.axis}, epsilon ${dev.epsilon})`);
     return true;
@@ -843,12 +850,12 @@ function fuseAttention(ctx: PassContext, softmax: Node): boolean {
   if (headSplit) inputs[1] = headSplit.outputs[0]!;
   if (select && !select.keepWhereTrue) inputs[3] = keepMaskOf(editor, mask!, output);
   const attributes: Attribute[] = [
-    floatAttribute('scale', scale),
+    newFloatAttribute('scale', scale),
     { name: 'transpose_k', type: 'int', value: key.transposeK ? 1 : 0 },
   ];
   if (select) {
     attributes.push({ name: 'mask_mode', type: 'string', value: 'select' });
-    attributes.push(floatAttribute('mask_fill', select.fill));
+    attributes.push(newFloatAttribute('mask_fill', select.fill));
   }
   const fused = editor.heddleNode('Attention', output.name, inputs, [output.outputs[0]!], attributes);
   const split = headSplit ? `, K Transpose '${headSplit.name}' kept to split heads` : '';
@@ -926,7 +933,7 @@ function fuseResidualLayerNorm(ctx: PassContext, layerNorm: Node): boolean {
   if (!readyAtAdd) return false;
   const attributes: Attribute[] = [
     { name: 'axis', type: 'int', value: intAttribute(layerNorm, 'axis', -1) },
-    floatAttribute('epsilon', floatOf(layerNorm, 'epsilon') ?? 1e-5),
+    newFloatAttribute('epsilon', floatAttribute(layerNorm, 'epsilon', 1e-5)),
   ];
   const fused = editor.heddleNode(
     'AddLayerNormalization',
@@ -943,11 +950,6 @@ function fuseResidualLayerNorm(ctx: PassContext, layerNorm: Node): boolean {
     [add, layerNorm],
   );
   return true;
-}
-
-function floatOf(node: Node, name: string): number | undefined {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'float' ? attribute.value : undefined;
 }
 
 export const passes: GraphPass[] = [

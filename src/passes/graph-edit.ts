@@ -228,12 +228,6 @@ export function isOp(node: Node | undefined, opType: string): node is Node {
   return node !== undefined && node.domain === '' && node.opType === opType;
 }
 
-/** An int attribute's value, or `fallback` when the node does not set it. */
-export function intAttribute(node: Node, name: string, fallback: number): number {
-  const attr = node.attributes.get(name);
-  return attr?.type === 'int' ? attr.value : fallback;
-}
-
 /**
  * Runs `rewrite` on every node that `matches` and is still in the graph (an earlier rewrite of the
  * sweep may have removed it); true when any rewrite changed the graph.

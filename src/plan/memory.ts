@@ -201,9 +201,9 @@ function groupValues(
 
 /**
  * Puts the inputs of each Concat whose parts are contiguous runs of its output inside the
- * output's group, at their runs: an input qualifies when it is alone in its own arena group of
- * exactly its size, the Concat is its last reader, and it appears once. The output's group then
- * lives from the first input's birth.
+ * output's group, at their runs: an input qualifies when it is alone in its own arena group (whose
+ * bytes are then its own), the Concat is its last reader, and it appears once. The output's group
+ * then lives from the first input's birth.
  */
 function placeConcatInputs(plan: Plan, types: ReadonlyMap<string, ValueType>, groups: Group[]): void {
   const groupOf = new Map<number, Group>();
@@ -215,26 +215,22 @@ function placeConcatInputs(plan: Plan, types: ReadonlyMap<string, ValueType>, gr
     if (!output || !dims || !contiguousParts(step.node, dims)) return;
     const inputs = [...step.inputs];
     const parts = inputs.map((slot) => (slot >= 0 ? groupOf.get(slot) : undefined));
-    const sizes = inputs.map((slot) =>
-      slot >= 0 ? valueBytes(types.get(plan.slots[slot]!.name)) : undefined,
-    );
     const eligible = parts.every(
       (g, k) =>
         g !== undefined &&
         g !== output &&
         g.within === undefined &&
         g.slots.length === 1 &&
-        g.bytes === sizes[k] &&
         g.last === i &&
         inputs.indexOf(inputs[k]!) === k,
     );
     if (!eligible) return;
     let delta = 0;
-    parts.forEach((g, k) => {
-      g!.within = { group: output, delta };
-      output.first = Math.min(output.first, g!.first);
-      delta += sizes[k]!;
-    });
+    for (const g of parts as Group[]) {
+      g.within = { group: output, delta };
+      output.first = Math.min(output.first, g.first);
+      delta += g.bytes;
+    }
   });
 }
 

@@ -621,6 +621,9 @@ function maskedFillModel(
   );
 }
 
+/** Where(keep, scores, fill): the scores where `keep` holds, the fill elsewhere. */
+const keepWhere: NodeSpec[] = [{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }];
+
 const gptCausal = (): ModelSpec =>
   maskedFillModel(
     [
@@ -669,7 +672,7 @@ test("GPT's Where(Not(causal), -inf, scores) fuses into a select-mode Attention 
 });
 
 test('a Where keeping the scores where its condition is true takes it as the keep mask', async () => {
-  const spec = maskedFillModel([{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }], -1e4, {
+  const spec = maskedFillModel(keepWhere, -1e4, {
     inputs: [{ name: 'keep', type: 'bool', dims: [2, 1, 5, 5] }],
   });
   assert.deepEqual(fuseTransformer(spec).ops, ['com.heddle::Attention']);
@@ -708,11 +711,9 @@ test('select-mode attention is exact: a masked +inf score is dropped, a fully ma
     assert.equal(values.every(Number.isNaN), row % 5 === 4, `row ${row}: ${values}`);
   }
 
-  const firstRowDropped = maskedFillModel(
-    [{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }],
-    -Infinity,
-    { initializers: [{ ...causal, name: 'keep', values: [0, 0, 0, 0, 0, ...lowerTriangle(5).slice(5)] }] },
-  );
+  const firstRowDropped = maskedFillModel(keepWhere, -Infinity, {
+    initializers: [{ ...causal, name: 'keep', values: [0, 0, 0, 0, 0, ...lowerTriangle(5).slice(5)] }],
+  });
   const dropped = await assertSameAsUnfusedWithNaN(
     firstRowDropped,
     randomFeeds([heads('q'), heads('k'), heads('v')]),
@@ -721,16 +722,14 @@ test('select-mode attention is exact: a masked +inf score is dropped, a fully ma
 });
 
 test('Where masks that are no constant fill are left alone', () => {
-  const fedFill = maskedFillModel([{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }], 0, {
-    inputs: [{ name: 'keep', type: 'bool', dims: [5, 5] }],
-  });
+  const fedKeep = () =>
+    maskedFillModel(keepWhere, 0, { inputs: [{ name: 'keep', type: 'bool', dims: [5, 5] }] });
+  const fedFill = fedKeep();
   fedFill.initializers = (fedFill.initializers ?? []).filter((t) => t.name !== 'fill');
   fedFill.inputs = [...fedFill.inputs, { name: 'fill', type: 'float32', dims: [] }];
   assert.ok(!fuseTransformer(fedFill).ops.includes('com.heddle::Attention'), 'the fill is fed at run time');
 
-  const wideFill = maskedFillModel([{ op: 'Where', inputs: ['keep', 'ss', 'fill'], outputs: ['sm'] }], 0, {
-    inputs: [{ name: 'keep', type: 'bool', dims: [5, 5] }],
-  });
+  const wideFill = fedKeep();
   wideFill.initializers = (wideFill.initializers ?? []).map((t) =>
     t.name === 'fill' ? { ...t, dims: [1, 1, 1] } : t,
   );

@@ -939,13 +939,7 @@ function resize(
 ): OpCase {
   const last = 'scales' in target ? [floats(target.scales)] : [null, int64s(target.sizes)];
   const roi = options.roi ? floats(options.roi) : null;
-  return {
-    name: `Resize: ${what}`,
-    op: 'Resize',
-    opset: options.opset ?? 13,
-    attributes,
-    inputs: [fed(dims), roi, ...last],
-  };
+  return casesOf('Resize', options.opset ?? 13)(what, [fed(dims), roi, ...last], attributes);
 }
 
 const resizeCase = casesOf('Resize', 10);
@@ -1116,20 +1110,20 @@ function recurrentCase(
   attributes: CaseAttributes = {},
 ): OpCase {
   const { direction, opset = 14, tolerance, initial = false, ...shape } = layer;
-  return {
-    name: `${op}: ${what}`,
-    op,
-    opset,
-    attributes: {
+  return casesOf(op, opset)(
+    what,
+    recurrent(op, { ...shape, initial, directions: direction === 'bidirectional' ? 2 : 1 }),
+    {
       hidden_size: layer.hidden,
       ...(direction ? { direction } : {}),
       ...(layer.batchFirst ? { layout: 1 } : {}),
       ...attributes,
     },
-    inputs: recurrent(op, { ...shape, initial, directions: direction === 'bidirectional' ? 2 : 1 }),
-    outputs: new Array<DataType>(op === 'LSTM' ? 3 : 2).fill('float32'),
-    ...(tolerance ? { tolerance } : {}),
-  };
+    {
+      outputs: new Array<DataType>(op === 'LSTM' ? 3 : 2).fill('float32'),
+      ...(tolerance ? { tolerance } : {}),
+    },
+  );
 }
 
 const rnns: OpCase[] = [
@@ -1266,13 +1260,13 @@ function activationAttributes(name: string, params: number[]): CaseAttributes {
 const fusedConvCase = heddleCasesOf('FusedConv');
 
 const fusedConv: OpCase[] = [
-  ...FUSED_ACTIVATIONS.map(([name, params]): OpCase => ({
-    name: `FusedConv: 3x3 with ${name}`,
-    op: 'FusedConv',
-    domain: HEDDLE,
-    attributes: { ...convAttributes([3, 3], { pads: [1, 1, 1, 1] }), ...activationAttributes(name, params) },
-    inputs: [fed([1, 5, 7, 9], uniform(-2, 2)), constant([6, 5, 3, 3]), constant([6])],
-  })),
+  ...FUSED_ACTIVATIONS.map(([name, params]) =>
+    fusedConvCase(
+      `3x3 with ${name}`,
+      [fed([1, 5, 7, 9], uniform(-2, 2)), constant([6, 5, 3, 3]), constant([6])],
+      { ...convAttributes([3, 3], { pads: [1, 1, 1, 1] }), ...activationAttributes(name, params) },
+    ),
+  ),
   fusedConvCase(
     'no activation',
     [fed([1, 8, 5, 5]), constant([12, 8, 1, 1]), constant([12])],
@@ -1542,18 +1536,16 @@ const fusedTransformer: OpCase[] = [
     { scale: float(0.125), transpose_k: 1 },
     { tolerance: SUMS },
   ),
-  {
-    name: "Attention: select, GPT's causal keep mask, fill -inf",
-    op: 'Attention',
-    domain: HEDDLE,
-    attributes: { scale: float(0.125), transpose_k: 1, mask_mode: 'select', mask_fill: float(-Infinity) },
-    inputs: [
+  attentionCase(
+    "select, GPT's causal keep mask, fill -inf",
+    [
       fed([1, 2, 6, 12]),
       fed([1, 2, 6, 12]),
       fed([1, 2, 6, 12]),
       { ...bools([6, 6]), values: { kind: 'values', values: causalKeep(6) }, constant: true },
     ],
-  },
+    { scale: float(0.125), transpose_k: 1, mask_mode: 'select', mask_fill: float(-Infinity) },
+  ),
   attentionCase(
     'BSNH: heads read in place, mask over keys',
     [fed([2, 7, 3, 16]), fed([2, 9, 3, 16]), fed([2, 9, 3, 8]), fed([2, 1, 1, 9], uniform(-3, 0))],

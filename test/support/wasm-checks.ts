@@ -11,7 +11,9 @@ import { Tensor } from '../../src/core/tensor.js';
 import type { Attribute, Node, ValueType } from '../../src/ir/graph.js';
 import type { KernelArgs } from '../../src/backends/backend.js';
 import type { FunctionBuilder, Local } from '../../src/backends/wasm/assembler/index.js';
+import { shapeSize } from '../../src/backends/reference/util.js';
 import { WasmBackend, type WasmBackendOptions } from '../../src/backends/wasm/backend.js';
+import type { Tolerance } from '../../src/conformance/runner.js';
 
 export { seededRandom as random } from '../../src/core/random.js';
 
@@ -35,15 +37,11 @@ export function shuffled<T>(rng: Random, items: readonly T[]): T[] {
   return copy;
 }
 
-export function sizeOf(dims: readonly number[]): number {
-  return dims.reduce((n, d) => n * d, 1);
-}
-
 /** A float32 tensor of values uniform in [-spread / 2, spread / 2). */
 export function randomTensor(rng: Random, dims: readonly number[], spread = 2): Tensor {
   return new Tensor(
     'float32',
-    Float32Array.from({ length: sizeOf(dims) }, () => (rng() - 0.5) * spread),
+    Float32Array.from({ length: shapeSize(dims) }, () => (rng() - 0.5) * spread),
     dims,
   );
 }
@@ -87,7 +85,7 @@ export function argsOf(
 
 /** Float32 outputs in memory of their own, outside any heap. */
 export const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, new Float32Array(sizeOf(dims)), dims);
+  new Tensor(type, new Float32Array(shapeSize(dims)), dims);
 
 /**
  * Float32 outputs in the heap of `backend`, holding whatever was there unless `fill` is given (NaN
@@ -96,7 +94,7 @@ export const ownMemory: KernelArgs['allocateOutput'] = (_index, type, dims) =>
 export function heapMemory(backend: WasmBackend, fill?: number): KernelArgs['allocateOutput'] {
   const { heap } = backend.runtime;
   return (_index, type, dims) => {
-    const size = sizeOf(dims);
+    const size = shapeSize(dims);
     const view = heap.view(type, heap.allocate(size * 4), size) as Float32Array;
     if (fill !== undefined) view.fill(fill);
     return new Tensor(type, view, dims);
@@ -147,15 +145,10 @@ export function typesOf(node: Node, inputs: readonly (Tensor | undefined)[]): Ma
   return types;
 }
 
-/** Largest error allowed: |actual - expected| ≤ atol + rtol·|expected|. */
-export interface Tolerance {
-  rtol: number;
-  atol: number;
-}
-
 /**
- * Requires float tensors of the same dims whose elements agree within `tolerance`; identical
- * values (NaN for NaN, infinities of the same sign) always agree.
+ * Requires float tensors of the same dims whose elements agree within `tolerance` (|actual -
+ * expected| ≤ atol + rtol·|expected|, as the conformance runner has it); identical values (NaN for
+ * NaN, infinities of the same sign) always agree.
  */
 export function assertClose(actual: unknown, expected: unknown, what: string, tolerance: Tolerance): void {
   assert.ok(actual instanceof Tensor && expected instanceof Tensor, `${what}: not tensors`);

@@ -10,11 +10,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/core/tensor.js';
-import { HEDDLE_DOMAIN, type Attribute, type Node } from '../../src/ir/graph.js';
+import { HEDDLE_DOMAIN, type Node } from '../../src/ir/graph.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
+import { shapeSize } from '../../src/backends/reference/util.js';
 import {
   argsOf,
   assertClose,
+  attributes,
   backendsBy,
   heapMemory,
   heapPlacements,
@@ -22,7 +24,6 @@ import {
   ownMemory,
   random,
   randomTensor,
-  sizeOf,
   threadsOrNone,
   THREADS_OR_NONE,
   typesOf,
@@ -53,7 +54,7 @@ const causalMask: MaskMaker = (_rng, queries, keys) => {
 const keepMask = (dims: readonly number[], keep: (index: number) => boolean): Tensor =>
   new Tensor(
     'bool',
-    Uint8Array.from({ length: sizeOf(dims) }, (_, i) => +keep(i)),
+    Uint8Array.from({ length: shapeSize(dims) }, (_, i) => +keep(i)),
     dims,
   );
 
@@ -113,16 +114,12 @@ function nodeOf(c: AttentionCase, withMask: boolean): Node {
     opset: 1,
     inputs: withMask ? ['q', 'k', 'v', 'mask'] : ['q', 'k', 'v'],
     outputs: ['out'],
-    attributes: new Map<string, Attribute>([
-      ['scale', { name: 'scale', type: 'float', value: c.scale }],
-      ['transpose_k', { name: 'transpose_k', type: 'int', value: c.transposeK ? 1 : 0 }],
-      ...(c.fill === undefined
-        ? []
-        : ([
-            ['mask_mode', { name: 'mask_mode', type: 'string', value: 'select' }],
-            ['mask_fill', { name: 'mask_fill', type: 'float', value: c.fill }],
-          ] as const)),
-    ]),
+    attributes: attributes({
+      scale: { float: c.scale },
+      transpose_k: c.transposeK ? 1 : 0,
+      mask_mode: c.fill === undefined ? undefined : 'select',
+      mask_fill: c.fill === undefined ? undefined : { float: c.fill },
+    }),
   };
 }
 

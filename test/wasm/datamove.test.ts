@@ -13,6 +13,7 @@ import { Tensor } from '../../src/core/tensor.js';
 import type { Node } from '../../src/ir/graph.js';
 import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
+import { shapeSize } from '../../src/backends/reference/util.js';
 import {
   argsOf,
   assertClose,
@@ -22,14 +23,13 @@ import {
   integer,
   random,
   shuffled,
-  sizeOf,
   type AttributeValue,
   type Random,
 } from '../support/wasm-checks.js';
 
 /** A tensor of random contents: every bit pattern for integer storage, finite values for floats. */
 function randomTensor(rng: Random, type: DataType, dims: readonly number[]): Tensor {
-  const data = allocateStorage(type, sizeOf(dims));
+  const data = allocateStorage(type, shapeSize(dims));
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     for (let i = 0; i < data.length; i++) data[i] = BigInt(Math.floor(rng() * 2 ** 53) - 2 ** 52);
   } else if (data instanceof Float32Array || data instanceof Float64Array) {
@@ -82,7 +82,7 @@ function nodeOf(c: NodeCase): Node {
 const wasmBackend = backendsBy((threads) => ({ threads }));
 
 const newOutput: KernelArgs['allocateOutput'] = (_index, type, dims) =>
-  new Tensor(type, allocateStorage(type, sizeOf(dims)), dims);
+  new Tensor(type, allocateStorage(type, shapeSize(dims)), dims);
 
 interface Placement {
   threads: number;
@@ -111,7 +111,7 @@ async function runWasm(c: NodeCase, placement: Placement): Promise<KernelOutputs
   const { heap } = backend.runtime;
   const allocate: KernelArgs['allocateOutput'] = placement.heap
     ? (_index, type, dims) => {
-        const size = sizeOf(dims);
+        const size = shapeSize(dims);
         const bytes = (allocateStorage(type, 0) as Uint8Array).BYTES_PER_ELEMENT * size * 2;
         return new Tensor(type, heap.view(type, heap.allocate(Math.max(bytes, 1)), size), dims);
       }

@@ -12,6 +12,7 @@ import { Tensor } from '../../src/core/tensor.js';
 import { HEDDLE_DOMAIN, type Node } from '../../src/ir/graph.js';
 import type { KernelArgs, KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
+import { shapeSize } from '../../src/backends/reference/util.js';
 import {
   argsOf,
   assertClose,
@@ -21,14 +22,13 @@ import {
   inHeap,
   ownMemory,
   random,
-  sizeOf,
   type AttributeValue,
 } from '../support/wasm-checks.js';
 
 const rng = random(20261125);
 
 function floats(dims: readonly number[], scale = 4, offset = 0): Tensor {
-  const size = sizeOf(dims);
+  const size = shapeSize(dims);
   return new Tensor(
     'float32',
     Float32Array.from({ length: size }, () => (rng() - 0.5) * 2 * scale + offset),
@@ -37,7 +37,7 @@ function floats(dims: readonly number[], scale = 4, offset = 0): Tensor {
 }
 
 function bools(dims: readonly number[]): Tensor {
-  const size = sizeOf(dims);
+  const size = shapeSize(dims);
   return new Tensor(
     'bool',
     Uint8Array.from({ length: size }, () => (rng() < 0.5 ? 1 : 0)),

@@ -11,6 +11,7 @@ import { Tensor } from '../../src/core/tensor.js';
 import type { Node } from '../../src/ir/graph.js';
 import type { KernelOutputs } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/backend.js';
+import { shapeSize } from '../../src/backends/reference/util.js';
 import {
   argsOf,
   assertClose,
@@ -22,7 +23,6 @@ import {
   ownMemory,
   pick,
   random,
-  sizeOf,
   type AttributeValue,
   type Random,
   typesOf,
@@ -30,7 +30,7 @@ import {
 
 /** A float32 tensor of values in [-1, 1), each NaN with chance `nanShare`. */
 function randomTensor(rng: Random, dims: readonly number[], nanShare = 0): Tensor {
-  const data = new Float32Array(sizeOf(dims));
+  const data = new Float32Array(shapeSize(dims));
   for (let i = 0; i < data.length; i++) data[i] = rng() < nanShare ? NaN : rng() * 2 - 1;
   return new Tensor('float32', data, dims);
 }

@@ -25,6 +25,9 @@ export class ReferenceBackend implements Backend {
   readonly name = 'reference';
   readonly device = HOST_DEVICE;
 
+  /** What prepared kernels still load (their `load`), which `initialize` waits for. */
+  private readonly loading = new Set<Promise<void>>();
+
   /**
    * Plain TypeScript kernels reach about 1.5 GFLOP/s on convolutions and matrix products and move
    * a few GB/s (ResNet-18's profile on a 2-core x86-64); the estimate takes the slower of the two.
@@ -45,9 +48,6 @@ export class ReferenceBackend implements Backend {
     const found = referenceRegistry.find(node);
     return typeof found === 'string' ? found : true;
   }
-
-  /** What prepared kernels still load (their `load`), which `initialize` waits for. */
-  private readonly loading = new Set<Promise<void>>();
 
   prepare(node: Node): PreparedKernel {
     const def = referenceRegistry.find(node);

@@ -13,12 +13,12 @@
 
 import { describeMachine } from '../../host/machine.js';
 import type { Activation } from './codegen/activation.js';
+import { generatedKernel } from './codegen/compile.js';
 import {
   emitGemm,
   emitPackB,
   gemmKernelName,
   gemmModuleKey,
-  SWEPT_DRIVER,
   TILE_COLUMNS,
   type GemmKernelSpec,
 } from './codegen/gemm.js';
@@ -139,13 +139,9 @@ export class Gemm {
     this.bias = options.bias;
     this.tuner = env.tuner;
     this.tuningName = gemmKernelName({ ...spec, bias: 'none', activation: undefined });
-    this.kernel = this.runtime
-      .module(gemmModuleKey(spec), () => {
-        const module = this.runtime.newModule();
-        emitGemm(module, spec);
-        return module;
-      })
-      .kernel(SWEPT_DRIVER);
+    this.kernel = generatedKernel(this.runtime, gemmModuleKey(spec), 'gemm', (module) => {
+      emitGemm(module, spec);
+    });
     const pack = this.runtime.module('gemm_pack_f32_simd128', () => {
       const module = this.runtime.newModule();
       emitPackB(module);
@@ -173,7 +169,7 @@ export class Gemm {
     return this.runtime.parallel(this.kernel, { dims: [batch.count, m, n], tile }, args, work);
   }
 
-  /** The `gemm_swept` export's arguments after its tile bounds. */
+  /** The `gemm` export's arguments after its tile bounds. */
   private arguments(
     shape: GemmShape,
     operands: GemmOperands,

@@ -6,6 +6,7 @@
  * the unfused one; values are computed in float64 and rounded once to the input's type.
  */
 
+import type { TensorData } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
@@ -257,7 +258,7 @@ function attention(ctx: KernelContext): Tensor[] {
   if (layout === 'BNSH') return [attentionHeadsFirst(ctx, ctx.input(0), ctx.input(1), ctx.input(2))];
   if (ctx.int('transpose_k', 0) === 0)
     ctx.fail(`qkv_layout 'BSNH' takes K as key rows: transpose_k must be 1`);
-  const [q, k, v] = sequenceFirstOperands(ctx).map((t) => transposeTensor(t, HEADS_SWAP));
+  const [q, k, v] = headsFirstOperands(ctx);
   const out = attentionHeadsFirst(ctx, q!, k!, v!, newTensor);
   return [transposeTensor(out, HEADS_SWAP, outputAllocator(ctx))];
 }
@@ -265,8 +266,8 @@ function attention(ctx: KernelContext): Tensor[] {
 /** [batch, sequence, heads, depth] ↔ [batch, heads, sequence, depth]. */
 const HEADS_SWAP = [0, 2, 1, 3];
 
-/** Q, K and V of a 'BSNH' node: its three inputs, or the thirds of its packed input. */
-function sequenceFirstOperands(ctx: KernelContext): Tensor[] {
+/** Q, K and V of a 'BSNH' node, made heads first: its three inputs, or the thirds of its packed input. */
+function headsFirstOperands(ctx: KernelContext): Tensor[] {
   const heads = ctx.int('packed_heads', 0);
   if (heads === 0) {
     const operands = [ctx.input(0), ctx.input(1), ctx.input(2)];
@@ -274,7 +275,7 @@ function sequenceFirstOperands(ctx: KernelContext): Tensor[] {
       if (t.dims.length !== 4)
         ctx.fail(`'BSNH' operand ${i} must have rank 4, got dims [${t.dims.join(', ')}]`);
     });
-    return operands;
+    return operands.map((t) => transposeTensor(t, HEADS_SWAP));
   }
   const packed = ctx.input(0);
   const [batch, sequence, width] = packed.dims as [number, number, number];
@@ -282,20 +283,16 @@ function sequenceFirstOperands(ctx: KernelContext): Tensor[] {
     ctx.fail(`a packed QKV input of dims [${packed.dims.join(', ')}] does not split into 3 × ${heads} heads`);
   }
   const depth = width / (3 * heads);
-  // [B, S, 3·H·D] read as [B, S, 3, H, D]; moving the 3 first makes Q, K and V consecutive blocks.
+  // [B, S, 3·H·D] read as [B, S, 3, H, D] and moved to [3, B, H, S, D]: Q, K and V, heads first,
+  // are consecutive blocks of one copy.
   const thirds = transposeTensor(
     new Tensor(packed.type, packed.data, [batch, sequence, 3, heads, depth]),
-    [2, 0, 1, 3, 4],
+    [2, 0, 3, 1, 4],
   );
-  const size = batch * sequence * heads * depth;
+  const size = batch * heads * sequence * depth;
+  const data = thirds.data as Exclude<TensorData, string[]>;
   return [0, 1, 2].map(
-    (i) =>
-      new Tensor(packed.type, (thirds.data as Float32Array).subarray(i * size, (i + 1) * size), [
-        batch,
-        sequence,
-        heads,
-        depth,
-      ]),
+    (i) => new Tensor(packed.type, data.subarray(i * size, (i + 1) * size), [batch, heads, sequence, depth]),
   );
 }
 

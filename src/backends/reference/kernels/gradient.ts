@@ -13,7 +13,14 @@ import type { DataType } from '../../../core/dtype.js';
 import { Tensor } from '../../../core/tensor.js';
 import { describeValue, type RuntimeValue } from '../../../core/values.js';
 import { FORWARD_GRAPH_ATTRIBUTE } from '../../../ir/gradient-forward.js';
-import { opLabel, readsOf, TRAINING_DOMAIN, type Node } from '../../../ir/graph.js';
+import {
+  intAttribute,
+  intsAttribute,
+  opLabel,
+  readsOf,
+  TRAINING_DOMAIN,
+  type Node,
+} from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 import {
   broadcastIndex,
@@ -239,17 +246,6 @@ function unaryRule(f: (g: number, x: number, y: number) => number): Rule {
 
 /** Operators that only rearrange the shape: the adjoint is the output's, in the input's dims. */
 const reshapeRule: Rule = (step) => [reshaped(step.grad, step.input(0).dims)];
-
-function intAttribute(node: Node, name: string, fallback: number): number {
-  const found = node.attributes.get(name);
-  return found?.type === 'int' ? found.value : fallback;
-}
-
-function intsAttribute(node: Node, name: string): number[] | undefined {
-  const found = node.attributes.get(name);
-  if (found?.type === 'ints') return found.value;
-  return found?.type === 'int' ? [found.value] : undefined;
-}
 
 /**
  * ReduceSum and ReduceMean: the adjoint spreads back over the reduced axes (divided by their

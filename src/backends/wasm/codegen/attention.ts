@@ -19,15 +19,8 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import {
-  emitExp,
-  floatLanes,
-  multiplyAdd,
-  namedLocal,
-  splat,
-  storeLanes,
-  storeTransposed4x4,
-} from './math.js';
+import { foldAccumulators } from './elementwise.js';
+import { emitExp, multiplyAdd, namedLocal, splat, storeLanes, storeTransposed4x4 } from './math.js';
 
 /** Columns of the register tile (two vectors) and rows of a query block. */
 const TILE_COLUMNS = 8;
@@ -554,7 +547,7 @@ class AttentionEmitter {
     f.get(l.header)
       .mem('v128.load', { offset: MAXIMA_OFFSET + 16 * r })
       .set(maximum);
-    this.horizontal(maximum, 'f32x4.pmax');
+    foldAccumulators(f, [maximum], 'f32x4.pmax');
     f.get(l.scores)
       .i32Const(r * this.rowBytes)
       .op('i32.add')
@@ -584,7 +577,7 @@ class AttentionEmitter {
           .op('i32.add')
           .set(l.a),
     );
-    this.horizontal(sum, 'f32x4.add');
+    foldAccumulators(f, [sum], 'f32x4.add');
     f.get(l.header);
     splat(f, 1).get(sum).op('f32x4.div').lane('f32x4.extract_lane', 0);
     f.mem('f32.store', { offset: INVERSE_SUMS_OFFSET + 4 * r });
@@ -672,17 +665,6 @@ class AttentionEmitter {
     });
     for (let i = 0; i < count % unroll; i++) body(i);
     return count - (count % unroll);
-  }
-
-  /** Leaves `op` over the four lanes of `vector` in every lane. */
-  private horizontal(vector: Local, op: 'f32x4.pmax' | 'f32x4.add'): void {
-    const { f } = this;
-    for (const lanes of [
-      [2, 3, 0, 1],
-      [1, 0, 3, 2],
-    ]) {
-      f.get(vector).get(vector).get(vector).shuffle(floatLanes(lanes)).op(op).set(vector);
-    }
   }
 
   /** Pushes `lanes` floats from base + offset (zeros in the others), never reading past them. */

@@ -15,7 +15,7 @@
  * - `buildCol2imKernel`: a transposed convolution's columns gathered into its output rows.
  */
 
-import { ModuleBuilder, type FunctionBuilder, type FunctionSpec, type Local } from '../assembler/index.js';
+import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
 import { floatLanes, i32Function } from './math.js';
 
@@ -968,31 +968,6 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
   });
 }
 
-/**
- * A module builder that remembers the functions made in it by name, so a fused kernel can call
- * the GEMM driver that `emitGemm` adds. It imports the heap's memory as the runtime's modules do.
- */
-export class NamedFunctionModule extends ModuleBuilder {
-  private readonly byName = new Map<string, FunctionBuilder>();
-
-  constructor(sharedMemory: boolean) {
-    super();
-    this.importMemory('env', 'memory', { initial: 1, maximum: 65536, shared: sharedMemory });
-  }
-
-  override function(name: string, spec?: FunctionSpec): FunctionBuilder {
-    const made = super.function(name, spec);
-    this.byName.set(name, made);
-    return made;
-  }
-
-  named(name: string): FunctionBuilder {
-    const found = this.byName.get(name);
-    if (!found) throw new Error(`the module has no function '${name}'`);
-    return found;
-  }
-}
-
 /** The blocking of a fused convolution: which pixels and output channels one tile computes. */
 export interface FusedConvSpec {
   readonly im2col: Im2colSpec;
@@ -1090,7 +1065,7 @@ export function buildFusedConvKernel(
       });
       forRange(f, rowBlockIndex, rowBlock0, rowBlock1, 1, () => {
         f.get(rowBlockIndex).i32Const(rowBlock).op('i32.mul').set(firstRow);
-        // gemm(thread, 0, 1, m0, m1, n0, n1, a, lda, b, c, ldc, bias, k, strides×3, kBlock, addC)
+        // gemm(thread, 0, 1, m0, m1, n0, n1, a, lda, b, c, ldc, bias, k, strides×3, kBlock, addC, sweep)
         f.get(thread).i32Const(0).i32Const(1).get(firstRow);
         min(
           () => f.i32Const(rows),
@@ -1120,7 +1095,7 @@ export function buildFusedConvKernel(
         f.i32Const(pixels);
         if (spec.bias) addScaled(f.get(group), bias, rows * F32);
         else f.i32Const(0);
-        f.i32Const(depth).i32Const(0).i32Const(0).i32Const(0).i32Const(depthBlock).i32Const(0);
+        f.i32Const(depth).i32Const(0).i32Const(0).i32Const(0).i32Const(depthBlock).i32Const(0).i32Const(1);
         f.call(gemm);
       });
     });

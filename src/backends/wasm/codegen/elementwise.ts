@@ -232,6 +232,23 @@ const MIN_TILE_ELEMENTS = 4096;
 /** Tiles per thread to aim for, so that a thread that finishes early can steal. */
 const TILES_PER_THREAD = 4;
 
+/** The tiles a loop over `elements` aims for on `threads`, none under `minTileElements`. */
+export function tileTarget(threads: number, elements: number, minTileElements = MIN_TILE_ELEMENTS): number {
+  return Math.max(1, Math.min(threads * TILES_PER_THREAD, Math.floor(elements / minTileElements)));
+}
+
+/**
+ * [rows, columns] cut into about `tiles` tiles: whole rows while there are enough of them, else
+ * one row per tile and its columns in groups of four.
+ */
+export function rowColumnRange(rows: number, columns: number, tiles: number): TiledRange {
+  const tile =
+    rows >= tiles
+      ? [Math.ceil(rows / tiles), columns]
+      : [1, Math.min(columns, Math.ceil(columns / Math.ceil(tiles / rows) / 4) * 4)];
+  return { dims: [rows, columns], tile };
+}
+
 /** The plan of `program` over `layout` (undefined when the output is empty). */
 export function planElementwise(
   runtime: WasmRuntime,
@@ -242,23 +259,12 @@ export function planElementwise(
   const rows = layout.dims.slice(0, -1).reduce((n, d) => n * d, 1);
   const elements = rows * columns;
   if (elements === 0) return undefined;
-  const tiles = Math.max(
-    1,
-    Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
-  );
-  let rowTile = rows;
-  let columnTile = columns;
-  if (rows >= tiles) rowTile = Math.ceil(rows / tiles);
-  else {
-    rowTile = 1;
-    columnTile = Math.min(columns, Math.ceil(columns / Math.ceil(tiles / rows) / 4) * 4);
-  }
   // Work as bytes moved plus vector operations: four bytes per element of each stream read or
   // written, and the program's operations.
   const streams = layout.strides.filter((s) => innerRead(s) !== 'scalar').length + 1;
   return {
     kernel: elementwiseKernel(runtime, program, layout),
-    range: { dims: [rows, columns], tile: [rowTile, columnTile] },
+    range: rowColumnRange(rows, columns, tileTarget(runtime.threads, elements)),
     work: elements * (4 * streams + programCost(program)),
   };
 }
@@ -890,7 +896,7 @@ export function repeat(f: FunctionBuilder, counter: Local, count: number, body: 
   });
 }
 
-/** Sets `vectorEnd` to where the whole vectors of [begin, end) stop: begin plus the length rounded down to 4. */
+/** Sets `vectorEnd` where the whole vectors of [begin, end) stop: begin plus the length rounded down to 4. */
 function emitVectorEnd(f: FunctionBuilder, begin: Local, end: Local, vectorEnd: Local): void {
   f.get(end).get(begin).op('i32.sub').i32Const(-4).op('i32.and').get(begin).op('i32.add').set(vectorEnd);
 }
@@ -983,4 +989,19 @@ export function forEachColumnGroup(
     }
     f.get(outer).i32Const(1).op('i32.add').tee(outer).get(outerEnd).op('i32.lt_u').brIf(nextOuter);
   });
+}
+
+/**
+ * Pushes the byte offset of the tile's column group (its first element) in rows of `rowFloats`
+ * floats: where a columns kernel's `group` starts.
+ */
+export function columnGroupOffset(f: FunctionBuilder, tile: ColumnTile, rowFloats: number): FunctionBuilder {
+  return f
+    .get(tile.outer)
+    .i32Const(rowFloats)
+    .op('i32.mul')
+    .get(tile.column)
+    .op('i32.add')
+    .i32Const(4)
+    .op('i32.mul');
 }

@@ -3,10 +3,9 @@
  * activation) and one arithmetic path (relaxed-SIMD FMA or mul+add), a register-tile function per
  * row count 1..MR — each computes an r×8 block of C = A·B with its 2r accumulators in registers,
  * B read from one packed panel (two `v128.load` per k) and A broadcast with `v128.load32_splat` —
- * and `gemm_swept`, the tiled-loop export that walks a tile of [batch, M, N] in K blocks, sweeps of
- * panels and row blocks and calls them, touching the next sweep's lines of B ahead of use (`gemm`
- * is the same with one-panel sweeps). Packing B at run time has a module of its own (`pack_kn`,
- * `pack_nk`).
+ * and `gemm`, the tiled-loop export that walks a tile of [batch, M, N] in K blocks, sweeps of
+ * panels and row blocks and calls them, touching the next sweep's lines of B ahead of use. Packing
+ * B at run time has a module of its own (`pack_kn`, `pack_nk`).
  *
  * x86 has 16 xmm registers and V8 keeps one for itself, and TurboFan issues all of a loop
  * iteration's loads before its multiply-adds: the K loop therefore takes one k step per iteration
@@ -55,20 +54,15 @@ export function gemmModuleKey(spec: GemmKernelSpec): string {
 }
 
 /**
- * Adds the register tiles and the driver exports to `module`. `gemm_swept(thread, b0, b1, m0, m1,
- * n0, n1, a, lda, b, c, ldc, bias, k, strideA, strideB, strideC, kBlock, addC, sweep)`: addresses
- * in bytes, leading dimensions and batch strides in floats; `kBlock` is the K depth of one pass
- * over C; `addC` non-zero adds the product to what C holds; `sweep` (≥ 1) is the panels a row
- * strip goes through before the next strip. `gemm` takes the same arguments but `sweep` and
- * sweeps one panel. Returns `gemm`, for generated code of the same module to call.
+ * Adds the register tiles and the `gemm` export to `module`. `gemm(thread, b0, b1, m0, m1, n0, n1,
+ * a, lda, b, c, ldc, bias, k, strideA, strideB, strideC, kBlock, addC, sweep)`: addresses in bytes,
+ * leading dimensions and batch strides in floats; `kBlock` is the K depth of one pass over C;
+ * `addC` non-zero adds the product to what C holds; `sweep` (≥ 1) is the panels a row strip goes
+ * through before the next strip. Returns `gemm`, for generated code of the same module to call.
  */
 export function emitGemm(module: ModuleBuilder, spec: GemmKernelSpec): FunctionBuilder {
   const tiles = Array.from({ length: spec.rows }, (_, r) => emitRegisterTile(module, spec, r + 1));
-  const swept = emitDriver(module, spec, tiles);
-  const { f, params } = i32Function(module, 'gemm', DRIVER_PARAMS);
-  for (const param of params) f.get(param);
-  f.i32Const(1).call(swept);
-  return f;
+  return emitDriver(module, spec, tiles);
 }
 
 const TILE_PARAMS = ['a', 'lda', 'b', 'c', 'ldc', 'k', 'bias', 'cols', 'mode'] as const;
@@ -294,15 +288,8 @@ const DRIVER_PARAMS = [
   'strideC',
   'kBlock',
   'addC',
+  'sweep',
 ] as const;
-
-/**
- * The driver export with the sweep argument; `gemm`, without it, sweeps one panel (the fused
- * convolutions call it from their own code).
- */
-export const SWEPT_DRIVER = 'gemm_swept';
-
-const SWEPT_DRIVER_PARAMS = [...DRIVER_PARAMS, 'sweep'] as const;
 
 /**
  * The tiled-loop export. Per batch item and K block, it walks the tile's panels in sweeps of
@@ -316,7 +303,7 @@ function emitDriver(
   spec: GemmKernelSpec,
   tiles: readonly FunctionBuilder[],
 ): FunctionBuilder {
-  const { f, params } = i32Function(module, SWEPT_DRIVER, SWEPT_DRIVER_PARAMS);
+  const { f, params } = i32Function(module, 'gemm', DRIVER_PARAMS);
   const [
     ,
     batch0,
@@ -368,6 +355,7 @@ function emitDriver(
   f.get(lda).i32Const(4).op('i32.mul').set(ldaBytes);
   f.get(ldc).i32Const(4).op('i32.mul').set(ldcBytes);
   f.get(sweep).i32Const(TILE_COLUMNS).op('i32.mul').set(sweepColumns);
+  countStrips(f, prefetch, { m0, m1, rows });
   f.get(batch0).set(item);
   countedLoop(f, item, batch1, 1, () => {
     f.get(a).get(item).get(strideA).op('i32.mul').i32Const(4).op('i32.mul').op('i32.add').set(aItem);
@@ -381,7 +369,6 @@ function emitDriver(
       f.get(addC).get(k0).op('i32.or').i32Const(0).op('i32.ne');
       f.get(k0).get(depth).op('i32.add').get(k).op('i32.eq').i32Const(MODE_EPILOGUE).op('i32.mul');
       f.op('i32.or').set(mode);
-      countStrips(f, prefetch, { m0, m1, rows });
       f.get(n0).set(sweepStart);
       countedLoop(f, sweepStart, n1, sweepColumns, () => {
         f.get(sweepStart).get(sweepColumns).op('i32.add').tee(sweepEnd).get(n1).op('i32.gt_s');
@@ -615,7 +602,7 @@ function forEachPanel({ f, params }: PackFunction, body: (locals: PackLocals) =>
   };
   const { panel, cols, to, end } = locals;
   f.get(p0).set(panel);
-  countedLoop(f, panel, p1!, 1, () => {
+  countedLoop(f, panel, p1, 1, () => {
     f.get(n).get(panel).i32Const(TILE_COLUMNS).op('i32.mul').op('i32.sub').tee(cols);
     f.i32Const(TILE_COLUMNS).op('i32.gt_u');
     f.if(null, () => f.i32Const(TILE_COLUMNS).set(cols));

@@ -16,11 +16,17 @@
  */
 
 import type { DataType } from '../../../core/dtype.js';
-import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../../ir/graph.js';
+import {
+  HEDDLE_DOMAIN,
+  intAttribute,
+  type Node,
+  stringAttribute,
+  type ValueType,
+} from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { broadcastIndex, broadcastShapes, sameDims, shapeSize } from '../../reference/util.js';
 import { generatedKernel } from '../codegen/compile.js';
-import { finishStaged } from '../codegen/elementwise.js';
+import { HeapOperands } from '../codegen/elementwise.js';
 import {
   attentionKernelName,
   emitAttention,
@@ -33,7 +39,6 @@ import {
 } from '../codegen/attention.js';
 import { HEAP_ALIGNMENT } from '../heap.js';
 import { claimsFloat32, shapeOf, tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import { intAttribute, stringAttribute } from './transpose.js';
 
 /** Tiles per thread the query rows are cut into, for the stealing to even out. */
 const TILES_PER_THREAD = 6;
@@ -112,7 +117,7 @@ function layoutFor(
   return {
     spec,
     inputDims: [...dims],
-    inputTypes: [0, 1, 2, 3].map((i) => (i === 3 ? MASK_TYPES[operands.maskMode] : 'float32')),
+    inputTypes: ['float32', 'float32', 'float32', MASK_TYPES[operands.maskMode]],
     outputDims: shapes.outputDims,
     queries,
     offsets: [...offsets.slice(0, 3), maskOffsets, offsets[3]!],
@@ -327,7 +332,7 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
   const name = attentionKernelName(spec);
   const kernel = generatedKernel(env.runtime, name, 'attention', (module) => emitAttention(module, spec));
   const reference = env.reference(node);
-  const staging = env.staging();
+  const operands = new HeapOperands(env, node);
   const pairs = offsets[0]!.length;
   const threads = env.threads;
   const scratchStride = Math.ceil(threadScratchBytes(spec) / HEAP_ALIGNMENT) * HEAP_ALIGNMENT;
@@ -348,11 +353,11 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
     const output = args.allocateOutput(0, 'float32', outputDims);
     if (output.size === 0) return [output];
     // A packed QKV input is staged once and serves as Q, K and V.
-    const staged = inputs.map((t, i) => (t === undefined ? undefined : staging.input(t, i)));
+    const staged = inputs.map((t, i) => (t === undefined ? undefined : operands.input(t, i, i)));
     const addresses = [0, 1, 2].map((i) => staged[i] ?? staged[0]!);
-    addresses.push(staged[3] ?? 0, staging.output(output, 4));
-    const table = staging.block(5, pairs * PAIR_ENTRY_BYTES);
-    const scratch = staging.block(6, threads * scratchStride);
+    addresses.push(staged[3] ?? 0, operands.output(output, 4));
+    const table = operands.scratch(5, pairs * PAIR_ENTRY_BYTES);
+    const scratch = operands.scratch(6, threads * scratchStride);
     writePairTable(env, table, addresses, offsets, elementBytes);
     clearTags(env, scratch, scratchStride, threads);
     const done = env.runtime.parallel(
@@ -361,7 +366,7 @@ function prepare(node: Node, env: WasmEnv): PreparedKernel {
       [table, scratch, scratchStride, scale, fill],
       work,
     );
-    return finishStaged(staging, done, [output]);
+    return operands.finish(done, [output]);
   };
   return { name, run };
 }

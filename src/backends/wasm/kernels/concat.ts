@@ -8,20 +8,12 @@
 
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
-import type { Node } from '../../../ir/graph.js';
+import { intAttribute, intsAttribute, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, PreparedKernel } from '../../backend.js';
 import { normalizeAxis, readInts, stridesOf } from '../../reference/util.js';
 import { HeapOperands } from '../codegen/elementwise.js';
 import { tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import {
-  claimsMovable,
-  copyStrided,
-  elementBytesOf,
-  inOrder,
-  intAttribute,
-  intsAttribute,
-  type Pending,
-} from './transpose.js';
+import { claimsMovable, copyStrided, elementBytesOf, inOrder, type Pending } from './transpose.js';
 
 /** Resolves a possibly negative axis, failing outside [-rank, rank). */
 export function resolveAxis(axis: number, rank: number): number {

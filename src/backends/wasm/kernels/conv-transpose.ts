@@ -8,16 +8,16 @@
 
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
-import { opLabel, type Node, type ValueType } from '../../../ir/graph.js';
+import { intAttribute, type Node, opLabel, stringAttribute, type ValueType } from '../../../ir/graph.js';
 import type { PreparedKernel } from '../../backend.js';
 import { generatedKernel } from '../codegen/compile.js';
 import { finishStaged } from '../codegen/elementwise.js';
 import { buildCol2imKernel, col2imKernelKey, col2imKernelName, type Col2imSpec } from '../codegen/conv.js';
 import { Gemm, packedPanelFloats } from '../gemm.js';
 import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import { declaredKernelFits, inOrder, intsAttribute, planeTiles } from './conv.js';
+import { declaredKernelFits, planeTiles, windowInts } from './conv.js';
 import { sameDims } from '../../reference/util.js';
-import { intAttribute, stringAttribute, type Pending } from './transpose.js';
+import { inOrder, type Pending } from './transpose.js';
 
 const F32 = 4;
 
@@ -43,9 +43,9 @@ function transposedSizes(
   kernel: readonly number[],
 ): { out: number[]; begin: number[]; strides: number[]; dilations: number[] } | string {
   const rank = inSpatial.length;
-  const strides = intsAttribute(node, 'strides', rank, 1);
-  const dilations = intsAttribute(node, 'dilations', rank, 1);
-  const outputPadding = intsAttribute(node, 'output_padding', rank, 0);
+  const strides = windowInts(node, 'strides', rank, 1);
+  const dilations = windowInts(node, 'dilations', rank, 1);
+  const outputPadding = windowInts(node, 'output_padding', rank, 0);
   if (typeof strides === 'string') return strides;
   if (typeof dilations === 'string') return dilations;
   if (typeof outputPadding === 'string') return outputPadding;
@@ -75,7 +75,7 @@ function transposedSizes(
     });
   } else {
     const pads =
-      autoPad === 'VALID' ? new Array<number>(2 * rank).fill(0) : intsAttribute(node, 'pads', 2 * rank, 0);
+      autoPad === 'VALID' ? new Array<number>(2 * rank).fill(0) : windowInts(node, 'pads', 2 * rank, 0);
     if (typeof pads === 'string') return pads;
     begin = pads.slice(0, rank);
     out = full.map((size, d) => size - pads[d]! - pads[d + rank]!);

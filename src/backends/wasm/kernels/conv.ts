@@ -20,7 +20,14 @@
 
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
-import { HEDDLE_DOMAIN, opLabel, type Node, type ValueType } from '../../../ir/graph.js';
+import {
+  HEDDLE_DOMAIN,
+  intAttribute,
+  type Node,
+  opLabel,
+  stringAttribute,
+  type ValueType,
+} from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { generatedKernel } from '../codegen/compile.js';
 import { activationOf, type Activation } from '../codegen/activation.js';
@@ -31,7 +38,6 @@ import {
   buildWindowKernel,
   im2colKernelKey,
   im2colKernelName,
-  NamedFunctionModule,
   fusedScratchBytes,
   type FusedConvSpec,
   padKernelKey,
@@ -47,7 +53,7 @@ import { depthBlock, L2_BYTES, PANEL_WIDTH } from '../gemm.js';
 import { emitGemm, gemmKernelName, gemmModuleKey, type GemmKernelSpec } from '../codegen/gemm.js';
 import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import { sameDims } from '../../reference/util.js';
-import { intAttribute, stringAttribute, type Pending } from './transpose.js';
+import { inOrder, type Pending } from './transpose.js';
 
 const F32 = 4;
 /** Tiles per thread a parallel loop aims at, so stealing evens out the threads. */
@@ -56,7 +62,7 @@ const TILES_PER_THREAD = 4;
 // Attributes and geometry
 
 /** An int-list attribute of `count` values, its default, or the reason it is unusable. */
-export function intsAttribute(node: Node, name: string, count: number, fallback: number): number[] | string {
+export function windowInts(node: Node, name: string, count: number, fallback: number): number[] | string {
   const a = node.attributes.get(name);
   if (a === undefined) return new Array<number>(count).fill(fallback);
   if (a.type !== 'ints' || a.value.length !== count) return `attribute '${name}' must have ${count} ints`;
@@ -78,9 +84,9 @@ export function planeWindow(
   const rank = inSpatial.length;
   if (rank !== 1 && rank !== 2) return `the wasm kernels take 1-D and 2-D windows, not ${rank}-D`;
   if (kernel.length !== rank) return `kernel of ${kernel.length} axes for ${rank} spatial axes`;
-  const strides = intsAttribute(node, 'strides', rank, 1);
-  const dilations = intsAttribute(node, 'dilations', rank, 1);
-  const pads = intsAttribute(node, 'pads', 2 * rank, 0);
+  const strides = windowInts(node, 'strides', rank, 1);
+  const dilations = windowInts(node, 'dilations', rank, 1);
+  const pads = windowInts(node, 'pads', 2 * rank, 0);
   if (typeof strides === 'string') return strides;
   if (typeof dilations === 'string') return dilations;
   if (typeof pads === 'string') return pads;
@@ -285,13 +291,6 @@ class ConvOperands {
   }
 }
 
-/** Runs the steps a generator yields in order, waiting for a step that went to the pool. */
-export function inOrder(steps: Iterator<Pending>): Pending {
-  for (let step = steps.next(); !step.done; step = steps.next()) {
-    if (step.value) return step.value.then(() => inOrder(steps));
-  }
-}
-
 // Depthwise: a direct window kernel
 
 function depthwiseConv(
@@ -415,15 +414,10 @@ function gemmConv(
   };
   const im2colName = im2colKernelName(im2col);
   const key = [im2colKernelKey(im2col), gemmModuleKey(gemmSpec), JSON.stringify(fused)].join(':');
-  const convKernel = env.runtime
-    .module(key, () => {
-      const module = new NamedFunctionModule(env.heap.shared);
-      const im2colFunction = buildIm2colKernel(module, im2colName, im2col);
-      emitGemm(module, gemmSpec);
-      buildFusedConvKernel(module, fused, im2colFunction, module.named('gemm'));
-      return module;
-    })
-    .kernel('conv');
+  const convKernel = generatedKernel(env.runtime, key, 'conv', (module) => {
+    const im2colFunction = buildIm2colKernel(module, im2colName, im2col);
+    buildFusedConvKernel(module, fused, im2colFunction, emitGemm(module, gemmSpec));
+  });
   const pad: PadSpec = { height: inHeight, width: inWidth, pads };
   const padKernel = padded
     ? generatedKernel(env.runtime, padKernelKey(pad), 'pad_f32_rows', (module) => buildPadKernel(module, pad))

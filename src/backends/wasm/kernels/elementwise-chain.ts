@@ -10,7 +10,7 @@
  * POWER_EXPONENTS) leave the chain to the reference backend.
  */
 
-import type { Node, ValueType } from '../../../ir/graph.js';
+import { intsAttribute, type Node, type ValueType } from '../../../ir/graph.js';
 import { HEDDLE_DOMAIN } from '../../../ir/graph.js';
 import type { Tensor } from '../../../core/tensor.js';
 import {
@@ -24,7 +24,6 @@ import {
   type Operand,
 } from '../codegen/elementwise.js';
 import { typeOf, type WasmKernelDef } from '../kernel.js';
-import { intsAttribute } from './transpose.js';
 
 /** A chain instruction's generated form: its op, and its float attributes with their defaults. */
 interface InstructionForm {

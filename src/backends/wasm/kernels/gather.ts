@@ -10,11 +10,11 @@
 import { slotsPerElement } from '../../../core/dtype.js';
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor, TensorData } from '../../../core/tensor.js';
-import type { Node } from '../../../ir/graph.js';
+import { intAttribute, type Node } from '../../../ir/graph.js';
 import type { PreparedKernel } from '../../backend.js';
 import { tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import { resolveAxis } from './concat.js';
-import { claimsMovable, elementBytesOf, intAttribute } from './transpose.js';
+import { claimsMovable, elementBytesOf } from './transpose.js';
 
 /** The indices resolved into [0, size), failing on the first outside [-size, size). */
 function resolvedIndices(indices: Tensor, size: number, axis: number): Int32Array {

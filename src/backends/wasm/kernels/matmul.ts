@@ -176,6 +176,9 @@ interface MatMulDims {
   /** Per output matrix: the index of its A and B matrices. */
   aIndex: Int32Array;
   bIndex: Int32Array;
+  /** The steps of aIndex and bIndex where each is `step·i` throughout (`linearStep`). */
+  strideA: number | undefined;
+  strideB: number | undefined;
   bMatrices: number;
 }
 
@@ -197,13 +200,17 @@ function matmulDims(aShape: readonly number[], bShape: readonly number[]): MatMu
   const outDims = [...batchDims];
   if (aShape.length > 1) outDims.push(m);
   if (bShape.length > 1) outDims.push(n);
+  const aIndex = broadcastIndex(aDims.slice(0, -2), batchDims);
+  const bIndex = broadcastIndex(bDims.slice(0, -2), batchDims);
   return {
     m,
     k,
     n,
     outDims,
-    aIndex: broadcastIndex(aDims.slice(0, -2), batchDims),
-    bIndex: broadcastIndex(bDims.slice(0, -2), batchDims),
+    aIndex,
+    bIndex,
+    strideA: linearStep(aIndex),
+    strideB: linearStep(bIndex),
     bMatrices: shapeSize(bDims.slice(0, -2)),
   };
 }
@@ -230,7 +237,7 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
   const constantB = env.constant(node.inputs[1] ?? '');
   const packedB = constantB && packedConstant(env, constantB, false, 1);
   const fused = node.domain === HEDDLE_DOMAIN;
-  // The broadcast index tables are the run's shapes' alone: made again only when those change.
+  // The broadcast index tables and their steps are the shapes' alone: made again only when those change.
   const shapes = new ShapeMemo<MatMulDims | undefined>();
   return {
     name: usualName(node, gemms, fused ? [2] : []),
@@ -241,7 +248,7 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
       const dims = shapes.get([a.dims, b.dims], () => matmulDims(a.dims, b.dims));
       const biasFits = !bias || (bias.dims.length === 1 && (bias.size === 1 || bias.size === dims?.n));
       if (!dims || !allFloat32([a, b, bias]) || !biasFits) return reference.run(args);
-      const { m, k, n, aIndex, bIndex, bMatrices } = dims;
+      const { m, k, n, aIndex, bIndex, strideA, strideB, bMatrices } = dims;
       const out = args.allocateOutput(0, 'float32', dims.outDims);
       if (out.size === 0) return [out];
       const gemm = gemms.get(bias ? 'column' : 'none', false);
@@ -259,8 +266,6 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
         bias: bias ? columnBias(env, staging, bias, n) : undefined,
       };
       const panels = packedPanelFloats(k, n);
-      const strideA = linearStep(aIndex);
-      const strideB = linearStep(bIndex);
       if (strideB === 0 && strideA === 1) {
         // One B for every matrix of A: A's matrices are one tall matrix.
         steps.push(() => gemm.run({ m: m * aIndex.length, n, k }, operands));

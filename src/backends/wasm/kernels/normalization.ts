@@ -18,7 +18,7 @@
  */
 
 import { Tensor } from '../../../core/tensor.js';
-import { HEDDLE_DOMAIN, type Node } from '../../../ir/graph.js';
+import { floatAttribute, HEDDLE_DOMAIN, intAttribute, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { generatedKernel } from '../codegen/compile.js';
@@ -31,6 +31,7 @@ import {
   planElementwise,
   runElementwise,
   ShapeMemo,
+  tileTarget,
   type ElementwisePlan,
   type ElementwiseProgram,
 } from '../codegen/elementwise.js';
@@ -38,7 +39,6 @@ import { splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { WasmRuntime } from '../runtime.js';
 import { sameDims } from '../../reference/util.js';
-import { intAttribute } from './transpose.js';
 
 /** How scale or bias applies: absent, one value per position of a row, or one value per row (channel). */
 type Affine = 'none' | 'position' | 'row';
@@ -218,7 +218,6 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-const TILES_PER_THREAD = 4;
 /** Rows of fewer elements than this go in one tile together. */
 const MIN_TILE_ELEMENTS = 2048;
 /** Vector operations per element over the three passes. */
@@ -235,21 +234,13 @@ function runNormalize(
   const kernel = generatedKernel(runtime, specKey(spec), 'normalize', (module) =>
     buildNormalize(module, spec),
   );
-  const tiles = Math.max(
-    1,
-    Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
-  );
+  const tiles = tileTarget(runtime.threads, elements, MIN_TILE_ELEMENTS);
   return runtime.parallel(
     kernel,
     { dims: [rows], tile: [Math.ceil(rows / tiles)] },
     addresses,
     elements * COST_PER_ELEMENT,
   );
-}
-
-function floatAttribute(node: Node, name: string, fallback: number): number {
-  const attribute = node.attributes.get(name);
-  return attribute?.type === 'float' ? attribute.value : fallback;
 }
 
 /**
@@ -292,6 +283,7 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
   const epsilon = floatAttribute(node, 'epsilon', 1e-5);
   const wantsStatistics =
     !form.residual && ((node.outputs[1] ?? '') !== '' || (node.outputs[2] ?? '') !== '');
+  const requestedAxis = intAttribute(node, 'axis', -1);
   let reference: PreparedKernel | undefined;
   const inputCount = node.inputs.length;
   return {
@@ -316,8 +308,7 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
         axis = 2;
         channels = x.dims[1]!;
       } else {
-        const raw = intAttribute(node, 'axis', -1);
-        axis = raw < 0 ? raw + rank : raw;
+        axis = requestedAxis < 0 ? requestedAxis + rank : requestedAxis;
         if (axis < 0 || axis >= rank) return referenceRun();
       }
       const rows = x.dims.slice(0, axis).reduce((n, d) => n * d, 1);

@@ -8,7 +8,7 @@
 
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
-import type { Node, ValueType } from '../../../ir/graph.js';
+import { intAttribute, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { generatedKernel } from '../codegen/compile.js';
 import { finishStaged } from '../codegen/elementwise.js';
@@ -29,7 +29,6 @@ import { claimsFloat32, shapeOf, tensorInput, type WasmEnv, type WasmKernelDef }
 import type { ModuleKernel } from '../runtime.js';
 import { constantRow, planeTiles, planeWindow } from './conv.js';
 import { sameDims } from '../../reference/util.js';
-import { intAttribute } from './transpose.js';
 
 const TILES_PER_THREAD = 4;
 

@@ -15,10 +15,12 @@
  */
 
 import { Tensor } from '../../../core/tensor.js';
-import type { Node } from '../../../ir/graph.js';
+import { intAttribute, intsAttribute, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
+import { generatedKernel } from '../codegen/compile.js';
 import {
+  columnGroupOffset,
   columnsFunction,
   foldAccumulators,
   forEachColumnGroup,
@@ -27,14 +29,14 @@ import {
   repeat,
   ROW_ACCUMULATORS,
   rowsFunction,
+  rowColumnRange,
   ShapeMemo,
-  type ColumnTile,
+  tileTarget,
 } from '../codegen/elementwise.js';
 import { emitLog, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { TiledRange } from '../pool/index.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
-import { intAttribute, intsAttribute } from './transpose.js';
 
 interface Reduction {
   /** Applied to each element before combining. */
@@ -140,21 +142,6 @@ function buildRows(module: ModuleBuilder, pass: Pass): void {
   });
 }
 
-/**
- * Pushes the byte offset of the tile's column group (its first element) in rows of `rowFloats`
- * floats. Softmax's columns kernel finds its groups the same way.
- */
-export function columnGroupOffset(f: FunctionBuilder, tile: ColumnTile, rowFloats: number): FunctionBuilder {
-  return f
-    .get(tile.outer)
-    .i32Const(rowFloats)
-    .op('i32.mul')
-    .get(tile.column)
-    .op('i32.add')
-    .i32Const(4)
-    .op('i32.mul');
-}
-
 /** The `columns` kernel: four neighbouring outputs per vector, their elements `inner` floats apart. */
 function buildColumns(module: ModuleBuilder, pass: Pass): void {
   const { f, tile, input, output } = columnsFunction(module);
@@ -212,9 +199,6 @@ function groupsOf(dims: readonly number[], axes: ReadonlySet<number>): Group[] {
   return groups;
 }
 
-const TILES_PER_THREAD = 4;
-const MIN_TILE_ELEMENTS = 4096;
-
 /** The passes, innermost reduced group first, each over [outer, length, inner] of what is left. */
 function planPasses(groups: readonly Group[], reduction: Reduction): { pass: Pass; outer: number }[] {
   const size = (list: readonly Group[]): number => list.reduce((n, g) => n * g.size, 1);
@@ -243,28 +227,17 @@ interface PlannedPass {
 
 function planPass(runtime: WasmRuntime, { pass, outer }: { pass: Pass; outer: number }): PlannedPass {
   const elements = outer * pass.length * pass.inner;
-  const tiles = Math.max(
-    1,
-    Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
+  const tiles = tileTarget(runtime.threads, elements);
+  const rows = pass.inner === 1;
+  const kernel = generatedKernel(runtime, passKey(pass), rows ? 'rows' : 'columns', (module) =>
+    rows ? buildRows(module, pass) : buildColumns(module, pass),
   );
-  const module = runtime.module(passKey(pass), () => {
-    const built = runtime.newModule();
-    if (pass.inner === 1) buildRows(built, pass);
-    else buildColumns(built, pass);
-    return built;
-  });
   const outputs = outer * pass.inner;
-  if (pass.inner === 1) {
+  if (rows) {
     const range = { dims: [outer], tile: [Math.ceil(outer / tiles)] };
-    return { kernel: module.kernel('rows'), range, work: elements, outputs };
+    return { kernel, range, work: elements, outputs };
   }
-  const outerTile = outer >= tiles ? Math.ceil(outer / tiles) : 1;
-  const columnTile =
-    outer >= tiles
-      ? pass.inner
-      : Math.min(pass.inner, Math.ceil(pass.inner / Math.ceil(tiles / outer) / 4) * 4);
-  const range = { dims: [outer, pass.inner], tile: [outerTile, columnTile] };
-  return { kernel: module.kernel('columns'), range, work: elements, outputs };
+  return { kernel, range: rowColumnRange(outer, pass.inner, tiles), work: elements, outputs };
 }
 
 /** Runs the passes one after another, waiting for a pass that went to the pool before the next. */

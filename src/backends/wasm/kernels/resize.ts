@@ -12,7 +12,7 @@
  * turn out to resize a leading axis is handed to the reference backend.
  */
 
-import type { Node, ValueType } from '../../../ir/graph.js';
+import { intAttribute, type Node, stringAttribute, type ValueType } from '../../../ir/graph.js';
 import type { PreparedKernel } from '../../backend.js';
 import { KernelContext } from '../../reference/kernel.js';
 import {
@@ -27,7 +27,7 @@ import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.j
 import { HeapOperands } from '../codegen/elementwise.js';
 import { tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
-import { elementBytesOf, intAttribute, sharedKernel, stringAttribute } from './transpose.js';
+import { elementBytesOf, sharedKernel } from './transpose.js';
 
 type Interpolation = 'nearest' | 'linear';
 

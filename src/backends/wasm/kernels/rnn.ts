@@ -14,7 +14,7 @@
 
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
-import { opLabel, type Node, type ValueType } from '../../../ir/graph.js';
+import { intAttribute, type Node, opLabel, stringAttribute, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { readInts, sameDims } from '../../reference/util.js';
 import { generatedKernel } from '../codegen/compile.js';
@@ -36,7 +36,6 @@ import {
 import { packedPanelFloats, packPanels } from '../gemm.js';
 import type { WasmHeap } from '../heap.js';
 import { claimsFloat32, shapeOf, tensorInput, typeOf, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import { intAttribute, stringAttribute } from './transpose.js';
 
 /**
  * Chunks of units per thread and step: one, as more would only add synchronisation (the chunk of

@@ -19,6 +19,7 @@ import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.j
 import { generatedKernel } from '../codegen/compile.js';
 import {
   columnsFunction,
+  columnGroupOffset,
   foldAccumulators,
   forEachColumnGroup,
   forEachInRow,
@@ -26,11 +27,14 @@ import {
   repeat,
   ROW_ACCUMULATORS,
   rowsFunction,
+  rowColumnRange,
+  ShapeMemo,
+  tileTarget,
 } from '../codegen/elementwise.js';
 import { emitExp, emitLog, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import type { WasmRuntime } from '../runtime.js';
-import { columnGroupOffset } from './reduce.js';
+import type { TiledRange } from '../pool/index.js';
+import type { ModuleKernel, WasmRuntime } from '../runtime.js';
 
 type Variant = 'softmax' | 'logsoftmax';
 
@@ -212,48 +216,37 @@ function buildColumns(module: ModuleBuilder, variant: Variant, lane: number, inn
 
 /** Elements per tile at least, so that a tile's call is noise next to its work. */
 const MIN_TILE_ELEMENTS = 2048;
-const TILES_PER_THREAD = 4;
 /** Vector operations per element: the exponential and the three passes' loads and stores. */
 const COST_PER_ELEMENT = 6;
 
-function run(
+/** How a run over one input shape goes: its kernel, tiles and work. */
+interface SoftmaxPlan {
+  readonly kernel: ModuleKernel;
+  readonly range: TiledRange;
+  readonly work: number;
+}
+
+/** The plan over `layout`, or 'empty' when there is nothing to compute. */
+function planSoftmax(
   runtime: WasmRuntime,
   variant: Variant,
   layout: { outer: number; lane: number; inner: number },
-  input: number,
-  output: number,
-): void | Promise<void> {
+): SoftmaxPlan | 'empty' {
   const { outer, lane, inner } = layout;
   const elements = outer * lane * inner;
-  if (elements === 0) return;
+  if (elements === 0) return 'empty';
   const work = elements * COST_PER_ELEMENT;
-  const tiles = Math.max(
-    1,
-    Math.min(runtime.threads * TILES_PER_THREAD, Math.floor(elements / MIN_TILE_ELEMENTS)),
-  );
+  const tiles = tileTarget(runtime.threads, elements, MIN_TILE_ELEMENTS);
   if (inner === 1) {
     const kernel = generatedKernel(runtime, `${variant}_f32_rows_${lane}`, 'rows', (module) =>
       buildRows(module, variant, lane),
     );
-    return runtime.parallel(
-      kernel,
-      { dims: [outer], tile: [Math.ceil(outer / tiles)] },
-      [input, output],
-      work,
-    );
+    return { kernel, range: { dims: [outer], tile: [Math.ceil(outer / tiles)] }, work };
   }
   const kernel = generatedKernel(runtime, `${variant}_f32_columns_${lane}x${inner}`, 'columns', (module) =>
     buildColumns(module, variant, lane, inner),
   );
-  const outerTile = outer >= tiles ? Math.ceil(outer / tiles) : 1;
-  const columnTile =
-    outer >= tiles ? inner : Math.min(inner, Math.ceil(inner / Math.ceil(tiles / outer) / 4) * 4);
-  return runtime.parallel(
-    kernel,
-    { dims: [outer, inner], tile: [outerTile, columnTile] },
-    [input, output],
-    work,
-  );
+  return { kernel, range: rowColumnRange(outer, inner, tiles), work };
 }
 
 function axisAttribute(node: Node): number | undefined {
@@ -264,20 +257,29 @@ function axisAttribute(node: Node): number | undefined {
 function prepare(node: Node, env: WasmEnv, variant: Variant): PreparedKernel {
   const operands = new HeapOperands(env, node);
   const axis = axisAttribute(node);
+  // The plan of the last input shape: undefined when the axis is out of range for it.
+  const plans = new ShapeMemo<SoftmaxPlan | 'empty' | undefined>();
   let reference: PreparedKernel | undefined;
   return {
     name: `${variant}_f32`,
     run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
       const x = args.inputs[0];
-      const layout = x instanceof Tensor ? laneLayout(x.dims, axis, node.opset) : undefined;
+      const plan =
+        x instanceof Tensor && x.type === 'float32'
+          ? plans.get([x.dims], () => {
+              const layout = laneLayout(x.dims, axis, node.opset);
+              return layout && planSoftmax(env.runtime, variant, layout);
+            })
+          : undefined;
       // Other types, and axes out of range (which the reference kernel reports), go to reference.
-      if (!(x instanceof Tensor) || x.type !== 'float32' || !layout) {
+      if (!(x instanceof Tensor) || !plan) {
         reference ??= env.reference(node);
         return reference.run(args);
       }
       const output = args.allocateOutput(0, 'float32', x.dims);
-      const pending = run(env.runtime, variant, layout, operands.input(x, 0, 0), operands.output(output, 1));
-      return operands.finish(pending, [output]);
+      if (plan === 'empty') return [output];
+      const addresses = [operands.input(x, 0, 0), operands.output(output, 1)];
+      return operands.finish(env.runtime.parallel(plan.kernel, plan.range, addresses, plan.work), [output]);
     },
   };
 }

@@ -20,7 +20,7 @@
 import { allocateStorage, slotsPerElement, type DataType } from '../../../core/dtype.js';
 import { HeddleError } from '../../../core/errors.js';
 import type { Tensor } from '../../../core/tensor.js';
-import type { Attribute, Node, ValueType } from '../../../ir/graph.js';
+import { intsAttribute, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, PreparedKernel } from '../../backend.js';
 import { stridesOf } from '../../reference/util.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
@@ -63,49 +63,24 @@ export function claimsMovable(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Attributes
-
-function attribute(node: Node, name: string): Attribute | undefined {
-  return node.attributes.get(name);
-}
-
-export function intAttribute(node: Node, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a?.type === 'int' ? a.value : fallback;
-}
-
-export function intsAttribute(node: Node, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  return a?.type === 'ints' ? a.value : undefined;
-}
-
-export function floatAttribute(node: Node, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a?.type === 'float' ? a.value : a?.type === 'int' ? a.value : fallback;
-}
-
-export function floatsAttribute(node: Node, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  return a?.type === 'floats' ? a.value : undefined;
-}
-
-export function stringAttribute(node: Node, name: string, fallback: string): string {
-  const a = attribute(node, name);
-  return a?.type === 'string' ? a.value : fallback;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Ordering
 
 /** A kernel's progress: nothing when it ran on the calling thread, a promise when on the pool. */
 export type Pending = void | Promise<void>;
 
-/** Runs `steps` one after another, waiting for a step that went to the pool before the next. */
-export function inOrder(steps: readonly (() => Pending)[], from = 0): Pending {
-  for (let i = from; i < steps.length; i++) {
-    const pending = steps[i]!();
-    if (pending) return pending.then(() => inOrder(steps, i + 1));
+/**
+ * Runs steps one after another, waiting for a step that went to the pool before the next: a list
+ * of steps, or a generator that runs one each time it is resumed.
+ */
+export function inOrder(steps: readonly (() => Pending)[] | Iterator<Pending>): Pending {
+  const iterator = Array.isArray(steps) ? eachRun(steps) : (steps as Iterator<Pending>);
+  for (let step = iterator.next(); !step.done; step = iterator.next()) {
+    if (step.value) return step.value.then(() => inOrder(iterator));
   }
+}
+
+function* eachRun(steps: readonly (() => Pending)[]): Generator<Pending> {
+  for (const step of steps) yield step();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,24 +249,13 @@ function kernelStrides(mode: CopyMode, axes: readonly CopyAxis[]): number[] {
 // ---------------------------------------------------------------------------------------------
 // Generated kernels
 
-const MODULE_KERNELS = new WeakMap<WasmRuntime, Map<string, ModuleKernel>>();
-
-/**
- * Export `name` of the module `build` makes, compiled once per runtime. The same kernel object is
- * handed out every time, so the runtime finds it loaded in the pool after its first parallel run.
- */
+/** Export `name` of the data-movement module `build` makes, compiled once per runtime. */
 export function sharedKernel(
   runtime: WasmRuntime,
   name: string,
   build: (builder: ModuleBuilder) => void,
 ): ModuleKernel {
-  let kernels = MODULE_KERNELS.get(runtime);
-  if (!kernels) MODULE_KERNELS.set(runtime, (kernels = new Map()));
-  let kernel = kernels.get(name);
-  if (!kernel) {
-    kernels.set(name, (kernel = generatedKernel(runtime, `datamove_${name}`, name, build)));
-  }
-  return kernel;
+  return generatedKernel(runtime, `datamove_${name}`, name, build);
 }
 
 function copyKernel(

@@ -7,7 +7,7 @@
  * opset 11) are read as scalars by the same loop.
  */
 
-import { HEDDLE_DOMAIN, type Node } from '../../../ir/graph.js';
+import { floatAttribute, HEDDLE_DOMAIN, type Node, stringAttribute } from '../../../ir/graph.js';
 import {
   prepareElementwise,
   singleOp,
@@ -17,7 +17,6 @@ import {
   type Operand,
 } from '../codegen/elementwise.js';
 import { claimsFloat32, type WasmKernelDef } from '../kernel.js';
-import { floatAttribute, stringAttribute } from './transpose.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 

@@ -54,8 +54,9 @@ const SPIN_POLLS = 2_000;
  * Workers stay awake (spinning, not parked) while the pool is held — a model's run holds it from
  * its first step to its last, releasing jobs back to back with host work between them (a
  * reference kernel, staging, the executor's bookkeeping) — and for HOLD_MS (Date.now() ms) after
- * each job's release. A parked worker costs the next job a wake-up of 50 µs to several ms on this
- * VM; an idle session still parks its workers within milliseconds and uses no CPU.
+ * each job's release, though never longer than SPIN_LIMIT_MS at a stretch. A parked worker costs
+ * the next job a wake-up of 50 µs to several ms on this VM; an idle session still parks its
+ * workers within milliseconds and uses no CPU.
  */
 const HOLD_MS = 5;
 /**
