@@ -1,9 +1,10 @@
 /**
  * The wasm backend's worker pool: tiled ranges of any rank cover every element exactly once
  * (sizes not divisible by the tile, fewer tiles than threads, empty ranges); the calling thread
- * runs tiles too; an idle thread steals from a busy one; an idle pool parks instead of spinning;
- * and a worker killed by a trapping kernel fails its job with an error naming it, after which the
- * pool has replaced the worker and runs the next job on every thread. Kernels are built with the
+ * runs tiles too, after its chore when it has one; an idle thread steals from a busy one; an idle
+ * pool parks instead of spinning; and a worker killed by a trapping kernel fails its job with an
+ * error naming it, after which the pool has replaced the worker and runs the next job on every
+ * thread. Kernels are built with the
  * project's assembler and record what ran where in the shared memory.
  */
 
@@ -275,6 +276,43 @@ test('idle threads steal tiles from the back of a busy thread’s range', async 
     callerRun.slice(stolen).every((thread) => thread !== 0),
     `thieves take from the back: ${callerRun}`,
   );
+});
+
+test('the calling thread does its chore first while the workers take its share', async () => {
+  clear();
+  const size = 4096;
+  let callerTilesBeforeChore = -1;
+  await pool.parallelFor(
+    { dims: [size], tile: [16] },
+    kernels.kernel('mark1'),
+    [HITS, VALUES, OWNERS],
+    () => {
+      const hits = array(HITS, size);
+      const owners = array(OWNERS, size);
+      callerTilesBeforeChore = hits.filter((hit, i) => hit === 1 && owners[i] === 0).length;
+      // Busy until a worker has reached the calling thread's run (on a starved machine, 10 s).
+      const giveUp = performance.now() + 10_000;
+      while (!hits.subarray(0, size / 2).some((hit) => hit === 1) && performance.now() < giveUp);
+    },
+  );
+  assert.equal(callerTilesBeforeChore, 0, 'the chore ran before the calling thread took a tile');
+  const owners = Array.from(array(OWNERS, size));
+  assert.ok(
+    owners.slice(0, size / 2).some((thread) => thread !== 0),
+    "workers took tiles of the calling thread's run",
+  );
+  assert.deepEqual(Array.from(array(HITS, size)), new Array(size).fill(1), 'every element once');
+});
+
+test('a chore that throws fails the job as the calling thread’s; the pool goes on', async () => {
+  clear();
+  await assert.rejects(
+    pool.parallelFor({ dims: [300], tile: [7] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], () => {
+      throw new Error('chore failed');
+    }),
+    /parallel region 'mark1' over \[300\] in tiles of \[7\] failed: the calling thread failed \(Error: chore failed/,
+  );
+  await coverage1d(pool, kernels, 1000, 10);
 });
 
 test('an idle pool parks its workers: next to no CPU time while idle', async () => {

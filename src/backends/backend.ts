@@ -37,6 +37,17 @@ export interface PreparedKernel {
   run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs>;
 }
 
+/**
+ * Host work a run gives the calling thread for the moments it would otherwise spend only on its
+ * share of a parallel loop: the workers start on the tiles meanwhile and take over what the
+ * calling thread has not reached. The executor's chore is touching the pages of the fresh
+ * memory of the run's large outputs (see runtime/fresh-outputs.ts).
+ */
+export interface CallerChores {
+  /** Does about `seconds` of the work; false once none is left. */
+  work(seconds: number): boolean;
+}
+
 export interface Backend {
   readonly name: string;
   /** The memory space its values live in; `HOST_DEVICE` backends share plain host memory. */
@@ -78,9 +89,12 @@ export interface Backend {
    * runs): the executor then runs them one after the other.
    */
   readonly exclusiveRuns?: boolean;
-  /** Hears that a run starts and ends (the wasm backend keeps its workers awake in between). */
-  runStarted?(): void;
-  runEnded?(): void;
+  /**
+   * Hears that a run starts and ends. The wasm backend keeps its workers awake in between, and
+   * has the calling thread do slices of the run's `chores` as each of its parallel loops starts.
+   */
+  runStarted?(chores?: CallerChores): void;
+  runEnded?(chores?: CallerChores): void;
   /** Counts a session using this backend (a backend object may serve several); `dispose` undoes one. */
   retain?(): void;
   /** Work that creating a session may wait for (starting threads), so that the first run does not. */

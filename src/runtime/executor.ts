@@ -24,6 +24,7 @@ import { opLabel, type Graph } from '../ir/graph.js';
 import { storageBytes, type MemoryPlan } from '../plan/memory.js';
 import type { PlanInstance } from '../plan/instance.js';
 import { buildPlan, type KernelStep, type Plan } from '../plan/plan.js';
+import { FreshOutputs } from './fresh-outputs.js';
 import { RunRecorder } from './run-recorder.js';
 import { NO_TRACE, type Tracer } from '../telemetry/trace.js';
 
@@ -87,6 +88,13 @@ export class Executor {
   private readonly exclusiveRuns: boolean;
   /** The run in progress, when runs take turns: the next one starts after it. */
   private turn: Promise<void> = Promise.resolve();
+  /**
+   * Plans that have run once: only their later runs allocate large outputs early. A first run
+   * prepares and tunes kernels, and an output allocated at its start would outlive the collections
+   * that causes, be promoted to V8's old generation, and after the caller drops it be freed only by
+   * a full collection (which promotes the next run's output the same way).
+   */
+  private readonly ranBefore = new WeakSet<PlanInstance>();
 
   constructor(
     private readonly backends: readonly Backend[],
@@ -137,11 +145,16 @@ export class Executor {
     control: RunControl,
     outputBuffers: OutputBuffers,
   ): Promise<RuntimeValue[]> {
-    for (const backend of this.backends) backend.runStarted?.();
+    const fresh = this.ranBefore.has(instance)
+      ? FreshOutputs.forRun(instance.plan, outputBuffers)
+      : undefined;
+    for (const backend of this.backends) backend.runStarted?.(fresh);
     try {
-      return await this.runSteps(instance, feeds, control, outputBuffers);
+      const outputs = await this.runSteps(instance, feeds, control, outputBuffers, fresh);
+      this.ranBefore.add(instance);
+      return outputs;
     } finally {
-      for (const backend of this.backends) backend.runEnded?.();
+      for (const backend of this.backends) backend.runEnded?.(fresh);
     }
   }
 
@@ -150,6 +163,7 @@ export class Executor {
     feeds: ReadonlyMap<string, RuntimeValue>,
     control: RunControl,
     outputBuffers: OutputBuffers,
+    fresh: FreshOutputs | undefined,
   ): Promise<RuntimeValue[]> {
     const { plan, memory } = instance;
     const tracer = control.tracer ?? NO_TRACE;
@@ -176,7 +190,7 @@ export class Executor {
           continue;
         }
         const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
-        const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers, recorder);
+        const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers, fresh, recorder);
         if (outputs instanceof Promise && this.hostBackends.has(step.backend)) {
           // Host memory is planned for steps in order: a later step may reuse what this one reads.
           // The calling thread works on the step too, so its span belongs on the main track.
@@ -257,6 +271,7 @@ export class Executor {
     memory: MemoryPlan | undefined,
     arena: Uint8Array | undefined,
     outputBuffers: OutputBuffers,
+    fresh: FreshOutputs | undefined,
     recorder: RunRecorder | undefined,
   ): KernelOutputs | Promise<KernelOutputs> {
     const args: KernelArgs = {
@@ -264,7 +279,7 @@ export class Executor {
       site: this.site,
       runSubgraph: (graph, inputs) => this.runSubgraph(graph, inputs, frame, recorder),
       allocateOutput: (index, type, dims) =>
-        this.allocate(step, index, type, dims, memory, arena, outputBuffers),
+        this.allocate(step, index, type, dims, memory, arena, outputBuffers, fresh),
     };
     try {
       const result = step.kernel.run(args);
@@ -284,6 +299,7 @@ export class Executor {
     memory: MemoryPlan | undefined,
     arena: Uint8Array | undefined,
     outputBuffers: OutputBuffers,
+    fresh: FreshOutputs | undefined,
   ): Tensor {
     const slot = step.outputs[index] ?? -1;
     const size = dims.reduce((a, b) => a * b, 1);
@@ -292,6 +308,12 @@ export class Executor {
     if (given && given.type === type && given.size === size) {
       this.accountedStorage.add(given.data);
       return given.reshape(dims);
+    }
+    const early = fresh?.take(slot, type, size);
+    if (early) {
+      this.count(step, bytes);
+      this.accountedStorage.add(early.data);
+      return early.reshape(dims);
     }
     const place = memory?.placements.get(slot);
     if (arena && place && place.bytes === bytes && type !== 'string') {
@@ -400,7 +422,16 @@ export class Executor {
         continue;
       }
       const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
-      const outputs = this.runKernel(step, inputs, frame, undefined, undefined, new Map(), recorder);
+      const outputs = this.runKernel(
+        step,
+        inputs,
+        frame,
+        undefined,
+        undefined,
+        new Map(),
+        undefined,
+        recorder,
+      );
       if (outputs instanceof Promise) {
         throw new HeddleError(`backend ${step.backend} cannot run inside a subgraph`, this.site);
       }

@@ -17,7 +17,7 @@ import type { NodeCost } from '../../ir/cost.js';
 import { opLabel, type Node, type ValueType } from '../../ir/graph.js';
 import { detectWasmFeatures, type WasmFeatures } from './features.js';
 import { describeMachine } from '../../host/machine.js';
-import { HOST_DEVICE, type Backend, type PreparedKernel } from '../backend.js';
+import { HOST_DEVICE, type Backend, type CallerChores, type PreparedKernel } from '../backend.js';
 import { ReferenceBackend } from '../reference/backend.js';
 import { KernelRegistry } from '../reference/registry.js';
 import { Staging, type WasmEnv, type WasmKernelDef } from './kernel.js';
@@ -119,12 +119,12 @@ export class WasmBackend implements Backend {
     await this.runtime.ready();
   }
 
-  runStarted(): void {
-    this.runtime.holdPool(true);
+  runStarted(chores?: CallerChores): void {
+    this.runtime.runStarted(chores);
   }
 
-  runEnded(): void {
-    this.runtime.holdPool(false);
+  runEnded(chores?: CallerChores): void {
+    this.runtime.runEnded(chores);
   }
 
   retain(): void {

@@ -10,10 +10,12 @@
  *
  * `parallel` is how a kernel runs a tiled loop: on the calling thread alone when the work is too
  * small to be worth waking the workers (or there are none), otherwise on the pool. Pool jobs run one
- * at a time; concurrent runs of sessions take turns.
+ * at a time; concurrent runs of sessions take turns. While a run is on, the calling thread starts
+ * each pool job with a slice of the run's chores (`CallerChores`) sized to the job.
  */
 
 import * as v8 from 'node:v8';
+import type { CallerChores } from '../backend.js';
 import type { WasmFeatures } from './features.js';
 import { ModuleBuilder, webAssembly } from './assembler/index.js';
 import { WasmHeap } from './heap.js';
@@ -21,6 +23,12 @@ import { tileCount, WorkerPool, type PoolKernel, type PoolModule, type TiledRang
 
 /** Below this much work (multiply-adds or bytes touched) a loop runs on the calling thread alone. */
 const INLINE_WORK = 1 << 15;
+/** A thread's multiply-adds per second on the GEMM, about: what a job of `work` takes, roughly. */
+const WORK_PER_SECOND = 25e9;
+/** Jobs with less work than this start without a chore: the workers would finish first and wait. */
+const CHORE_MIN_WORK = 1 << 20;
+/** The share of its expected time in a job the calling thread may spend on chores first. */
+const CHORE_SHARE = 0.5;
 
 type TileFunction = (...args: number[]) => unknown;
 
@@ -70,6 +78,8 @@ export class WasmRuntime {
   private startedPool?: WorkerPool;
   /** The pool job in flight (or resolved): the next one starts after it. */
   private turn: Promise<unknown> = Promise.resolve();
+  /** The chores of the runs going on. */
+  private readonly chores = new Set<CallerChores>();
 
   private constructor(
     readonly heap: WasmHeap,
@@ -136,16 +146,39 @@ export class WasmRuntime {
       forEachTile(range, kernel.local, args);
       return;
     }
-    const job = this.turn.then(() => this.runOnPool(kernel, range, args));
+    const callerFirst = this.choreSlice(work);
+    const job = this.turn.then(() => this.runOnPool(kernel, range, args, callerFirst));
     this.turn = job.catch(() => undefined);
     return job;
   }
 
   /**
-   * Marks a model's run as started (`true`) or ended: while one is, the pool's workers stay awake
-   * between its loops instead of parking in the gaps of host work.
+   * Marks a model's run as started: until it ends, the pool's workers stay awake between its
+   * loops instead of parking in the gaps of host work, and its chores share the calling thread.
    */
-  holdPool(on: boolean): void {
+  runStarted(chores?: CallerChores): void {
+    if (chores) this.chores.add(chores);
+    this.holdPool(true);
+  }
+
+  runEnded(chores?: CallerChores): void {
+    if (chores) this.chores.delete(chores);
+    this.holdPool(false);
+  }
+
+  /** What the calling thread does before its share of a pool job of `work`: a slice of chores. */
+  private choreSlice(work: number): (() => void) | undefined {
+    if (this.chores.size === 0 || work < CHORE_MIN_WORK) return undefined;
+    const seconds = (CHORE_SHARE * work) / (WORK_PER_SECOND * this.threads);
+    return () => {
+      for (const chores of this.chores) {
+        if (chores.work(seconds)) return;
+        this.chores.delete(chores);
+      }
+    };
+  }
+
+  private holdPool(on: boolean): void {
     if (this.threads === 1) return;
     // A pool that fails to start fails the run's first loop, which says why.
     this.startPool().then(
@@ -154,14 +187,19 @@ export class WasmRuntime {
     );
   }
 
-  private async runOnPool(kernel: ModuleKernel, range: TiledRange, args: readonly number[]): Promise<void> {
+  private async runOnPool(
+    kernel: ModuleKernel,
+    range: TiledRange,
+    args: readonly number[],
+    callerFirst?: () => void,
+  ): Promise<void> {
     const pool = this.startedPool ?? (await this.startPool());
     let pooled = this.poolKernels.get(kernel);
     if (!pooled) {
       pooled = (await kernel.module.inPool(pool)).kernel(kernel.name);
       this.poolKernels.set(kernel, pooled);
     }
-    await pool.parallelFor(range, pooled, args);
+    await pool.parallelFor(range, pooled, args, callerFirst);
   }
 
   private startPool(): Promise<WorkerPool> {

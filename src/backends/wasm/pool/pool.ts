@@ -143,16 +143,23 @@ export class WorkerPool {
 
   /**
    * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range` on all threads and
-   * resolves when every tile has run. One job at a time: await each before the next.
+   * resolves when every tile has run. One job at a time: await each before the next. The calling
+   * thread runs `callerFirst` once the workers have the job, before it takes tiles itself (they
+   * take over its share meanwhile).
    */
-  async parallelFor(range: TiledRange, kernel: PoolKernel, args: readonly number[] = []): Promise<void> {
+  async parallelFor(
+    range: TiledRange,
+    kernel: PoolKernel,
+    args: readonly number[] = [],
+    callerFirst?: () => void,
+  ): Promise<void> {
     checkRange(range, args);
     if (this.starting.size > 0) await this.recovered();
     this.assertIdle('start a parallel region');
     if (tileCount(range.dims, range.tile) === 0) return;
     const description = `parallel region '${kernel.name}' over [${range.dims}] in tiles of [${range.tile}]`;
     const job = { kind: JobKind.run, module: kernel.module, exportIndex: kernel.exportIndex, ...range, args };
-    await this.runJob(description, job, this.kernels[kernel.module][kernel.exportIndex]);
+    await this.runJob(description, job, this.kernels[kernel.module][kernel.exportIndex], callerFirst);
   }
 
   /**
@@ -174,12 +181,18 @@ export class WorkerPool {
     await Promise.all(this.slots.map((slot) => slot.exited));
   }
 
-  private async runJob(description: string, job: JobDescriptor, kernel?: TileKernel): Promise<void> {
+  private async runJob(
+    description: string,
+    job: JobDescriptor,
+    kernel?: TileKernel,
+    callerFirst?: () => void,
+  ): Promise<void> {
     const generation = this.control.release(job, this.slots.length);
     const active: ActiveJob = { generation, kind: job.kind, failures: [] };
     this.active = active;
     let callerError: unknown;
     try {
+      callerFirst?.();
       if (kernel !== undefined) this.control.runShare(0, kernel);
     } catch (error) {
       callerError = error;
