@@ -129,8 +129,15 @@ test('FreshOutputs takes only large outputs of a static shape that a kernel writ
       ]),
     ).plan;
     const slotOf = (name: string) => plan.outputs[session.outputNames.indexOf(name)]!;
+    const unallocated = FreshOutputs.forRun(plan, new Map());
+    assert.ok(unallocated);
+    assert.equal(unallocated.take(slotOf('late'), 'float32', ROWS * COLUMNS), undefined, 'no chore yet');
+    unallocated.take(slotOf('early'), 'float32', ROWS * COLUMNS);
+    assert.equal(unallocated.work(1), false, 'what its kernels allocated themselves is left to them');
+
     const fresh = FreshOutputs.forRun(plan, new Map());
     assert.ok(fresh);
+    fresh.work(0);
     assert.equal(fresh.take(slotOf('small'), 'float32', 1), undefined, 'a scalar is not allocated early');
     assert.equal(fresh.take(slotOf('late'), 'float32', 5), undefined, 'nor handed out at another size');
     const late = fresh.take(slotOf('late'), 'float32', ROWS * COLUMNS);

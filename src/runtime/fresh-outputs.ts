@@ -1,13 +1,14 @@
 /**
- * The large outputs of a run, allocated when it starts so that their pages are faulted in while
- * the pool computes. Memory fresh from the system costs a page fault on the first write to each
- * page; an LM head's 13 MB of logits is 3,200 of them, about 2 ms for the calling thread when the
- * last kernel copies its result out. Allocated up front, the pages are touched in slices between
- * the run's parallel loops (`CallerChores`), while the workers start on the tiles.
+ * The large outputs of a run, allocated early so that their pages are faulted in while the pool
+ * computes. Memory fresh from the system costs a page fault on the first write to each page; an
+ * LM head's 13 MB of logits is 3,200 of them, about 2 ms for the calling thread when the last
+ * kernel copies its result out. Allocated in the run's first pool job and touched in slices at
+ * the start of the next ones (`CallerChores`), while the workers start on the tiles, they are
+ * mapped by the time their kernel writes them.
  */
 
 import type { CallerChores } from '../backends/backend.js';
-import { allocateStorage, type DataType } from '../core/dtype.js';
+import { allocateStorage, type DataType, type TensorData } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { staticShape } from '../ir/graph.js';
 import { storageBytes } from '../plan/memory.js';
@@ -53,6 +54,11 @@ function candidates(plan: Plan): readonly Candidate[] {
 }
 
 export class FreshOutputs implements CallerChores {
+  /**
+   * Outputs to allocate: the first chore slice does, inside a pool job, so that a collection the
+   * allocation sets off pauses the calling thread while the workers compute.
+   */
+  private waiting: readonly Candidate[];
   private readonly tensors = new Map<number, Tensor>();
   /** Bytes of the outputs not handed out yet, and the next page of the first to touch. */
   private readonly untouched: Uint8Array[] = [];
@@ -65,16 +71,7 @@ export class FreshOutputs implements CallerChores {
   }
 
   private constructor(wanted: readonly Candidate[]) {
-    for (const { slot, type, dims } of wanted) {
-      const data = allocateStorage(
-        type,
-        dims.reduce((a, b) => a * b, 1),
-      );
-      const tensor = new Tensor(type, data, dims);
-      this.tensors.set(slot, tensor);
-      const view = data as Exclude<typeof data, string[]>;
-      this.untouched.push(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    }
+    this.waiting = wanted;
   }
 
   /**
@@ -82,6 +79,8 @@ export class FreshOutputs implements CallerChores {
    * pages are not touched from then on, since the kernel is about to write them.
    */
   take(slot: number, type: DataType, size: number): Tensor | undefined {
+    // Not allocated yet (no pool job came before its kernel): the kernel's own allocation serves.
+    this.waiting = this.waiting.filter((candidate) => candidate.slot !== slot);
     const tensor = this.tensors.get(slot);
     if (!tensor || tensor.type !== type || tensor.size !== size) return undefined;
     this.tensors.delete(slot);
@@ -94,6 +93,7 @@ export class FreshOutputs implements CallerChores {
 
   work(seconds: number): boolean {
     const deadline = performance.now() + seconds * 1000;
+    if (this.waiting.length > 0) this.allocateWaiting();
     while (this.untouched.length > 0) {
       const bytes = this.untouched[0]!;
       const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
@@ -109,5 +109,17 @@ export class FreshOutputs implements CallerChores {
       if (performance.now() >= deadline) break;
     }
     return this.untouched.length > 0;
+  }
+
+  private allocateWaiting(): void {
+    for (const { slot, type, dims } of this.waiting) {
+      const data = allocateStorage(
+        type,
+        dims.reduce((a, b) => a * b, 1),
+      ) as Exclude<TensorData, string[]>;
+      this.tensors.set(slot, new Tensor(type, data, dims));
+      this.untouched.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+    this.waiting = [];
   }
 }

@@ -41,8 +41,7 @@ import {
   type Tracer,
 } from '../telemetry/trace.js';
 import type { PlanInstance } from '../plan/instance.js';
-import { loadProbe } from '../probe/index.js';
-import { buildProfile, type Profile } from '../profile/index.js';
+import type { Profile } from '../profile/index.js';
 import { Executor, type AllocationStats } from './executor.js';
 import { Logger } from './log.js';
 import { backendsFor, checkOptions, runControl, tracerOf } from './options.js';
@@ -273,6 +272,11 @@ export class InferenceSession {
       if (type?.kind === 'tensor' && type.shape)
         inputShapes[input.name] = type.shape.map((d) => (typeof d === 'number' ? d : -1));
     }
+    // Loaded when first asked for: a session that never profiles does not carry them.
+    const [{ buildProfile }, { loadProbe }] = await Promise.all([
+      import('../profile/index.js'),
+      import('../probe/index.js'),
+    ]);
     return buildProfile({
       trace: profiling.tracer.snapshot(),
       instance,

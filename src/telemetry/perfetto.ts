@@ -12,20 +12,27 @@ import { TRACE_PROCESS_ID, TRACE_PROCESS_NAME, layoutTrace, type Lane, type Plac
 import { PERFETTO_PROTO } from './perfetto-schema.js';
 import { ARENA_BYTES_COUNTER, STEPS_IN_FLIGHT_COUNTER, type Span, type Trace } from './trace.js';
 
-const root = protobuf.parse(PERFETTO_PROTO).root;
-const TraceMessage = root.lookupType('perfetto.protos.Trace');
-const EventType = root.lookupEnum('perfetto.protos.TrackEvent.Type').values;
-const CounterUnit = root.lookupEnum('perfetto.protos.CounterDescriptor.Unit').values;
-const SequenceFlags = root.lookupEnum('perfetto.protos.TracePacket.SequenceFlags').values;
-const NestedType = root.lookupEnum('perfetto.protos.DebugAnnotation.NestedValue.NestedType').values;
+/** The schema's types and enums, parsed when a trace is first written rather than at import. */
+function perfettoSchema() {
+  const root = protobuf.parse(PERFETTO_PROTO).root;
+  return {
+    TraceMessage: root.lookupType('perfetto.protos.Trace'),
+    EventType: root.lookupEnum('perfetto.protos.TrackEvent.Type').values,
+    CounterUnit: root.lookupEnum('perfetto.protos.CounterDescriptor.Unit').values,
+    SequenceFlags: root.lookupEnum('perfetto.protos.TracePacket.SequenceFlags').values,
+    NestedType: root.lookupEnum('perfetto.protos.DebugAnnotation.NestedValue.NestedType').values,
+  };
+}
+let parsed: ReturnType<typeof perfettoSchema> | undefined;
+const schema = () => (parsed ??= perfettoSchema());
 
 /** All packets are written by one writer: one sequence. */
 const SEQUENCE_ID = 1;
 const PROCESS_UUID = 1;
 
-const COUNTER_UNITS: Record<string, number | undefined> = {
-  [ARENA_BYTES_COUNTER]: CounterUnit.UNIT_SIZE_BYTES,
-  [STEPS_IN_FLIGHT_COUNTER]: CounterUnit.UNIT_COUNT,
+const COUNTER_UNITS: Record<string, string | undefined> = {
+  [ARENA_BYTES_COUNTER]: 'UNIT_SIZE_BYTES',
+  [STEPS_IN_FLIGHT_COUNTER]: 'UNIT_COUNT',
 };
 
 type Packet = Record<string, unknown>;
@@ -36,6 +43,7 @@ interface TimedPacket {
 }
 
 export function traceToPerfetto(trace: Trace): Uint8Array {
+  const { TraceMessage, EventType, CounterUnit, SequenceFlags } = schema();
   const layout = layoutTrace(trace);
   const descriptors: Packet[] = [
     {
@@ -69,7 +77,7 @@ export function traceToPerfetto(trace: Trace): Uint8Array {
         uuid,
         parentUuid: firstLaneUuid.get(series.track) ?? PROCESS_UUID,
         name: series.name,
-        counter: { unit: COUNTER_UNITS[series.name] ?? CounterUnit.UNIT_UNSPECIFIED },
+        counter: { unit: CounterUnit[COUNTER_UNITS[series.name] ?? 'UNIT_UNSPECIFIED'] },
       },
     });
     for (const { time, value } of series.samples) {
@@ -93,6 +101,7 @@ export function traceToPerfetto(trace: Trace): Uint8Array {
 
 /** Begin and end events of a lane's spans, each end written before anything that starts after it. */
 function sliceEvents(lane: Lane, uuid: number): TimedPacket[] {
+  const { EventType } = schema();
   const events: TimedPacket[] = [];
   const open: PlacedSpan[] = [];
   const closeUntil = (time: number) => {
@@ -117,6 +126,7 @@ function sliceEvents(lane: Lane, uuid: number): TimedPacket[] {
 }
 
 function beginEvent(span: Span, uuid: number): Packet {
+  const { EventType } = schema();
   return {
     type: EventType.TYPE_SLICE_BEGIN,
     trackUuid: uuid,
@@ -130,6 +140,7 @@ function beginEvent(span: Span, uuid: number): Packet {
 }
 
 function annotationValue(value: string | number | boolean | readonly (string | number)[]): Packet {
+  const { NestedType } = schema();
   if (typeof value === 'string') return { stringValue: value };
   if (typeof value === 'boolean') return { boolValue: value };
   if (typeof value === 'number')
