@@ -90,7 +90,7 @@ export class Executor {
   private turn: Promise<void> = Promise.resolve();
   /**
    * Plans that have run once: only their later runs allocate large outputs early. A first run
-   * prepares and tunes kernels, and an output allocated at its start would outlive the collections
+   * prepares and tunes kernels, and an output allocated early in it would outlive the collections
    * that causes, be promoted to V8's old generation, and after the caller drops it be freed only by
    * a full collection (which promotes the next run's output the same way).
    */
