@@ -154,7 +154,7 @@ function markdownTable(
       ratio(overNode),
       systems.map((s) => (s?.createMs === undefined ? '–' : format(s.createMs))).join(' / '),
       systems.map((s) => (s?.peakRssMb === undefined ? '–' : s.peakRssMb.toFixed(0))).join(' / '),
-      systems.map(markCompactShare).join(' / '),
+      systems.map(majorGcShare).join(' / '),
     ];
   });
   const tuning = options.tune ? 'tuned per shape' : 'untuned (--no-tune)';
@@ -177,7 +177,7 @@ function latency(system: SystemReport | undefined): string {
   return `${format(system.latencyMs.median)} (${format(system.latencyMs.p90)})`;
 }
 
-function markCompactShare(system: SystemReport | undefined): string {
+function majorGcShare(system: SystemReport | undefined): string {
   if (!system?.gc || !system.latencyMs) return '–';
   return String(majorGcPercent(system.gc, system.latencyMs.count));
 }

@@ -23,6 +23,7 @@ import type { Backend } from '../src/backends/backend.js';
 import { fromNumbers, toNumbers } from '../src/backends/reference/util.js';
 import { WasmBackend, wasmRegistry } from '../src/backends/wasm/backend.js';
 import type { WasmRuntime } from '../src/backends/wasm/runtime.js';
+import type { Tolerance } from '../src/conformance/runner.js';
 import { isFloatType, type DataType } from '../src/core/dtype.js';
 import { seededRandom } from '../src/core/random.js';
 import { Tensor } from '../src/core/tensor.js';
@@ -35,7 +36,6 @@ import {
   type Generator,
   type OpCase,
   type Operand,
-  type Tolerance,
 } from './support/op-cases.js';
 import { testDevice } from './support/test-device.js';
 

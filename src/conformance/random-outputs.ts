@@ -8,10 +8,10 @@
  */
 
 import { Tensor } from '../core/tensor.js';
-import { floatAttribute, type Graph, type Node } from '../ir/graph.js';
+import { floatAttribute, subgraphsOf, type Graph, type Node } from '../ir/graph.js';
 import type { OnnxValue } from '../runtime/session.js';
 import { toNumbers } from '../backends/reference/util.js';
-import { isOp, isRandom } from '../passes/graph-edit.js';
+import { GraphEditor, isOp, isRandom } from '../passes/graph-edit.js';
 import { typeOrDimsMismatch, type Tolerance } from './runner.js';
 
 export interface PropertyCheck {
@@ -77,28 +77,25 @@ export function propertyChecks(
 
 /** The model's nodes by output, and the values known before running it. */
 class ModelValues {
-  private readonly producers = new Map<string, Node>();
+  private readonly editor: GraphEditor;
 
   constructor(
     private readonly graph: Graph,
     private readonly feeds: Readonly<Record<string, OnnxValue>>,
   ) {
-    for (const node of graph.nodes) for (const output of node.outputs) this.producers.set(output, node);
+    this.editor = new GraphEditor(graph);
   }
 
   producer(name: string): Node | undefined {
-    return this.producers.get(name);
+    return this.editor.producer(name);
   }
 
   /** A fed, initializer or Constant value; undefined for what only running the graph computes. */
   known(name: string): Tensor | undefined {
     const fed = this.feeds[name];
     if (fed instanceof Tensor) return fed;
-    const initializer = this.graph.initializers.get(name);
-    if (initializer) return initializer;
-    const producer = this.producers.get(name);
-    const value = producer?.opType === 'Constant' ? producer.attributes.get('value') : undefined;
-    return value?.type === 'tensor' ? value.value : undefined;
+    // An overridable initializer the data set leaves unfed keeps its value: `constant` leaves it out.
+    return this.graph.initializers.get(name) ?? this.editor.constant(name);
   }
 
   /** A known scalar as a number; NaN when it is computed in the graph. */
@@ -109,7 +106,7 @@ class ModelValues {
 
   /** Whether the value is 0 or 1 whatever was drawn: a boolean, or one cast from a boolean. */
   isZeroOrOne(name: string): boolean {
-    const node = this.producers.get(name);
+    const node = this.editor.producer(name);
     if (!node || node.domain !== '') return false;
     if (BOOLEAN_OPS.has(node.opType) || node.opType === 'Bernoulli') return true;
     return ZERO_ONE_PRESERVING_OPS.has(node.opType) && this.isZeroOrOne(node.inputs[0]!);
@@ -140,12 +137,6 @@ function dropoutRatio(node: Node, model: ModelValues | undefined): number {
   const ratio = node.inputs[1];
   if (!ratio) return 0.5;
   return model ? model.knownScalar(ratio) : NaN;
-}
-
-function subgraphsOf(node: Node): Graph[] {
-  return [...node.attributes.values()].flatMap((a) =>
-    a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [],
-  );
 }
 
 /** The check of an output a random node produced itself. */

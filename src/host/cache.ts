@@ -5,7 +5,7 @@
  * a different machine, an upgraded Node or a resized virtual machine measures afresh.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -42,10 +42,18 @@ export function readCached<T>(file: string): T | undefined {
   }
 }
 
-/** Writes through a temporary file and a rename, so a concurrent reader never sees half a file. */
+/**
+ * Writes `value` as JSON through a temporary file unique to this process and call and a rename, so
+ * a concurrent reader sees the old file or the new one, never half of one; the temporary file does
+ * not outlive a failed write.
+ */
 export function writeCached(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(temporary, file);
+  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    fs.writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n');
+    fs.renameSync(temporary, file);
+  } finally {
+    fs.rmSync(temporary, { force: true });
+  }
 }

@@ -142,24 +142,28 @@ export function describeType(type: ValueType | undefined): string {
   }
 }
 
+/** The graphs a node's attributes hold: the bodies of If, Loop and Scan. */
+export function subgraphsOf(node: Node): Graph[] {
+  const graphs: Graph[] = [];
+  for (const attr of node.attributes.values()) {
+    if (attr.type === 'graph') graphs.push(attr.value);
+    if (attr.type === 'graphs') graphs.push(...attr.value);
+  }
+  return graphs;
+}
+
 /** Visits a graph's nodes and, depth first, those of every subgraph in their attributes. */
 export function* allNodes(graph: Graph): Generator<{ node: Node; graph: Graph }> {
   for (const node of graph.nodes) {
     yield { node, graph };
-    for (const attr of node.attributes.values()) {
-      if (attr.type === 'graph') yield* allNodes(attr.value);
-      if (attr.type === 'graphs') for (const g of attr.value) yield* allNodes(g);
-    }
+    for (const g of subgraphsOf(node)) yield* allNodes(g);
   }
 }
 
 /** Values a node reads: its inputs and, for control flow, what its subgraphs read from outside. */
 export function readsOf(node: Node): string[] {
   const reads = node.inputs.filter((i) => i !== '');
-  for (const attr of node.attributes.values()) {
-    const graphs = attr.type === 'graph' ? [attr.value] : attr.type === 'graphs' ? attr.value : [];
-    for (const g of graphs) reads.push(...outerReads(g));
-  }
+  for (const g of subgraphsOf(node)) reads.push(...outerReads(g));
   return reads;
 }
 

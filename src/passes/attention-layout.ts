@@ -20,7 +20,7 @@ import {
   type Dim,
   type Node,
 } from '../ir/graph.js';
-import { isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
+import { isOp, rewriteEach, sameKnownDims, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 /** [B, S, H, D] ↔ [B, H, S, D], the head split and merge. */
@@ -110,10 +110,7 @@ function splitsLastAxisInThirds(editor: GraphEditor, split: Node): boolean {
 
 /** The Split's sizes (an input from opset 13, an attribute before): [] for equal parts, undefined when not constant. */
 function splitSizes(editor: GraphEditor, split: Node): number[] | undefined {
-  if (split.opset < 13) {
-    const attribute = split.attributes.get('split');
-    return attribute?.type === 'ints' ? attribute.value : [];
-  }
+  if (split.opset < 13) return intsAttribute(split, 'split') ?? [];
   const sizes = split.inputs[1] ?? '';
   if (sizes === '') return [];
   const constant = editor.constant(sizes);
@@ -133,11 +130,11 @@ function readPackedProjection(ctx: PassContext, attention: Node): boolean {
   const packed = q.split.inputs[0]!;
   const packedDims = editor.shape(packed)!;
   const [, , heads, depth] = q.dims;
-  const sameOperandDims = [k, v].every((part) => part.dims.every((d, i) => d === q.dims[i]));
+  const sameOperandDims = [k, v].every((part) => sameKnownDims(part.dims, q.dims));
   const leadingMatch = q.dims[0] === packedDims[0] && q.dims[1] === packedDims[1];
   if (typeof heads !== 'number' || typeof depth !== 'number' || !sameOperandDims || !leadingMatch)
     return false;
-  if (packedDims[2] !== 3 * heads * depth || q.dims.some((d) => d === null)) return false;
+  if (packedDims[2] !== 3 * heads * depth) return false;
 
   const attributes = new Map(attention.attributes);
   attributes.set('packed_heads', { name: 'packed_heads', type: 'int', value: heads });

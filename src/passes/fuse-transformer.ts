@@ -28,7 +28,7 @@ import {
   type Attribute,
   type Node,
 } from '../ir/graph.js';
-import { isOp, rewriteEach, type GraphEditor } from './graph-edit.js';
+import { isOp, rewriteEach, sameKnownDims, type GraphEditor } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -916,13 +916,8 @@ function fuseResidualLayerNorm(ctx: PassContext, layerNorm: Node): boolean {
   if (!isOp(add, 'Add') || add.opset < 7 || layerNorm.outputs.slice(1).some((o) => o !== '')) return false;
   if (layerNorm.domain === '' && intAttribute(layerNorm, 'stash_type', 1) !== 1) return false;
   const [a, b] = add.inputs as [string, string];
-  const [aDims, bDims] = [editor.shape(a), editor.shape(b)];
-  const sameDims =
-    aDims !== undefined &&
-    bDims !== undefined &&
-    aDims.length === bDims.length &&
-    aDims.every((d, i) => d !== null && d === bDims[i]);
-  if (!sameDims || !mayBeFloat(editor, a) || !mayBeFloat(editor, b)) return false;
+  if (!sameKnownDims(editor.shape(a), editor.shape(b)) || !mayBeFloat(editor, a) || !mayBeFloat(editor, b))
+    return false;
   const nodes = editor.graph.nodes;
   const addAt = nodes.indexOf(add);
   const params = layerNorm.inputs.slice(1).filter((v) => v !== '');

@@ -12,6 +12,7 @@ import {
   HEDDLE_DOMAIN,
   outerReads,
   readsOf,
+  subgraphsOf,
   type Attribute,
   type Dim,
   type Graph,
@@ -192,16 +193,13 @@ export class GraphEditor {
 
 /** Renames outer-scope reads of `from` inside a node's subgraphs. */
 function renameOuterReads(node: Node, from: string, to: string): void {
-  for (const attr of node.attributes.values()) {
-    const graphs = attr.type === 'graph' ? [attr.value] : attr.type === 'graphs' ? attr.value : [];
-    for (const g of graphs) {
-      if (!outerReads(g).includes(from)) continue;
-      for (const inner of g.nodes) {
-        inner.inputs = inner.inputs.map((i) => (i === from ? to : i));
-        renameOuterReads(inner, from, to);
-      }
-      g.outputs = g.outputs.map((o) => (o.name === from ? { ...o, name: to } : o));
+  for (const g of subgraphsOf(node)) {
+    if (!outerReads(g).includes(from)) continue;
+    for (const inner of g.nodes) {
+      inner.inputs = inner.inputs.map((i) => (i === from ? to : i));
+      renameOuterReads(inner, from, to);
     }
+    g.outputs = g.outputs.map((o) => (o.name === from ? { ...o, name: to } : o));
   }
 }
 
@@ -228,6 +226,13 @@ export function isOp(node: Node | undefined, opType: string): node is Node {
   return node !== undefined && node.domain === '' && node.opType === opType;
 }
 
+/** Whether two shapes (of `GraphEditor.shape`) are equal, every dim known: a size or a symbol. */
+export function sameKnownDims(a: readonly Dim[] | undefined, b: readonly Dim[] | undefined): boolean {
+  return (
+    a !== undefined && b !== undefined && a.length === b.length && a.every((d, i) => d !== null && d === b[i])
+  );
+}
+
 /**
  * Runs `rewrite` on every node that `matches` and is still in the graph (an earlier rewrite of the
  * sweep may have removed it); true when any rewrite changed the graph.
@@ -247,5 +252,5 @@ export function rewriteEach(
 
 /** Control flow: its outputs depend on graphs that passes do not look into from outside. */
 export function hasSubgraphs(node: Node): boolean {
-  return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');
+  return subgraphsOf(node).length > 0;
 }

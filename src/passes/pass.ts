@@ -7,7 +7,7 @@
  * `heddle inspect --plan` can say what was done to the graph and where.
  */
 
-import type { Graph, Node } from '../ir/graph.js';
+import { subgraphsOf, type Graph, type Node } from '../ir/graph.js';
 import { GraphEditor } from './graph-edit.js';
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -64,10 +64,7 @@ export function optimizeGraph(
 
 function optimizeRecursively(graph: Graph, passes: readonly GraphPass[], report: OptimizationReport): void {
   for (const node of graph.nodes) {
-    for (const attr of node.attributes.values()) {
-      if (attr.type === 'graph') optimizeRecursively(attr.value, passes, report);
-      if (attr.type === 'graphs') attr.value.forEach((g) => optimizeRecursively(g, passes, report));
-    }
+    for (const g of subgraphsOf(node)) optimizeRecursively(g, passes, report);
   }
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let changed = false;
@@ -89,10 +86,7 @@ function countNodes(graph: Graph): number {
   let count = 0;
   for (const node of graph.nodes) {
     count++;
-    for (const attr of node.attributes.values()) {
-      if (attr.type === 'graph') count += countNodes(attr.value);
-      if (attr.type === 'graphs') for (const g of attr.value) count += countNodes(g);
-    }
+    for (const g of subgraphsOf(node)) count += countNodes(g);
   }
   return count;
 }

@@ -11,7 +11,7 @@
  * an N-byte buffer (N/2 read, N/2 written), as STREAM counts a copy.
  */
 
-import { webAssembly, type WasmMemory } from '../backends/wasm/assembler/engine.js';
+import { webAssembly, type WasmMemory } from '../core/webassembly.js';
 import { PAGE_BYTES } from '../backends/wasm/assembler/index.js';
 import type { WasmFeatures } from '../backends/wasm/features.js';
 import {

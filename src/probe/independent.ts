@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { webAssembly } from '../backends/wasm/assembler/engine.js';
+import { webAssembly } from '../core/webassembly.js';
 import { PAGE_BYTES } from '../backends/wasm/assembler/index.js';
 import type { ProbeResult } from './index.js';
 import {

@@ -8,7 +8,7 @@
  */
 
 import { Worker } from 'node:worker_threads';
-import type { WasmMemory } from '../backends/wasm/assembler/engine.js';
+import type { WasmMemory } from '../core/webassembly.js';
 
 export interface TeamSetup {
   bytes: Uint8Array;

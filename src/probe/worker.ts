@@ -5,7 +5,7 @@
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { webAssembly, type WasmMemory } from '../backends/wasm/assembler/engine.js';
+import { webAssembly, type WasmMemory } from '../core/webassembly.js';
 import type { TeamJob, TeamSetup, WorkerReport } from './team.js';
 import { clockMs } from './timing.js';
 

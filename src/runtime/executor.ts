@@ -53,6 +53,20 @@ export interface AllocationStats {
 /** Where graph outputs should be written when the caller supplied tensors for them. */
 export type OutputBuffers = ReadonlyMap<number, Tensor>;
 
+/**
+ * Where a run's values go: the memory plan's places in the run's arena, the caller's output
+ * buffers, and the large outputs allocated early.
+ */
+interface RunMemory {
+  readonly plan: MemoryPlan | undefined;
+  readonly arena: Uint8Array | undefined;
+  readonly given: OutputBuffers;
+  readonly fresh: FreshOutputs | undefined;
+}
+
+/** Subgraph bodies have no arena and no caller buffers: every value gets memory of its own. */
+const SUBGRAPH_MEMORY: RunMemory = { plan: undefined, arena: undefined, given: new Map(), fresh: undefined };
+
 class Frame {
   readonly values: (RuntimeValue | undefined)[];
 
@@ -165,10 +179,11 @@ export class Executor {
     outputBuffers: OutputBuffers,
     fresh: FreshOutputs | undefined,
   ): Promise<RuntimeValue[]> {
-    const { plan, memory } = instance;
+    const { plan } = instance;
     const tracer = control.tracer ?? NO_TRACE;
     const recorder = tracer.enabled ? new RunRecorder(tracer, instance.plan, instance.memory) : undefined;
     const arena = this.takeArena(instance);
+    const memory: RunMemory = { plan: instance.memory, arena, given: outputBuffers, fresh };
     try {
       const frame = new Frame(plan, undefined);
       for (const [name, value] of feeds) frame.values[plan.inputs.get(name)!] = value;
@@ -190,21 +205,21 @@ export class Executor {
           continue;
         }
         const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
-        const outputs = this.runKernel(step, inputs, frame, memory, arena, outputBuffers, fresh, recorder);
+        const outputs = this.runKernel(step, inputs, frame, memory, recorder);
         if (outputs instanceof Promise && this.hostBackends.has(step.backend)) {
           // Host memory is planned for steps in order: a later step may reuse what this one reads.
           // The calling thread works on the step too, so its span belongs on the main track.
           const values = await outputs;
-          this.store(step, frame, inputs, values, memory, arena);
+          this.store(step, frame, inputs, values, memory);
           recorder?.ran(step, plan, start, inputs, values, false);
         } else if (outputs instanceof Promise) {
           const done = outputs.then((values) => {
-            this.store(step, frame, inputs, values, memory, arena);
+            this.store(step, frame, inputs, values, memory);
             recorder?.ran(step, plan, start, inputs, values, true);
           });
           for (const slot of step.outputs) if (slot >= 0) pending.set(slot, done);
         } else {
-          this.store(step, frame, inputs, outputs, memory, arena);
+          this.store(step, frame, inputs, outputs, memory);
           recorder?.ran(step, plan, start, inputs, outputs, false);
         }
         for (const slot of step.releases) if (!pending.has(slot)) frame.values[slot] = undefined;
@@ -213,7 +228,7 @@ export class Executor {
       await (recorder && pending.size > 0
         ? recorder.wait(outstanding, 'the last asynchronous steps')
         : outstanding);
-      return this.collectOutputs(plan, frame, arena, outputBuffers);
+      return this.collectOutputs(plan, frame, memory);
     } finally {
       recorder?.finished();
       if (arena) instance.freeArenas.push(arena);
@@ -268,18 +283,14 @@ export class Executor {
     step: KernelStep,
     inputs: readonly (RuntimeValue | undefined)[],
     frame: Frame,
-    memory: MemoryPlan | undefined,
-    arena: Uint8Array | undefined,
-    outputBuffers: OutputBuffers,
-    fresh: FreshOutputs | undefined,
+    memory: RunMemory,
     recorder: RunRecorder | undefined,
   ): KernelOutputs | Promise<KernelOutputs> {
     const args: KernelArgs = {
       inputs,
       site: this.site,
       runSubgraph: (graph, inputs) => this.runSubgraph(graph, inputs, frame, recorder),
-      allocateOutput: (index, type, dims) =>
-        this.allocate(step, index, type, dims, memory, arena, outputBuffers, fresh),
+      allocateOutput: (index, type, dims) => this.allocate(step, index, type, dims, memory),
     };
     try {
       const result = step.kernel.run(args);
@@ -296,26 +307,24 @@ export class Executor {
     index: number,
     type: DataType,
     dims: readonly number[],
-    memory: MemoryPlan | undefined,
-    arena: Uint8Array | undefined,
-    outputBuffers: OutputBuffers,
-    fresh: FreshOutputs | undefined,
+    memory: RunMemory,
   ): Tensor {
     const slot = step.outputs[index] ?? -1;
     const size = dims.reduce((a, b) => a * b, 1);
     const bytes = size * storageBytes(type);
-    const given = outputBuffers.get(slot);
+    const given = memory.given.get(slot);
     if (given && given.type === type && given.size === size) {
       this.accountedStorage.add(given.data);
       return given.reshape(dims);
     }
-    const early = fresh?.take(slot, type, size);
+    const early = memory.fresh?.take(slot, type, size);
     if (early) {
       this.count(step, bytes);
       this.accountedStorage.add(early.data);
       return early.reshape(dims);
     }
-    const place = memory?.placements.get(slot);
+    const { arena } = memory;
+    const place = memory.plan?.placements.get(slot);
     if (arena && place && place.bytes === bytes && type !== 'string') {
       return new Tensor(type, storageView(type, arena.buffer, arena.byteOffset + place.offset, size), dims);
     }
@@ -337,9 +346,9 @@ export class Executor {
     frame: Frame,
     inputs: readonly (RuntimeValue | undefined)[],
     outputs: KernelOutputs,
-    memory: MemoryPlan | undefined,
-    arena: Uint8Array | undefined,
+    memory: RunMemory,
   ): void {
+    const { arena } = memory;
     step.node.outputs.forEach((name, i) => {
       const slot = step.outputs[i]!;
       if (slot < 0) return;
@@ -354,7 +363,7 @@ export class Executor {
       if (value instanceof Tensor && !Array.isArray(value.data)) {
         const buffer = (value.data as Uint8Array).buffer;
         if (arena && inArena(value.data, arena)) {
-          const place = memory?.placements.get(slot);
+          const place = memory.plan?.placements.get(slot);
           if (!place || byteOffsetOf(value.data) - arena.byteOffset !== place.offset)
             value = this.copyOut(value, step);
         } else if (!this.accountedStorage.has(value.data) && !inputs.some((v) => sharesMemory(v, buffer))) {
@@ -366,18 +375,14 @@ export class Executor {
     this.accountedStorage = new WeakSet();
   }
 
-  private collectOutputs(
-    plan: Plan,
-    frame: Frame,
-    arena: Uint8Array | undefined,
-    outputBuffers: OutputBuffers,
-  ): RuntimeValue[] {
+  private collectOutputs(plan: Plan, frame: Frame, memory: RunMemory): RuntimeValue[] {
+    const { arena } = memory;
     return Array.from(plan.outputs, (slot) => {
       const value = frame.values[slot];
       if (value === undefined) {
         throw new HeddleError(`graph output '${plan.slots[slot]!.name}' was never produced`, this.site);
       }
-      const given = outputBuffers.get(slot);
+      const given = memory.given.get(slot);
       if (given && value instanceof Tensor && value.data !== given.data)
         return copyInto(given, value, this.site);
       if (!(value instanceof Tensor)) return value;
@@ -422,24 +427,15 @@ export class Executor {
         continue;
       }
       const inputs = Array.from(step.inputs, (slot) => (slot < 0 ? undefined : frame.values[slot]));
-      const outputs = this.runKernel(
-        step,
-        inputs,
-        frame,
-        undefined,
-        undefined,
-        new Map(),
-        undefined,
-        recorder,
-      );
+      const outputs = this.runKernel(step, inputs, frame, SUBGRAPH_MEMORY, recorder);
       if (outputs instanceof Promise) {
         throw new HeddleError(`backend ${step.backend} cannot run inside a subgraph`, this.site);
       }
-      this.store(step, frame, inputs, outputs, undefined, undefined);
+      this.store(step, frame, inputs, outputs, SUBGRAPH_MEMORY);
       recorder?.ran(step, plan, start, inputs, outputs, false);
       for (const slot of step.releases) frame.values[slot] = undefined;
     }
-    return this.collectOutputs(plan, frame, undefined, new Map());
+    return this.collectOutputs(plan, frame, SUBGRAPH_MEMORY);
   }
 
   private nodeError(error: unknown, step: KernelStep): HeddleError {

@@ -10,6 +10,7 @@
 import type { CallerChores } from '../backends/backend.js';
 import { allocateStorage, type DataType, type TensorData } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
+import { shapeSize } from '../backends/reference/util.js';
 import { staticShape } from '../ir/graph.js';
 import { storageBytes } from '../plan/memory.js';
 import type { Plan } from '../plan/plan.js';
@@ -25,6 +26,7 @@ interface Candidate {
   slot: number;
   type: DataType;
   dims: number[];
+  size: number;
 }
 
 const candidatesByPlan = new WeakMap<Plan, readonly Candidate[]>();
@@ -46,8 +48,8 @@ function candidates(plan: Plan): readonly Candidate[] {
     const dims = staticShape(type);
     if (type?.kind !== 'tensor' || !dims || type.elemType === 'string' || !writtenByKernels.has(slot))
       return [];
-    const bytes = dims.reduce((a, b) => a * b, 1) * storageBytes(type.elemType);
-    return bytes >= MIN_BYTES ? [{ slot, type: type.elemType, dims }] : [];
+    const size = shapeSize(dims);
+    return size * storageBytes(type.elemType) >= MIN_BYTES ? [{ slot, type: type.elemType, dims, size }] : [];
   });
   candidatesByPlan.set(plan, found);
   return found;
@@ -58,10 +60,10 @@ export class FreshOutputs implements CallerChores {
    * Outputs to allocate: the first chore slice does, inside a pool job, so that a collection the
    * allocation sets off pauses the calling thread while the workers compute.
    */
-  private waiting: readonly Candidate[];
+  private readonly waiting = new Map<number, Candidate>();
   private readonly tensors = new Map<number, Tensor>();
-  /** Bytes of the outputs not handed out yet, and the next page of the first to touch. */
-  private readonly untouched: Uint8Array[] = [];
+  /** Bytes of the outputs not handed out yet, by slot, and the next page of the first to touch. */
+  private readonly untouched = new Map<number, Uint8Array>();
   private nextPage = 0;
 
   /** The run's early outputs: none when the plan has no candidate or the caller gave its buffer. */
@@ -71,7 +73,7 @@ export class FreshOutputs implements CallerChores {
   }
 
   private constructor(wanted: readonly Candidate[]) {
-    this.waiting = wanted;
+    for (const candidate of wanted) this.waiting.set(candidate.slot, candidate);
   }
 
   /**
@@ -80,46 +82,47 @@ export class FreshOutputs implements CallerChores {
    */
   take(slot: number, type: DataType, size: number): Tensor | undefined {
     // Not allocated yet (no pool job came before its kernel): the kernel's own allocation serves.
-    this.waiting = this.waiting.filter((candidate) => candidate.slot !== slot);
+    this.waiting.delete(slot);
     const tensor = this.tensors.get(slot);
     if (!tensor || tensor.type !== type || tensor.size !== size) return undefined;
     this.tensors.delete(slot);
-    const data = tensor.data as Exclude<typeof tensor.data, string[]>;
-    const index = this.untouched.findIndex((bytes) => bytes.buffer === data.buffer);
-    if (index === 0) this.nextPage = 0;
-    if (index >= 0) this.untouched.splice(index, 1);
+    if (this.untouched.keys().next().value === slot) this.nextPage = 0;
+    this.untouched.delete(slot);
     return tensor;
   }
 
   work(seconds: number): boolean {
     const deadline = performance.now() + seconds * 1000;
-    if (this.waiting.length > 0) this.allocateWaiting();
-    while (this.untouched.length > 0) {
-      const bytes = this.untouched[0]!;
-      const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
+    if (this.waiting.size > 0) this.allocateWaiting();
+    for (const [slot, bytes] of this.untouched) {
+      if (!this.touchPages(bytes, deadline)) return true;
+      this.untouched.delete(slot);
+      this.nextPage = 0;
+      if (performance.now() >= deadline) break;
+    }
+    return this.untouched.size > 0;
+  }
+
+  /** Touches `bytes`' pages from `nextPage` on: true once all are, false when `deadline` passes first. */
+  private touchPages(bytes: Uint8Array, deadline: number): boolean {
+    const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
+    while (this.nextPage < pages) {
       const end = Math.min(pages, this.nextPage + PAGES_PER_SLICE);
       // The memory is fresh and zero-filled and no kernel has it yet: writing a zero changes
       // nothing but makes the system map the page now.
       for (let page = this.nextPage; page < end; page++) bytes[page * PAGE_BYTES] = 0;
       this.nextPage = end;
-      if (end === pages) {
-        this.untouched.shift();
-        this.nextPage = 0;
-      }
-      if (performance.now() >= deadline) break;
+      if (end < pages && performance.now() >= deadline) return false;
     }
-    return this.untouched.length > 0;
+    return true;
   }
 
   private allocateWaiting(): void {
-    for (const { slot, type, dims } of this.waiting) {
-      const data = allocateStorage(
-        type,
-        dims.reduce((a, b) => a * b, 1),
-      ) as Exclude<TensorData, string[]>;
+    for (const { slot, type, dims, size } of this.waiting.values()) {
+      const data = allocateStorage(type, size) as Exclude<TensorData, string[]>;
       this.tensors.set(slot, new Tensor(type, data, dims));
-      this.untouched.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.untouched.set(slot, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     }
-    this.waiting = [];
+    this.waiting.clear();
   }
 }

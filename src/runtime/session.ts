@@ -16,6 +16,7 @@ import { cloneGraph } from '../ir/clone.js';
 import {
   allNodes,
   describeType,
+  subgraphsOf,
   type Graph,
   type Model,
   type ValueInfo,
@@ -453,9 +454,6 @@ function recordPhase(
 /** Plans every subgraph now, so an unsupported operator inside If/Loop/Scan fails at create. */
 function planSubgraphs(graph: Graph, executor: Executor, tracer: Tracer): void {
   for (const { node } of allNodes(graph)) {
-    for (const attr of node.attributes.values()) {
-      if (attr.type === 'graph') executor.plan(attr.value, true, tracer);
-      if (attr.type === 'graphs') attr.value.forEach((g) => executor.plan(g, true, tracer));
-    }
+    for (const g of subgraphsOf(node)) executor.plan(g, true, tracer);
   }
 }

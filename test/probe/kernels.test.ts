@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { webAssembly } from '../../src/backends/wasm/assembler/engine.js';
+import { webAssembly } from '../../src/core/webassembly.js';
 import { detectWasmFeatures } from '../../src/backends/wasm/features.js';
 import {
   buildKernelModule,

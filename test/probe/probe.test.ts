@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { webAssembly } from '../../src/backends/wasm/assembler/engine.js';
+import { webAssembly } from '../../src/core/webassembly.js';
 import { measureCeilings, type MeasureOptions } from '../../src/probe/ceilings.js';
 import { detectWasmFeatures } from '../../src/backends/wasm/features.js';
 import {

@@ -10,6 +10,7 @@
  * expected values.
  */
 
+import type { Tolerance } from '../../src/conformance/runner.js';
 import type { DataType } from '../../src/core/dtype.js';
 import type { NodeSpec } from './build-model.js';
 
@@ -35,11 +36,6 @@ export interface Operand {
 /** An input that is the same value as an earlier input of the node (x · x, x + x). */
 export interface SameAs {
   sameAs: number;
-}
-
-export interface Tolerance {
-  rtol: number;
-  atol: number;
 }
 
 /** Attributes as buildModel takes them. */

@@ -85,16 +85,16 @@ export function broadcastShapes(
 export function broadcastIndex(inDims: readonly number[], outDims: readonly number[]): Int32Array {
   const size = shapeSize(outDims);
   const map = new Int32Array(size);
+  if (sameDims(inDims, outDims)) {
+    for (let i = 0; i < size; i++) map[i] = i;
+    return map;
+  }
   const rank = outDims.length;
   const offset = rank - inDims.length;
   const inStrides = stridesOf(inDims);
   const effective = outDims.map((_, i) =>
     i < offset || inDims[i - offset] === 1 ? 0 : inStrides[i - offset]!,
   );
-  if (inDims.length === rank && inDims.every((d, i) => d === outDims[i])) {
-    for (let i = 0; i < size; i++) map[i] = i;
-    return map;
-  }
   const counter = new Array<number>(rank).fill(0);
   let idx = 0;
   for (let i = 0; i < size; i++) {

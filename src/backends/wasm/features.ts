@@ -8,7 +8,7 @@
 
 import * as v8 from 'node:v8';
 import { ModuleBuilder } from './assembler/index.js';
-import { webAssembly } from './assembler/engine.js';
+import { webAssembly } from '../../core/webassembly.js';
 
 export interface WasmFeatures {
   simd128: boolean;

@@ -108,6 +108,9 @@ const TILES_PER_THREAD = 4;
 
 const SINGLE: GemmBatch = { count: 1, strideA: 0, strideB: 0, strideC: 0 };
 
+/** The run-time packing module's key: one module per runtime, shared by every epilogue's Gemm. */
+const PACK_MODULE_KEY = 'gemm_pack_f32_simd128';
+
 export class Gemm {
   /** e.g. 'gemm_f32_4x8_relaxedsimd_bias_row_relu': what traces show. */
   readonly name: string;
@@ -142,13 +145,8 @@ export class Gemm {
     this.kernel = generatedKernel(this.runtime, gemmModuleKey(spec), 'gemm', (module) => {
       emitGemm(module, spec);
     });
-    const pack = this.runtime.module('gemm_pack_f32_simd128', () => {
-      const module = this.runtime.newModule();
-      emitPackB(module);
-      return module;
-    });
-    this.packKn = pack.kernel('pack_kn');
-    this.packNk = pack.kernel('pack_nk');
+    this.packKn = generatedKernel(this.runtime, PACK_MODULE_KEY, 'pack_kn', emitPackB);
+    this.packNk = generatedKernel(this.runtime, PACK_MODULE_KEY, 'pack_nk', emitPackB);
   }
 
   /** C = activation(A·B + bias). Returns a promise only when it ran on the pool. */

@@ -14,7 +14,7 @@
 
 import { storageView, type DataType } from '../../core/dtype.js';
 import type { TensorData } from '../../core/tensor.js';
-import { webAssembly, type WasmMemory } from './assembler/engine.js';
+import { webAssembly, type WasmMemory } from '../../core/webassembly.js';
 
 const PAGE_BYTES = 65536;
 export const HEAP_ALIGNMENT = 64;

@@ -15,10 +15,8 @@
  * write), and a cache that cannot be written leaves the decisions in memory.
  */
 
-import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cacheDirectory, machineFingerprint, readCached } from '../../host/cache.js';
+import { cacheDirectory, machineFingerprint, readCached, writeCached } from '../../host/cache.js';
 import { describeMachine } from '../../host/machine.js';
 
 export interface TuningCandidate<T> {
@@ -166,7 +164,7 @@ export class Tuner {
     const current = readCacheFile(file, fingerprint) ?? { format: CACHE_FORMAT, fingerprint, decisions: {} };
     (current.decisions[kernel] ??= {})[shapeKey] = decision;
     try {
-      writeAtomically(file, JSON.stringify(current, null, 2) + '\n');
+      writeCached(file, current);
     } catch {
       // A read-only or full cache folder costs a measurement in the next process, not this run.
     }
@@ -221,16 +219,4 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isDecision(value: unknown): value is TuningDecision {
   return isRecord(value) && typeof value.choice === 'string' && isRecord(value.medianSeconds);
-}
-
-/** A temporary file unique to this process and call, renamed over the cache: readers see old or new. */
-function writeAtomically(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  try {
-    fs.writeFileSync(temporary, text);
-    fs.renameSync(temporary, file);
-  } finally {
-    fs.rmSync(temporary, { force: true });
-  }
 }

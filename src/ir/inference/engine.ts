@@ -5,7 +5,15 @@
  */
 
 import type { Tensor } from '../../core/tensor.js';
-import { allNodes, opLabel, type Graph, type Model, type Node, type ValueType } from '../graph.js';
+import {
+  allNodes,
+  opLabel,
+  subgraphsOf,
+  type Graph,
+  type Model,
+  type Node,
+  type ValueType,
+} from '../graph.js';
 import { NodeContext, type Subgraphs } from './context.js';
 import { isStaticShape } from './dims.js';
 import { knownFromTensor } from './known-values.js';
@@ -248,10 +256,7 @@ function dependencyOrder(graph: Graph): { order: Node[]; cyclic: Node[] } {
 /** The names a node reads: its inputs and what its subgraphs take from outside themselves. */
 function nodeReads(node: Node): string[] {
   const names = node.inputs.filter((name) => name !== '');
-  for (const attribute of node.attributes.values()) {
-    if (attribute.type === 'graph') names.push(...outerReads(attribute.value));
-    if (attribute.type === 'graphs') for (const g of attribute.value) names.push(...outerReads(g));
-  }
+  for (const g of subgraphsOf(node)) names.push(...outerReads(g));
   return names;
 }
 

@@ -1,9 +1,10 @@
 /**
  * Heddle's fused transformer operators (domain com.heddle), which the fuse-transformer passes make
- * from the decomposed graphs exporters write: LayerNormalization, RMSNormalization, Gelu and
- * Attention. Each kernel computes what the subgraph it replaces computed, numpy broadcasting of
- * scale, bias and mask against the result included, so a fused graph returns the same shapes as
- * the unfused one; values are computed in float64 and rounded once to the input's type.
+ * from the decomposed graphs exporters write: LayerNormalization (alone or after a residual Add),
+ * RMSNormalization, Gelu and Attention. Each kernel computes what the subgraph it replaces
+ * computed, numpy broadcasting of scale, bias and mask against the result included, so a fused
+ * graph returns the same shapes as the unfused one; values are computed in float64 and rounded
+ * once to the input's type.
  */
 
 import type { TensorData } from '../../../core/dtype.js';

@@ -22,16 +22,10 @@ import {
   type Node,
 } from '../../../ir/graph.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
-import {
-  broadcastIndex,
-  broadcastShapes,
-  normalizeAxis,
-  readInts,
-  sameDims,
-  shapeSize,
-  splitAxis,
-  toNumbers,
-} from '../util.js';
+import { broadcastIndex, readInts, sameDims, shapeSize, toNumbers } from '../util.js';
+import { matmulShapes } from './matmul.js';
+import { normalizedReductionAxes } from './reduce.js';
+import { softmaxLanes } from './softmax.js';
 import { transposeTensor } from './shape.js';
 
 /** A float64 tensor the backward pass computes with. */
@@ -239,13 +233,21 @@ function binaryRule(
   };
 }
 
-/** The adjoint of a unary elementwise operator's input as f(g, x, y). */
-function unaryRule(f: (g: number, x: number, y: number) => number): Rule {
-  return (step) => [pointwise(step.grad, [step.input(0), step.output], f)];
+/** A unary elementwise operator whose input's adjoint is f(g, x) of its input x. */
+function inputRule(f: (g: number, x: number) => number): Rule {
+  return (step) => [pointwise(step.grad, [step.input(0)], f)];
 }
 
-/** Operators that only rearrange the shape: the adjoint is the output's, in the input's dims. */
-const reshapeRule: Rule = (step) => [reshaped(step.grad, step.input(0).dims)];
+/** A unary elementwise operator whose input's adjoint is f(g, y) of its output y, computed already. */
+function outputRule(f: (g: number, y: number) => number): Rule {
+  return (step) => [pointwise(step.grad, [step.output], f)];
+}
+
+/**
+ * Operators whose output holds the input's elements in their order (Identity, a float-to-float
+ * Cast, the shape changes): the adjoint is the output's, in the input's dims.
+ */
+const passThroughRule: Rule = (step) => [reshaped(step.grad, step.input(0).dims)];
 
 /**
  * ReduceSum and ReduceMean: the adjoint spreads back over the reduced axes (divided by their
@@ -264,9 +266,7 @@ function reduceRule(mean: boolean, axesInputSince: number): Rule {
     } else {
       axes = intsAttribute(step.node, 'axes') ?? [];
     }
-    const reduced = new Set(
-      axes.length === 0 ? x.dims.map((_, a) => a) : axes.map((a) => normalizeAxis(a, rank, fail)),
-    );
+    const reduced = new Set(normalizedReductionAxes(axes, rank, fail));
     const keptDims = x.dims.map((d, a) => (reduced.has(a) ? 1 : d));
     const count = shapeSize(x.dims) / shapeSize(keptDims);
     const scale = mean ? 1 / count : 1;
@@ -285,17 +285,10 @@ function reduceRule(mean: boolean, axesInputSince: number): Rule {
 const matMulRule: Rule = (step) => {
   const a = step.input(0);
   const b = step.input(1);
-  const aDims = a.dims.length === 1 ? [1, a.dims[0]!] : a.dims;
-  const bDims = b.dims.length === 1 ? [b.dims[0]!, 1] : b.dims;
-  if (aDims.length < 2 || bDims.length < 2)
-    step.ctx.fail('Gradient: MatMul of a scalar has no derivative rule');
-  const [m, k] = aDims.slice(-2) as [number, number];
-  const n = bDims[bDims.length - 1]!;
-  const aBatch = aDims.slice(0, -2);
-  const bBatch = bDims.slice(0, -2);
-  const batch = broadcastShapes([aBatch, bBatch], step.ctx.fail.bind(step.ctx));
-  const aOf = broadcastIndex(aBatch, batch);
-  const bOf = broadcastIndex(bBatch, batch);
+  const shapes = matmulShapes(a, b, step.ctx.fail.bind(step.ctx));
+  const { aDims, bDims, batchDims: batch, rows: m, depth: k, cols: n } = shapes;
+  const aOf = broadcastIndex(aDims.slice(0, -2), batch);
+  const bOf = broadcastIndex(bDims.slice(0, -2), batch);
   const g = step.grad.data;
   const batches = shapeSize(batch);
   const dA = new Float64Array(batches * m * k);
@@ -335,25 +328,21 @@ const transposeRule: Rule = (step) => {
   return [{ dims: x.dims, data: adjoint.data as Float64Array }];
 };
 
-/**
- * Softmax: dx = y · (g − Σ g·y) along the softmax axis. Before opset 13 the input is coerced to
- * 2-D at `axis` (default 1) and the softmax spans everything after it; from 13 it spans one axis
- * (default -1).
- */
+/** Softmax: dx = y · (g − Σ g·y) along each lane of the forward Softmax (`softmaxLanes`). */
 const softmaxRule: Rule = (step) => {
   const y = step.output;
   const dims = y.dims;
-  const fail = step.ctx.fail.bind(step.ctx);
-  let outer: number;
-  let span: number;
-  let inner: number;
-  if (step.node.opset < 13) {
-    const axis = splitAxis(intAttribute(step.node, 'axis', 1), dims.length, fail);
-    [outer, span, inner] = [shapeSize(dims.slice(0, axis)), shapeSize(dims.slice(axis)), 1];
-  } else {
-    const axis = normalizeAxis(intAttribute(step.node, 'axis', -1), dims.length, fail);
-    [outer, span, inner] = [shapeSize(dims.slice(0, axis)), dims[axis]!, shapeSize(dims.slice(axis + 1))];
-  }
+  const axis = step.node.attributes.get('axis');
+  const {
+    outer,
+    laneLength: span,
+    inner,
+  } = softmaxLanes(
+    dims,
+    step.node.opset,
+    axis?.type === 'int' ? axis.value : undefined,
+    step.ctx.fail.bind(step.ctx),
+  );
   const g = step.grad.data;
   const data = new Float64Array(g.length);
   for (let o = 0; o < outer; o++) {
@@ -413,23 +402,23 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
         step.active(i) ? unbroadcast(step.grad, step.input(i).dims) : undefined,
       ),
   ],
-  ['Neg', unaryRule((g) => -g)],
-  ['Identity', unaryRule((g) => g)],
+  ['Neg', inputRule((g) => -g)],
+  ['Identity', passThroughRule],
   // A Cast whose input and output both carry adjoints is one between float types.
-  ['Cast', unaryRule((g) => g)],
-  ['Relu', unaryRule((g, x) => (x > 0 ? g : 0))],
-  ['Sigmoid', unaryRule((g, _x, y) => g * y * (1 - y))],
-  ['Tanh', unaryRule((g, _x, y) => g * (1 - y * y))],
-  ['Exp', unaryRule((g, _x, y) => g * y)],
-  ['Log', unaryRule((g, x) => g / x)],
-  ['Sqrt', unaryRule((g, _x, y) => g / (2 * y))],
+  ['Cast', passThroughRule],
+  ['Relu', inputRule((g, x) => (x > 0 ? g : 0))],
+  ['Sigmoid', outputRule((g, y) => g * y * (1 - y))],
+  ['Tanh', outputRule((g, y) => g * (1 - y * y))],
+  ['Exp', outputRule((g, y) => g * y)],
+  ['Log', inputRule((g, x) => g / x)],
+  ['Sqrt', outputRule((g, y) => g / (2 * y))],
   ['MatMul', matMulRule],
   ['ReduceSum', reduceRule(false, 13)],
   ['ReduceMean', reduceRule(true, 18)],
-  ['Reshape', reshapeRule],
-  ['Flatten', reshapeRule],
-  ['Squeeze', reshapeRule],
-  ['Unsqueeze', reshapeRule],
+  ['Reshape', passThroughRule],
+  ['Flatten', passThroughRule],
+  ['Squeeze', passThroughRule],
+  ['Unsqueeze', passThroughRule],
   ['Transpose', transposeRule],
   ['Softmax', softmaxRule],
 ]);

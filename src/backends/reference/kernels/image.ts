@@ -22,7 +22,7 @@ import {
   type WasmImports,
   type WasmInstance,
   type WasmModule,
-} from '../../wasm/assembler/engine.js';
+} from '../../../core/webassembly.js';
 import type { KernelContext, KernelDef } from '../kernel.js';
 
 /** A decoded image as interleaved 8-bit RGB, rows from the top. */

@@ -152,7 +152,7 @@ function multiplyBigInt(
 }
 
 /** The operands' shapes after numpy's 1-D promotion, and the shape of the result. */
-interface MatMulShapes {
+export interface MatMulShapes {
   aDims: number[];
   bDims: number[];
   batchDims: number[];
@@ -162,19 +162,25 @@ interface MatMulShapes {
   outDims: number[];
 }
 
-function matmulShapes(ctx: KernelContext, a: Tensor, b: Tensor): MatMulShapes {
-  if (a.dims.length === 0 || b.dims.length === 0) {
-    ctx.fail('MatMul operands must have at least one dimension');
-  }
+/**
+ * numpy's matmul shapes (the Gradient rule of MatMul takes them too): a 1-D A is a row, a 1-D B a
+ * column, and the batch dims broadcast.
+ */
+export function matmulShapes(
+  a: { dims: readonly number[] },
+  b: { dims: readonly number[] },
+  fail: (reason: string) => never,
+): MatMulShapes {
+  if (a.dims.length === 0 || b.dims.length === 0) fail('MatMul operands must have at least one dimension');
   const aDims = a.dims.length === 1 ? [1, a.dims[0]!] : [...a.dims];
   const bDims = b.dims.length === 1 ? [b.dims[0]!, 1] : [...b.dims];
   const rows = aDims[aDims.length - 2]!;
   const depth = aDims[aDims.length - 1]!;
   const cols = bDims[bDims.length - 1]!;
   if (bDims[bDims.length - 2] !== depth) {
-    ctx.fail(`cannot multiply matrices of dims [${a.dims.join(', ')}] and [${b.dims.join(', ')}]`);
+    fail(`cannot multiply matrices of dims [${a.dims.join(', ')}] and [${b.dims.join(', ')}]`);
   }
-  const batchDims = broadcastShapes([aDims.slice(0, -2), bDims.slice(0, -2)], (reason) => ctx.fail(reason));
+  const batchDims = broadcastShapes([aDims.slice(0, -2), bDims.slice(0, -2)], fail);
   const outDims = [...batchDims];
   if (a.dims.length > 1) outDims.push(rows);
   if (b.dims.length > 1) outDims.push(cols);
@@ -188,7 +194,7 @@ function matmul(ctx: KernelContext): Tensor {
   if (!FLOAT_TYPES.has(a.type) && !MATMUL_INT_TYPES.has(a.type)) {
     ctx.fail(`MatMul does not support ${a.type}`);
   }
-  const shapes = matmulShapes(ctx, a, b);
+  const shapes = matmulShapes(a, b, ctx.fail.bind(ctx));
   const { aDims, bDims, batchDims, rows, depth, cols, outDims } = shapes;
   const aBatch = broadcastIndex(aDims.slice(0, -2), batchDims);
   const bBatch = broadcastIndex(bDims.slice(0, -2), batchDims);

@@ -207,9 +207,21 @@ function reductionAxes(ctx: KernelContext, rank: number, axesAreInput: boolean):
   } else {
     axes = ctx.ints('axes', []);
   }
+  return normalizedReductionAxes(axes, rank, ctx.fail.bind(ctx));
+}
+
+/**
+ * The axes a reduction names, normalized (all of them when it names none); naming one twice fails.
+ * Reduce* and the Gradient rules of ReduceSum and ReduceMean take them.
+ */
+export function normalizedReductionAxes(
+  axes: readonly number[],
+  rank: number,
+  fail: (reason: string) => never,
+): number[] {
   if (axes.length === 0) return Array.from({ length: rank }, (_, a) => a);
-  const normalized = axes.map((a) => normalizeAxis(a, rank, ctx.fail.bind(ctx)));
-  if (new Set(normalized).size !== normalized.length) ctx.fail(`axes [${axes.join(', ')}] repeat an axis`);
+  const normalized = axes.map((a) => normalizeAxis(a, rank, fail));
+  if (new Set(normalized).size !== normalized.length) fail(`axes [${axes.join(', ')}] repeat an axis`);
   return normalized;
 }
 

@@ -49,24 +49,38 @@ const hardmax: LaneTransform = (lane) => {
 };
 
 /** The input seen as [outer, laneLength, inner]; lanes run along the middle dimension. */
-interface LaneLayout {
+export interface LaneLayout {
   outer: number;
   laneLength: number;
   inner: number;
 }
 
-function laneLayout(ctx: KernelContext, dims: readonly number[]): LaneLayout {
+/**
+ * The lanes of Softmax, LogSoftmax and Hardmax (and of Softmax's Gradient rule), given the node's
+ * `axis` attribute when it has one. Before opset 13 the input is coerced to 2-D at the axis (default
+ * 1) and a lane spans everything after it; from 13 a lane is the one axis (default -1).
+ */
+export function softmaxLanes(
+  dims: readonly number[],
+  opset: number,
+  axisAttribute: number | undefined,
+  fail: (reason: string) => never,
+): LaneLayout {
   const rank = dims.length;
-  if (ctx.opset < 13) {
-    const axis = splitAxis(ctx.int('axis', 1), rank, ctx.fail.bind(ctx));
+  if (opset < 13) {
+    const axis = splitAxis(axisAttribute ?? 1, rank, fail);
     return { outer: shapeSize(dims.slice(0, axis)), laneLength: shapeSize(dims.slice(axis)), inner: 1 };
   }
-  const axis = normalizeAxis(ctx.int('axis', -1), rank, ctx.fail.bind(ctx));
+  const axis = normalizeAxis(axisAttribute ?? -1, rank, fail);
   return {
     outer: shapeSize(dims.slice(0, axis)),
     laneLength: dims[axis]!,
     inner: shapeSize(dims.slice(axis + 1)),
   };
+}
+
+function laneLayout(ctx: KernelContext, dims: readonly number[]): LaneLayout {
+  return softmaxLanes(dims, ctx.opset, ctx.has('axis') ? ctx.int('axis') : undefined, ctx.fail.bind(ctx));
 }
 
 /** Transforms every lane of `x` into `out`, rounding each value once as it is stored. */

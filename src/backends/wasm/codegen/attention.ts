@@ -19,8 +19,15 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { foldAccumulators } from './elementwise.js';
-import { emitExp, multiplyAdd, namedLocal, splat, storeLanes, storeTransposed4x4 } from './math.js';
+import {
+  emitExp,
+  foldAccumulators,
+  multiplyAdd,
+  namedLocal,
+  splat,
+  storeLanes,
+  storeTransposed4x4,
+} from './math.js';
 
 /** Columns of the register tile (two vectors) and rows of a query block. */
 const TILE_COLUMNS = 8;
@@ -552,7 +559,7 @@ class AttentionEmitter {
       .i32Const(r * this.rowBytes)
       .op('i32.add')
       .set(l.a);
-    f.v128Const('f32x4', [0, 0, 0, 0]).set(sum);
+    splat(f, 0).set(sum);
     this.emitUnrolled(
       Math.ceil(spec.keys / 4),
       EXPONENTIAL_UNROLL,

@@ -17,7 +17,7 @@
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
-import { floatLanes, i32Function } from './math.js';
+import { floatLanes, i32Function, splat } from './math.js';
 
 /** Where a window lands on one plane: sizes, kernel and the window's steps, all static. */
 export interface PlaneWindow {
@@ -52,7 +52,6 @@ export interface WindowKernelSpec {
 }
 
 const F32 = 4;
-const ZERO4 = [0, 0, 0, 0];
 
 const EVEN_FLOATS = floatLanes([0, 2, 4, 6]);
 const ODD_FLOATS = floatLanes([1, 3, 5, 7]);
@@ -278,13 +277,13 @@ class WindowKernelWriter {
         addScaled(f.get(channel), this.biases!, F32);
         f.mem('v128.load32_splat').set(this.initial);
       } else {
-        f.v128Const('f32x4', ZERO4).set(this.initial);
+        splat(f, 0).set(this.initial);
       }
     } else {
       addScaled(f.get(this.plane), this.x, inHeight * inWidth * F32);
       f.set(this.xPlane);
       const start = reduction.kind === 'max' ? NaN : 0;
-      f.v128Const('f32x4', [start, start, start, start]).set(this.initial);
+      splat(f, start).set(this.initial);
     }
   }
 
@@ -420,7 +419,7 @@ class WindowKernelWriter {
     // (only NaN or padding seen, or a true -inf) is computed again the careful way.
     this.quickMax = max;
     for (const acc of accs) {
-      if (max) f.v128Const('f32x4', [-Infinity, -Infinity, -Infinity, -Infinity]).set(acc);
+      if (max) splat(f, -Infinity).set(acc);
       else f.get(this.initial).set(acc);
     }
     f.get(this.ox).i32Const(strides[1]).op('i32.mul').i32Const(-pads[1]).op('i32.add');
@@ -435,7 +434,7 @@ class WindowKernelWriter {
     this.quickMax = false;
     if (max) {
       accs.forEach((acc, u) => {
-        f.get(acc).v128Const('f32x4', [-Infinity, -Infinity, -Infinity, -Infinity]).op('f32x4.eq');
+        splat(f.get(acc), -Infinity).op('f32x4.eq');
         f.op('v128.any_true');
         f.if(null, () => {
           f.get(this.initial).set(acc);
@@ -471,7 +470,7 @@ class WindowKernelWriter {
     }
     const gathered = this.temporary('v128', 8);
     for (let kx = 0; kx < kw; kx++) {
-      f.v128Const('f32x4', ZERO4).set(gathered);
+      splat(f, 0).set(gathered);
       for (let lane = 0; lane < 4; lane++) {
         f.get(this.base).get(gathered);
         f.memLane('v128.load32_lane', lane, {
@@ -733,7 +732,7 @@ class Im2colWriter {
             load(half === 0 ? 4 : 11);
             f.shuffle(half === 0 ? EVEN_FLOATS : ODD_FLOATS);
           } else {
-            f.v128Const('f32x4', ZERO4);
+            splat(f, 0);
             for (let lane = 0; lane < 4; lane++) {
               f.set(this.gathered).get(this.base).get(this.gathered);
               f.memLane('v128.load32_lane', lane, { offset: (offset + (4 * half + lane) * stride) * F32 });
@@ -802,7 +801,7 @@ class Im2colWriter {
       this.tapOffsets.forEach((offset, t) => {
         for (let half = 0; half < 2; half++) {
           f.get(this.out);
-          f.v128Const('f32x4', ZERO4);
+          splat(f, 0);
           for (let lane = 0; lane < 4; lane++) {
             f.set(this.gathered)
               .get(this.lanes[4 * half + lane]!)
@@ -921,7 +920,7 @@ export function buildCol2imKernel(module: ModuleBuilder, name: string, spec: Col
 
   forRange(f, plane, plane0, plane1, 1, () => {
     if (spec.bias) f.get(plane).i32Const(2).op('i32.shl').get(bias).op('i32.add').mem('v128.load32_splat');
-    else f.v128Const('f32x4', ZERO4);
+    else splat(f, 0);
     f.set(initial);
     forRange(f, oy, row0, row1, 1, () => {
       addScaled(f.get(plane), oy, outHeight);

@@ -33,6 +33,7 @@ import { MAX_ARGS } from '../pool/control.js';
 import type { TiledRange } from '../pool/index.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
 import { emitActivation } from './activation.js';
+import { generatedKernel } from './compile.js';
 import {
   emitErf,
   emitExp,
@@ -41,7 +42,6 @@ import {
   emitSigmoid,
   emitSoftplus,
   emitTanh,
-  floatLanes,
   i32Function,
   splat,
   v128Temp,
@@ -289,7 +289,7 @@ function elementwiseKernel(
   const key = `elementwise_f32_${programKey(program)}_${layout.dims.join('x')}_${layout.strides
     .map((s) => s.join('.'))
     .join('/')}`;
-  return runtime.module(key, () => buildModule(runtime.newModule(), program, layout)).kernel('elementwise');
+  return generatedKernel(runtime, key, 'elementwise', (module) => buildModule(module, program, layout));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,27 +459,20 @@ export function finishStaged(
 // ---------------------------------------------------------------------------------------------
 // Code generation
 
-function buildModule(
-  module: ModuleBuilder,
-  program: ElementwiseProgram,
-  layout: ElementwiseLayout,
-): ModuleBuilder {
+function buildModule(module: ModuleBuilder, program: ElementwiseProgram, layout: ElementwiseLayout): void {
   const inputCount = program.inputs.length;
-  const f = module.function('elementwise', {
-    params: [
-      ['thread', 'i32'],
-      ['rowBegin', 'i32'],
-      ['rowEnd', 'i32'],
-      ['columnBegin', 'i32'],
-      ['columnEnd', 'i32'],
-      ...program.inputs.map((_, i): [string, 'i32'] => [`input${i}`, 'i32']),
-      ['output', 'i32'],
-    ],
-    export: true,
-  });
-  const [, rowBegin, rowEnd, columnBegin, columnEnd] = f.params as Local[];
-  const bases = f.params.slice(5, 5 + inputCount);
-  const output = f.params[5 + inputCount]!;
+  const { f, params } = i32Function(module, 'elementwise', [
+    'thread',
+    'rowBegin',
+    'rowEnd',
+    'columnBegin',
+    'columnEnd',
+    ...program.inputs.map((_, i) => `input${i}`),
+    'output',
+  ]);
+  const [, rowBegin, rowEnd, columnBegin, columnEnd] = params;
+  const bases = params.slice(5, 5 + inputCount);
+  const output = params[5 + inputCount]!;
   const reads = layout.strides.map(innerRead);
   const elementBytes = program.inputs.map((type) => (type === 'bool' ? 1 : 4));
   const values = program.inputs.map((_, i) => f.local('v128', `in${i}`));
@@ -552,7 +545,6 @@ function buildModule(
     });
     f.get(row).i32Const(1).op('i32.add').tee(row).get(rowEnd).op('i32.lt_u').brIf(nextRow);
   });
-  return module;
 }
 
 /** Pushes the element offset of `row` (a row-major index over all axes but the last) for `strides`. */
@@ -865,25 +857,6 @@ export function forEachInRow(
   const leftover = vectors % ROW_ACCUMULATORS;
   for (let k = 0; k < leftover; k++) visit(4, 16 * k, k);
   for (let j = 0; j < length % 4; j++) visit(1, 16 * leftover + 4 * j, j);
-}
-
-/**
- * Folds `accumulators` into the first with `op`, then the first's four lanes into every lane of it:
- * the reduction of a row visited by `forEachInRow`.
- */
-export function foldAccumulators(
-  f: FunctionBuilder,
-  accumulators: readonly Local[],
-  op: 'f32x4.add' | 'f32x4.max' | 'f32x4.min' | 'f32x4.mul' | 'f32x4.pmax',
-): void {
-  const [first, ...others] = accumulators as [Local, ...Local[]];
-  for (const other of others) f.get(first).get(other).op(op).set(first);
-  for (const swap of [
-    [2, 3, 0, 1],
-    [1, 0, 3, 2],
-  ]) {
-    f.get(first).get(first).get(first).shuffle(floatLanes(swap)).op(op).set(first);
-  }
 }
 
 /** A counted loop `for (i = 0; i < count; i++)` with `i` in `counter`, emitted only when count > 0. */

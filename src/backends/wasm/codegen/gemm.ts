@@ -17,7 +17,7 @@
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { activationName, emitActivation, type Activation } from './activation.js';
-import { i32Function, multiplyAdd, storeTransposed4x4 } from './math.js';
+import { i32Function, multiplyAdd, splat, storeTransposed4x4 } from './math.js';
 
 /** Floats per packed panel row: the register tile's width. */
 export const TILE_COLUMNS = 8;
@@ -243,8 +243,8 @@ function ifFullPanel(f: FunctionBuilder, cols: Local, full: () => void, partial:
 
 /** low, high = the first `cols` (< 8) floats at the address `address` pushes, zeros after them. */
 function loadPartial(f: FunctionBuilder, cols: Local, address: () => void, low: Local, high: Local): void {
-  f.v128Const('f32x4', [0, 0, 0, 0]).set(low);
-  f.v128Const('f32x4', [0, 0, 0, 0]).set(high);
+  splat(f, 0).set(low);
+  splat(f, 0).set(high);
   for (let q = 0; q < TILE_COLUMNS - 1; q++) {
     const target = q < 4 ? low : high;
     f.get(cols).i32Const(q).op('i32.gt_u');

@@ -14,7 +14,8 @@
  * recurrence) keep their own named locals in the same registry (`namedLocal`), and share the
  * multiply-add of their dot products (`multiplyAdd`) and the making of their exported functions,
  * whose parameters are all i32 addresses, sizes and tile bounds (`i32Function`), their shuffles'
- * lane lists (`floatLanes`), their partial-vector stores (`storeLanes`) and transposes
+ * lane lists (`floatLanes`), the folding of a row's accumulators into one value
+ * (`foldAccumulators`), their partial-vector stores (`storeLanes`) and transposes
  * (`storeTransposed4x4`).
  */
 
@@ -111,6 +112,25 @@ export function multiplyAdd(
 /** i8x16.shuffle's byte indices for f32 lanes `lanes` (0-3 from the first vector, 4-7 from the second). */
 export function floatLanes(lanes: readonly number[]): number[] {
   return lanes.flatMap((lane) => [4 * lane, 4 * lane + 1, 4 * lane + 2, 4 * lane + 3]);
+}
+
+/**
+ * Folds `accumulators` into the first with `op`, then the first's four lanes into every lane of it:
+ * the reduction of a row (`forEachInRow` in elementwise.ts visits one).
+ */
+export function foldAccumulators(
+  f: FunctionBuilder,
+  accumulators: readonly Local[],
+  op: 'f32x4.add' | 'f32x4.max' | 'f32x4.min' | 'f32x4.mul' | 'f32x4.pmax',
+): void {
+  const [first, ...others] = accumulators as [Local, ...Local[]];
+  for (const other of others) f.get(first).get(other).op(op).set(first);
+  for (const swap of [
+    [2, 3, 0, 1],
+    [1, 0, 3, 2],
+  ]) {
+    f.get(first).get(first).get(first).shuffle(floatLanes(swap)).op(op).set(first);
+  }
 }
 
 /** Stores the first `lanes` (1-4) floats of `vector` at the address `address` pushes, plus `offset`. */

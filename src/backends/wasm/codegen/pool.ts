@@ -6,7 +6,7 @@
  */
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
-import { floatLanes, i32Function } from './math.js';
+import { floatLanes, i32Function, splat } from './math.js';
 
 export type GlobalReduction = 'average' | 'max';
 
@@ -57,7 +57,7 @@ export function buildGlobalPoolKernel(
   f.block(null, (exit) => {
     f.get(plane).get(plane1).op('i32.ge_s').brIf(exit);
     f.loop(null, (next) => {
-      for (const acc of accs) f.v128Const('f32x4', [start, start, start, start]).set(acc);
+      for (const acc of accs) splat(f, start).set(acc);
       f.get(plane)
         .i32Const(planeSize * F32)
         .op('i32.mul')

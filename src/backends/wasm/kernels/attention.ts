@@ -154,7 +154,7 @@ function headsFirstShapes(
   const [kFirst, kSecond] = kDims.slice(-2) as [number, number];
   const [keys, kDepth] = operands.keyRows ? [kFirst, kSecond] : [kSecond, kFirst];
   const [valueRows, valueWidth] = vDims.slice(-2) as [number, number];
-  checkSizes(queries, keys, depth, kDepth, valueRows, valueWidth);
+  checkSizes(keys, depth, kDepth, valueRows, valueWidth);
   const batchOf = (d: readonly number[]) => d.slice(0, -2);
   // The mask's leading axes broadcast with the others' (a [2, 1, S, S] mask over one batch makes two).
   const mask = dims[3] && dims[3].length > 2 ? [dims[3]] : [];
@@ -203,7 +203,7 @@ function sequenceFirstShapes(
   if (kBatch !== batchSize || vBatch !== batchSize || kHeads !== heads || vHeads !== heads) {
     fail(`the wasm attention does not broadcast 'BSNH' batches or heads`);
   }
-  checkSizes(queries, keys, depth, kDepth, valueRows, valueWidth);
+  checkSizes(keys, depth, kDepth, valueRows, valueWidth);
   const packed = operands.packedHeads > 0;
   const strideOf = (width: number) => (packed ? heads * (2 * depth + valueWidth) : heads * width);
   const rowStrides = {
@@ -246,8 +246,8 @@ function unpackedDims(packed: readonly number[] | undefined, heads: number): num
   return [operand, operand, operand];
 }
 
+/** Fails unless K's depth is Q's, V has a row per key, and none of the sizes is 0. */
 function checkSizes(
-  queries: number,
   keys: number,
   depth: number,
   kDepth: number,
@@ -256,7 +256,7 @@ function checkSizes(
 ): void {
   if (kDepth !== depth) fail(`Q's depth ${depth} and K's ${kDepth} differ`);
   if (valueRows !== keys) fail(`V has ${valueRows} rows for ${keys} keys`);
-  if (keys < 1 || depth < 1 || valueWidth < 1 || queries < 0)
+  if (keys < 1 || depth < 1 || valueWidth < 1)
     fail('the kernel needs keys, depth and value width of 1 or more');
 }
 

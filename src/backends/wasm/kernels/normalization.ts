@@ -24,7 +24,6 @@ import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.j
 import { generatedKernel } from '../codegen/compile.js';
 import {
   elementwiseLayout,
-  foldAccumulators,
   forEachInRow,
   HeapOperands,
   ROW_ACCUMULATORS,
@@ -35,7 +34,7 @@ import {
   type ElementwisePlan,
   type ElementwiseProgram,
 } from '../codegen/elementwise.js';
-import { splat } from '../codegen/math.js';
+import { foldAccumulators, i32Function, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { WasmRuntime } from '../runtime.js';
 import { sameDims } from '../../reference/util.js';
@@ -70,25 +69,22 @@ function specKey(spec: NormalizeSpec): string {
 
 /** The kernel normalizing rows [begin, end): see the file's comment. */
 function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
-  const f = module.function('normalize', {
-    params: [
-      ['thread', 'i32'],
-      ['begin', 'i32'],
-      ['end', 'i32'],
-      ['x', 'i32'],
-      ['scale', 'i32'],
-      ['bias', 'i32'],
-      ['y', 'i32'],
-      ['meanOut', 'i32'],
-      ['invStdDevOut', 'i32'],
-      ['skip', 'i32'],
-      ['sum', 'i32'],
-    ],
-    export: true,
-  });
-  const [, begin, end, x, scale, bias, y, meanOut, invOut, skip, sum] = f.params as Local[];
+  const { f, params } = i32Function(module, 'normalize', [
+    'thread',
+    'begin',
+    'end',
+    'x',
+    'scale',
+    'bias',
+    'y',
+    'meanOut',
+    'invStdDevOut',
+    'skip',
+    'sum',
+  ]);
+  const [, begin, end, x, scale, bias, y, meanOut, invOut, skip, sum] = params;
   // The rows normalized: x's, or with a residual the sums written out in its first pass.
-  const source = spec.residual ? sum! : x!;
+  const source = spec.residual ? sum : x;
   const row = f.local('i32', 'row');
   const rowStart = f.local('i32', 'rowStart');
   const p = f.local('i32', 'p');
@@ -136,9 +132,9 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
   /** The residual pass: sum = x + skip written out, and summed for the mean. */
   const sumResidualRow = (): void => {
     for (const accumulator of accumulators) splat(f, 0).set(accumulator);
-    f.get(rowStart).get(x!).op('i32.add').set(p);
-    f.get(rowStart).get(skip!).op('i32.add').set(pk);
-    f.get(rowStart).get(sum!).op('i32.add').set(q);
+    f.get(rowStart).get(x).op('i32.add').set(p);
+    f.get(rowStart).get(skip).op('i32.add').set(pk);
+    f.get(rowStart).get(sum).op('i32.add').set(q);
     forEachInRow(f, length, [p, pk, q], counter, (lanes, offset, slot) => {
       f.get(q);
       load(lanes, p, offset);
@@ -177,7 +173,7 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
         f.get(row)
           .i32Const(4)
           .op('i32.mul')
-          .get(out!)
+          .get(out)
           .op('i32.add')
           .get(value)
           .memLane('v128.store32_lane', 0);
@@ -191,7 +187,7 @@ function buildNormalize(module: ModuleBuilder, spec: NormalizeSpec): void {
     if (spec.scale === 'row') channelValue(scale, rowScale);
     if (spec.bias === 'row') channelValue(bias, rowBias);
     f.get(rowStart).get(source).op('i32.add').set(p);
-    f.get(rowStart).get(y!).op('i32.add').set(q);
+    f.get(rowStart).get(y).op('i32.add').set(q);
     const cursors = [p, q];
     if (spec.scale === 'position') {
       f.get(scale).set(ps);

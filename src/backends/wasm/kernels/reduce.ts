@@ -22,7 +22,6 @@ import { generatedKernel } from '../codegen/compile.js';
 import {
   columnGroupOffset,
   columnsFunction,
-  foldAccumulators,
   forEachColumnGroup,
   forEachInRow,
   HeapOperands,
@@ -33,7 +32,7 @@ import {
   ShapeMemo,
   tileTarget,
 } from '../codegen/elementwise.js';
-import { emitLog, splat } from '../codegen/math.js';
+import { emitLog, foldAccumulators, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { TiledRange } from '../pool/index.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';

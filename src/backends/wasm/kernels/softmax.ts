@@ -20,7 +20,6 @@ import { generatedKernel } from '../codegen/compile.js';
 import {
   columnsFunction,
   columnGroupOffset,
-  foldAccumulators,
   forEachColumnGroup,
   forEachInRow,
   HeapOperands,
@@ -31,7 +30,7 @@ import {
   ShapeMemo,
   tileTarget,
 } from '../codegen/elementwise.js';
-import { emitExp, emitLog, splat } from '../codegen/math.js';
+import { emitExp, emitLog, foldAccumulators, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { TiledRange } from '../pool/index.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';

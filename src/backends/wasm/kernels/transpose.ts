@@ -26,6 +26,7 @@ import { stridesOf } from '../../reference/util.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { generatedKernel } from '../codegen/compile.js';
 import { HeapOperands } from '../codegen/elementwise.js';
+import { i32Function } from '../codegen/math.js';
 import { typeOf, tensorInput, type WasmEnv, type WasmKernelDef } from '../kernel.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
 
@@ -467,19 +468,13 @@ function halves64(high: boolean): number[] {
  * columns) by destination columns [columnBegin, columnEnd) (source rows), 4-byte elements.
  */
 function buildTransposeEdge(builder: ModuleBuilder): FunctionBuilder {
-  const f = builder.function('transpose_edge', {
-    params: [
-      ['src', 'i32'],
-      ['dst', 'i32'],
-      ['rowBegin', 'i32'],
-      ['rowEnd', 'i32'],
-      ['columnBegin', 'i32'],
-      ['columnEnd', 'i32'],
-      ['rowStride', 'i32'],
-      ['columnStride', 'i32'],
-    ],
-  });
-  const [src, dst, rowBegin, rowEnd, columnBegin, columnEnd, rowStride, columnStride] = f.params as Local[];
+  const { f, params } = i32Function(
+    builder,
+    'transpose_edge',
+    ['src', 'dst', 'rowBegin', 'rowEnd', 'columnBegin', 'columnEnd', 'rowStride', 'columnStride'],
+    { exported: false },
+  );
+  const [src, dst, rowBegin, rowEnd, columnBegin, columnEnd, rowStride, columnStride] = params;
   const row = f.local('i32', 'row');
   const column = f.local('i32', 'column');
   const s = f.local('i32', 's');
@@ -487,19 +482,19 @@ function buildTransposeEdge(builder: ModuleBuilder): FunctionBuilder {
   f.get(rowBegin).set(row);
   emitWhile(
     f,
-    () => f.get(row).get(rowEnd!).op('i32.lt_u'),
+    () => f.get(row).get(rowEnd).op('i32.lt_u'),
     () => {
-      f.get(src!).get(columnBegin!).get(rowStride!).op('i32.mul').op('i32.add');
+      f.get(src).get(columnBegin).get(rowStride).op('i32.mul').op('i32.add');
       f.get(row).i32Const(2).op('i32.shl').op('i32.add').set(s);
-      f.get(dst!).get(row).get(columnStride!).op('i32.mul').op('i32.add');
-      f.get(columnBegin!).i32Const(2).op('i32.shl').op('i32.add').set(d);
-      f.get(columnBegin!).set(column);
+      f.get(dst).get(row).get(columnStride).op('i32.mul').op('i32.add');
+      f.get(columnBegin).i32Const(2).op('i32.shl').op('i32.add').set(d);
+      f.get(columnBegin).set(column);
       emitWhile(
         f,
-        () => f.get(column).get(columnEnd!).op('i32.lt_u'),
+        () => f.get(column).get(columnEnd).op('i32.lt_u'),
         () => {
           f.get(d).get(s).mem('i32.load').mem('i32.store');
-          emitAdd(f, s, rowStride!);
+          emitAdd(f, s, rowStride);
           emitAdd(f, d, 4);
           emitAdd(f, column, 1);
         },

@@ -3,7 +3,7 @@
  * module, so a job names a kernel by its position in this list and each thread finds its own copy.
  */
 
-import type { WasmInstance } from '../assembler/engine.js';
+import type { WasmInstance } from '../../../core/webassembly.js';
 import type { TileKernel } from './control.js';
 
 export function functionExports(instance: WasmInstance): TileKernel[] {

@@ -10,7 +10,7 @@
 
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { webAssembly, type WasmMemory } from '../assembler/engine.js';
+import { webAssembly, type WasmMemory } from '../../../core/webassembly.js';
 import { describeMachine } from '../../../host/machine.js';
 import {
   ControlBlock,

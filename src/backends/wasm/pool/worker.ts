@@ -8,7 +8,7 @@
  */
 
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { webAssembly, type WasmMemory } from '../assembler/engine.js';
+import { webAssembly, type WasmMemory } from '../../../core/webassembly.js';
 import { ControlBlock, JobKind } from './control.js';
 import { functionExports } from './exports.js';
 
