@@ -1,7 +1,8 @@
 /**
  * The wasm backend's worker pool: tiled ranges of any rank cover every element exactly once
  * (sizes not divisible by the tile, fewer tiles than threads, empty ranges); the calling thread
- * runs tiles too, after its chore when it has one; an idle thread steals from a busy one; an idle
+ * runs tiles too, after its chore when it has one, and hears of every finished tile once when it
+ * asks to; an idle thread steals from a busy one; an idle
  * pool parks instead of spinning; and a worker killed by a trapping kernel fails its job with an
  * error naming it, after which the pool has replaced the worker and runs the next job on every
  * thread. Kernels are built with the
@@ -233,6 +234,46 @@ test('3-D ranges cover every element once, with short edge tiles and tiles large
   }
 });
 
+test('tileDone tells the calling thread of every tile once, each after it has run', async () => {
+  const [dims, tile] = [
+    [3, 40, 37],
+    [1, 8, 5],
+  ];
+  const size = dims[0]! * dims[1]! * dims[2]!;
+  for (const [target, module] of [
+    [pool, kernels],
+    [widePool, wideKernels],
+  ] as const) {
+    clear();
+    const told = new Map<string, number>();
+    const unfinished: string[] = [];
+    const tileDone = (bounds: readonly number[]) => {
+      const key = bounds.join(',');
+      told.set(key, (told.get(key) ?? 0) + 1);
+      const [b0, e0, b1, e1, b2, e2] = bounds as [number, number, number, number, number, number];
+      const hits = array(HITS, size);
+      for (let i = b0; i < e0; i++)
+        for (let j = b1; j < e1; j++)
+          for (let k = b2; k < e2; k++)
+            if (Atomics.load(hits, (i * dims[1]! + j) * dims[2]! + k) !== 1) unfinished.push(key);
+    };
+    await target.parallelFor({ dims, tile }, module.kernel('mark3'), [dims[1]!, dims[2]!, HITS, OWNERS], {
+      tileDone,
+    });
+    const expected: string[] = [];
+    for (let i = 0; i < dims[0]!; i += tile[0]!)
+      for (let j = 0; j < dims[1]!; j += tile[1]!)
+        for (let k = 0; k < dims[2]!; k += tile[2]!)
+          expected.push([i, i + 1, j, Math.min(j + 8, dims[1]!), k, Math.min(k + 5, dims[2]!)].join(','));
+    assert.deepEqual([...told.keys()].sort(), expected.sort(), 'every tile, by its bounds');
+    assert.ok(
+      [...told.values()].every((count) => count === 1),
+      'each once',
+    );
+    assert.deepEqual(unfinished, [], 'no tile told before all of it ran');
+  }
+});
+
 test('an empty range runs nothing', async () => {
   clear();
   await pool.parallelFor({ dims: [4, 0, 3], tile: [1, 1, 1] }, kernels.kernel('mark3'), [0, 3, HITS, OWNERS]);
@@ -282,11 +323,8 @@ test('the calling thread does its chore first while the workers take its share',
   clear();
   const size = 4096;
   let callerTilesBeforeChore = -1;
-  await pool.parallelFor(
-    { dims: [size], tile: [16] },
-    kernels.kernel('mark1'),
-    [HITS, VALUES, OWNERS],
-    () => {
+  await pool.parallelFor({ dims: [size], tile: [16] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], {
+    first: () => {
       const hits = array(HITS, size);
       const owners = array(OWNERS, size);
       callerTilesBeforeChore = hits.filter((hit, i) => hit === 1 && owners[i] === 0).length;
@@ -294,7 +332,7 @@ test('the calling thread does its chore first while the workers take its share',
       const giveUp = performance.now() + 10_000;
       while (!hits.subarray(0, size / 2).some((hit) => hit === 1) && performance.now() < giveUp);
     },
-  );
+  });
   assert.equal(callerTilesBeforeChore, 0, 'the chore ran before the calling thread took a tile');
   const owners = Array.from(array(OWNERS, size));
   assert.ok(
@@ -307,8 +345,10 @@ test('the calling thread does its chore first while the workers take its share',
 test('a chore that throws fails the job as the calling thread’s; the pool goes on', async () => {
   clear();
   await assert.rejects(
-    pool.parallelFor({ dims: [300], tile: [7] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], () => {
-      throw new Error('chore failed');
+    pool.parallelFor({ dims: [300], tile: [7] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], {
+      first: () => {
+        throw new Error('chore failed');
+      },
     }),
     /parallel region 'mark1' over \[300\] in tiles of \[7\] failed: the calling thread failed \(Error: chore failed/,
   );

@@ -1,6 +1,7 @@
 /**
  * The wasm GEMM: the `Gemm` API against a naive product (ragged m, n, k in 0..70 with primes,
- * each bias kind, accumulation, batches, both packings, both B layouts), and the MatMul, Gemm,
+ * each bias kind, accumulation, batches, both packings, both B layouts, C copied out of scratch
+ * tile by tile), and the MatMul, Gemm,
  * FusedMatMul and FusedGemm kernels against the reference backend (batch axes that broadcast,
  * 1-D operands, constant and fed B, transA, alpha, every C broadcast, every activation the epilogue
  * generates), on 1 and 2 threads with operands in the wasm heap and outside it; a kernel that
@@ -194,6 +195,53 @@ test('Gemm with C larger than L2 sweeps several panels per row strip, ragged edg
     ] as const) {
       const options: GemmOptions = { bias: 'column' };
       await checkApi(threads, { m, n, k, options, runTimePacking: false, transposed: true }, rng);
+    }
+  }
+});
+
+test('Gemm copies C out of scratch into its place, tile by tile, batched and not', async () => {
+  const rng = random(12);
+  for (const threads of [1, 2]) {
+    const backend = wasmBackend(threads);
+    const { heap } = backend.runtime;
+    // A head-like product (a pool job of many column tiles) and a batch of small ones.
+    for (const [count, m, n, k] of [
+      [1, 67, 20003, 33],
+      [3, 19, 45, 23],
+    ] as const) {
+      const ldc = n + 5;
+      const strideC = m * ldc + 3;
+      const a = randomFloats(rng, count * m * k);
+      const b = randomFloats(rng, k * n);
+      const packed = new Float32Array(packedPanelFloats(k, n));
+      packPanels(b, k, n, 'kn', packed);
+      const [aAt, bAt] = [heap.copyIn(a), heap.copyIn(packed)];
+      const cAt = heap.allocate(4 * count * strideC);
+      const copyOut = new Float32Array(count * strideC).fill(Number.NaN);
+      const gemm = new Gemm(envOf(backend), { bias: 'none' });
+      const batch = { count, strideA: m * k, strideB: 0, strideC };
+      await gemm.runBatched({ m, n, k }, { a: aAt, lda: k, b: bAt, c: cAt, ldc, copyOut }, batch);
+      for (let item = 0; item < count; item++) {
+        const expected = naive(
+          a.subarray(item * m * k),
+          b,
+          new Float32Array(m * ldc),
+          { m, n, k, lda: k, ldc },
+          { bias: 'none' },
+          new Float32Array(0),
+        );
+        for (let i = 0; i < m; i++) {
+          const row = item * strideC + i * ldc;
+          assertCloseValues(
+            copyOut.subarray(row, row + n),
+            expected.subarray(i * ldc, i * ldc + n),
+            `${count}×${m}×${n}×${k} item ${item} row ${i}, ${threads} threads`,
+            TOLERANCE,
+          );
+          assert.ok(copyOut.subarray(row + n, row + ldc).every(Number.isNaN), 'nothing outside C written');
+        }
+      }
+      for (const address of [aAt, bAt, cAt]) heap.release(address);
     }
   }
 });

@@ -24,6 +24,7 @@ import {
 } from './codegen/gemm.js';
 import type { WasmEnv } from './kernel.js';
 import type { ModuleKernel, WasmRuntime } from './runtime.js';
+import type { TileDone } from './pool/index.js';
 import type { Tuner, TuningCandidate } from './tuning.js';
 
 /** Columns per packed panel of B: the micro-kernels' register tile is MR×8. */
@@ -75,6 +76,12 @@ export interface GemmOperands {
   ldc: number;
   /** Address of the bias floats when the Gemm was made with one (M of them for 'row', N for 'column'). */
   bias?: number;
+  /**
+   * Where C belongs when `c` is scratch: C's floats (offsets from `c` alike) are copied into it
+   * tile by tile as the tiles finish, while the workers compute on (an LM head's 13 MB of logits
+   * took 2 ms to copy after the product).
+   */
+  copyOut?: Float32Array;
 }
 
 export interface GemmOptions {
@@ -105,6 +112,12 @@ const TILE_ROWS = 4;
 const TUNED_WORK = 1 << 20;
 /** Tiles per thread a pooled run aims at, so that stealing evens out the threads. */
 const TILES_PER_THREAD = 4;
+/**
+ * The same for a product that copies C out as its tiles finish: the calling thread's copies make
+ * its share longer, and the workers take that over only a whole tile at a time (an LM head at 4
+ * tiles a thread: 1.9–2.7 ms over the product in the heap; at 16: 1.2–1.6 ms).
+ */
+const TILES_PER_THREAD_COPYING_OUT = 16;
 
 const SINGLE: GemmBatch = { count: 1, strideA: 0, strideB: 0, strideC: 0 };
 
@@ -124,7 +137,10 @@ export class Gemm {
   private readonly tuner: Tuner;
   /** What the tuner files its decisions under: the register tile and arithmetic, not the epilogue. */
   private readonly tuningName: string;
-  /** The cache blocking chosen per shape ('count×m×n×k'), and the pool's tiles it makes. */
+  /**
+   * The cache blocking chosen per shape ('count×m×n×k', and whether C is copied out), and the
+   * pool's tiles it makes.
+   */
   private readonly blockings = new Map<string, { blocking: CacheBlocking; tile: number[] }>();
 
   /** Builds (or finds) the kernel modules for this epilogue on env.runtime; runs once per plan. */
@@ -164,7 +180,15 @@ export class Gemm {
     const { blocking, tile } = this.cacheBlocking(shape, operands, batch);
     const args = this.arguments(shape, operands, batch, blocking);
     const work = batch.count * m * n * Math.max(k, 1);
-    return this.runtime.parallel(this.kernel, { dims: [batch.count, m, n], tile }, args, work);
+    const { copyOut } = operands;
+    const copy =
+      copyOut &&
+      tileCopier(this.scratchFloats(operands.c, copyOut.length), copyOut, operands.ldc, batch.strideC);
+    return this.runtime.parallel(this.kernel, { dims: [batch.count, m, n], tile }, args, work, copy);
+  }
+
+  private scratchFloats(address: number, count: number): Float32Array {
+    return this.runtime.heap.view('float32', address, count) as Float32Array;
   }
 
   /** The `gemm` export's arguments after its tile bounds. */
@@ -202,7 +226,9 @@ export class Gemm {
     batch: GemmBatch,
   ): { blocking: CacheBlocking; tile: number[] } {
     const key = `${batch.count}×${shape.m}×${shape.n}×${shape.k}`;
-    let chosen = this.blockings.get(key);
+    const copyingOut = operands.copyOut !== undefined;
+    const memo = copyingOut ? `${key}, copied out` : key;
+    let chosen = this.blockings.get(memo);
     if (!chosen) {
       const candidates = blockingCandidates(shape, this.rows);
       const blocking = this.accumulate
@@ -210,8 +236,16 @@ export class Gemm {
         : this.tuner.choose(this.tuningName, key, candidates, (candidate) =>
             this.secondsOnThisThread(shape, operands, batch, candidate),
           );
-      const tile = threadTiles(batch.count, shape, blocking.tileRows, this.rows, this.runtime.threads);
-      this.blockings.set(key, (chosen = { blocking, tile }));
+      const perThread = copyingOut ? TILES_PER_THREAD_COPYING_OUT : TILES_PER_THREAD;
+      const tile = threadTiles(
+        batch.count,
+        shape,
+        blocking.tileRows,
+        this.rows,
+        this.runtime.threads,
+        perThread,
+      );
+      this.blockings.set(memo, (chosen = { blocking, tile }));
     }
     return chosen;
   }
@@ -255,6 +289,19 @@ export class Gemm {
       k * n,
     );
   }
+}
+
+/** Copies one tile of C, given by its bounds, from scratch into its place (`GemmOperands.copyOut`). */
+function tileCopier(source: Float32Array, target: Float32Array, ldc: number, strideC: number): TileDone {
+  return (bounds) => {
+    const [item0, item1, m0, m1, n0, n1] = bounds as [number, number, number, number, number, number];
+    for (let item = item0; item < item1; item++) {
+      for (let i = m0; i < m1; i++) {
+        const row = item * strideC + i * ldc;
+        target.set(source.subarray(row + n0, row + n1), row + n0);
+      }
+    }
+  };
 }
 
 const caches = describeMachine().caches;
@@ -314,8 +361,8 @@ function blockingName({ depth, tileRows, sweep }: CacheBlocking): string {
 
 /**
  * [batch, rows, columns] of the pool's tiles: `tileRows` rows and all columns, halved along the
- * longer side (rows stay `rows`-aligned, columns whole panels) until the pool has
- * TILES_PER_THREAD tiles per thread to share out.
+ * longer side (rows stay `rows`-aligned, columns whole panels) until the pool has `perThread`
+ * tiles per thread to share out.
  */
 function threadTiles(
   count: number,
@@ -323,11 +370,12 @@ function threadTiles(
   tileRows: number,
   rows: number,
   threads: number,
+  perThread: number,
 ): number[] {
   let tileM = tileRows;
   let tileN = alignUp(shape.n, PANEL_WIDTH);
   const tiles = () => count * Math.ceil(shape.m / tileM) * Math.ceil(shape.n / tileN);
-  const wanted = threads > 1 ? TILES_PER_THREAD * threads : 1;
+  const wanted = threads > 1 ? perThread * threads : 1;
   while (tiles() < wanted) {
     const canSplitM = tileM > rows;
     const canSplitN = tileN > PANEL_WIDTH;

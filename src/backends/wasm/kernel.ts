@@ -139,6 +139,17 @@ export class Staging {
     return address;
   }
 
+  /**
+   * As `output`, for a kernel that copies the output out of scratch itself (`copyOut`: the data to
+   * copy it into; none when the tensor lives in the heap): `finish` leaves it alone.
+   */
+  outputCopiedByKernel(tensor: Tensor, slot: number): { address: number; copyOut?: Float32Array } {
+    const own = this.heap.pointerOf(tensor.data);
+    if (own !== undefined) return { address: own };
+    const copyOut = tensor.data as Float32Array;
+    return { address: this.block(slot, copyOut.byteLength), copyOut };
+  }
+
   /** A scratch block of at least `bytes` bytes in slot `slot` (for a kernel's own temporaries). */
   block(slot: number, bytes: number): number {
     const block = this.blocks[slot];

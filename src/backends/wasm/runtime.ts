@@ -19,7 +19,15 @@ import type { CallerChores } from '../backend.js';
 import type { WasmFeatures } from './features.js';
 import { ModuleBuilder, webAssembly } from './assembler/index.js';
 import { WasmHeap } from './heap.js';
-import { tileCount, WorkerPool, type PoolKernel, type PoolModule, type TiledRange } from './pool/index.js';
+import {
+  tileCount,
+  WorkerPool,
+  type TileDone,
+  type CallerWork,
+  type PoolKernel,
+  type PoolModule,
+  type TiledRange,
+} from './pool/index.js';
 
 /** Below this much work (multiply-adds or bytes touched) a loop runs on the calling thread alone. */
 const INLINE_WORK = 1 << 15;
@@ -132,22 +140,25 @@ export class WasmRuntime {
   /**
    * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range`. `work` (about the
    * multiply-adds or bytes of the whole loop) decides whether waking the workers pays; the result
-   * is a promise only when the loop went to the pool.
+   * is a promise only when the loop went to the pool. `tileDone` is called on the calling thread
+   * once for every tile, when it is finished (`CallerWork.tileDone`), before the loop returns or
+   * resolves.
    */
   parallel(
     kernel: ModuleKernel,
     range: TiledRange,
     args: readonly number[],
     work: number,
+    tileDone?: TileDone,
   ): void | Promise<void> {
     const tiles = tileCount(range.dims, range.tile);
     if (tiles === 0) return;
     if (this.threads === 1 || work < INLINE_WORK || tiles === 1) {
-      forEachTile(range, kernel.local, args);
+      forEachTile(range, kernel.local, args, tileDone);
       return;
     }
-    const callerFirst = this.choreSlice(work);
-    const job = this.turn.then(() => this.runOnPool(kernel, range, args, callerFirst));
+    const caller = { first: this.choreSlice(work), tileDone };
+    const job = this.turn.then(() => this.runOnPool(kernel, range, args, caller));
     this.turn = job.catch(() => undefined);
     return job;
   }
@@ -191,7 +202,7 @@ export class WasmRuntime {
     kernel: ModuleKernel,
     range: TiledRange,
     args: readonly number[],
-    callerFirst?: () => void,
+    caller: CallerWork,
   ): Promise<void> {
     const pool = this.startedPool ?? (await this.startPool());
     let pooled = this.poolKernels.get(kernel);
@@ -199,7 +210,7 @@ export class WasmRuntime {
       pooled = (await kernel.module.inPool(pool)).kernel(kernel.name);
       this.poolKernels.set(kernel, pooled);
     }
-    await pool.parallelFor(range, pooled, args, callerFirst);
+    await pool.parallelFor(range, pooled, args, caller);
   }
 
   private startPool(): Promise<WorkerPool> {
@@ -224,8 +235,13 @@ function compileOptimizedFromTheStart(): void {
   optimizedFromTheStart = true;
 }
 
-/** Calls `kernel` on every tile of `range` in row-major order, as thread 0. */
-function forEachTile(range: TiledRange, kernel: TileFunction, args: readonly number[]): void {
+/** Calls `kernel` on every tile of `range` in row-major order, as thread 0, and `tileDone` after each. */
+function forEachTile(
+  range: TiledRange,
+  kernel: TileFunction,
+  args: readonly number[],
+  tileDone?: TileDone,
+): void {
   const { dims, tile } = range;
   if (dims.some((size) => size === 0)) return;
   const rank = dims.length;
@@ -237,6 +253,7 @@ function forEachTile(range: TiledRange, kernel: TileFunction, args: readonly num
       argv[2 + 2 * d] = Math.min(begins[d]! + tile[d]!, dims[d]!);
     }
     Reflect.apply(kernel, undefined, argv);
+    tileDone?.(argv.slice(1, 1 + 2 * rank));
     let d = rank - 1;
     for (; d >= 0; d--) {
       begins[d]! += tile[d]!;

@@ -257,19 +257,25 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
         b === constantB && packedB !== undefined
           ? packedB
           : packAtRunTime(gemm, staging, b, bMatrices, k, n, false, steps);
+      const oneProduct = strideA !== undefined && strideB !== undefined;
+      // One product (batched or not) copies its tiles out as they are done; matrix by matrix, at the end.
+      const c = oneProduct
+        ? staging.outputCopiedByKernel(out, SLOT_OUTPUT)
+        : { address: staging.output(out, SLOT_OUTPUT) };
       const operands = {
         a: staging.input(a, SLOT_A),
         lda: k,
         b: bAddress,
-        c: staging.output(out, SLOT_OUTPUT),
+        c: c.address,
         ldc: n,
         bias: bias ? columnBias(env, staging, bias, n) : undefined,
+        copyOut: c.copyOut,
       };
       const panels = packedPanelFloats(k, n);
       if (strideB === 0 && strideA === 1) {
         // One B for every matrix of A: A's matrices are one tall matrix.
         steps.push(() => gemm.run({ m: m * aIndex.length, n, k }, operands));
-      } else if (strideA !== undefined && strideB !== undefined) {
+      } else if (oneProduct) {
         const batch = {
           count: aIndex.length,
           strideA: strideA * m * k,

@@ -85,6 +85,9 @@ export type JoinCounter = 'pending' | 'active';
 /** A kernel as a JavaScript function: `(thread, begin0, end0, ..., beginR-1, endR-1, ...args)`. */
 export type TileKernel = (...args: number[]) => unknown;
 
+/** Told of a finished tile, by its `[begin0, end0, ..., beginR-1, endR-1]`. */
+export type TileDone = (bounds: readonly number[]) => void;
+
 export class ControlBlock {
   private readonly ints: Int32Array;
   private readonly args: Float64Array;
@@ -258,9 +261,12 @@ export class ControlBlock {
     if (kind !== JobKind.run && this.doneGeneration(thread) !== generation) this.finish(thread, generation);
   }
 
-  /** Runs tiles of the current job on `thread`: its own range from the front, then the others' from the back. */
-  runShare(thread: number, kernel: TileKernel): void {
-    const call = this.tileCaller(thread, kernel);
+  /**
+   * Runs tiles of the current job on `thread`: its own range from the front, then the others' from
+   * the back; `afterTile` after each, with its index.
+   */
+  runShare(thread: number, kernel: TileKernel, afterTile?: (tile: number) => void): void {
+    const call = this.tileCaller(thread, kernel, afterTile);
     for (let tile = this.claimFront(thread); tile >= 0; tile = this.claimFront(thread)) call(tile);
     for (let step = 1; step < this.threads; step++) {
       const victim = (thread + step) % this.threads;
@@ -280,27 +286,68 @@ export class ControlBlock {
     return Atomics.sub(this.ints, base + BACK, 1) - 1;
   }
 
+  /**
+   * The tiles at the front of `thread`'s range that it has finished: all it took from there but
+   * the last, which it may still be running (that one counts once the job is over).
+   */
+  finishedFromFront(thread: number): { begin: number; end: number } {
+    const tiles = tileCount(this.jobDims(), this.jobTile());
+    const begin = Math.floor((tiles * thread) / this.threads);
+    const front = Atomics.load(this.ints, THREADS + THREAD_SLOTS * thread + FRONT);
+    return { begin, end: Math.max(begin, front - 1) };
+  }
+
+  /** The current job's tile of row-major index `index`, as `[begin0, end0, ..., beginR-1, endR-1]`. */
+  tileBounds(index: number): number[] {
+    const bounds = new Array<number>(2 * this.ints[RANK]);
+    writeTileBounds(index, this.jobDims(), this.jobTile(), bounds, 0);
+    return bounds;
+  }
+
+  private jobDims(): number[] {
+    return Array.from(this.ints.subarray(DIMS, DIMS + this.ints[RANK]));
+  }
+
+  private jobTile(): number[] {
+    return Array.from(this.ints.subarray(TILE, TILE + this.ints[RANK]));
+  }
+
   /** Calls the kernel on one tile, given by its row-major index among the job's tiles. */
-  private tileCaller(thread: number, kernel: TileKernel): (tile: number) => void {
-    const rank = this.ints[RANK];
-    const dims = Array.from(this.ints.subarray(DIMS, DIMS + rank));
-    const tile = Array.from(this.ints.subarray(TILE, TILE + rank));
-    const tilesPerDim = dims.map((size, d) => Math.ceil(size / tile[d]));
+  private tileCaller(
+    thread: number,
+    kernel: TileKernel,
+    afterTile?: (tile: number) => void,
+  ): (tile: number) => void {
+    const dims = this.jobDims();
+    const tile = this.jobTile();
     const argv = [
       thread,
-      ...new Array<number>(2 * rank).fill(0),
+      ...new Array<number>(2 * dims.length).fill(0),
       ...this.args.subarray(0, this.ints[ARG_COUNT]),
     ];
     return (index) => {
-      for (let d = rank - 1; d >= 0; d--) {
-        const coordinate = index % tilesPerDim[d];
-        index = (index - coordinate) / tilesPerDim[d];
-        const begin = coordinate * tile[d];
-        argv[1 + 2 * d] = begin;
-        argv[2 + 2 * d] = Math.min(begin + tile[d], dims[d]);
-      }
+      writeTileBounds(index, dims, tile, argv, 1);
       Reflect.apply(kernel, undefined, argv);
+      afterTile?.(index);
     };
+  }
+}
+
+/** Writes the bounds of tile `index` (row-major) of `dims` in tiles of `tile` into `into`, from `at`. */
+function writeTileBounds(
+  index: number,
+  dims: readonly number[],
+  tile: readonly number[],
+  into: number[],
+  at: number,
+): void {
+  for (let d = dims.length - 1; d >= 0; d--) {
+    const tiles = Math.ceil(dims[d] / tile[d]);
+    const coordinate = index % tiles;
+    index = (index - coordinate) / tiles;
+    const begin = coordinate * tile[d];
+    into[at + 2 * d] = begin;
+    into[at + 2 * d + 1] = Math.min(begin + tile[d], dims[d]);
   }
 }
 

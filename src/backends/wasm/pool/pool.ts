@@ -20,6 +20,7 @@ import {
   tileCount,
   type JobDescriptor,
   type JoinCounter,
+  type TileDone,
   type TileKernel,
 } from './control.js';
 import { functionExportNames, functionExports } from './exports.js';
@@ -35,6 +36,18 @@ export interface PoolOptions {
    * alive until `close`). A process-wide pool sets it, so a program that never closes it still ends.
    */
   unref?: boolean;
+}
+
+/**
+ * What the calling thread does in a job besides its tiles: `first` once the workers have the job,
+ * before it takes a tile (they take over its share meanwhile); `tileDone` once for every tile of
+ * the job, when it is finished — the calling thread's own as it runs them, the workers' as it
+ * learns of them between its own, the rest when the job is over — so that it can use a tile's
+ * results while the workers compute on.
+ */
+export interface CallerWork {
+  first?: () => void;
+  tileDone?: TileDone;
 }
 
 /** `dims` split into tiles of `tile` elements per dimension (the last tile of a dimension may be short). */
@@ -143,15 +156,14 @@ export class WorkerPool {
 
   /**
    * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range` on all threads and
-   * resolves when every tile has run. One job at a time: await each before the next. The calling
-   * thread runs `callerFirst` once the workers have the job, before it takes tiles itself (they
-   * take over its share meanwhile).
+   * resolves when every tile has run. One job at a time: await each before the next. `caller`: what
+   * the calling thread does besides its tiles.
    */
   async parallelFor(
     range: TiledRange,
     kernel: PoolKernel,
     args: readonly number[] = [],
-    callerFirst?: () => void,
+    caller: CallerWork = {},
   ): Promise<void> {
     checkRange(range, args);
     if (this.starting.size > 0) await this.recovered();
@@ -159,7 +171,7 @@ export class WorkerPool {
     if (tileCount(range.dims, range.tile) === 0) return;
     const description = `parallel region '${kernel.name}' over [${range.dims}] in tiles of [${range.tile}]`;
     const job = { kind: JobKind.run, module: kernel.module, exportIndex: kernel.exportIndex, ...range, args };
-    await this.runJob(description, job, this.kernels[kernel.module][kernel.exportIndex], callerFirst);
+    await this.runJob(description, job, this.kernels[kernel.module][kernel.exportIndex], caller);
   }
 
   /**
@@ -185,15 +197,16 @@ export class WorkerPool {
     description: string,
     job: JobDescriptor,
     kernel?: TileKernel,
-    callerFirst?: () => void,
+    caller: CallerWork = {},
   ): Promise<void> {
     const generation = this.control.release(job, this.slots.length);
     const active: ActiveJob = { generation, kind: job.kind, failures: [] };
     this.active = active;
+    const finished = caller.tileDone && new FinishedTiles(this.control, this.threads, job, caller.tileDone);
     let callerError: unknown;
     try {
-      callerFirst?.();
-      if (kernel !== undefined) this.control.runShare(0, kernel);
+      caller.first?.();
+      if (kernel !== undefined) this.control.runShare(0, kernel, finished?.ranByCaller);
     } catch (error) {
       callerError = error;
     }
@@ -205,6 +218,13 @@ export class WorkerPool {
       await this.join('active');
     } finally {
       this.active = undefined;
+    }
+    if (callerError === undefined && active.failures.length === 0) {
+      try {
+        finished?.rest();
+      } catch (error) {
+        callerError = error;
+      }
     }
     if (callerError !== undefined)
       active.failures.unshift(`the calling thread failed (${errorText(callerError)})`);
@@ -314,4 +334,42 @@ function checkRange(range: TiledRange, args: readonly number[]): void {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Tells the calling thread of each finished tile of a job once (`CallerWork.tileDone`). */
+class FinishedTiles {
+  private readonly told: Uint8Array;
+  /** Per worker thread: the end of the tiles at the front of its range told so far. */
+  private readonly toldFromFront: number[];
+
+  constructor(
+    private readonly control: ControlBlock,
+    private readonly threads: number,
+    job: JobDescriptor,
+    private readonly tell: TileDone,
+  ) {
+    this.told = new Uint8Array(tileCount(job.dims, job.tile));
+    this.toldFromFront = new Array<number>(threads).fill(0);
+  }
+
+  /** After each tile the calling thread ran: that one, and what the workers have finished since. */
+  readonly ranByCaller = (tile: number): void => {
+    this.report(tile);
+    for (let thread = 1; thread < this.threads; thread++) {
+      const { begin, end } = this.control.finishedFromFront(thread);
+      for (let index = Math.max(begin, this.toldFromFront[thread]!); index < end; index++) this.report(index);
+      this.toldFromFront[thread] = end;
+    }
+  };
+
+  /** Once every thread is out of the job: the tiles not told yet. */
+  rest(): void {
+    for (let index = 0; index < this.told.length; index++) this.report(index);
+  }
+
+  private report(index: number): void {
+    if (this.told[index]) return;
+    this.told[index] = 1;
+    this.tell(this.control.tileBounds(index));
+  }
 }
