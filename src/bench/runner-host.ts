@@ -5,7 +5,7 @@
  * code.
  */
 
-import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { isMajor, watchCollections, type Collection } from '../host/collections.js';
 import type {
   BatchResult,
   GcActivity,
@@ -45,7 +45,7 @@ type RunSpans = [number, number][];
 
 async function runBatch(runOnce: () => Promise<unknown>, request: RunRequest): Promise<BatchResult> {
   const spans: RunSpans = [];
-  const gc = watchCollections();
+  const gc = collectionsDuring();
   const start = performance.now();
   while (spans.length < request.minCount || performance.now() - start < request.minMs) {
     const runStart = performance.now();
@@ -61,7 +61,7 @@ async function runBatch(runOnce: () => Promise<unknown>, request: RunRequest): P
 async function serve(runOnce: () => Promise<unknown>, request: ServeRequest): Promise<BatchResult> {
   const latenciesMs: number[] = [];
   const spans: RunSpans = [];
-  const gc = watchCollections();
+  const gc = collectionsDuring();
   const start = performance.now();
   for (const arrival of request.arrivalsMs) {
     const idleMs = start + arrival - performance.now();
@@ -78,41 +78,28 @@ async function serve(runOnce: () => Promise<unknown>, request: ServeRequest): Pr
   return { latenciesMs, elapsedMs, peakRssKb: process.resourceUsage().maxRSS, gc: await gc.stop(spans) };
 }
 
-/**
- * Collects the process's garbage collections from now until `stop`, which sums them up. Node
- * queues a collection's entry for the event loop, and a batch of runs may never yield to it, so
- * `stop` lets the loop turn before it takes the entries.
- */
-function watchCollections(): { stop(spans: RunSpans): Promise<GcActivity> } {
-  const entries: PerformanceEntry[] = [];
-  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
-  observer.observe({ entryTypes: ['gc'] });
+/** The process's garbage collections from now until `stop`, which sums them up. */
+function collectionsDuring(): { stop(spans: RunSpans): Promise<GcActivity> } {
+  const collections: Collection[] = [];
+  const watch = watchCollections((collection) => collections.push(collection));
   return {
     async stop(spans) {
-      await new Promise((resolve) => setImmediate(resolve));
-      entries.push(...observer.takeRecords());
-      observer.disconnect();
-      return summarizeCollections(entries, spans);
+      await watch.settle();
+      watch.stop();
+      return summarizeCollections(collections, spans);
     },
   };
 }
 
-/** Node's 'gc' entries carry the collection's kind in `detail`. */
-function gcKind(entry: PerformanceEntry): number | undefined {
-  return ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail ?? {}).kind;
-}
-
-export function summarizeCollections(entries: readonly PerformanceEntry[], spans: RunSpans): GcActivity {
-  const ofKind = (kind: number) => entries.filter((e) => gcKind(e) === kind);
-  const markCompacts = ofKind(constants.NODE_PERFORMANCE_GC_MAJOR);
-  const major = [...markCompacts, ...ofKind(constants.NODE_PERFORMANCE_GC_INCREMENTAL)];
-  const overlaps = (e: PerformanceEntry, [start, end]: [number, number]) =>
-    e.startTime < end && e.startTime + e.duration > start;
+export function summarizeCollections(collections: readonly Collection[], spans: RunSpans): GcActivity {
+  const major = collections.filter(isMajor);
+  const overlaps = (c: Collection, [start, end]: [number, number]) =>
+    c.start < end && c.start + c.duration > start;
   return {
-    markCompacts: markCompacts.length,
-    scavenges: ofKind(constants.NODE_PERFORMANCE_GC_MINOR).length,
-    pauseMs: entries.reduce((sum, e) => sum + e.duration, 0),
-    runsWithMajorGc: spans.filter((span) => major.some((e) => overlaps(e, span))).length,
+    markCompacts: collections.filter((c) => c.kind === 'mark-compact').length,
+    scavenges: collections.filter((c) => c.kind === 'scavenge').length,
+    pauseMs: collections.reduce((sum, c) => sum + c.duration, 0),
+    runsWithMajorGc: spans.filter((span) => major.some((c) => overlaps(c, span))).length,
   };
 }
 

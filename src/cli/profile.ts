@@ -136,6 +136,7 @@ export function formatProfile(p: Profile): string {
     `operators, by ${p.groupBy} (self time per run, mean of ${p.runs.steady.length} steady runs; ` +
       `they account for ${percent(p.runs.coverage.ratio)} of the run):`,
     formatOperators(p),
+    ...formatCollections(p),
     '',
     'tracks:',
     ...p.tracks.map(
@@ -150,6 +151,19 @@ export function formatProfile(p: Profile): string {
     formatMemory(p),
   ];
   return lines.join('\n');
+}
+
+/** The calling thread's garbage-collection pauses over the steady runs, when the trace has any. */
+function formatCollections({ runs }: Profile): string[] {
+  const steady = runs.steady.map((i) => runs.collections[i]!);
+  if (!steady.some((c) => c.major + c.minor > 0)) return [];
+  const pauseUs = steady.reduce((sum, c) => sum + c.pauseUs, 0) / steady.length;
+  const withMajor = steady.filter((c) => c.major > 0).length;
+  return [
+    `garbage collection paused the calling thread ${time(pauseUs)} a run ` +
+      `(${percent(pauseUs / runs.coverage.runUs)} of it; not in the operators' self times); ` +
+      `a major collection in ${withMajor} of ${steady.length} runs`,
+  ];
 }
 
 function formatPhases({ phases, runs }: Profile): string {

@@ -5,6 +5,7 @@
  * later (steady) runs; a single run is used as it is.
  */
 
+import { MAJOR_KINDS } from '../host/collections.js';
 import { HeddleError } from '../core/errors.js';
 import type { ProbeResult } from '../probe/index.js';
 import type { PlanInstance } from '../plan/instance.js';
@@ -114,7 +115,18 @@ function runSummary(runs: readonly TracedRun[], steady: number[], representative
       runUs: runUs / steady.length,
       ratio: stepSelfUs / runUs,
     },
+    collections: runs.map(collectionsOf),
     spreadUs: quantile(steadyDurations, 0.75) - quantile(steadyDurations, 0.25),
+  };
+}
+
+function collectionsOf(run: TracedRun): RunSummary['collections'][number] {
+  const spans = run.spans.filter((s) => s.category === 'gc');
+  const major = spans.filter((s) => MAJOR_KINDS.has(s.name)).length;
+  return {
+    pauseUs: spans.reduce((sum, s) => sum + durationOf(s), 0),
+    major,
+    minor: spans.length - major,
   };
 }
 

@@ -64,6 +64,12 @@ export interface RunSummary {
    * much of the run the table accounts for (1 = all of it).
    */
   coverage: { stepSelfUs: number; runUs: number; ratio: number };
+  /**
+   * The JavaScript engine's garbage collections on the calling thread, per traced run (from the
+   * trace's 'gc' spans: Node's reports; none elsewhere). Their pauses are not any step's self
+   * time, even inside a step. `major`: mark-compacts and incremental-marking steps.
+   */
+  collections: { pauseUs: number; major: number; minor: number }[];
   /** Spread of the steady runs' durations: the interquartile range. */
   spreadUs: number;
 }
@@ -135,7 +141,7 @@ export interface TrackUsage {
   states: Record<string, number>;
 }
 
-export type GapCause = 'dependency' | 'main thread' | 'copy' | 'compilation';
+export type GapCause = 'dependency' | 'main thread' | 'copy' | 'compilation' | 'garbage collection';
 
 export interface IdleGap {
   track: string;
@@ -143,7 +149,10 @@ export interface IdleGap {
   startUs: number;
   durationUs: number;
   cause: GapCause;
-  /** What was waited for: the producing node or copied value, the compiled kernel, or what the main thread did. */
+  /**
+   * What was waited for: the producing node or copied value, the compiled kernel, the collection
+   * (its kind and pause), or what the main thread did.
+   */
   detail: string;
 }
 

@@ -53,6 +53,7 @@ const GAP_COLOURS: Record<GapCause, string> = {
   'main thread': '#7b8794',
   copy: '#52606d',
   compilation: '#9446ed',
+  'garbage collection': '#e8590c',
 };
 
 const STATE_COLOURS: Record<string, string> = {

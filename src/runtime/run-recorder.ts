@@ -1,9 +1,10 @@
 /**
  * The recording side of a traced run, kept out of the executor's loop: spans for steps and
- * copies, waiting states, and the arena and in-flight counters.
+ * copies, waiting states, the arena and in-flight counters, and the garbage collections.
  */
 
 import { HOST_DEVICE, type KernelOutputs } from '../backends/backend.js';
+import { watchCollections, type Collection, type CollectionWatch } from '../host/collections.js';
 import { Tensor } from '../core/tensor.js';
 import {
   EmptyOptional,
@@ -190,4 +191,38 @@ function arenaInUseByStep(plan: Plan, memory: MemoryPlan): Float64Array {
   });
   arenaInUseCache.set(memory, inUse);
   return inUse;
+}
+
+/**
+ * The engine's garbage collections during traced runs, as 'gc' spans on the main track of each
+ * run's tracer: Node reports them only after the fact, on the event loop, so one watch lasts while
+ * any traced run is in flight, and each run, as it ends, waits for the collections not yet
+ * delivered (a turn of the event loop) before it resolves.
+ */
+export class TracedCollections {
+  private watch: CollectionWatch | undefined;
+  private readonly runs = new Set<{ tracer: Tracer; start: number }>();
+
+  /** Starts recording for a run into `tracer`; returns what the run awaits as it ends. */
+  begin(tracer: Tracer): () => Promise<void> {
+    const run = { tracer, start: now() };
+    this.runs.add(run);
+    this.watch ??= watchCollections((collection) => this.record(collection));
+    return async () => {
+      await this.watch?.settle();
+      this.runs.delete(run);
+      if (this.runs.size > 0) return;
+      this.watch?.stop();
+      this.watch = undefined;
+    };
+  }
+
+  private record({ kind, start, duration }: Collection): void {
+    const startUs = (performance.timeOrigin + start) * 1000;
+    const endUs = startUs + duration * 1000;
+    const tracers = new Set<Tracer>();
+    for (const run of this.runs) if (endUs > run.start) tracers.add(run.tracer);
+    for (const tracer of tracers)
+      tracer.span({ name: kind, category: 'gc', track: MAIN_TRACK, start: startUs, end: endUs });
+  }
 }

@@ -4,8 +4,8 @@
  * `inputNames`, `outputNames`, `inputMetadata`, `outputMetadata`, `release()`.
  *
  * A session traces when asked (`trace` option): spans for load, optimize, plan (with a prepare
- * span per kernel) and each run with its steps, into a tracer of the caller's or one the session
- * keeps and `trace()` returns.
+ * span per kernel) and each run with its steps and the garbage collections that paused it, into a
+ * tracer of the caller's or one the session keeps and `trace()` returns.
  */
 
 import type { Backend } from '../backends/backend.js';
@@ -45,6 +45,7 @@ import type { PlanInstance } from '../plan/instance.js';
 import type { Profile } from '../profile/index.js';
 import { Executor, type AllocationStats } from './executor.js';
 import { Logger } from './log.js';
+import { TracedCollections } from './run-recorder.js';
 import { backendsFor, checkOptions, runControl, tracerOf } from './options.js';
 import {
   checkFeed,
@@ -118,6 +119,7 @@ export class InferenceSession {
   private readonly instances = new Map<string, PlanInstance>();
   /** Where profiled runs record, and the plan the latest of them ran. */
   private profiling: { tracer: RecordingTracer; instance?: PlanInstance } | undefined;
+  private readonly collections = new TracedCollections();
 
   private constructor(
     readonly model: Model,
@@ -223,13 +225,15 @@ export class InferenceSession {
     if (profiled) this.profiling ??= { tracer: new RecordingTracer() };
     const tracer = options.trace ?? (profiled ? this.profiling!.tracer : this.tracer);
     const runStart = tracer.enabled ? now() : 0;
-    const wanted = this.outputsWanted(fetches);
-    const values = this.bindFeeds(feeds);
-    const instance = this.instanceFor(values, tracer);
-    if (profiled) this.profiling!.instance = instance;
-    const outputBuffers = this.outputBuffers(fetches, instance);
+    const collectionsRecorded = tracer.enabled ? this.collections.begin(tracer) : undefined;
+    let instance: PlanInstance | undefined;
     let failed = false;
     try {
+      const wanted = this.outputsWanted(fetches);
+      const values = this.bindFeeds(feeds);
+      instance = this.instanceFor(values, tracer);
+      if (profiled) this.profiling!.instance = instance;
+      const outputBuffers = this.outputBuffers(fetches, instance);
       const outputs = await this.executor.run(instance, values, runControl(options, tracer), outputBuffers);
       const result: ReturnType = {};
       this.outputNames.forEach((name, i) => {
@@ -240,13 +244,15 @@ export class InferenceSession {
       failed = true;
       throw error;
     } finally {
-      if (tracer.enabled) {
+      // A run whose feeds were refused never started: no span.
+      if (tracer.enabled && instance) {
         recordPhase(tracer, 'run', runStart, {
           steps: instance.plan.steps.length,
           ...(failed && { outcome: 'failed' }),
           ...(options.tag && { tag: options.tag }),
         });
       }
+      await collectionsRecorded?.();
     }
   }
 

@@ -18,6 +18,8 @@ export type SpanCategory =
   | 'step'
   | 'copy'
   | 'compile'
+  /** A garbage collection of the JavaScript engine pausing the main thread, named by its kind. */
+  | 'gc'
   /** A worker's state: running, spinning, parked, waiting on a dependency. */
   | 'state';
 

@@ -5,9 +5,9 @@
  */
 
 import assert from 'node:assert/strict';
-import type { PerformanceEntry } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { BatchResult, GcActivity } from '../../src/bench/protocol.js';
+import type { CollectionKind } from '../../src/host/collections.js';
 import { buildReport, formatReport } from '../../src/bench/report.js';
 import { runAlternatingRounds, type MeasurementPlan } from '../../src/bench/rounds.js';
 import { summarizeCollections } from '../../src/bench/runner-host.js';
@@ -132,12 +132,15 @@ test('the collections of the measured batches add up, warm-up left out, and show
   assert.match(webRow, / 0 .*0\.00 ms/);
 });
 
-test("a batch's collections are read from the process's gc entries, against the runs' spans", () => {
-  const entry = (kind: number, startTime: number, duration: number) =>
-    ({ name: 'gc', entryType: 'gc', startTime, duration, detail: { kind } }) as unknown as PerformanceEntry;
-  const [MINOR, MAJOR, INCREMENTAL] = [1, 4, 8];
+test("a batch's collections are summed up against the runs' spans", () => {
+  const collection = (kind: CollectionKind, start: number, duration: number) => ({ kind, start, duration });
   // Runs with: a scavenge only; a mark-compact; an incremental-marking step; a mark-compact.
-  const entries = [entry(MINOR, 1, 0.5), entry(MAJOR, 12, 3), entry(INCREMENTAL, 25, 1), entry(MAJOR, 39, 2)];
+  const entries = [
+    collection('scavenge', 1, 0.5),
+    collection('mark-compact', 12, 3),
+    collection('incremental marking', 25, 1),
+    collection('mark-compact', 39, 2),
+  ];
   const runs: [number, number][] = [
     [0, 10],
     [10, 20],

@@ -1,8 +1,8 @@
 /**
  * The profiler's analysis of the executed graph on a hand-built diamond with step durations
  * chosen by hand (synthetic spans, no timing of real runs): the critical path, every step's
- * slack, what a 2× faster step saves, idle gaps with their causes, track utilisation, and self
- * times of a step with a nested call.
+ * slack, what a 2× faster step saves, idle gaps with their causes, track utilisation, self
+ * times of a step with a nested call, and garbage collections inside and between steps.
  *
  *   x ─ a (Relu, 10) ─ c (Exp, 20) ─┐
  *    └─ b (Neg, 55, on a device) ───┴─ d (Add, 5) ─ e (Sigmoid, 5) ─ y
@@ -125,4 +125,30 @@ test("a call nested in a step is its own row, and its time is not the step's own
   assert.equal(rows.c!.flops, 4, 'Exp: one FLOP per element');
   assert.equal(rows.c!.bytes, 2 * 4 * 4);
   assert.equal(profile.runs.coverage.stepSelfUs, 10 + 20 + 55 + 5 + 5);
+});
+
+test("garbage collections: counted per run, a pause inside a step is not the step's own, a gap names one", () => {
+  const collection = (kind: string, start: number, end: number): Span => ({
+    name: kind,
+    category: 'gc',
+    track: 'main',
+    start: T0 + start,
+    end: T0 + end,
+  });
+  const withCollections: Trace = {
+    ...trace,
+    spans: [...trace.spans, collection('mark-compact', 20, 24), collection('scavenge', 71, 73)],
+  };
+  const collected = buildProfile({
+    trace: withCollections,
+    instance,
+    model: 'diamond',
+    inputShapes: { x: [4] },
+    groupBy: 'node',
+  });
+  assert.deepEqual(collected.runs.collections, [{ pauseUs: 4 + 2, major: 1, minor: 1 }]);
+  const rows = Object.fromEntries(collected.operators.map((r) => [r.key, r]));
+  assert.equal(rows.c!.totalUs, 20 - 3 - 4, 'c less its nested call and the collection inside it');
+  const gap = collected.gaps.find((g) => g.track === 'main' && g.startUs === 70)!;
+  assert.deepEqual([gap.cause, gap.detail], ['garbage collection', 'scavenge, 2 µs']);
 });

@@ -35,6 +35,7 @@ function profileOf(samples: Record<string, number[]>): Profile {
       steady: durationsUs.map((_, i) => i),
       representative: 0,
       coverage: { stepSelfUs: 0, runUs: 0, ratio: 1 },
+      collections: durationsUs.map(() => ({ pauseUs: 0, major: 0, minor: 0 })),
       spreadUs: 0,
     },
     operators: Object.entries(samples).map(([op, samplesUs]) => ({

@@ -1,7 +1,7 @@
 /**
  * The tracer wired into sessions: off by default (every site consults `NO_TRACE` and records
  * nothing), the same outputs traced or not, a run's own tracer, the spans each phase and step
- * records, subgraph steps nested in their node's step, and counters whose values follow from the
+ * records, the garbage collections of a traced run, subgraph steps nested in their node's step, and counters whose values follow from the
  * memory plan and the plan's steps.
  */
 
@@ -18,6 +18,7 @@ import {
   type Tracer,
 } from '../../src/telemetry/trace.js';
 import { buildModel, graphAttr } from '../support/build-model.js';
+import { makeGarbage } from '../support/garbage.js';
 import { diamond, testDevice } from '../support/test-device.js';
 import { tinyCnn, tinyCnnFeeds } from '../support/tracer.js';
 
@@ -107,10 +108,52 @@ test("a run's own tracer records that run, and the session's tracer does not", a
   const second = new RecordingTracer();
   await session.run(tinyCnnFeeds(), { trace: first });
   await session.run(tinyCnnFeeds(), { trace: second });
-  const categories = (tracer: RecordingTracer) => new Set(tracer.snapshot().spans.map((s) => s.category));
+  // A garbage collection may fall in either run: its span is not what this test is about.
+  const categories = (tracer: RecordingTracer) =>
+    new Set(
+      tracer
+        .snapshot()
+        .spans.filter((s) => s.category !== 'gc')
+        .map((s) => s.category),
+    );
   assert.deepEqual(categories(first), new Set(['run', 'optimize', 'plan', 'prepare', 'step']));
   assert.deepEqual(categories(second), new Set(['run', 'step']), 'the plan for these shapes is cached');
   assert.equal(session.trace(), undefined);
+});
+
+test('a traced run records the garbage collections that paused it, by the time it resolves', async () => {
+  const spans: Span[] = [];
+  let garbageMade = false;
+  // Garbage made while the run is in flight (as its first step is recorded) sets off scavenges.
+  const tracer: Tracer = {
+    enabled: true,
+    span: (s) => {
+      spans.push(s);
+      if (s.category === 'step' && !garbageMade) {
+        garbageMade = true;
+        makeGarbage();
+      }
+    },
+    counter: () => {},
+    track: () => {},
+  };
+  const session = await InferenceSession.create(tinyCnn);
+  await session.run(tinyCnnFeeds(), { trace: tracer });
+  const run = spans.find((s) => s.category === 'run')!;
+  const collections = spans.filter((s) => s.category === 'gc');
+  assert.ok(
+    collections.some((c) => c.name === 'scavenge'),
+    `scavenges among ${collections.map((c) => c.name)}`,
+  );
+  for (const c of collections) {
+    assert.equal(c.track, 'main');
+    assert.ok(c.start < c.end || c.start === c.end);
+    assert.ok(c.end > run.start && c.start < run.end + 1, `${c.name} ${c.start}–${c.end} meets the run`);
+  }
+  const count = spans.length;
+  await session.run(tinyCnnFeeds());
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(spans.length, count, 'an untraced run records nothing into the tracer');
 });
 
 test("a session records into a tracer of the caller's", async () => {
