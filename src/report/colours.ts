@@ -23,7 +23,7 @@ const PALETTE = [
 ];
 
 export const OTHER_COLOUR = '#b8b8b8';
-const FIXED: Record<string, string> = { copy: '#52606d', compile: '#323f4b' };
+const FIXED: Record<string, string> = { copy: '#52606d', compile: '#323f4b', gc: '#e8590c' };
 
 export interface OpColours {
   /** The colour of an op label ('Conv', 'com.heddle::FusedConv', 'copy'). */

@@ -2,7 +2,8 @@
  * The timeline: the profile's representative run (the steady run of median duration) as an SVG
  * chart with one lane per track (the telemetry layout adds lanes only where a device runs kernels
  * that overlap without nesting), each step a rectangle coloured by its operator type and a step
- * nested in another (a subgraph's body) drawn inset inside it. The profile's idle gaps are hatched
+ * nested in another (a subgraph's body) drawn inset inside it, garbage collections that paused
+ * the calling thread likewise (inside the step they paused, or between steps). The profile's idle gaps are hatched
  * on their track, worker states run as a thin strip under their lane, and every mark carries a
  * hover title. The spans come from the trace; without one the section says how to get it.
  */
@@ -24,7 +25,7 @@ const NEST_INSET = 5;
 /** Narrower steps still get this width, so a run of many tiny steps stays visible. */
 const MIN_STEP_WIDTH = 0.6;
 
-const DRAWN_CATEGORIES: ReadonlySet<string> = new Set(['step', 'copy', 'compile']);
+const DRAWN_CATEGORIES: ReadonlySet<string> = new Set(['step', 'copy', 'compile', 'gc']);
 
 export function timelineSection(profile: Profile, trace: Trace | undefined, colours: OpColours): Html {
   const run = trace && representativeRun(profile, trace);
@@ -187,6 +188,10 @@ function gapMark(gap: IdleGap, laneTop: number, x: Scale): Html {
   >`;
 }
 
+function legendName(op: string): string {
+  return op === 'gc' ? 'garbage collection' : shortOp(op);
+}
+
 function opOf(span: Span): string {
   if (span.category !== 'step') return span.category;
   const op = span.args?.op;
@@ -198,6 +203,7 @@ function stepTitle(span: Span, run: Span): string[] {
   const took = span.end - span.start;
   const share = formatPercent(took / (run.end - run.start));
   const when = `${formatTime(took)} (${share} of the run), from ${formatTime(span.start - run.start)}`;
+  if (span.category === 'gc') return [`garbage collection: ${span.name}`, when];
   if (span.category === 'copy') {
     return [
       `copy of ${String(args.value ?? '?')}`,
@@ -212,7 +218,10 @@ function stepTitle(span: Span, run: Span): string[] {
   return lines;
 }
 
-/** The colours drawn: named operator types, copies and compilation, the grey tail, worker states. */
+/**
+ * The colours drawn: named operator types, copies, compilation and garbage collection, the grey
+ * tail, worker states.
+ */
 function legend(drawn: readonly Span[], states: readonly Span[], colours: OpColours): Html {
   const present = new Set(drawn.map(opOf));
   const named = colours.named.filter(({ op }) => present.has(op)).map(({ op }) => op);
@@ -222,7 +231,8 @@ function legend(drawn: readonly Span[], states: readonly Span[], colours: OpColo
   const stateNames = [...new Set(states.map((s) => s.name))];
   return html`<ul class="legend">
     ${[...named, ...own].map(
-      (op) => html`<li><span class="swatch" style="background:${colours.of(op)}"></span>${shortOp(op)}</li>`,
+      (op) =>
+        html`<li><span class="swatch" style="background:${colours.of(op)}"></span>${legendName(op)}</li>`,
     )}
     ${others ? html`<li><span class="swatch" style="background:${OTHER_COLOUR}"></span>other operators</li>` : ''}
     ${stateNames.map(

@@ -78,12 +78,16 @@ before(async () => {
   profile = profileBy('node');
 });
 
-/** The spans the timeline draws: steps, copies and compilation inside the representative run. */
-function representativeRunSpans(): Span[] {
+function representativeRun(): Span {
   const runs = trace.spans.filter((s) => s.category === 'run').sort((a, b) => a.start - b.start);
-  const run = runs[profile.runs.representative]!;
+  return runs[profile.runs.representative]!;
+}
+
+/** The spans the timeline draws: steps, copies, compilation and collections inside the representative run. */
+function representativeRunSpans(): Span[] {
+  const run = representativeRun();
   return trace.spans.filter(
-    (s) => ['step', 'copy', 'compile'].includes(s.category) && s.start >= run.start && s.end <= run.end,
+    (s) => ['step', 'copy', 'compile', 'gc'].includes(s.category) && s.start >= run.start && s.end <= run.end,
   );
 }
 
@@ -123,6 +127,21 @@ test('without peaks the roofline places the operators with no roofs and points t
   assert.equal(count(html, /class="roof /), 0);
   assert.equal(count(html, /<circle class="point"/), placedOnRoofline(profile));
   assert.match(html, /run <code>heddle probe<\/code>/);
+});
+
+test('a garbage collection in the run is drawn on the timeline, named in its tooltip and the legend', () => {
+  const run = representativeRun();
+  const collection: Span = {
+    name: 'mark-compact',
+    category: 'gc',
+    track: 'main',
+    start: run.start + 1,
+    end: run.start + 3,
+  };
+  const html = renderReport(profile, { ...trace, spans: [...trace.spans, collection] });
+  assert.match(html, /garbage collection: mark-compact/);
+  assert.match(html, /<li><span class="swatch" style="background:#e8590c"><\/span>garbage collection<\/li>/);
+  assert.doesNotMatch(renderReport(profile, trace), /garbage collection: mark-compact/);
 });
 
 test('a profile read back from JSON renders the same', () => {
