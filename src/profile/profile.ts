@@ -150,8 +150,8 @@ export interface IdleGap {
   durationUs: number;
   cause: GapCause;
   /**
-   * What was waited for: the producing node or copied value, the compiled kernel, the collection
-   * (its kind and pause), or what the main thread did.
+   * What was waited for: the producing node or copied value, the compiled kernel, the kind of
+   * collection, or what the main thread did.
    */
   detail: string;
 }

@@ -3,9 +3,9 @@
  * the largest idle intervals with what the track was waiting for. A track is busy while a step,
  * a copy or a compilation runs on it. An idle interval's cause comes from the spans around it:
  * a compilation running at the time; else a garbage collection pausing the main thread; else the
- * producer the next step on the track was waiting for, when it finished during the interval (a copy, or a step elsewhere: a dependency); else
- * the main thread, which had not yet handed the track its next step or was busy with its own
- * bookkeeping between steps.
+ * producer the next step on the track was waiting for, when it finished during the interval (a
+ * copy, or a step elsewhere: a dependency); else the main thread, which had not yet handed the
+ * track its next step or was busy with its own bookkeeping between steps.
  */
 
 import type { Plan } from '../plan/plan.js';
@@ -81,11 +81,7 @@ function causeOf(
   const compile = run.spans.find((s) => s.category === 'compile' && s.start < to && s.end > from);
   if (compile) return { cause: 'compilation', detail: compile.name };
   const collection = run.spans.find((s) => s.category === 'gc' && s.start < to && s.end > from);
-  if (collection) {
-    const pauseUs = collection.end - collection.start;
-    const pause = pauseUs < 1000 ? `${pauseUs.toFixed(0)} µs` : `${(pauseUs / 1000).toFixed(2)} ms`;
-    return { cause: 'garbage collection', detail: `${collection.name}, ${pause}` };
-  }
+  if (collection) return { cause: 'garbage collection', detail: collection.name };
   let latest: { step: number; timed: TimedSpan } | undefined;
   for (const step of producers) {
     const timed = run.planSteps.get(step);

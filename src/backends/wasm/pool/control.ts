@@ -138,8 +138,7 @@ export class ControlBlock {
     job.args.forEach((value, i) => (this.args[i] = value));
     const tiles = tileCount(job.dims, job.tile);
     for (let thread = 0; thread < this.threads; thread++) {
-      const begin = Math.floor((tiles * thread) / this.threads);
-      const end = Math.floor((tiles * (thread + 1)) / this.threads);
+      const { begin, end } = ownRange(tiles, thread, this.threads);
       const base = THREADS + THREAD_SLOTS * thread;
       ints[base + REMAINING] = end - begin;
       ints[base + FRONT] = begin;
@@ -287,12 +286,12 @@ export class ControlBlock {
   }
 
   /**
-   * The tiles at the front of `thread`'s range that it has finished: all it took from there but
-   * the last, which it may still be running (that one counts once the job is over).
+   * The tiles at the front of `thread`'s range (of the job's `tiles`) that it has finished: all it
+   * took from there but the last, which it may still be running (that one counts once the job is
+   * over).
    */
-  finishedFromFront(thread: number): { begin: number; end: number } {
-    const tiles = tileCount(this.jobDims(), this.jobTile());
-    const begin = Math.floor((tiles * thread) / this.threads);
+  finishedFromFront(thread: number, tiles: number): { begin: number; end: number } {
+    const { begin } = ownRange(tiles, thread, this.threads);
     const front = Atomics.load(this.ints, THREADS + THREAD_SLOTS * thread + FRONT);
     return { begin, end: Math.max(begin, front - 1) };
   }
@@ -331,6 +330,14 @@ export class ControlBlock {
       afterTile?.(index);
     };
   }
+}
+
+/** The run of a job's `tiles` that `thread` owns when the job is released: one contiguous run each. */
+function ownRange(tiles: number, thread: number, threads: number): { begin: number; end: number } {
+  return {
+    begin: Math.floor((tiles * thread) / threads),
+    end: Math.floor((tiles * (thread + 1)) / threads),
+  };
 }
 
 /** Writes the bounds of tile `index` (row-major) of `dims` in tiles of `tile` into `into`, from `at`. */

@@ -356,7 +356,7 @@ class FinishedTiles {
   readonly ranByCaller = (tile: number): void => {
     this.report(tile);
     for (let thread = 1; thread < this.threads; thread++) {
-      const { begin, end } = this.control.finishedFromFront(thread);
+      const { begin, end } = this.control.finishedFromFront(thread, this.told.length);
       for (let index = Math.max(begin, this.toldFromFront[thread]!); index < end; index++) this.report(index);
       this.toldFromFront[thread] = end;
     }
