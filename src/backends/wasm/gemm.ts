@@ -78,8 +78,9 @@ export interface GemmOperands {
   bias?: number;
   /**
    * Where C belongs when `c` is scratch: C's floats (offsets from `c` alike) are copied into it
-   * tile by tile as the tiles finish, while the workers compute on (an LM head's 13 MB of logits
-   * took 2 ms to copy after the product).
+   * before the product returns or resolves — a C of COPY_BY_TILE_BYTES or more tile by tile as the
+   * tiles finish, while the workers compute on (an LM head's 13 MB of logits took 2 ms to copy
+   * after the product).
    */
   copyOut?: Float32Array;
 }
@@ -118,6 +119,12 @@ const TILES_PER_THREAD = 4;
  * tiles a thread: 1.9–2.7 ms over the product in the heap; at 16: 1.2–1.6 ms).
  */
 const TILES_PER_THREAD_COPYING_OUT = 16;
+/**
+ * The C from which copying out tile by tile pays: a smaller one takes well under 0.2 ms to copy
+ * after the product, and its finer tiles would cost the product more (an LSTM's [50, 10] logits:
+ * 0.635× onnxruntime-web's latency tile by tile, 0.613–0.625× copied after).
+ */
+const COPY_BY_TILE_BYTES = 1 << 20;
 
 const SINGLE: GemmBatch = { count: 1, strideA: 0, strideB: 0, strideC: 0 };
 
@@ -138,8 +145,8 @@ export class Gemm {
   /** What the tuner files its decisions under: the register tile and arithmetic, not the epilogue. */
   private readonly tuningName: string;
   /**
-   * The cache blocking chosen per shape ('count×m×n×k', and whether C is copied out), and the
-   * pool's tiles it makes.
+   * The cache blocking chosen per shape ('count×m×n×k', and whether C is copied out by tile), and
+   * the pool's tiles it makes.
    */
   private readonly blockings = new Map<string, { blocking: CacheBlocking; tile: number[] }>();
 
@@ -177,14 +184,23 @@ export class Gemm {
     if (this.bias !== 'none' && operands.bias === undefined) {
       throw new Error(`${this.name} needs the address of its ${this.bias} bias`);
     }
-    const { blocking, tile } = this.cacheBlocking(shape, operands, batch);
+    const { copyOut } = operands;
+    const byTile = copyOut !== undefined && 4 * batch.count * m * n >= COPY_BY_TILE_BYTES;
+    const { blocking, tile } = this.cacheBlocking(shape, operands, batch, byTile);
     const args = this.arguments(shape, operands, batch, blocking);
     const work = batch.count * m * n * Math.max(k, 1);
-    const { copyOut } = operands;
-    const copy =
-      copyOut &&
-      tileCopier(this.scratchFloats(operands.c, copyOut.length), copyOut, operands.ldc, batch.strideC);
-    return this.runtime.parallel(this.kernel, { dims: [batch.count, m, n], tile }, args, work, copy);
+    const range = { dims: [batch.count, m, n], tile };
+    if (!copyOut) return this.runtime.parallel(this.kernel, range, args, work);
+    const copy = tileCopier(
+      this.scratchFloats(operands.c, copyOut.length),
+      copyOut,
+      operands.ldc,
+      batch.strideC,
+    );
+    if (byTile) return this.runtime.parallel(this.kernel, range, args, work, copy);
+    const all = [0, batch.count, 0, m, 0, n];
+    const ran = this.runtime.parallel(this.kernel, range, args, work);
+    return ran ? ran.then(() => copy(all)) : copy(all);
   }
 
   private scratchFloats(address: number, count: number): Float32Array {
@@ -224,10 +240,10 @@ export class Gemm {
     shape: GemmShape,
     operands: GemmOperands,
     batch: GemmBatch,
+    copyingOutByTile: boolean,
   ): { blocking: CacheBlocking; tile: number[] } {
     const key = `${batch.count}×${shape.m}×${shape.n}×${shape.k}`;
-    const copyingOut = operands.copyOut !== undefined;
-    const memo = copyingOut ? `${key}, copied out` : key;
+    const memo = copyingOutByTile ? `${key}, copied out by tile` : key;
     let chosen = this.blockings.get(memo);
     if (!chosen) {
       const candidates = blockingCandidates(shape, this.rows);
@@ -236,7 +252,7 @@ export class Gemm {
         : this.tuner.choose(this.tuningName, key, candidates, (candidate) =>
             this.secondsOnThisThread(shape, operands, batch, candidate),
           );
-      const perThread = copyingOut ? TILES_PER_THREAD_COPYING_OUT : TILES_PER_THREAD;
+      const perThread = copyingOutByTile ? TILES_PER_THREAD_COPYING_OUT : TILES_PER_THREAD;
       const tile = threadTiles(
         batch.count,
         shape,

@@ -35,13 +35,6 @@ const SLOT_PACKED_B = 2;
 const SLOT_BIAS = 3;
 const SLOT_OUTPUT = 4;
 
-/**
- * Outputs from this size on are copied out of scratch tile by tile as the pool finishes them
- * (an LM head's logits); a smaller one takes well under 0.2 ms to copy after the product, and
- * the finer tiles the tile-by-tile copy needs would cost a small product more than that.
- */
-const COPY_OUT_BY_TILE_BYTES = 1 << 20;
-
 /** activation_params each activation takes; the others take none. */
 const ACTIVATION_PARAMS: Readonly<Record<string, number>> = { LeakyRelu: 1, HardSigmoid: 2, Clip: 2 };
 
@@ -265,12 +258,11 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
           ? packedB
           : packAtRunTime(gemm, staging, b, bMatrices, k, n, false, steps);
       const oneProduct = strideA !== undefined && strideB !== undefined;
-      // A large output of one product (batched or not) is copied out tile by tile as the tiles are
-      // done; anything else at the end.
-      const c =
-        oneProduct && 4 * out.size >= COPY_OUT_BY_TILE_BYTES
-          ? staging.outputCopiedByKernel(out, SLOT_OUTPUT)
-          : { address: staging.output(out, SLOT_OUTPUT) };
+      // One product (batched or not) copies its output out of scratch itself, tile by tile where
+      // that pays; matrix by matrix, staging copies it at the end.
+      const c = oneProduct
+        ? staging.outputCopiedByKernel(out, SLOT_OUTPUT)
+        : { address: staging.output(out, SLOT_OUTPUT) };
       const operands = {
         a: staging.input(a, SLOT_A),
         lda: k,

@@ -296,32 +296,18 @@ export class ControlBlock {
     return { begin, end: Math.max(begin, front - 1) };
   }
 
-  /** The current job's tile of row-major index `index`, as `[begin0, end0, ..., beginR-1, endR-1]`. */
-  tileBounds(index: number): number[] {
-    const bounds = new Array<number>(2 * this.ints[RANK]);
-    writeTileBounds(index, this.jobDims(), this.jobTile(), bounds, 0);
-    return bounds;
-  }
-
-  private jobDims(): number[] {
-    return Array.from(this.ints.subarray(DIMS, DIMS + this.ints[RANK]));
-  }
-
-  private jobTile(): number[] {
-    return Array.from(this.ints.subarray(TILE, TILE + this.ints[RANK]));
-  }
-
   /** Calls the kernel on one tile, given by its row-major index among the job's tiles. */
   private tileCaller(
     thread: number,
     kernel: TileKernel,
     afterTile?: (tile: number) => void,
   ): (tile: number) => void {
-    const dims = this.jobDims();
-    const tile = this.jobTile();
+    const rank = this.ints[RANK];
+    const dims = Array.from(this.ints.subarray(DIMS, DIMS + rank));
+    const tile = Array.from(this.ints.subarray(TILE, TILE + rank));
     const argv = [
       thread,
-      ...new Array<number>(2 * dims.length).fill(0),
+      ...new Array<number>(2 * rank).fill(0),
       ...this.args.subarray(0, this.ints[ARG_COUNT]),
     ];
     return (index) => {
@@ -338,6 +324,13 @@ function ownRange(tiles: number, thread: number, threads: number): { begin: numb
     begin: Math.floor((tiles * thread) / threads),
     end: Math.floor((tiles * (thread + 1)) / threads),
   };
+}
+
+/** Tile `index` (row-major) of `dims` in tiles of `tile`, as `[begin0, end0, ..., beginR-1, endR-1]`. */
+export function tileBounds(index: number, dims: readonly number[], tile: readonly number[]): number[] {
+  const bounds = new Array<number>(2 * dims.length);
+  writeTileBounds(index, dims, tile, bounds, 0);
+  return bounds;
 }
 
 /** Writes the bounds of tile `index` (row-major) of `dims` in tiles of `tile` into `into`, from `at`. */

@@ -17,6 +17,7 @@ import {
   JobKind,
   MAX_ARGS,
   MAX_RANK,
+  tileBounds,
   tileCount,
   type JobDescriptor,
   type JoinCounter,
@@ -345,7 +346,7 @@ class FinishedTiles {
   constructor(
     private readonly control: ControlBlock,
     private readonly threads: number,
-    job: JobDescriptor,
+    private readonly job: JobDescriptor,
     private readonly tell: TileDone,
   ) {
     this.told = new Uint8Array(tileCount(job.dims, job.tile));
@@ -370,6 +371,6 @@ class FinishedTiles {
   private report(index: number): void {
     if (this.told[index]) return;
     this.told[index] = 1;
-    this.tell(this.control.tileBounds(index));
+    this.tell(tileBounds(index, this.job.dims, this.job.tile));
   }
 }
