@@ -26,7 +26,7 @@ test('garbage sets off scavenges, reported with their kind and when they ran', a
     collections.every((c) => c.start >= start),
     'none from before the watch',
   );
-  assert.ok(scavenges.every((c) => !isMajor(c)));
+  assert.ok(scavenges.every((c) => !isMajor(c.kind)));
   collections.length = 0;
   makeGarbage();
   await new Promise((resolve) => setImmediate(resolve));

@@ -91,8 +91,9 @@ function collectionsDuring(): { stop(spans: RunSpans): Promise<GcActivity> } {
   };
 }
 
+/** A batch's collections counted by kind, their pauses summed, and the runs a major one overlapped. */
 export function summarizeCollections(collections: readonly Collection[], spans: RunSpans): GcActivity {
-  const major = collections.filter(isMajor);
+  const major = collections.filter((c) => isMajor(c.kind));
   const overlaps = (c: Collection, [start, end]: [number, number]) =>
     c.start < end && c.start + c.duration > start;
   return {

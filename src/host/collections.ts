@@ -6,7 +6,10 @@
 
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
-/** What V8 did: a young-generation scavenge, a full mark-compact, a step of incremental marking, weak callbacks. */
+/**
+ * What V8 did: a young-generation scavenge, a full mark-compact, a step of incremental marking,
+ * weak callbacks.
+ */
 export type CollectionKind = 'scavenge' | 'mark-compact' | 'incremental marking' | 'weak callbacks';
 
 export interface Collection {
@@ -16,14 +19,14 @@ export interface Collection {
   duration: number;
 }
 
-/** The major kinds: a mark-compact, and the steps of the incremental marking before one. */
-export const MAJOR_KINDS: ReadonlySet<string> = new Set<CollectionKind>([
-  'mark-compact',
-  'incremental marking',
-]);
+const MAJOR_KINDS: ReadonlySet<string> = new Set<CollectionKind>(['mark-compact', 'incremental marking']);
 
-export function isMajor(collection: Collection): boolean {
-  return MAJOR_KINDS.has(collection.kind);
+/**
+ * Whether a collection of this kind (a `Collection`'s kind, a 'gc' span's name) is a major one: a
+ * mark-compact, or a step of the incremental marking before one.
+ */
+export function isMajor(kind: string): boolean {
+  return MAJOR_KINDS.has(kind);
 }
 
 export interface CollectionWatch {

@@ -5,7 +5,7 @@
  * later (steady) runs; a single run is used as it is.
  */
 
-import { MAJOR_KINDS } from '../host/collections.js';
+import { isMajor } from '../host/collections.js';
 import { HeddleError } from '../core/errors.js';
 import type { ProbeResult } from '../probe/index.js';
 import type { PlanInstance } from '../plan/instance.js';
@@ -122,7 +122,7 @@ function runSummary(runs: readonly TracedRun[], steady: number[], representative
 
 function collectionsOf(run: TracedRun): RunSummary['collections'][number] {
   const spans = run.spans.filter((s) => s.category === 'gc');
-  const major = spans.filter((s) => MAJOR_KINDS.has(s.name)).length;
+  const major = spans.filter((s) => isMajor(s.name)).length;
   return {
     pauseUs: spans.reduce((sum, s) => sum + durationOf(s), 0),
     major,

@@ -78,9 +78,11 @@ function causeOf(
   [from, to]: [number, number],
   producers: readonly number[],
 ): Pick<IdleGap, 'cause' | 'detail'> {
-  const compile = run.spans.find((s) => s.category === 'compile' && s.start < to && s.end > from);
+  const during = (category: Span['category']) =>
+    run.spans.find((s) => s.category === category && s.start < to && s.end > from);
+  const compile = during('compile');
   if (compile) return { cause: 'compilation', detail: compile.name };
-  const collection = run.spans.find((s) => s.category === 'gc' && s.start < to && s.end > from);
+  const collection = during('gc');
   if (collection) return { cause: 'garbage collection', detail: collection.name };
   let latest: { step: number; timed: TimedSpan } | undefined;
   for (const step of producers) {

@@ -3,9 +3,9 @@
  * chart with one lane per track (the telemetry layout adds lanes only where a device runs kernels
  * that overlap without nesting), each step a rectangle coloured by its operator type and a step
  * nested in another (a subgraph's body) drawn inset inside it, garbage collections that paused
- * the calling thread likewise (inside the step they paused, or between steps). The profile's idle gaps are hatched
- * on their track, worker states run as a thin strip under their lane, and every mark carries a
- * hover title. The spans come from the trace; without one the section says how to get it.
+ * the calling thread likewise (inside the step they paused, or between steps). The profile's idle
+ * gaps are hatched on their track, worker states run as a thin strip under their lane, and every
+ * mark carries a hover title. The spans come from the trace; without one the section says how to get it.
  */
 
 import type { IdleGap, Profile } from '../profile/index.js';

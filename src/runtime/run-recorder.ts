@@ -21,6 +21,7 @@ import {
   MAIN_TRACK,
   STEPS_IN_FLIGHT_COUNTER,
   now,
+  traceTime,
   type Tracer,
   type WorkerState,
 } from '../telemetry/trace.js';
@@ -203,9 +204,9 @@ export class TracedCollections {
   private watch: CollectionWatch | undefined;
   private readonly runs = new Set<{ tracer: Tracer; start: number }>();
 
-  /** Starts recording for a run into `tracer`; returns what the run awaits as it ends. */
-  begin(tracer: Tracer): () => Promise<void> {
-    const run = { tracer, start: now() };
+  /** Starts recording for a run into `tracer` from `start` (µs); returns what the run awaits as it ends. */
+  begin(tracer: Tracer, start: number): () => Promise<void> {
+    const run = { tracer, start };
     this.runs.add(run);
     this.watch ??= watchCollections((collection) => this.record(collection));
     return async () => {
@@ -218,7 +219,7 @@ export class TracedCollections {
   }
 
   private record({ kind, start, duration }: Collection): void {
-    const startUs = (performance.timeOrigin + start) * 1000;
+    const startUs = traceTime(start);
     const endUs = startUs + duration * 1000;
     const tracers = new Set<Tracer>();
     for (const run of this.runs) if (endUs > run.start) tracers.add(run.tracer);

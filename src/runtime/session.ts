@@ -225,7 +225,7 @@ export class InferenceSession {
     if (profiled) this.profiling ??= { tracer: new RecordingTracer() };
     const tracer = options.trace ?? (profiled ? this.profiling!.tracer : this.tracer);
     const runStart = tracer.enabled ? now() : 0;
-    const collectionsRecorded = tracer.enabled ? this.collections.begin(tracer) : undefined;
+    const collectionsRecorded = tracer.enabled ? this.collections.begin(tracer, runStart) : undefined;
     let instance: PlanInstance | undefined;
     let failed = false;
     try {

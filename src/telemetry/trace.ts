@@ -86,7 +86,12 @@ export const STEPS_IN_FLIGHT_COUNTER = 'steps in flight';
 
 /** Microseconds on the clock every thread shares. */
 export function now(): number {
-  return (performance.timeOrigin + performance.now()) * 1000;
+  return traceTime(performance.now());
+}
+
+/** A `performance.now()` reading in milliseconds on the trace's clock. */
+export function traceTime(performanceMs: number): number {
+  return (performance.timeOrigin + performanceMs) * 1000;
 }
 
 /** The tracer of sessions that do not trace: records nothing. */

@@ -2,8 +2,8 @@
  * Profiles of real architectures (ResNet-18 and the GPT-style decoder, exported from PyTorch):
  * the per-operator self times of a traced run, with the garbage collections that paused it, must
  * account for the run's own measured time to within 5% — a ratio from one run's own spans, never
- * a wall-clock limit — and the table, the
- * critical path and the memory figures must agree with the plan they came from.
+ * a wall-clock limit — and the table, the critical path and the memory figures must agree with
+ * the plan they came from.
  */
 
 import assert from 'node:assert/strict';

@@ -1,8 +1,8 @@
 /**
  * The tracer wired into sessions: off by default (every site consults `NO_TRACE` and records
  * nothing), the same outputs traced or not, a run's own tracer, the spans each phase and step
- * records, the garbage collections of a traced run, subgraph steps nested in their node's step, and counters whose values follow from the
- * memory plan and the plan's steps.
+ * records, the garbage collections of a traced run, subgraph steps nested in their node's step,
+ * and counters whose values follow from the memory plan and the plan's steps.
  */
 
 import assert from 'node:assert/strict';
