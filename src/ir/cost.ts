@@ -28,6 +28,7 @@ import {
   opLabel,
   staticShape,
   stringAttribute,
+  stringsAttribute,
   type Graph,
   type Node,
   type ValueType,
@@ -283,10 +284,10 @@ function variadicFlops(extraPerOutput: number): FlopRule {
  * node's inputs or earlier results), as the unfused nodes were.
  */
 const elementwiseChainFlops: FlopRule = (site) => {
-  const ops = site.node.attributes.get('ops');
+  const ops = stringsAttribute(site.node, 'ops');
   const counts = intsAttribute(site.node, 'operand_counts');
   const operands = intsAttribute(site.node, 'operands');
-  if (ops?.type !== 'strings' || !counts || !operands) return 0;
+  if (!ops || !counts || !operands) return 0;
   const shapes: (readonly number[])[] = site.inputs.map((t) => t?.dims ?? []);
   let next = 0;
   let flops = 0;

@@ -125,6 +125,11 @@ export function stringAttribute(node: Node, name: string, fallback: string): str
   return found?.type === 'string' ? found.value : fallback;
 }
 
+export function stringsAttribute(node: Node, name: string): string[] | undefined {
+  const found = node.attributes.get(name);
+  return found?.type === 'strings' ? found.value : undefined;
+}
+
 export function describeType(type: ValueType | undefined): string {
   if (!type) return 'unknown';
   switch (type.kind) {

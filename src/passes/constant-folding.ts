@@ -14,7 +14,7 @@ import { bytesPerElement, type DataType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { evaluateNode, referenceRegistry } from '../backends/reference/backend.js';
 import { readInts, scalarNumber, shapeSize } from '../backends/reference/util.js';
-import type { Node } from '../ir/graph.js';
+import { intAttribute, type Node } from '../ir/graph.js';
 import { hasSubgraphs, isRandom } from './graph-edit.js';
 import type { GraphPass, PassContext } from './pass.js';
 
@@ -70,8 +70,7 @@ function foldStaticShape(ctx: PassContext, node: Node): boolean {
 function shapeSlice(node: Node, dims: number[]): number[] {
   const rank = dims.length;
   const bound = (name: string, fallback: number) => {
-    const attr = node.attributes.get(name);
-    const at = node.opset >= 15 && attr?.type === 'int' ? attr.value : fallback;
+    const at = node.opset >= 15 ? intAttribute(node, name, fallback) : fallback;
     return Math.min(Math.max(at < 0 ? at + rank : at, 0), rank);
   };
   return dims.slice(bound('start', 0), bound('end', rank));

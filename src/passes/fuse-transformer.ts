@@ -24,6 +24,7 @@ import {
   floatAttribute,
   HEDDLE_DOMAIN,
   intAttribute,
+  intsAttribute,
   opLabel,
   type Attribute,
   type Node,
@@ -142,8 +143,7 @@ function knownRank(editor: GraphEditor, value: string): number | undefined {
   const constant = editor.constant(value);
   if (constant) return constant.dims.length;
   const producer = editor.producer(value);
-  const perm = producer && isOp(producer, 'Transpose') ? producer.attributes.get('perm') : undefined;
-  return perm?.type === 'ints' ? perm.value.length : undefined;
+  return isOp(producer, 'Transpose') ? intsAttribute(producer, 'perm')?.length : undefined;
 }
 
 /** False only when the value's element type is known and is not a float type. */
@@ -407,8 +407,7 @@ function reducedAxes(editor: GraphEditor, node: Node): number[] | 'all' | undefi
     axes = constant ? readInts(constant) : [];
     if (axes.length === 0 && intAttribute(node, 'noop_with_empty_axes', 0) !== 0) return undefined;
   } else {
-    const attr = node.attributes.get('axes');
-    axes = attr?.type === 'ints' ? attr.value : [];
+    axes = intsAttribute(node, 'axes') ?? [];
   }
   return axes.length === 0 ? 'all' : axes;
 }
@@ -692,12 +691,12 @@ interface KeyOperand {
 function matchKey(editor: GraphEditor, operand: string, matmul: Node): KeyOperand {
   const outer = peelScale(editor, operand, matmul);
   const transpose = editor.producer(outer.base);
-  const perm = transpose?.attributes.get('perm');
+  const perm = transpose && intsAttribute(transpose, 'perm');
   const reader = outer.nodes[outer.nodes.length - 1] ?? matmul;
   if (
     !isOp(transpose, 'Transpose') ||
-    perm?.type !== 'ints' ||
-    perm.value.length < 2 ||
+    perm === undefined ||
+    perm.length < 2 ||
     !editor.onlyFeeds(outer.base, reader)
   ) {
     return {
@@ -709,7 +708,7 @@ function matchKey(editor: GraphEditor, operand: string, matmul: Node): KeyOperan
     };
   }
   const inner = peelScale(editor, transpose.inputs[0]!, transpose);
-  const rest = [...perm.value];
+  const rest = [...perm];
   const last = rest.length - 1;
   [rest[last - 1], rest[last]] = [rest[last]!, rest[last - 1]!];
   const identity = rest.every((p, i) => p === i);
@@ -717,7 +716,7 @@ function matchKey(editor: GraphEditor, operand: string, matmul: Node): KeyOperan
     key: inner.base,
     transposeK: true,
     headSplit: identity ? undefined : { perm: rest, from: transpose },
-    rank: perm.value.length,
+    rank: perm.length,
     factor: outer.factor * inner.factor,
     nodes: [...outer.nodes, transpose, ...inner.nodes],
   };

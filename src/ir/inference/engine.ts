@@ -5,15 +5,7 @@
  */
 
 import type { Tensor } from '../../core/tensor.js';
-import {
-  allNodes,
-  opLabel,
-  subgraphsOf,
-  type Graph,
-  type Model,
-  type Node,
-  type ValueType,
-} from '../graph.js';
+import { allNodes, opLabel, readsOf, type Graph, type Model, type Node, type ValueType } from '../graph.js';
 import { NodeContext, type Subgraphs } from './context.js';
 import { isStaticShape } from './dims.js';
 import { knownFromTensor } from './known-values.js';
@@ -234,7 +226,7 @@ function dependencyOrder(graph: Graph): { order: Node[]; cyclic: Node[] } {
   const pending = new Array<number>(graph.nodes.length).fill(0);
   const consumers = graph.nodes.map((): number[] => []);
   graph.nodes.forEach((node, i) => {
-    for (const name of new Set(nodeReads(node))) {
+    for (const name of new Set(readsOf(node))) {
       const from = producer.get(name);
       if (from === undefined || from === i) continue;
       pending[i]!++;
@@ -251,19 +243,4 @@ function dependencyOrder(graph: Graph): { order: Node[]; cyclic: Node[] } {
     for (const consumer of consumers[i]!) if (--pending[consumer]! === 0) ready.push(consumer);
   }
   return { order, cyclic: graph.nodes.filter((_, i) => !done.has(i)) };
-}
-
-/** The names a node reads: its inputs and what its subgraphs take from outside themselves. */
-function nodeReads(node: Node): string[] {
-  const names = node.inputs.filter((name) => name !== '');
-  for (const g of subgraphsOf(node)) names.push(...outerReads(g));
-  return names;
-}
-
-function outerReads(graph: Graph): string[] {
-  const local = new Set<string>([...graph.inputs.map((vi) => vi.name), ...graph.initializers.keys()]);
-  for (const node of graph.nodes) for (const name of node.outputs) local.add(name);
-  const reads = graph.nodes.flatMap(nodeReads);
-  reads.push(...graph.outputs.map((vi) => vi.name));
-  return reads.filter((name) => !local.has(name));
 }
