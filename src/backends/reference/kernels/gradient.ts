@@ -333,16 +333,9 @@ const softmaxRule: Rule = (step) => {
   const y = step.output;
   const dims = y.dims;
   const axis = step.node.attributes.get('axis');
-  const {
-    outer,
-    laneLength: span,
-    inner,
-  } = softmaxLanes(
-    dims,
-    step.node.opset,
-    axis?.type === 'int' ? axis.value : undefined,
-    step.ctx.fail.bind(step.ctx),
-  );
+  const fail = step.ctx.fail.bind(step.ctx);
+  const lanes = softmaxLanes(dims, step.node.opset, axis?.type === 'int' ? axis.value : undefined, fail);
+  const { outer, laneLength: span, inner } = lanes;
   const g = step.grad.data;
   const data = new Float64Array(g.length);
   for (let o = 0; o < outer; o++) {

@@ -212,7 +212,7 @@ function reductionAxes(ctx: KernelContext, rank: number, axesAreInput: boolean):
 
 /**
  * The axes a reduction names, normalized (all of them when it names none); naming one twice fails.
- * Reduce* and the Gradient rules of ReduceSum and ReduceMean take them.
+ * Reduce*, the Gradient rules of ReduceSum and ReduceMean and the wasm reductions take them.
  */
 export function normalizedReductionAxes(
   axes: readonly number[],

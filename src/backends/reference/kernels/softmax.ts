@@ -56,9 +56,10 @@ export interface LaneLayout {
 }
 
 /**
- * The lanes of Softmax, LogSoftmax and Hardmax (and of Softmax's Gradient rule), given the node's
- * `axis` attribute when it has one. Before opset 13 the input is coerced to 2-D at the axis (default
- * 1) and a lane spans everything after it; from 13 a lane is the one axis (default -1).
+ * The lanes of Softmax, LogSoftmax and Hardmax (and of Softmax's Gradient rule and the wasm
+ * kernels), given the node's `axis` attribute when it has one. Before opset 13 the input is coerced
+ * to 2-D at the axis (default 1) and a lane spans everything after it; from 13 a lane is the one
+ * axis (default -1).
  */
 export function softmaxLanes(
   dims: readonly number[],

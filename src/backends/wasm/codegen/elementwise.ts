@@ -18,7 +18,8 @@
  * Bool inputs (Where's condition) are read as bytes and widened to lane masks.
  *
  * Also here, what other kernels share with these: the heap addresses of a kernel's operands and the
- * copy-out of staged outputs (`HeapOperands`, `residentAddress`, `finishStaged`), and the loops of
+ * copy-out of staged outputs (`HeapOperands`, `residentAddress`, `finishStaged`), plans kept per
+ * shape (`ShapeMemo`), reference checks as a test of a run (`unlessFails`), and the loops of
  * the kernels that reduce along rows or across them (softmax, normalization, reduce).
  */
 
@@ -382,6 +383,25 @@ export class ShapeMemo<T> {
       this.shapes = shapes.map((s) => [...s]);
     }
     return this.value as T;
+  }
+}
+
+/** Thrown by `unlessFails`'s `fail`: a check the run did not pass, not a fault. */
+class FailedCheck extends Error {}
+
+/**
+ * What `compute` returns, or undefined where it calls `fail`: a reference helper's checks (an axis
+ * in range, shapes that fit) as a wasm kernel's test of whether a run is its own, the reference
+ * kernel then running it and reporting what failed.
+ */
+export function unlessFails<T>(compute: (fail: (reason: string) => never) => T): T | undefined {
+  try {
+    return compute((reason) => {
+      throw new FailedCheck(reason);
+    });
+  } catch (error) {
+    if (error instanceof FailedCheck) return undefined;
+    throw error;
   }
 }
 

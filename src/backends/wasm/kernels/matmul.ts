@@ -13,10 +13,11 @@
 import type { Tensor } from '../../../core/tensor.js';
 import { HEDDLE_DOMAIN, type Node, type ValueType } from '../../../ir/graph.js';
 import type { KernelArgs, PreparedKernel } from '../../backend.js';
-import { broadcastIndex, broadcastShapes, shapeSize } from '../../reference/util.js';
+import { matmulShapes } from '../../reference/kernels/matmul.js';
+import { broadcastIndex, shapeSize } from '../../reference/util.js';
 import { ModuleBuilder } from '../assembler/index.js';
 import { activationOf, emitActivation, type Activation } from '../codegen/activation.js';
-import { finishStaged, ShapeMemo } from '../codegen/elementwise.js';
+import { finishStaged, ShapeMemo, unlessFails } from '../codegen/elementwise.js';
 import { Gemm, packedPanelFloats, packPanels, type GemmOptions } from '../gemm.js';
 import {
   claimsFloat32,
@@ -183,23 +184,9 @@ interface MatMulDims {
 }
 
 function matmulDims(aShape: readonly number[], bShape: readonly number[]): MatMulDims | undefined {
-  if (aShape.length === 0 || bShape.length === 0) return undefined;
-  const aDims = aShape.length === 1 ? [1, aShape[0]!] : [...aShape];
-  const bDims = bShape.length === 1 ? [bShape[0]!, 1] : [...bShape];
-  const [m, k] = aDims.slice(-2) as [number, number];
-  const [bk, n] = bDims.slice(-2) as [number, number];
-  if (bk !== k) return undefined;
-  let batchDims: number[];
-  try {
-    batchDims = broadcastShapes([aDims.slice(0, -2), bDims.slice(0, -2)], (reason) => {
-      throw new Error(reason);
-    });
-  } catch {
-    return undefined;
-  }
-  const outDims = [...batchDims];
-  if (aShape.length > 1) outDims.push(m);
-  if (bShape.length > 1) outDims.push(n);
+  const shapes = unlessFails((fail) => matmulShapes({ dims: aShape }, { dims: bShape }, fail));
+  if (!shapes) return undefined;
+  const { aDims, bDims, batchDims, rows: m, depth: k, cols: n, outDims } = shapes;
   const aIndex = broadcastIndex(aDims.slice(0, -2), batchDims);
   const bIndex = broadcastIndex(bDims.slice(0, -2), batchDims);
   return {

@@ -36,8 +36,9 @@ import {
 } from '../codegen/elementwise.js';
 import { foldAccumulators, i32Function, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
-import type { WasmRuntime } from '../runtime.js';
-import { sameDims } from '../../reference/util.js';
+import type { TiledRange } from '../pool/index.js';
+import type { ModuleKernel, WasmRuntime } from '../runtime.js';
+import { sameDims, shapeSize } from '../../reference/util.js';
 
 /** How scale or bias applies: absent, one value per position of a row, or one value per row (channel). */
 type Affine = 'none' | 'position' | 'row';
@@ -219,26 +220,6 @@ const MIN_TILE_ELEMENTS = 2048;
 /** Vector operations per element over the three passes. */
 const COST_PER_ELEMENT = 3;
 
-function runNormalize(
-  runtime: WasmRuntime,
-  spec: NormalizeSpec,
-  rows: number,
-  addresses: readonly number[],
-): void | Promise<void> {
-  const elements = rows * spec.length;
-  if (elements === 0) return;
-  const kernel = generatedKernel(runtime, specKey(spec), 'normalize', (module) =>
-    buildNormalize(module, spec),
-  );
-  const tiles = tileTarget(runtime.threads, elements, MIN_TILE_ELEMENTS);
-  return runtime.parallel(
-    kernel,
-    { dims: [rows], tile: [Math.ceil(rows / tiles)] },
-    addresses,
-    elements * COST_PER_ELEMENT,
-  );
-}
-
 /**
  * Whether `t` applies per position of rows made of `x`'s axes from `axis` on: broadcast to x, it
  * varies along those axes only, with all of them (its size is the row's).
@@ -274,14 +255,86 @@ function optionalTensor(
   return value instanceof Tensor && value.type === 'float32' ? value : undefined;
 }
 
+/** How a row normalization runs over one set of input shapes. */
+interface RowsPlan {
+  /** The first axis of a row. */
+  readonly axis: number;
+  readonly rows: number;
+  /** Undefined when there are no elements to normalize. */
+  readonly kernel: ModuleKernel | undefined;
+  readonly range: TiledRange;
+  readonly work: number;
+}
+
+/** What a node of `form` reads, fixed when it is prepared. */
+interface RowsNode {
+  readonly form: RowNormalization;
+  readonly requestedAxis: number;
+  readonly epsilon: number;
+  readonly wantsStatistics: boolean;
+}
+
+/** The plan over x, scale and bias, or undefined when the rows or the affine ones are not the kernel's. */
+function planRows(
+  runtime: WasmRuntime,
+  { form, requestedAxis, epsilon, wantsStatistics }: RowsNode,
+  x: Tensor,
+  scale: Tensor | 'absent',
+  bias: Tensor | 'absent',
+): RowsPlan | undefined {
+  const rank = x.dims.length;
+  let axis: number;
+  let channels = 1;
+  if (form.instance) {
+    if (rank < 2) return undefined;
+    axis = 2;
+    channels = x.dims[1]!;
+  } else {
+    axis = requestedAxis < 0 ? requestedAxis + rank : requestedAxis;
+    if (axis < 0 || axis >= rank) return undefined;
+  }
+  const rows = shapeSize(x.dims.slice(0, axis));
+  const length = shapeSize(x.dims.slice(axis));
+  const affine = (t: Tensor | 'absent'): Affine | undefined => {
+    if (t === 'absent') return 'none';
+    if (form.instance) return t.size === channels && t.dims.length === 1 ? 'row' : undefined;
+    return perPosition(t, x, axis, length) ? 'position' : undefined;
+  };
+  const scaleMode = affine(scale);
+  const biasMode = affine(bias);
+  if (!scaleMode || !biasMode) return undefined;
+  const spec: NormalizeSpec = {
+    length,
+    centre: form.centre,
+    epsilon,
+    scale: scaleMode,
+    bias: biasMode,
+    channels,
+    statistics: wantsStatistics,
+    residual: form.residual === true,
+  };
+  const elements = rows * length;
+  const kernel =
+    elements === 0
+      ? undefined
+      : generatedKernel(runtime, specKey(spec), 'normalize', (module) => buildNormalize(module, spec));
+  const tiles = tileTarget(runtime.threads, elements, MIN_TILE_ELEMENTS);
+  const range = { dims: [rows], tile: [Math.ceil(rows / tiles)] };
+  return { axis, rows, kernel, range, work: elements * COST_PER_ELEMENT };
+}
+
 function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): PreparedKernel {
   const operands = new HeapOperands(env, node);
-  const epsilon = floatAttribute(node, 'epsilon', 1e-5);
-  const wantsStatistics =
-    !form.residual && ((node.outputs[1] ?? '') !== '' || (node.outputs[2] ?? '') !== '');
-  const requestedAxis = intAttribute(node, 'axis', -1);
+  const rowsNode: RowsNode = {
+    form,
+    requestedAxis: intAttribute(node, 'axis', -1),
+    epsilon: floatAttribute(node, 'epsilon', 1e-5),
+    wantsStatistics: !form.residual && ((node.outputs[1] ?? '') !== '' || (node.outputs[2] ?? '') !== ''),
+  };
+  const plans = new ShapeMemo<RowsPlan | undefined>();
   let reference: PreparedKernel | undefined;
   const inputCount = node.inputs.length;
+  const dimsOf = (t: Tensor | 'absent'): readonly number[] => (t === 'absent' ? [] : t.dims);
   return {
     name: `${form.instance ? 'instancenorm' : form.residual ? 'add_layernorm' : form.centre ? 'layernorm' : 'rmsnorm'}_f32`,
     run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs> {
@@ -296,41 +349,15 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
       const skip = form.residual ? args.inputs[1] : undefined;
       const skipFits = skip instanceof Tensor && skip.type === 'float32' && sameDims(skip.dims, x.dims);
       if (form.residual && !skipFits) return referenceRun();
-      const rank = x.dims.length;
-      let axis: number;
-      let channels = 1;
-      if (form.instance) {
-        if (rank < 2) return referenceRun();
-        axis = 2;
-        channels = x.dims[1]!;
-      } else {
-        axis = requestedAxis < 0 ? requestedAxis + rank : requestedAxis;
-        if (axis < 0 || axis >= rank) return referenceRun();
-      }
-      const rows = x.dims.slice(0, axis).reduce((n, d) => n * d, 1);
-      const length = x.dims.slice(axis).reduce((n, d) => n * d, 1);
-      const affine = (t: Tensor | 'absent'): Affine | undefined => {
-        if (t === 'absent') return 'none';
-        if (form.instance) return t.size === channels && t.dims.length === 1 ? 'row' : undefined;
-        return perPosition(t, x, axis, length) ? 'position' : undefined;
-      };
-      const scaleMode = affine(scale);
-      const biasMode = affine(bias);
-      if (!scaleMode || !biasMode) return referenceRun();
-      const spec: NormalizeSpec = {
-        length,
-        centre: form.centre,
-        epsilon,
-        scale: scaleMode,
-        bias: biasMode,
-        channels,
-        statistics: wantsStatistics,
-        residual: form.residual === true,
-      };
+      const plan = plans.get([x.dims, dimsOf(scale), dimsOf(bias)], () =>
+        planRows(env.runtime, rowsNode, x, scale, bias),
+      );
+      if (!plan) return referenceRun();
+      const { axis, rows } = plan;
       const y = args.allocateOutput(0, 'float32', x.dims);
       const outputs: KernelOutputs = [y];
       const statistics = [0, 0];
-      if (wantsStatistics) {
+      if (rowsNode.wantsStatistics) {
         const statDims = x.dims.map((d, a) => (a < axis ? d : 1));
         for (const k of [1, 2]) {
           const wanted = (node.outputs[k] ?? '') !== '';
@@ -353,14 +380,15 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
           ? operands.output(sum, inputCount + 1)
           : operands.scratch(inputCount + 1, x.size * 4);
       }
-      const pending = runNormalize(env.runtime, spec, rows, [
+      const addresses = [
         operands.input(x, 0, 0),
         address(scale, form.scaleInput),
         address(bias, form.biasInput),
         operands.output(y, inputCount),
         ...statistics,
         ...residual,
-      ]);
+      ];
+      const pending = plan.kernel && env.runtime.parallel(plan.kernel, plan.range, addresses, plan.work);
       return operands.finish(pending, outputs);
     },
   };

@@ -17,6 +17,7 @@
 import { Tensor } from '../../../core/tensor.js';
 import { intAttribute, intsAttribute, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import { normalizedReductionAxes } from '../../reference/kernels/reduce.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { generatedKernel } from '../codegen/compile.js';
 import {
@@ -31,6 +32,7 @@ import {
   rowColumnRange,
   ShapeMemo,
   tileTarget,
+  unlessFails,
 } from '../codegen/elementwise.js';
 import { emitLog, foldAccumulators, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
@@ -275,11 +277,7 @@ function reductionAxes(
   } else {
     axes = intsAttribute(node, 'axes') ?? [];
   }
-  if (axes.length === 0) return Array.from({ length: rank }, (_, a) => a);
-  const normalized = axes.map((a) => (a < 0 ? a + rank : a));
-  if (normalized.some((a) => a < 0 || a >= rank) || new Set(normalized).size !== normalized.length)
-    return undefined;
-  return normalized;
+  return unlessFails((fail) => normalizedReductionAxes(axes, rank, fail));
 }
 
 function prepareReduce(

@@ -15,6 +15,7 @@
 import { Tensor } from '../../../core/tensor.js';
 import type { Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
+import { softmaxLanes, type LaneLayout } from '../../reference/kernels/softmax.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
 import { generatedKernel } from '../codegen/compile.js';
 import {
@@ -29,6 +30,7 @@ import {
   rowColumnRange,
   ShapeMemo,
   tileTarget,
+  unlessFails,
 } from '../codegen/elementwise.js';
 import { emitExp, emitLog, foldAccumulators, splat } from '../codegen/math.js';
 import { claimsFloat32, type WasmEnv, type WasmKernelDef } from '../kernel.js';
@@ -36,26 +38,6 @@ import type { TiledRange } from '../pool/index.js';
 import type { ModuleKernel, WasmRuntime } from '../runtime.js';
 
 type Variant = 'softmax' | 'logsoftmax';
-
-/** The input as [outer, lane, inner], or undefined when `axis` is out of range (the reference kernel says so). */
-function laneLayout(
-  dims: readonly number[],
-  axisAttribute: number | undefined,
-  opset: number,
-): { outer: number; lane: number; inner: number } | undefined {
-  const rank = dims.length;
-  const product = (from: number, to: number): number => dims.slice(from, to).reduce((n, d) => n * d, 1);
-  if (opset < 13) {
-    const raw = axisAttribute ?? 1;
-    const axis = raw < 0 ? raw + rank : raw;
-    if (axis < 0 || axis > rank) return undefined;
-    return { outer: product(0, axis), lane: product(axis, rank), inner: 1 };
-  }
-  const raw = axisAttribute ?? -1;
-  const axis = raw < 0 ? raw + rank : raw;
-  if (axis < 0 || axis >= rank) return undefined;
-  return { outer: product(0, axis), lane: dims[axis]!, inner: product(axis + 1, rank) };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Code generation
@@ -226,12 +208,8 @@ interface SoftmaxPlan {
 }
 
 /** The plan over `layout`, or 'empty' when there is nothing to compute. */
-function planSoftmax(
-  runtime: WasmRuntime,
-  variant: Variant,
-  layout: { outer: number; lane: number; inner: number },
-): SoftmaxPlan | 'empty' {
-  const { outer, lane, inner } = layout;
+function planSoftmax(runtime: WasmRuntime, variant: Variant, layout: LaneLayout): SoftmaxPlan | 'empty' {
+  const { outer, laneLength: lane, inner } = layout;
   const elements = outer * lane * inner;
   if (elements === 0) return 'empty';
   const work = elements * COST_PER_ELEMENT;
@@ -266,7 +244,7 @@ function prepare(node: Node, env: WasmEnv, variant: Variant): PreparedKernel {
       const plan =
         x instanceof Tensor && x.type === 'float32'
           ? plans.get([x.dims], () => {
-              const layout = laneLayout(x.dims, axis, node.opset);
+              const layout = unlessFails((fail) => softmaxLanes(x.dims, node.opset, axis, fail));
               return layout && planSoftmax(env.runtime, variant, layout);
             })
           : undefined;
