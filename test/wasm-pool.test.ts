@@ -345,11 +345,12 @@ test('the calling thread does its chore first while the workers take its share',
 test('a chore that throws fails the job as the calling thread’s; the pool goes on', async () => {
   clear();
   await assert.rejects(
-    pool.parallelFor({ dims: [300], tile: [7] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], {
-      first: () => {
-        throw new Error('chore failed');
-      },
-    }),
+    async () =>
+      pool.parallelFor({ dims: [300], tile: [7] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], {
+        first: () => {
+          throw new Error('chore failed');
+        },
+      }),
     /parallel region 'mark1' over \[300\] in tiles of \[7\] failed: the calling thread failed \(Error: chore failed/,
   );
   await coverage1d(pool, kernels, 1000, 10);
@@ -394,8 +395,9 @@ test('a worker killed by a trapping kernel fails the job, naming it; the pool re
   ] as const) {
     const failing = target.parallelFor({ dims: [48], tile: [1] }, module.kernel('trapping'), [0, 1_000_000]);
     // A dead worker is counted out on the event loop, so the job is still running here.
+    assert.ok(failing instanceof Promise, 'the join waits on the event loop');
     await assert.rejects(
-      target.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1'), [0, 0, 0]),
+      async () => target.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1'), [0, 0, 0]),
       /await it first/,
     );
     await assert.rejects(
@@ -416,7 +418,7 @@ test('a worker killed by a trapping kernel fails the job, naming it; the pool re
 
 test('a kernel that traps on the calling thread fails the job; the pool goes on', async () => {
   await assert.rejects(
-    pool.parallelFor({ dims: [48], tile: [1] }, kernels.kernel('trapping'), [1, 1_000_000]),
+    async () => pool.parallelFor({ dims: [48], tile: [1] }, kernels.kernel('trapping'), [1, 1_000_000]),
     /parallel region 'trapping' over \[48\] in tiles of \[1\] failed: the calling thread failed \(RuntimeError: unreachable/,
   );
   await coverage1d(pool, kernels, 1000, 10);
@@ -435,18 +437,18 @@ test('the thread count defaults to the physical cores', async () => {
 test('an unknown export, a bad range and a closed pool are refused', async () => {
   assert.throws(() => kernels.kernel('missing'), /exports no function 'missing'/);
   await assert.rejects(
-    pool.parallelFor({ dims: [4, 4], tile: [2] }, kernels.kernel('mark1')),
+    async () => pool.parallelFor({ dims: [4, 4], tile: [2] }, kernels.kernel('mark1')),
     /one tile size per dimension/,
   );
   await assert.rejects(
-    pool.parallelFor({ dims: [4], tile: [0] }, kernels.kernel('mark1')),
+    async () => pool.parallelFor({ dims: [4], tile: [0] }, kernels.kernel('mark1')),
     /positive integers/,
   );
   const closing = await WorkerPool.start({ memory, threads: 2 });
   const module = await closing.load(bytes);
   await closing.close();
   await assert.rejects(
-    closing.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1')),
+    async () => closing.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1')),
     /the pool is closed/,
   );
 });

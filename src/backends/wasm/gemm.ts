@@ -149,6 +149,7 @@ export class Gemm {
    * the pool's tiles it makes.
    */
   private readonly blockings = new Map<string, { blocking: CacheBlocking; tile: number[] }>();
+  private readonly scratchRows = new ScratchRows();
 
   /** Builds (or finds) the kernel modules for this epilogue on env.runtime; runs once per plan. */
   constructor(env: WasmEnv, options: GemmOptions) {
@@ -192,10 +193,8 @@ export class Gemm {
     const range = { dims: [batch.count, m, n], tile };
     if (!copyOut) return this.runtime.parallel(this.kernel, range, args, work);
     const copy = tileCopier(
-      this.scratchFloats(operands.c, copyOut.length),
+      this.scratchRows.over(this.scratchFloats(operands.c, copyOut.length), operands.ldc, batch.strideC),
       copyOut,
-      operands.ldc,
-      batch.strideC,
     );
     if (byTile) return this.runtime.parallel(this.kernel, range, args, work, copy);
     const all = [0, batch.count, 0, m, 0, n];
@@ -308,16 +307,65 @@ export class Gemm {
 }
 
 /** Copies one tile of C, given by its bounds, from scratch into its place (`GemmOperands.copyOut`). */
-function tileCopier(source: Float32Array, target: Float32Array, ldc: number, strideC: number): TileDone {
+function tileCopier(scratch: ScratchRows, target: Float32Array): TileDone {
   return (bounds) => {
-    const [item0, item1, m0, m1, n0, n1] = bounds as [number, number, number, number, number, number];
-    for (let item = item0; item < item1; item++) {
-      for (let i = m0; i < m1; i++) {
-        const row = item * strideC + i * ldc;
-        target.set(source.subarray(row + n0, row + n1), row + n0);
-      }
-    }
+    const { rows, offsets } = scratch.tile(bounds);
+    for (let row = 0; row < rows.length; row++) target.set(rows[row]!, offsets[row]!);
   };
+}
+
+/**
+ * C's rows in scratch, as views per tile, kept from run to run while the scratch stays where it is:
+ * an LM head copied out tile by tile copies 2,048 pieces of rows a run, and a fresh subarray for
+ * each was a third of the bytes a GPT run allocated. A heap that is not shared gets a new buffer
+ * when it grows, which starts afresh.
+ */
+class ScratchRows {
+  private source?: Float32Array;
+  private ldc = 0;
+  private strideC = 0;
+  private readonly byTile = new Map<string, ScratchTile>();
+
+  over(source: Float32Array, ldc: number, strideC: number): this {
+    const same =
+      this.source?.buffer === source.buffer &&
+      this.source.byteOffset === source.byteOffset &&
+      this.source.length === source.length &&
+      this.ldc === ldc &&
+      this.strideC === strideC;
+    if (!same) {
+      this.byTile.clear();
+      this.source = source;
+      this.ldc = ldc;
+      this.strideC = strideC;
+    }
+    return this;
+  }
+
+  /** The rows of tile `bounds` ([item0, item1, m0, m1, n0, n1]). */
+  tile(bounds: readonly number[]): ScratchTile {
+    const key = bounds.join();
+    let tile = this.byTile.get(key);
+    if (!tile) {
+      const [item0, item1, m0, m1, n0, n1] = bounds as [number, number, number, number, number, number];
+      tile = { rows: [], offsets: [] };
+      for (let item = item0; item < item1; item++) {
+        for (let i = m0; i < m1; i++) {
+          const start = item * this.strideC + i * this.ldc + n0;
+          tile.rows.push(this.source!.subarray(start, start + n1 - n0));
+          tile.offsets.push(start);
+        }
+      }
+      this.byTile.set(key, tile);
+    }
+    return tile;
+  }
+}
+
+/** A tile's rows of C in scratch, and where each starts in C (in floats). */
+interface ScratchTile {
+  rows: Float32Array[];
+  offsets: number[];
 }
 
 const caches = describeMachine().caches;

@@ -20,6 +20,7 @@ import type { WasmFeatures } from './features.js';
 import { ModuleBuilder, webAssembly } from './assembler/index.js';
 import { WasmHeap } from './heap.js';
 import {
+  callTile,
   tileCount,
   WorkerPool,
   type TileDone,
@@ -84,8 +85,13 @@ export class WasmRuntime {
   private pool?: Promise<WorkerPool>;
   /** The pool once it has started: a job then reaches it without waiting on a promise. */
   private startedPool?: WorkerPool;
-  /** The pool job in flight (or resolved): the next one starts after it. */
+  /** The last pool job that went on past its call (or resolved): the next one starts after it. */
   private turn: Promise<unknown> = Promise.resolve();
+  /**
+   * Pool jobs going on past their call. With none, a job starts at once and usually ends before
+   * its call returns; otherwise it queues behind them (another session's run on this runtime).
+   */
+  private jobsInFlight = 0;
   /** The chores of the runs going on. */
   private readonly chores = new Set<CallerChores>();
 
@@ -139,8 +145,9 @@ export class WasmRuntime {
 
   /**
    * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range`. `work` (about the
-   * multiply-adds or bytes of the whole loop) decides whether waking the workers pays; the result
-   * is a promise only when the loop went to the pool. `tileDone` is called on the calling thread
+   * multiply-adds or bytes of the whole loop) decides whether waking the workers pays. The result
+   * is a promise only when the loop goes on past the call: queued behind another job, or on the
+   * pool when its join had to wait on the event loop. `tileDone` is called on the calling thread
    * once for every tile, when it is finished (`CallerWork.tileDone`), before the loop returns or
    * resolves.
    */
@@ -158,8 +165,20 @@ export class WasmRuntime {
       return;
     }
     const caller = { first: this.choreSlice(work), tileDone };
-    const job = this.turn.then(() => this.runOnPool(kernel, range, args, caller));
-    this.turn = job.catch(() => undefined);
+    const pooled = this.poolKernels.get(kernel);
+    if (this.startedPool && pooled && this.jobsInFlight === 0)
+      return this.inTurn(this.startedPool.parallelFor(range, pooled, args, caller));
+    return this.inTurn(this.turn.then(() => this.runOnPool(kernel, range, args, caller)));
+  }
+
+  /** `job` as the one the next waits for, when it is still going on (a promise). */
+  private inTurn(job: void | Promise<void>): void | Promise<void> {
+    if (!job) return;
+    this.jobsInFlight++;
+    const over = () => {
+      this.jobsInFlight--;
+    };
+    this.turn = job.then(over, over);
     return job;
   }
 
@@ -252,7 +271,7 @@ function forEachTile(
       argv[1 + 2 * d] = begins[d]!;
       argv[2 + 2 * d] = Math.min(begins[d]! + tile[d]!, dims[d]!);
     }
-    Reflect.apply(kernel, undefined, argv);
+    callTile(kernel, argv);
     tileDone?.(argv.slice(1, 1 + 2 * rank));
     let d = rank - 1;
     for (; d >= 0; d--) {

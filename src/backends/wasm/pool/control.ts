@@ -133,9 +133,11 @@ export class ControlBlock {
     ints[EXPORT] = job.exportIndex;
     ints[RANK] = job.dims.length;
     ints[ARG_COUNT] = job.args.length;
-    job.dims.forEach((size, d) => (ints[DIMS + d] = size));
-    job.tile.forEach((size, d) => (ints[TILE + d] = size));
-    job.args.forEach((value, i) => (this.args[i] = value));
+    for (let d = 0; d < job.dims.length; d++) {
+      ints[DIMS + d] = job.dims[d];
+      ints[TILE + d] = job.tile[d];
+    }
+    for (let i = 0; i < job.args.length; i++) this.args[i] = job.args[i];
     const tiles = tileCount(job.dims, job.tile);
     for (let thread = 0; thread < this.threads; thread++) {
       const { begin, end } = ownRange(tiles, thread, this.threads);
@@ -303,19 +305,39 @@ export class ControlBlock {
     afterTile?: (tile: number) => void,
   ): (tile: number) => void {
     const rank = this.ints[RANK];
-    const dims = Array.from(this.ints.subarray(DIMS, DIMS + rank));
-    const tile = Array.from(this.ints.subarray(TILE, TILE + rank));
-    const argv = [
-      thread,
-      ...new Array<number>(2 * rank).fill(0),
-      ...this.args.subarray(0, this.ints[ARG_COUNT]),
-    ];
+    const argCount = this.ints[ARG_COUNT];
+    const dims = new Array<number>(rank);
+    const tile = new Array<number>(rank);
+    for (let d = 0; d < rank; d++) {
+      dims[d] = this.ints[DIMS + d];
+      tile[d] = this.ints[TILE + d];
+    }
+    // [thread, the tile's bounds (written per tile), the job's arguments]
+    const argv = new Array<number>(1 + 2 * rank + argCount).fill(0);
+    argv[0] = thread;
+    for (let i = 0; i < argCount; i++) argv[1 + 2 * rank + i] = this.args[i];
     return (index) => {
       writeTileBounds(index, dims, tile, argv, 1);
-      Reflect.apply(kernel, undefined, argv);
+      callTile(kernel, argv);
       afterTile?.(index);
     };
   }
+}
+
+/**
+ * Calls `kernel` with `argv` as its arguments: the thread, a range's bounds and the job's
+ * arguments, 1 + 2 × MAX_RANK + MAX_ARGS = 29 at most. Reflect.apply would copy them into a fresh
+ * list at every call, 2,000 of them a GPT run; a wasm export takes its parameters from the first
+ * arguments and ignores the rest, which here read as undefined.
+ */
+export function callTile(kernel: TileKernel, argv: readonly number[]): void {
+  const a = argv;
+  // prettier-ignore
+  kernel(
+    a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!,
+    a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!,
+    a[20]!, a[21]!, a[22]!, a[23]!, a[24]!, a[25]!, a[26]!, a[27]!, a[28]!,
+  );
 }
 
 /** The run of a job's `tiles` that `thread` owns when the job is released: one contiguous run each. */

@@ -143,7 +143,7 @@ export class WorkerPool {
     for (const slot of this.slots) slot.port.postMessage(bytes);
     // Listed before the job so that a worker replaced meanwhile compiles it as it starts.
     this.moduleBytes.push(bytes);
-    await this.runJob(`loading module ${id}`, {
+    await this.runJob(() => `loading module ${id}`, {
       kind: JobKind.load,
       module: id,
       exportIndex: 0,
@@ -156,23 +156,38 @@ export class WorkerPool {
   }
 
   /**
-   * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range` on all threads and
-   * resolves when every tile has run. One job at a time: await each before the next. `caller`: what
-   * the calling thread does besides its tiles.
+   * Runs `kernel(thread, begin0, end0, ..., ...args)` once per tile of `range` on all threads.
+   * Returns nothing when every tile has run by the time the calling thread is through its share
+   * and the workers are out (the usual case: no promise to make, no microtask to wait for), a
+   * promise that resolves then otherwise; it fails as a rejected promise. One job at a time: await
+   * each before the next. `caller`: what the calling thread does besides its tiles.
    */
-  async parallelFor(
+  parallelFor(
     range: TiledRange,
     kernel: PoolKernel,
     args: readonly number[] = [],
     caller: CallerWork = {},
-  ): Promise<void> {
-    checkRange(range, args);
-    if (this.starting.size > 0) await this.recovered();
-    this.assertIdle('start a parallel region');
-    if (tileCount(range.dims, range.tile) === 0) return;
-    const description = `parallel region '${kernel.name}' over [${range.dims}] in tiles of [${range.tile}]`;
-    const job = { kind: JobKind.run, module: kernel.module, exportIndex: kernel.exportIndex, ...range, args };
-    await this.runJob(description, job, this.kernels[kernel.module][kernel.exportIndex], caller);
+  ): void | Promise<void> {
+    try {
+      checkRange(range, args);
+      if (this.starting.size > 0)
+        return this.recovered().then(() => this.parallelFor(range, kernel, args, caller));
+      this.assertIdle('start a parallel region');
+      if (tileCount(range.dims, range.tile) === 0) return;
+      const job: JobDescriptor = {
+        kind: JobKind.run,
+        module: kernel.module,
+        exportIndex: kernel.exportIndex,
+        dims: range.dims,
+        tile: range.tile,
+        args,
+      };
+      const describe = () =>
+        `parallel region '${kernel.name}' over [${range.dims}] in tiles of [${range.tile}]`;
+      return this.runJob(describe, job, this.kernels[kernel.module][kernel.exportIndex], caller);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -194,12 +209,17 @@ export class WorkerPool {
     await Promise.all(this.slots.map((slot) => slot.exited));
   }
 
-  private async runJob(
-    description: string,
+  /**
+   * Releases `job`, runs the calling thread's share and joins: on the spot when the workers are out
+   * by the end of a short spin, on the event loop otherwise. `describe` names the job in the error
+   * when it fails (built then only: jobs come thousands a second).
+   */
+  private runJob(
+    describe: () => string,
     job: JobDescriptor,
     kernel?: TileKernel,
     caller: CallerWork = {},
-  ): Promise<void> {
+  ): void | Promise<void> {
     const generation = this.control.release(job, this.slots.length);
     const active: ActiveJob = { generation, kind: job.kind, failures: [] };
     this.active = active;
@@ -211,15 +231,37 @@ export class WorkerPool {
     } catch (error) {
       callerError = error;
     }
-    try {
-      // Loading a module waits for every worker to have done it; a run job only for the threads
-      // that took part, once no tile is left (a worker that has not woken yet is not waited for).
-      if (job.kind !== JobKind.run) await this.join('pending');
+    const settle = () => this.settle(describe, active, finished, callerError);
+    // A run job waits only for the threads that took part, once no tile is left (a worker that
+    // has not woken yet is not waited for); loading a module, for every worker to have done it.
+    if (job.kind === JobKind.run) {
       this.control.close();
-      await this.join('active');
-    } finally {
-      this.active = undefined;
+      if (this.control.spinForWorkers('active')) return settle();
+      return this.waitOnEventLoop('active').then(settle, (error: unknown) => this.forgetJob(error));
     }
+    return this.joinLoad().then(settle, (error: unknown) => this.forgetJob(error));
+  }
+
+  private async joinLoad(): Promise<void> {
+    await this.join('pending');
+    this.control.close();
+    await this.join('active');
+  }
+
+  /** A join that failed (not a job that did: `settle` reports those): the pool is free again. */
+  private forgetJob(error: unknown): never {
+    this.active = undefined;
+    throw error;
+  }
+
+  /** The end of a job every thread is out of: the tiles not told yet, and what failed. */
+  private settle(
+    describe: () => string,
+    active: ActiveJob,
+    finished: FinishedTiles | undefined,
+    callerError: unknown,
+  ): void {
+    this.active = undefined;
     if (callerError === undefined && active.failures.length === 0) {
       try {
         finished?.rest();
@@ -230,15 +272,19 @@ export class WorkerPool {
     if (callerError !== undefined)
       active.failures.unshift(`the calling thread failed (${errorText(callerError)})`);
     if (active.failures.length > 0)
-      throw new PoolError(`${description} failed: ${active.failures.join('; ')}`);
+      throw new PoolError(`${describe()} failed: ${active.failures.join('; ')}`);
   }
 
   /**
    * Waits until `counter` reaches zero: spinning briefly, then on the event loop (which is where a
-   * dying worker is heard of); an unreferenced pool holds the process open only while it waits.
+   * dying worker is heard of).
    */
   private async join(counter: JoinCounter): Promise<void> {
-    if (this.control.spinForWorkers(counter)) return;
+    if (!this.control.spinForWorkers(counter)) await this.waitOnEventLoop(counter);
+  }
+
+  /** The wait of `join` after its spin; an unreferenced pool holds the process open only while it waits. */
+  private async waitOnEventLoop(counter: JoinCounter): Promise<void> {
     const keepAlive = this.unref ? setInterval(() => undefined, 1 << 30) : undefined;
     try {
       await this.control.waitForWorkers(counter);
