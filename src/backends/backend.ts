@@ -65,6 +65,12 @@ export interface Backend {
   estimateSeconds?(node: Node, cost: NodeCost): number | undefined;
   /** How fast values move into and out of this backend's memory (devices other than the host). */
   readonly copyBytesPerSecond?: number;
+  /**
+   * Threads one of its kernels may run on, the calling one included (the wasm backend's pool);
+   * absent for a backend whose kernels run on the calling thread alone. Traces and the profile's
+   * roofline read it.
+   */
+  readonly threads?: number;
   /** Binds a kernel to the node (attributes read, constants packed); runs once per plan. */
   prepare(
     node: Node,

@@ -200,7 +200,10 @@ function formatOperators(p: Profile): string {
     'input shapes',
     'backend',
   ];
-  const rows = table([...head, 'FLOPs', 'bytes', 'GFLOP/s', 'GB/s', 'FLOP/B', 'bound', '% peak']);
+  // Rows placed against the peaks of different thread counts say whose.
+  const threadsDiffer = (p.peaksAtFewerThreads ?? []).length > 0;
+  const peakHead = threadsDiffer ? '% peak\n(threads)' : '% peak';
+  const rows = table([...head, 'FLOPs', 'bytes', 'GFLOP/s', 'GB/s', 'FLOP/B', 'bound', peakHead]);
   for (const row of p.operators.slice(0, TABLE_ROWS)) {
     const key = p.groupBy === 'node' ? `${row.key}\n${row.op}` : p.groupBy === 'op' ? row.key : row.op;
     rows.push([
@@ -217,7 +220,9 @@ function formatOperators(p: Profile): string {
       row.gbPerSecond === undefined ? '' : row.gbPerSecond.toFixed(2),
       row.intensity === undefined ? '' : row.intensity.toFixed(1),
       row.bound === 'memory' ? `memory (${row.memoryLevel})` : (row.bound ?? ''),
-      row.percentOfPeak === undefined ? '' : `${row.percentOfPeak.toFixed(1)}%`,
+      row.percentOfPeak === undefined
+        ? ''
+        : `${row.percentOfPeak.toFixed(1)}%${threadsDiffer ? ` (${row.threads})` : ''}`,
     ]);
   }
   const more = p.operators.length - TABLE_ROWS;
@@ -226,14 +231,22 @@ function formatOperators(p: Profile): string {
   );
 }
 
+/** The peaks the rows are placed against: one line per thread count, fewest threads first. */
 function peaksNote(p: Profile): string {
   if (!p.peaks) return '\n  no measured peaks: run `heddle probe` to place operators against the roofline';
-  const { peaks } = p;
-  const memory = peaks.memory.map((m) => `${m.level} ${m.gbPerSecond.toFixed(1)}`).join(', ');
-  return (
-    `\n  peaks: ${peaks.gflops.toFixed(1)} GFLOP/s (${peaks.computeLabel}); copy GB/s ${memory}; ` +
-    `ridge at ${peaks.ridge.toFixed(1)} FLOP/B\n  from ${peaks.source}`
-  );
+  const all = [...(p.peaksAtFewerThreads ?? []), p.peaks];
+  const lines = all.map((peaks) => {
+    const memory = peaks.memory.map((m) => `${m.level} ${m.gbPerSecond.toFixed(1)}`).join(', ');
+    return (
+      `${peaks.gflops.toFixed(1)} GFLOP/s (${peaks.computeLabel}); copy GB/s ${memory}; ` +
+      `ridge at ${peaks.ridge.toFixed(1)} FLOP/B`
+    );
+  });
+  const listed =
+    all.length === 1
+      ? `peaks: ${lines[0]}`
+      : `peaks, each row against those of the threads its kernels could use:\n    ${lines.join('\n    ')}`;
+  return `\n  ${listed}\n  from ${p.peaks.source}`;
 }
 
 function formatStates(states: Record<string, number>): string {

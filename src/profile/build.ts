@@ -13,16 +13,18 @@ import type { Span, Trace, TrackInfo } from '../telemetry/trace.js';
 import { criticalPath } from './critical-path.js';
 import { memoryProfile } from './memory.js';
 import { peaksOf } from './peaks.js';
-import { operatorTable } from './operators.js';
+import { operatorTable, type PeaksOn } from './operators.js';
 import {
   PROFILE_FORMAT,
   PROFILE_VERSION,
   type GroupBy,
+  type OperatorRow,
+  type Peaks,
   type PhaseSummary,
   type Profile,
   type RunSummary,
 } from './profile.js';
-import { durationOf, tracedRuns, type TracedRun } from './runs.js';
+import { durationOf, spanThreads, tracedRuns, type TracedRun } from './runs.js';
 import { median, quantile } from './statistics.js';
 import { idleGaps, trackUsage } from './tracks.js';
 
@@ -53,10 +55,11 @@ export function buildProfile(input: ProfileInput): Profile {
   const typical = runs[representative]!;
   const tracks = tracksOf(trace);
   const usage = trackUsage(tracks, typical);
-  // Steps on workers run on many threads at once: the peaks of all threads are theirs to reach.
   const workers = usage.some((t) => t.kind === 'worker' && t.busyUs > 0);
-  const peaks = input.probe && peaksOf(input.probe, workers ? 'allThreads' : 'perThread');
-  const operators = operatorTable(plan, steady, groupBy, peaks);
+  const peaksOn = input.probe && peaksByThreads(input.probe, workers);
+  const operators = operatorTable(plan, steady, groupBy, peaksOn);
+  const peaks = peaksOn?.(mostThreads(steady));
+  const peaksAtFewerThreads = peaksOn && peaks ? fewerThreadPeaks(operators, peaks, peaksOn) : [];
   const stepDurations = plan.steps.map((_, i) =>
     median(steady.map((run) => (run.planSteps.has(i) ? durationOf(run.planSteps.get(i)!.span) : 0))),
   );
@@ -74,6 +77,7 @@ export function buildProfile(input: ProfileInput): Profile {
     phases: phaseSummary(trace, runs),
     runs: runSummary(runs, steadyIndices, representative),
     ...(peaks && { peaks }),
+    ...(peaksAtFewerThreads.length > 0 && { peaksAtFewerThreads }),
     operators,
     tracks: usage,
     gaps: idleGaps(tracks, typical, plan, input.gapCount ?? DEFAULT_GAP_COUNT),
@@ -128,6 +132,35 @@ function collectionsOf(run: TracedRun): RunSummary['collections'][number] {
     major,
     minor: spans.length - major,
   };
+}
+
+/**
+ * The peaks of rows by the threads their kernels could use, each thread count's made once. Steps
+ * on workers run side by side, on many threads at once: the peaks of all threads are theirs to
+ * reach, whatever each kernel uses.
+ */
+function peaksByThreads(probe: ProbeResult, onWorkers: boolean): PeaksOn {
+  const made = new Map<number, Peaks | undefined>();
+  return (threads) => {
+    const counted = onWorkers ? Infinity : threads;
+    if (!made.has(counted)) made.set(counted, peaksOf(probe, counted));
+    return made.get(counted);
+  };
+}
+
+/** The most threads a step's kernel could use in `runs`. */
+function mostThreads(runs: readonly TracedRun[]): number {
+  let most = 1;
+  for (const run of runs) for (const call of run.calls) most = Math.max(most, spanThreads(call.span));
+  return most;
+}
+
+/** The peaks of the fewer threads than `most`'s that rows are placed against, fewest threads first. */
+function fewerThreadPeaks(rows: readonly OperatorRow[], most: Peaks, peaksOn: PeaksOn): Peaks[] {
+  const counts = new Set(
+    rows.flatMap((row) => (row.threads !== undefined && row.threads < most.threads ? [row.threads] : [])),
+  );
+  return [...counts].sort((a, b) => a - b).flatMap((threads) => peaksOn(threads) ?? []);
 }
 
 /** The index of the run whose duration is the median of those at `indices` (the lower one of two). */

@@ -11,4 +11,5 @@ export {
   type ProfileDiff,
 } from './diff.js';
 export { criticalPath } from './critical-path.js';
+export { peaksOfRow, threadCount } from './peaks.js';
 export * from './profile.js';

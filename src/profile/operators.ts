@@ -2,8 +2,9 @@
  * The per-operator table: every step and copy call of the steady runs, grouped by node, by op
  * type, or by op type and input shapes, with self times per run, the analytic cost of the calls
  * (ir/cost.ts, from the plan's static shapes) and where that puts them against the measured
- * roofline. A call nested in another step (a subgraph's node) has its own row, found by the node
- * its span names; its cost is counted only when it is a node of the plan's own graph.
+ * roofline of the threads their kernels could use. A call nested in another step (a subgraph's
+ * node) has its own row, found by the node its span names; its cost is counted only when it is a
+ * node of the plan's own graph.
  */
 
 import { describeType, type Graph } from '../ir/graph.js';
@@ -13,7 +14,10 @@ import type { Plan, Step } from '../plan/plan.js';
 import { stepName, stepOp } from './dependencies.js';
 import { placeOnRoofline } from './peaks.js';
 import type { GroupBy, OperatorRow, Peaks } from './profile.js';
-import { durationOf, spanArg, spanNode, type TimedSpan, type TracedRun } from './runs.js';
+import { durationOf, spanArg, spanNode, spanThreads, type TimedSpan, type TracedRun } from './runs.js';
+
+/** The peaks of a row whose kernels could use `threads` threads; undefined when none were measured. */
+export type PeaksOn = (threads: number) => Peaks | undefined;
 
 /** What the table knows of one call, whichever run it is from. */
 interface CallInfo {
@@ -30,6 +34,8 @@ interface Group {
   backends: Set<string>;
   shapes: Set<string>;
   calls: number;
+  /** The most threads a call's kernel could use. */
+  threads: number;
   selfUs: number;
   samplesUs: number[];
   flops: number;
@@ -41,7 +47,7 @@ export function operatorTable(
   plan: Plan,
   runs: readonly TracedRun[],
   groupBy: GroupBy,
-  peaks: Peaks | undefined,
+  peaksOn: PeaksOn | undefined,
 ): OperatorRow[] {
   const describe = callDescriber(plan, runs);
   const groups = new Map<string, Group>();
@@ -57,6 +63,7 @@ export function operatorTable(
       group.backends.add(info.backend);
       group.shapes.add(info.shapes);
       group.calls++;
+      group.threads = Math.max(group.threads, spanThreads(call.span));
       group.selfUs += call.selfUs;
       group.samplesUs[r]! += call.selfUs;
       if (info.cost) {
@@ -67,7 +74,7 @@ export function operatorTable(
   });
   const runCount = Math.max(1, runs.length);
   const meanRunUs = runs.reduce((sum, run) => sum + durationOf(run.span), 0) / runCount;
-  const rows = [...groups].map(([key, g]) => row(key, g, runCount, meanRunUs, peaks));
+  const rows = [...groups].map(([key, g]) => row(key, g, runCount, meanRunUs, peaksOn?.(g.threads)));
   return rows.sort((a, b) => b.totalUs - a.totalUs);
 }
 
@@ -78,6 +85,7 @@ function emptyGroup(op: string, node: string | undefined, runs: number): Group {
     backends: new Set(),
     shapes: new Set(),
     calls: 0,
+    threads: 1,
     selfUs: 0,
     samplesUs: new Array<number>(runs).fill(0),
     flops: 0,

@@ -25,8 +25,17 @@ export interface Profile {
   groupBy: GroupBy;
   phases: PhaseSummary;
   runs: RunSummary;
-  /** The measured ceilings the operators are placed against; absent when no probe results were given. */
+  /**
+   * The measured ceilings at the most threads a step's kernel could use (the roofs the report
+   * draws); absent when no probe results were given.
+   */
   peaks?: Peaks;
+  /**
+   * The ceilings at the fewer threads other rows are placed against (the reference backend's
+   * steps on one thread beside the wasm backend's on its pool), fewest first; absent when every
+   * row is placed against `peaks`.
+   */
+  peaksAtFewerThreads?: Peaks[];
   /** Rows sorted by total self time, largest first. */
   operators: OperatorRow[];
   tracks: TrackUsage[];
@@ -75,12 +84,14 @@ export interface RunSummary {
 }
 
 /**
- * Ceilings measured on this machine by `heddle probe`, for the threads the run used: one when
- * every step ran on the calling thread, all of them when workers ran steps too.
+ * Ceilings measured on this machine by `heddle probe`, for one thread count: the probe measures
+ * one thread and all of them, and credits a count in between with the one-thread figures times
+ * the threads, never more than all of them reach.
  */
 export interface Peaks {
   /** Where the figures come from: the probe's cache file and when it measured. */
   source: string;
+  /** The threads the figures are for, at most those the probe measured together. */
   threads: number;
   /** The fastest SIMD path's peak. */
   gflops: number;
@@ -121,7 +132,16 @@ export interface OperatorRow {
   gbPerSecond?: number;
   /** FLOPs per byte moved. */
   intensity?: number;
-  /** Against the peaks' ridge point; absent without peaks or without a cost. */
+  /**
+   * The thread count of the peaks the row is placed against (`peaks` or one of
+   * `peaksAtFewerThreads`): the most threads its calls' kernels could use (the `threads` of their
+   * step spans; one for copies and for spans that do not say), or all that the probe measured
+   * when steps ran side by side on workers, and never more than that. Absent without peaks or
+   * without a cost, and in profiles written before rows had their own (whose rows are placed
+   * against `peaks`).
+   */
+  threads?: number;
+  /** Against the ridge point of the row's peaks; absent without peaks or without a cost. */
   bound?: 'compute' | 'memory';
   /** The memory level the bytes of one call fit in (see `Peaks.memory`). */
   memoryLevel?: string;

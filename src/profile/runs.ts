@@ -120,3 +120,9 @@ export function spanArg(span: Span, name: string): string | undefined {
   const value = span.args?.[name];
   return typeof value === 'string' ? value : undefined;
 }
+
+/** The threads a step span's kernel could use, as its `threads` arg says; one for copies and silent spans. */
+export function spanThreads(span: Span): number {
+  const threads = span.args?.threads;
+  return typeof threads === 'number' ? threads : 1;
+}

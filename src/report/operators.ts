@@ -1,9 +1,10 @@
 /**
  * The per-operator table: every row of the profile, most self time first, with its input shapes
  * under its name, its calls and times, its share of the run as a bar in the operator's colour,
- * the analytic work (FLOPs, bytes moved), the rates achieved, and where the roofline puts it.
- * Numeric columns are right-aligned in tabular figures so their digits line up; figures the cost
- * model could not count show a dash. The backend column appears when more than one backend ran.
+ * the analytic work (FLOPs, bytes moved), the rates achieved, and where the roofline puts it (the
+ * percentage's title names the ceiling and its threads). Numeric columns are right-aligned in
+ * tabular figures so their digits line up; figures the cost model could not count show a dash.
+ * The backend column appears when more than one backend ran.
  */
 
 import type { OperatorRow, Profile } from '../profile/index.js';
@@ -11,6 +12,7 @@ import type { OpColours } from './colours.js';
 import { groupNoun, opChip, pathName, shareBar } from './elements.js';
 import { formatBytes, formatCount, formatPercent, formatRate, formatTime } from './format.js';
 import { html, type Html } from './html.js';
+import { peakName } from './roofline.js';
 
 /** Input-shape lists shown in a cell; the rest are counted, and all are in the cell's title. */
 const SHAPES_SHOWN = 2;
@@ -89,7 +91,9 @@ function operatorRow(row: OperatorRow, profile: Profile, colours: OpColours, man
     <td>
       ${row.bound ? html`<span class="badge ${row.bound}">${row.bound}${row.memoryLevel ? ` · ${row.memoryLevel}` : ''}</span>` : missing()}
     </td>
-    <td class="num">${optional(row.percentOfPeak, (p) => `${formatRate(p)}%`)}</td>
+    <td class="num" ${row.bound ? html`title="of the ${peakName(row, profile)}"` : ''}>
+      ${optional(row.percentOfPeak, (p) => `${formatRate(p)}%`)}
+    </td>
     ${manyBackends ? html`<td>${row.backends.join(', ')}</td>` : ''}
   </tr>`;
 }

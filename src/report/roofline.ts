@@ -3,12 +3,14 @@
  * moved) and the GFLOP/s it achieved, on log-log axes, against the machine's measured ceilings
  * when the profile has them: the compute peak as a horizontal roof and each memory level's
  * bandwidth as a sloped one (attainable GFLOP/s = GB/s × FLOP/B), the DRAM roof meeting the
- * compute roof at the ridge point. A point's area follows its share of the run, so what matters
- * is what is big; the largest are labelled. Beside the chart, the ceilings' figures and the rows
- * that could not be placed.
+ * compute roof at the ridge point. The roofs are those of the most threads a row's kernels could
+ * use; a row on fewer is measured against the ceilings of its own threads, which its hover title
+ * and the panel beside the chart name. A point's area follows its share of the run, so what
+ * matters is what is big; the largest are labelled. Beside the chart, the ceilings' figures and
+ * the rows that could not be placed.
  */
 
-import type { OperatorRow, Peaks, Profile } from '../profile/index.js';
+import { peaksOfRow, threadCount, type OperatorRow, type Peaks, type Profile } from '../profile/index.js';
 import { frameBottom, frameRight, svgChart, tooltip, xAxis, yAxis, type Frame } from './chart.js';
 import { shortOp, type OpColours } from './colours.js';
 import { groupNoun } from './elements.js';
@@ -59,7 +61,7 @@ export function rooflineSection(profile: Profile, colours: OpColours): Html {
     </p>
     <div class="roofline-layout">
       <div class="chart-frame">${chart}</div>
-      <aside class="roofline-side">${ceilingsPanel(profile.peaks)}${unplacedPanel(unplaced, profile)}</aside>
+      <aside class="roofline-side">${ceilingsPanel(profile)}${unplacedPanel(unplaced, profile)}</aside>
     </div>
   </section>`;
 }
@@ -270,8 +272,7 @@ function pointTitle({ row, intensity, gflops }: Point, profile: Profile): string
   if (row.gbPerSecond !== undefined) rates.push(`${formatRate(row.gbPerSecond)} GB/s`);
   lines.push(rates.join(' · '));
   if (row.bound && row.percentOfPeak !== undefined) {
-    const peak = row.bound === 'compute' ? 'compute peak' : `${row.memoryLevel ?? 'memory'} bandwidth`;
-    lines.push(`${row.bound}-bound: ${row.percentOfPeak.toFixed(1)}% of the ${peak}`);
+    lines.push(`${row.bound}-bound: ${row.percentOfPeak.toFixed(1)}% of the ${peakName(row, profile)}`);
   }
   if (profile.groupBy !== 'node') lines.push(`${row.calls} calls per run`);
   return lines;
@@ -343,7 +344,15 @@ function overlaps(a: Box, b: Box): boolean {
   return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 }
 
-function ceilingsPanel(peaks: Peaks | undefined): Html {
+/** The ceiling a placed row's percentage is of: "compute peak on 2 threads", "L2 bandwidth on 1 thread". */
+export function peakName(row: OperatorRow, profile: Profile): string {
+  const ceiling = row.bound === 'compute' ? 'compute peak' : `${row.memoryLevel ?? 'memory'} bandwidth`;
+  const peaks = peaksOfRow(profile, row);
+  return peaks ? `${ceiling} on ${threadCount(peaks.threads)}` : ceiling;
+}
+
+function ceilingsPanel(profile: Profile): Html {
+  const { peaks } = profile;
   if (!peaks) {
     return html`<h3>Ceilings</h3>
       <p class="note">
@@ -379,10 +388,26 @@ function ceilingsPanel(peaks: Peaks | undefined): Html {
         )}
       </tbody>
     </table>
+    ${fewerThreadsNote(profile.peaksAtFewerThreads ?? [], peaks)}
     <p class="source">
       Copy bandwidth; a memory-bound operator is compared with the level one call's bytes fit in.
       ${peaks.source}
     </p>`;
+}
+
+/** The ceilings of rows whose kernels could use fewer threads than the roofs drawn. */
+function fewerThreadsNote(fewer: readonly Peaks[], drawn: Peaks): Html {
+  if (fewer.length === 0) return html``;
+  return html`<p class="note">
+    The roofs are those of ${threadCount(drawn.threads)}. Rows whose kernels could use fewer are compared with
+    the ceilings of their own:
+    ${fewer.map(
+      (p) =>
+        html`<span class="mono">${threadCount(p.threads)}</span> ${formatRate(p.gflops)} GFLOP/s, ridge
+          ${formatRate(p.ridge)} FLOP/B,
+          ${p.memory.map((m) => `${m.level} ${formatRate(m.gbPerSecond)}`).join(' · ')} GB/s. `,
+    )}
+  </p>`;
 }
 
 function unplacedPanel(unplaced: readonly OperatorRow[], profile: Profile): Html {

@@ -29,8 +29,9 @@ import {
 /**
  * What a traced run records: a span per step on the track it ran on (the main thread for host
  * kernels and copies, the device's own track for kernels that compute off the thread, where they
- * overlap), a 'waiting on a dependency' state span whenever the run awaits such a kernel, and the
- * arena bytes in use and steps in flight as counters. Only runs whose tracer is on make one.
+ * overlap) with the threads its kernel may use, a 'waiting on a dependency' state span whenever
+ * the run awaits such a kernel, and the arena bytes in use and steps in flight as counters. Only
+ * runs whose tracer is on make one.
  */
 export class RunRecorder {
   private inFlight = 0;
@@ -79,6 +80,7 @@ export class RunRecorder {
         op: opLabel(node),
         backend: step.backend,
         kernel: step.kernel.name,
+        threads: threadsOf(step, plan),
         inputs: node.inputs.map((name, i) => shapeOf(inputs[i], name, plan)),
         outputs: node.outputs.map((name, i) => shapeOf(outputs[i], name, plan)),
       },
@@ -137,6 +139,22 @@ export class RunRecorder {
 function deviceOf(step: KernelStep, plan: Plan): string {
   const slot = step.outputs.find((s) => s >= 0);
   return slot === undefined ? step.backend : plan.slots[slot]!.device;
+}
+
+const threadsByPlan = new WeakMap<Plan, ReadonlyMap<string, number>>();
+
+/**
+ * The threads a step's kernel may run on: its backend's (the wasm backend's pool), one for a
+ * backend that says nothing. A step on a pool is a span on the calling thread's track like any
+ * other, so the profile learns from this, not from the tracks, which peaks the step can reach.
+ */
+function threadsOf(step: KernelStep, plan: Plan): number {
+  let byBackend = threadsByPlan.get(plan);
+  if (!byBackend) {
+    byBackend = new Map(plan.assignments.map(({ backend }) => [backend.name, backend.threads ?? 1]));
+    threadsByPlan.set(plan, byBackend);
+  }
+  return byBackend.get(step.backend) ?? 1;
 }
 
 /** A value's type and shape as traces show them; values on a device are described by their static type. */

@@ -1,12 +1,21 @@
 /**
  * `diffProfiles` on profiles with synthetic per-run samples: a change inside the runs' own spread
  * is not flagged, one outside it is, an operator one side lacks counts as zero time there, and
- * with too few runs nothing is flagged.
+ * with too few runs nothing is flagged. A profile saved before rows had thread counts (one set of
+ * peaks for every row) still loads and compares.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { diffProfiles, PROFILE_FORMAT, PROFILE_VERSION, type Profile } from '../../src/profile/index.js';
+import {
+  diffProfiles,
+  parseProfile,
+  peaksOfRow,
+  PROFILE_FORMAT,
+  PROFILE_VERSION,
+  type Peaks,
+  type Profile,
+} from '../../src/profile/index.js';
 
 /** A profile whose only content is per-run self times per op (and run durations from their sums). */
 function profileOf(samples: Record<string, number[]>): Profile {
@@ -112,4 +121,34 @@ test('with fewer than three runs a side nothing is flagged', () => {
 test('profiles grouped differently are refused', () => {
   const a = profileOf({ Conv: [1, 2, 3] });
   assert.throws(() => diffProfiles(a, { ...a, groupBy: 'node' }), /group operators differently/);
+});
+
+/** Peaks of `threads` threads with round figures. */
+function peaksOf(threads: number): Peaks {
+  return {
+    source: 'test',
+    threads,
+    gflops: 40 * threads,
+    computeLabel: `mul-add, ${threads} threads`,
+    computePaths: [{ path: 'mul-add', gflops: 40 * threads }],
+    memory: [{ level: 'DRAM', capacityBytes: null, gbPerSecond: 10 * threads }],
+    ridge: 4,
+  };
+}
+
+test('a profile saved before rows had thread counts loads, diffs, and places its rows against its peaks', () => {
+  const old = { ...profileOf({ MatMul: [50, 51, 49], Relu: [5, 6, 5] }), peaks: peaksOf(1) };
+  const current = profileOf({ MatMul: [30, 31, 29], Relu: [5, 6, 5] });
+  current.peaks = peaksOf(2);
+  current.peaksAtFewerThreads = [peaksOf(1)];
+  current.operators = current.operators.map((row) => ({ ...row, threads: row.op === 'MatMul' ? 2 : 1 }));
+  const loaded = parseProfile(JSON.stringify(old), 'old.json');
+  assert.ok(loaded.operators.every((row) => row.threads === undefined));
+  assert.ok(loaded.operators.every((row) => peaksOfRow(loaded, row) === loaded.peaks));
+  const byOp = Object.fromEntries(diffProfiles(loaded, current).operators.map((d) => [d.key, d]));
+  assert.equal(byOp.MatMul!.status, 'faster');
+  assert.equal(byOp.Relu!.status, 'unchanged');
+  const rowOf = (op: string) => current.operators.find((row) => row.op === op)!;
+  assert.equal(peaksOfRow(current, rowOf('MatMul'))!.threads, 2);
+  assert.equal(peaksOfRow(current, rowOf('Relu'))!.threads, 1);
 });

@@ -2,8 +2,10 @@
  * Operators placed against measured ceilings (a synthetic probe result and synthetic spans, so the
  * expected figures follow by hand): arithmetic intensity against the ridge point decides the
  * bound; a compute-bound row is a share of the peak GFLOP/s, a memory-bound one a share of the
- * bandwidth of the memory level one call's bytes fit in; steps on workers are held to the
- * all-thread peaks.
+ * bandwidth of the memory level one call's bytes fit in; each row is held to the peaks of the
+ * threads its step spans say their kernels could use (between one and all, the one-thread figures
+ * times the threads, never above the all-thread ones); steps on workers are held to the all-thread
+ * peaks.
  */
 
 import assert from 'node:assert/strict';
@@ -89,14 +91,18 @@ const session = await InferenceSession.create(
 const inputShapes = { a: [64, 64], b: [64, 64], c: [256, 256] };
 const instance = session.planFor(new Map(Object.entries(inputShapes)));
 
-function traceOf(track: string): Trace {
+/** Steps on `track`; a node in `threads` says its kernel could use that many threads, as the wasm backend's do. */
+function traceOf(track: string, threads: Record<string, number> = {}): Trace {
   const step = (node: string, op: string, start: number, end: number): Span => ({
     name: op,
     category: 'step',
     track,
     start,
     end,
-    args: { node, op, backend: 'reference' },
+    args:
+      node in threads
+        ? { node, op, backend: 'wasm', threads: threads[node]! }
+        : { node, op, backend: 'reference' },
   });
   return {
     tracks: [
@@ -124,6 +130,7 @@ test('intensity against the ridge decides the bound; each bound is a share of it
     probe,
   });
   assert.equal(profile.peaks!.threads, 1);
+  assert.equal(profile.peaksAtFewerThreads, undefined);
   assert.equal(profile.peaks!.gflops, 40);
   assert.equal(profile.peaks!.ridge, 4);
   assert.deepEqual(
@@ -153,12 +160,71 @@ test('intensity against the ridge decides the bound; each bound is a share of it
   assert.equal(rows.tile!.bound, 'memory');
 });
 
+test('a step on two threads is held to the two-thread peaks, a reference step to the one-thread ones', () => {
+  const profile = buildProfile({
+    trace: traceOf('main', { product: 2, add: 2 }),
+    instance,
+    model: 'm',
+    inputShapes,
+    groupBy: 'node',
+    probe,
+  });
+  const rows = Object.fromEntries(profile.operators.map((r) => [r.key, r]));
+  assert.deepEqual(
+    [rows.product!.threads, rows.relu!.threads, rows.tile!.threads, rows.add!.threads],
+    [2, 1, 1, 2],
+  );
+  const two = profile.peaks!;
+  assert.equal(two.threads, 2);
+  assert.equal(two.gflops, 80);
+  assert.equal(two.computeLabel, 'mul-add, 2 threads');
+  assert.deepEqual(
+    two.memory.map((m) => m.gbPerSecond),
+    [400, 200, 100, 20],
+  );
+  assert.equal(two.ridge, 4, '80 GFLOP/s over the 20 GB/s of DRAM on two threads');
+  const [one, ...others] = profile.peaksAtFewerThreads!;
+  assert.equal(others.length, 0);
+  assert.equal(one!.threads, 1);
+  assert.equal(one!.gflops, 40);
+  // 2·64³ FLOPs in 100 µs: 5.24 GFLOP/s of the 80 two threads reach.
+  assert.ok(Math.abs(rows.product!.percentOfPeak! - (100 * (2 * 64 ** 3)) / 100 / 1e3 / 80) < 1e-9);
+  assert.equal(rows.add!.memoryLevel, 'L2');
+  assert.ok(Math.abs(rows.add!.percentOfPeak! - (100 * (3 * 256 * 256 * 4)) / 50 / 1e3 / 200) < 1e-9);
+  assert.equal(rows.relu!.memoryLevel, 'L1d');
+  assert.ok(Math.abs(rows.relu!.percentOfPeak! - (100 * (2 * 64 * 64 * 4)) / 10 / 1e3 / 200) < 1e-9);
+});
+
+test('between one thread and all, each figure is the one-thread one times the threads, at most all threads’', () => {
+  const peaksOn = (threads: number) =>
+    buildProfile({ trace: traceOf('main', { product: threads }), instance, model: 'm', inputShapes, probe })
+      .peaks!;
+  const four = peaksOn(4);
+  assert.equal(four.threads, 4);
+  assert.equal(four.gflops, 160);
+  assert.deepEqual(
+    four.memory.map((m) => m.gbPerSecond),
+    [800, 400, 200, 20],
+    'DRAM: 4 × 10 GB/s is more than the 20 all eight threads reach',
+  );
+  assert.equal(four.ridge, 8);
+  const sixteen = peaksOn(16);
+  assert.equal(sixteen.threads, 8, 'no more threads than the probe measured');
+  assert.equal(sixteen.gflops, 320);
+  assert.deepEqual(
+    sixteen.memory.map((m) => m.gbPerSecond),
+    [1600, 800, 200, 20],
+  );
+});
+
 test('steps on workers are held to the all-thread peaks', () => {
   const profile = buildProfile({ trace: traceOf('worker 1'), instance, model: 'm', inputShapes, probe });
   assert.equal(profile.peaks!.threads, 8);
   assert.equal(profile.peaks!.gflops, 320);
   assert.equal(profile.peaks!.ridge, 16);
   assert.equal(profile.peaks!.computeLabel, 'mul-add, 8 threads');
+  assert.equal(profile.peaksAtFewerThreads, undefined);
+  assert.ok(profile.operators.every((r) => r.threads === 8));
 });
 
 test('without measured ceilings there are no peaks and no bounds', () => {

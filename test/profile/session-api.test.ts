@@ -2,10 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
 import { HeddleError, InferenceSession, Tensor } from '../../src/index.js';
+import { repoRoot } from '../helpers/repo-root.js';
 
-const model = fileURLToPath(new URL('../../../examples/tiny-cnn.onnx', import.meta.url));
+const model = path.join(repoRoot(import.meta.url), 'examples', 'tiny-cnn.onnx');
 const image = new Tensor('float32', new Float32Array(3 * 32 * 32).fill(0.5), [1, 3, 32, 32]);
 
 test('run(feeds, { profile: true }) profiles that run, and endProfiling returns the Profile', async () => {

@@ -90,6 +90,7 @@ test('each phase and step is a span with its details', async () => {
     op: opLabel(kernels[0]!.node),
     backend: kernels[0]!.backend,
     kernel: kernels[0]!.kernel.name,
+    threads: plan.assignments.find((a) => a.node === kernels[0]!.node)!.backend.threads ?? 1,
     inputs: kernels[0]!.node.inputs.map((name) => describe(session, name)),
     outputs: kernels[0]!.node.outputs.map((name) => describe(session, name)),
   });
