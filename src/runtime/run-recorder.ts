@@ -220,14 +220,19 @@ function arenaInUseByStep(plan: Plan, memory: MemoryPlan): Float64Array {
  */
 export class TracedCollections {
   private watch: CollectionWatch | undefined;
-  private readonly runs = new Set<{ tracer: Tracer; start: number }>();
+  private readonly runs = new Set<{ tracer: Tracer; start: number; end: number }>();
 
-  /** Starts recording for a run into `tracer` from `start` (µs); returns what the run awaits as it ends. */
-  begin(tracer: Tracer, start: number): () => Promise<void> {
-    const run = { tracer, start };
+  /**
+   * Starts recording for a run into `tracer` from `start` (µs); returns what the run awaits as it
+   * ends, at `end` (µs): the collections that began before then. One that begins while the run
+   * lets the event loop turn for the entries (the caller's garbage, say) did not pause the run.
+   */
+  begin(tracer: Tracer, start: number): (end: number) => Promise<void> {
+    const run = { tracer, start, end: Infinity };
     this.runs.add(run);
     this.watch ??= watchCollections((collection) => this.record(collection));
-    return async () => {
+    return async (end) => {
+      run.end = end;
       await this.watch?.settle();
       this.runs.delete(run);
       if (this.runs.size > 0) return;
@@ -240,7 +245,7 @@ export class TracedCollections {
     const startUs = traceTime(start);
     const endUs = startUs + duration * 1000;
     const tracers = new Set<Tracer>();
-    for (const run of this.runs) if (endUs > run.start) tracers.add(run.tracer);
+    for (const run of this.runs) if (endUs > run.start && startUs < run.end) tracers.add(run.tracer);
     for (const tracer of tracers)
       tracer.span({ name: kind, category: 'gc', track: MAIN_TRACK, start: startUs, end: endUs });
   }

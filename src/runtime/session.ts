@@ -244,15 +244,17 @@ export class InferenceSession {
       failed = true;
       throw error;
     } finally {
+      const runEnd = tracer.enabled ? now() : 0;
       // A run whose feeds were refused never started: no span.
       if (tracer.enabled && instance) {
-        recordPhase(tracer, 'run', runStart, {
+        const args = {
           steps: instance.plan.steps.length,
           ...(failed && { outcome: 'failed' }),
           ...(options.tag && { tag: options.tag }),
-        });
+        };
+        recordPhase(tracer, 'run', runStart, args, runEnd);
       }
-      await collectionsRecorded?.();
+      await collectionsRecorded?.(runEnd);
     }
   }
 
@@ -447,14 +449,15 @@ function logCreation(logger: Logger, optimization: OptimizationReport, plan: Pla
 /** Input-shape signatures whose plans a session keeps. */
 const MAX_CACHED_PLANS = 8;
 
-/** Records a phase of the session (load, optimize, plan, run) on the main thread, from `start` to now. */
+/** Records a phase of the session (load, optimize, plan, run) on the main thread, from `start` to `end`. */
 function recordPhase(
   tracer: Tracer,
   category: SpanCategory,
   start: number,
   args: Record<string, string | number>,
+  end = now(),
 ): void {
-  tracer.span({ name: category, category, track: MAIN_TRACK, start, end: now(), args });
+  tracer.span({ name: category, category, track: MAIN_TRACK, start, end, args });
 }
 
 /** Plans every subgraph now, so an unsupported operator inside If/Loop/Scan fails at create. */

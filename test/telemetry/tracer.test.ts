@@ -157,6 +157,26 @@ test('a traced run records the garbage collections that paused it, by the time i
   assert.equal(spans.length, count, 'an untraced run records nothing into the tracer');
 });
 
+test('collections that begin after the run ends are not its own, though it waits for their entries', async () => {
+  const spans: Span[] = [];
+  // The run's span is recorded as the run ends, before it lets the event loop turn for the
+  // collections' entries: garbage made then sets off scavenges that did not pause the run.
+  const tracer: Tracer = {
+    enabled: true,
+    span: (s) => {
+      spans.push(s);
+      if (s.category === 'run') makeGarbage();
+    },
+    counter: () => {},
+    track: () => {},
+  };
+  const session = await InferenceSession.create(tinyCnn);
+  await session.run(tinyCnnFeeds(), { trace: tracer });
+  const run = spans.find((s) => s.category === 'run')!;
+  const late = spans.filter((s) => s.category === 'gc' && s.start >= run.end);
+  assert.deepEqual(late, [], 'no collection that began after the run is recorded');
+});
+
 test("a session records into a tracer of the caller's", async () => {
   const spans: Span[] = [];
   const tracer: Tracer = { enabled: true, span: (s) => spans.push(s), counter: () => {}, track: () => {} };
