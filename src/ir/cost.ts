@@ -15,8 +15,9 @@
  *
  * Bytes read and written are the sizes of the input and output tensors, except that Shape and
  * Size read only metadata, and Identity, Reshape, Flatten, Squeeze and Unsqueeze relabel the dims
- * of memory that stays where it is: they move nothing. Sub-byte elements count a byte each, as
- * Heddle stores them.
+ * of memory that stays where it is: they move nothing; and Gather, GatherElements, GatherND and
+ * Slice read of their data only the elements they output (an embedding lookup reads 64 rows of a
+ * 50,257-row table, not the table). Sub-byte elements count a byte each, as Heddle stores them.
  */
 
 import { bitsOf, bytesPerElement, type DataType } from '../core/dtype.js';
@@ -74,7 +75,12 @@ export function nodeCost(
   if (!inputs || !outputs) return undefined;
   const flops = (FLOP_RULES.get(label) ?? (() => 0))({ node, inputs, outputs });
   if (MOVES_NOTHING.has(label)) return { flops, bytesRead: 0, bytesWritten: 0 };
-  return { flops, bytesRead: totalBytes(inputs), bytesWritten: totalBytes(outputs) };
+  const bytesWritten = totalBytes(outputs);
+  if (READS_WHAT_IT_OUTPUTS.has(label)) {
+    // The data (input 0) is read where the output comes from; indices, starts and ends in full.
+    return { flops, bytesRead: totalBytes(inputs.slice(1)) + bytesWritten, bytesWritten };
+  }
+  return { flops, bytesRead: totalBytes(inputs), bytesWritten };
 }
 
 /** `nodeCost` with the types `graph` records for the node's values. */
@@ -488,6 +494,9 @@ const FLOP_RULES: ReadonlyMap<string, FlopRule> = new Map<string, FlopRule>([
   ['Resize', resizeFlops],
   ['Upsample', resizeFlops],
 ]);
+
+/** Operators that read of their data (input 0) only the elements they output. */
+const READS_WHAT_IT_OUTPUTS: ReadonlySet<string> = new Set(['Gather', 'GatherElements', 'GatherND', 'Slice']);
 
 /** Operators whose work is their subgraphs' and cannot be counted from shapes. */
 const SUBGRAPH_OPS: ReadonlySet<string> = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);

@@ -1,9 +1,9 @@
 /**
  * The analytic cost model against counts worked out by hand: Conv (groups, strides, dilations,
  * padding, 1-D to 3-D, bias), ConvTranspose, MatMul (batch broadcast, 1-D operands) and Gemm
- * (transposes, alpha, beta and C), plus fused nodes counting the operators they replaced. Shapes
- * come from the planner's own shape inference, so strides and dilations reach the counts the
- * way they do in a profile.
+ * (transposes, alpha, beta and C), fused nodes counting the operators they replaced, and Gather
+ * and Slice reading only what they output. Shapes come from the planner's own shape inference, so
+ * strides and dilations reach the counts the way they do in a profile.
  */
 
 import assert from 'node:assert/strict';
@@ -177,6 +177,26 @@ test('fused nodes count the operators they replaced', async () => {
     graphNodeCost(fused!, plan.graph)!.flops,
     2 * outputs * 3 * 9 + outputs /* bias */ + outputs /* Relu */,
   );
+});
+
+test('Gather and Slice read of their data only what they output, and their indices in full', async () => {
+  const gather = await planCost({
+    node: { op: 'Gather', name: 'lookup', inputs: ['table', 'ids'], outputs: ['rows'] },
+    inputs: [float('table', [1000, 16]), { name: 'ids', type: 'int64', dims: [2, 3] }],
+    output: float('rows', [2, 3, 16]),
+  });
+  const rowBytes = 2 * 3 * 16 * FLOAT_BYTES;
+  assert.deepEqual(gather.cost, { flops: 0, bytesRead: rowBytes + 6 * 8, bytesWritten: rowBytes });
+  const slice = await planCost({
+    node: { op: 'Slice', name: 'slice', inputs: ['x', 'starts', 'ends'], outputs: ['y'] },
+    inputs: [float('x', [100, 10])],
+    initializers: [
+      { name: 'starts', type: 'int64', dims: [1], values: [10] },
+      { name: 'ends', type: 'int64', dims: [1], values: [14] },
+    ],
+    output: float('y', [4, 10]),
+  });
+  assert.equal(slice.cost.bytesRead, 4 * 10 * FLOAT_BYTES + 2 * 8);
 });
 
 test('views move no bytes; a shape unknown to the plan leaves the cost unknown', async () => {
