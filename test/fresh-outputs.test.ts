@@ -2,7 +2,8 @@
  * Large outputs allocated when a run starts (runtime/fresh-outputs.ts), from a plan's second run
  * on: their pages are touched by the calling thread as the wasm pool's loops start, the kernels
  * then write them in place, and the results are the reference backend's. An output handed to its kernel is never touched again
- * (touching writes zeros), outputs the caller gives or that are small are not allocated early.
+ * (touching writes zeros), outputs the caller gives or that are small are not allocated early, and
+ * only an output whose kernel writes every element gets memory that is not zeroed first.
  */
 
 import assert from 'node:assert/strict';
@@ -103,6 +104,32 @@ test('from a plan’s second run, large outputs are allocated early and touched 
       assertClose(outputs[name]!, expected!.outputs[name]!, name);
     // Relu is exact: a zero byte written by a touch after the kernel's write would show.
     assert.deepEqual(outputs.early!.data, expected!.outputs.early!.data);
+  }
+});
+
+test('only outputs whose kernel writes every element get memory that is not zeroed first', async () => {
+  const [expected] = await runs(['reference'], 1);
+  // Uninitialized memory as it may come: whatever was there, here bytes of 0xff (a NaN float).
+  const buffers = globalThis.Buffer as unknown as { allocUnsafeSlow(bytes: number): Buffer };
+  const uninitialized = buffers.allocUnsafeSlow;
+  const sizes: number[] = [];
+  buffers.allocUnsafeSlow = (bytes: number) => {
+    sizes.push(bytes);
+    return uninitialized.call(buffers, bytes).fill(0xff);
+  };
+  try {
+    const [, second, third] = await runs(['wasm', 'reference'], 3);
+    assert.deepEqual(
+      sizes,
+      [ROWS * COLUMNS * 4, ROWS * COLUMNS * 4],
+      "the MatMul's output, from the second run",
+    );
+    for (const { outputs } of [second!, third!]) {
+      assertClose(outputs.late!, expected!.outputs.late!, 'late');
+      assert.deepEqual(outputs.early!.data, expected!.outputs.early!.data);
+    }
+  } finally {
+    buffers.allocUnsafeSlow = uninitialized;
   }
 });
 

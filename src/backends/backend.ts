@@ -33,6 +33,11 @@ export type KernelOutputs = (RuntimeValue | undefined)[];
 export interface PreparedKernel {
   /** The kernel's name, as traces and errors show it. */
   readonly name: string;
+  /**
+   * True when a run writes every element of every output it allocates (a matrix product does), so
+   * that a fresh output's memory need not be zeroed first.
+   */
+  readonly writesWholeOutputs?: boolean;
   /** Runs the kernel; a backend that computes off the calling thread returns a promise. */
   run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs>;
 }

@@ -232,6 +232,20 @@ export function allocateStorage(type: DataType, size: number): TensorData {
 }
 
 /**
+ * Storage as `allocateStorage` gives it, but not zeroed where the host can skip that (Node's
+ * uninitialized buffers: fresh memory from the allocator, whatever it held before): for a writer
+ * that sets every element before anyone reads one. Zeroed elsewhere, and for strings.
+ */
+export function allocateUninitializedStorage(type: DataType, size: number): TensorData {
+  const kind = TRAITS[type].storage;
+  const uninitialized = (globalThis as { Buffer?: { allocUnsafeSlow(bytes: number): Uint8Array } }).Buffer;
+  if (kind === 'string' || !uninitialized) return allocateStorage(type, size);
+  const slots = size * slotsPerElement(type);
+  const bytes = uninitialized.allocUnsafeSlow(slots * STORAGE_CONSTRUCTORS[kind].BYTES_PER_ELEMENT);
+  return new STORAGE_CONSTRUCTORS[kind](bytes.buffer, bytes.byteOffset, slots);
+}
+
+/**
  * A view of `size` elements of `type` over `buffer` from `byteOffset`: the storage kind
  * `allocateStorage` gives, in memory the caller holds (an arena, the wasm heap, a file's bytes).
  * Strings have no such storage.

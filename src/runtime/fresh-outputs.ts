@@ -1,19 +1,26 @@
 /**
  * The large outputs of a run, allocated early so that their pages are faulted in while the pool
  * computes. Memory fresh from the system costs a page fault on the first write to each page; an
- * LM head's 13 MB of logits is 3,200 of them, about 2 ms for the calling thread when the last
- * kernel copies its result out. Allocated in the run's first pool job and touched in slices at
- * the start of the next ones (`CallerChores`), while the workers start on the tiles, they are
- * mapped by the time their kernel writes them.
+ * LM head's 13 MB of logits is 3,141 of them, 3 to 5 ms of the calling thread on the 2-core test
+ * VM when the last kernel copies its result out. Allocated in the run's first pool job and
+ * touched in slices at the start of the next ones (`CallerChores`), while the workers start on
+ * the tiles, they are mapped by the time their kernel writes them. Memory the allocator reuses
+ * needs no faults but is zeroed when allocated (about 1 ms for 13 MB); an output whose kernel
+ * writes every element (`writesWholeOutputs`: the matrix products) gets memory left as it was.
  */
 
 import type { CallerChores } from '../backends/backend.js';
-import { allocateStorage, type DataType, type TensorData } from '../core/dtype.js';
+import {
+  allocateStorage,
+  allocateUninitializedStorage,
+  type DataType,
+  type TensorData,
+} from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { shapeSize } from '../backends/reference/util.js';
 import { staticShape } from '../ir/graph.js';
 import { storageBytes } from '../plan/memory.js';
-import type { Plan } from '../plan/plan.js';
+import type { KernelStep, Plan } from '../plan/plan.js';
 
 /** Outputs smaller than this fault their pages in well under a tenth of a millisecond. */
 const MIN_BYTES = 1 << 20;
@@ -27,6 +34,8 @@ interface Candidate {
   type: DataType;
   dims: number[];
   size: number;
+  /** Its kernel writes every element: the memory need not be zeroed (`writesWholeOutputs`). */
+  overwritten: boolean;
 }
 
 const candidatesByPlan = new WeakMap<Plan, readonly Candidate[]>();
@@ -39,17 +48,20 @@ const candidatesByPlan = new WeakMap<Plan, readonly Candidate[]>();
 function candidates(plan: Plan): readonly Candidate[] {
   let found = candidatesByPlan.get(plan);
   if (found) return found;
-  const writtenByKernels = new Set<number>();
+  const writers = new Map<number, KernelStep>();
   for (const step of plan.steps) {
-    if (step.kind === 'kernel') for (const slot of step.outputs) writtenByKernels.add(slot);
+    if (step.kind === 'kernel') for (const slot of step.outputs) writers.set(slot, step);
   }
   found = [...new Set(plan.outputs)].flatMap((slot) => {
     const type = plan.graph.valueTypes.get(plan.slots[slot]!.name);
     const dims = staticShape(type);
-    if (type?.kind !== 'tensor' || !dims || type.elemType === 'string' || !writtenByKernels.has(slot))
-      return [];
+    const writer = writers.get(slot);
+    if (type?.kind !== 'tensor' || !dims || type.elemType === 'string' || !writer) return [];
     const size = shapeSize(dims);
-    return size * storageBytes(type.elemType) >= MIN_BYTES ? [{ slot, type: type.elemType, dims, size }] : [];
+    if (size * storageBytes(type.elemType) < MIN_BYTES) return [];
+    return [
+      { slot, type: type.elemType, dims, size, overwritten: writer.kernel.writesWholeOutputs === true },
+    ];
   });
   candidatesByPlan.set(plan, found);
   return found;
@@ -118,8 +130,10 @@ export class FreshOutputs implements CallerChores {
   }
 
   private allocateWaiting(): void {
-    for (const { slot, type, dims, size } of this.waiting.values()) {
-      const data = allocateStorage(type, size) as Exclude<TensorData, string[]>;
+    for (const { slot, type, dims, size, overwritten } of this.waiting.values()) {
+      // Zeroing 13 MB of reused memory took the calling thread about a millisecond.
+      const allocate = overwritten ? allocateUninitializedStorage : allocateStorage;
+      const data = allocate(type, size) as Exclude<TensorData, string[]>;
       this.tensors.set(slot, new Tensor(type, data, dims));
       this.untouched.set(slot, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     }

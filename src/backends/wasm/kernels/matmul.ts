@@ -228,6 +228,7 @@ function prepareMatMul(node: Node, env: WasmEnv, activation?: Activation): Prepa
   const shapes = new ShapeMemo<MatMulDims | undefined>();
   return {
     name: usualName(node, gemms, fused ? [2] : []),
+    writesWholeOutputs: true,
     run: (args) => {
       const a = tensorInput(args, 0, node);
       const b = tensorInput(args, 1, node);
@@ -364,6 +365,7 @@ function prepareGemm(node: Node, env: WasmEnv, activation?: Activation): Prepare
   const { transA, transB, alpha, beta } = attributes;
   return {
     name: usualName(node, gemms, fused ? [2, 3] : [2]),
+    writesWholeOutputs: true,
     run: (args) => {
       const a = tensorInput(args, 0, node);
       const b = tensorInput(args, 1, node);
