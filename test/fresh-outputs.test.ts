@@ -114,7 +114,8 @@ test('only outputs whose kernel writes every element get memory that is not zero
   const uninitialized = buffers.allocUnsafeSlow;
   const sizes: number[] = [];
   buffers.allocUnsafeSlow = (bytes: number) => {
-    sizes.push(bytes);
+    // Node may take uninitialized memory for its own ends too: only outputs' sizes count here.
+    if (bytes === ROWS * COLUMNS * 4) sizes.push(bytes);
     return uninitialized.call(buffers, bytes).fill(0xff);
   };
   try {

@@ -155,6 +155,12 @@ function clear(): void {
   words.fill(0, 0, (3 << 20) / 4);
 }
 
+/** A job that fails, as it must come: a rejected promise, never a throw from the call itself. */
+function rejected(job: void | Promise<void>): Promise<void> {
+  assert.ok(job instanceof Promise, 'a failing job returns a promise');
+  return job;
+}
+
 async function coverage1d(
   target: WorkerPool,
   module: PoolModule,
@@ -345,12 +351,13 @@ test('the calling thread does its chore first while the workers take its share',
 test('a chore that throws fails the job as the calling thread’s; the pool goes on', async () => {
   clear();
   await assert.rejects(
-    async () =>
+    rejected(
       pool.parallelFor({ dims: [300], tile: [7] }, kernels.kernel('mark1'), [HITS, VALUES, OWNERS], {
         first: () => {
           throw new Error('chore failed');
         },
       }),
+    ),
     /parallel region 'mark1' over \[300\] in tiles of \[7\] failed: the calling thread failed \(Error: chore failed/,
   );
   await coverage1d(pool, kernels, 1000, 10);
@@ -397,7 +404,7 @@ test('a worker killed by a trapping kernel fails the job, naming it; the pool re
     // A dead worker is counted out on the event loop, so the job is still running here.
     assert.ok(failing instanceof Promise, 'the join waits on the event loop');
     await assert.rejects(
-      async () => target.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1'), [0, 0, 0]),
+      rejected(target.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1'), [0, 0, 0])),
       /await it first/,
     );
     await assert.rejects(
@@ -418,7 +425,7 @@ test('a worker killed by a trapping kernel fails the job, naming it; the pool re
 
 test('a kernel that traps on the calling thread fails the job; the pool goes on', async () => {
   await assert.rejects(
-    async () => pool.parallelFor({ dims: [48], tile: [1] }, kernels.kernel('trapping'), [1, 1_000_000]),
+    rejected(pool.parallelFor({ dims: [48], tile: [1] }, kernels.kernel('trapping'), [1, 1_000_000])),
     /parallel region 'trapping' over \[48\] in tiles of \[1\] failed: the calling thread failed \(RuntimeError: unreachable/,
   );
   await coverage1d(pool, kernels, 1000, 10);
@@ -437,18 +444,18 @@ test('the thread count defaults to the physical cores', async () => {
 test('an unknown export, a bad range and a closed pool are refused', async () => {
   assert.throws(() => kernels.kernel('missing'), /exports no function 'missing'/);
   await assert.rejects(
-    async () => pool.parallelFor({ dims: [4, 4], tile: [2] }, kernels.kernel('mark1')),
+    rejected(pool.parallelFor({ dims: [4, 4], tile: [2] }, kernels.kernel('mark1'))),
     /one tile size per dimension/,
   );
   await assert.rejects(
-    async () => pool.parallelFor({ dims: [4], tile: [0] }, kernels.kernel('mark1')),
+    rejected(pool.parallelFor({ dims: [4], tile: [0] }, kernels.kernel('mark1'))),
     /positive integers/,
   );
   const closing = await WorkerPool.start({ memory, threads: 2 });
   const module = await closing.load(bytes);
   await closing.close();
   await assert.rejects(
-    async () => closing.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1')),
+    rejected(closing.parallelFor({ dims: [1], tile: [1] }, module.kernel('mark1'))),
     /the pool is closed/,
   );
 });

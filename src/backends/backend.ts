@@ -38,7 +38,7 @@ export interface PreparedKernel {
    * that a fresh output's memory need not be zeroed first.
    */
   readonly writesWholeOutputs?: boolean;
-  /** Runs the kernel; a backend that computes off the calling thread returns a promise. */
+  /** Runs the kernel; one whose work goes on past the call (off the calling thread) returns a promise. */
   run(args: KernelArgs): KernelOutputs | Promise<KernelOutputs>;
 }
 

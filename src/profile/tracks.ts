@@ -2,10 +2,11 @@
  * How busy each track (the main thread, each worker, each device queue) was during a run, and
  * the largest idle intervals with what the track was waiting for. A track is busy while a step,
  * a copy or a compilation runs on it. An idle interval's cause comes from the spans around it:
- * a compilation running at the time; else a garbage collection pausing the main thread; else the
- * producer the next step on the track was waiting for, when it finished during the interval (a
- * copy, or a step elsewhere: a dependency); else the main thread, which had not yet handed the
- * track its next step or was busy with its own bookkeeping between steps.
+ * a compilation running at the time; else the producer the next step on the track was waiting
+ * for, when it finished during the interval (a copy, or a step elsewhere: a dependency), or a
+ * garbage collection pausing the main thread, whichever accounts for more of it (a collection
+ * while the main thread waits on a device is not why it waited); else the main thread, which had
+ * not yet handed the track its next step or was busy with its own bookkeeping between steps.
  */
 
 import type { Plan } from '../plan/plan.js';
@@ -82,14 +83,17 @@ function causeOf(
     run.spans.find((s) => s.category === category && s.start < to && s.end > from);
   const compile = during('compile');
   if (compile) return { cause: 'compilation', detail: compile.name };
-  const collection = during('gc');
-  if (collection) return { cause: 'garbage collection', detail: collection.name };
+  const collections = run.spans.filter((s) => s.category === 'gc' && s.start < to && s.end > from);
+  const pausedUs = collections.reduce((sum, s) => sum + Math.min(s.end, to) - Math.max(s.start, from), 0);
   let latest: { step: number; timed: TimedSpan } | undefined;
   for (const step of producers) {
     const timed = run.planSteps.get(step);
     if (timed && timed.span.end > from && (!latest || timed.span.end > latest.timed.span.end))
       latest = { step, timed };
   }
+  const waitedUs = latest ? Math.min(latest.timed.span.end, to) - from : 0;
+  if (collections.length > 0 && pausedUs > waitedUs)
+    return { cause: 'garbage collection', detail: collections[0]!.name };
   if (latest) {
     const name = stepName(plan, plan.steps[latest.step]!);
     if (latest.timed.span.category === 'copy') return { cause: 'copy', detail: name };

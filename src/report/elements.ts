@@ -1,10 +1,11 @@
 /**
  * Small pieces the report's sections share: figure cards, share bars in table cells, names that
  * wrap at their path's slashes, the colour chip that names an operator type everywhere it
- * appears, and the noun for what one row of the operator table is.
+ * appears, the noun for what one row of the operator table is, and the ceiling a row's
+ * percentage of peak is of.
  */
 
-import type { Profile } from '../profile/index.js';
+import { peaksOfRow, threadCount, type OperatorRow, type Profile } from '../profile/index.js';
 import { shortOp, type OpColours } from './colours.js';
 import { formatPercent } from './format.js';
 import { html, type Html } from './html.js';
@@ -54,4 +55,11 @@ const GROUP_NOUNS: Record<Profile['groupBy'], [string, string]> = {
 export function groupNoun(profile: Profile, count = 1): string {
   const [one, many] = GROUP_NOUNS[profile.groupBy];
   return count === 1 ? one : many;
+}
+
+/** The ceiling a placed row's percentage is of: "compute peak on 2 threads", "L2 bandwidth on 1 thread". */
+export function peakName(row: OperatorRow, profile: Profile): string {
+  const ceiling = row.bound === 'compute' ? 'compute peak' : `${row.memoryLevel ?? 'memory'} bandwidth`;
+  const peaks = peaksOfRow(profile, row);
+  return peaks ? `${ceiling} on ${threadCount(peaks.threads)}` : ceiling;
 }

@@ -9,10 +9,9 @@
 
 import type { OperatorRow, Profile } from '../profile/index.js';
 import type { OpColours } from './colours.js';
-import { groupNoun, opChip, pathName, shareBar } from './elements.js';
+import { groupNoun, opChip, pathName, peakName, shareBar } from './elements.js';
 import { formatBytes, formatCount, formatPercent, formatRate, formatTime } from './format.js';
 import { html, type Html } from './html.js';
-import { peakName } from './roofline.js';
 
 /** Input-shape lists shown in a cell; the rest are counted, and all are in the cell's title. */
 const SHAPES_SHOWN = 2;

@@ -10,10 +10,10 @@
  * the rows that could not be placed.
  */
 
-import { peaksOfRow, threadCount, type OperatorRow, type Peaks, type Profile } from '../profile/index.js';
+import { threadCount, type OperatorRow, type Peaks, type Profile } from '../profile/index.js';
 import { frameBottom, frameRight, svgChart, tooltip, xAxis, yAxis, type Frame } from './chart.js';
 import { shortOp, type OpColours } from './colours.js';
-import { groupNoun } from './elements.js';
+import { groupNoun, peakName } from './elements.js';
 import { formatBytes, formatPercent, formatRate, formatTime } from './format.js';
 import { html, type Html } from './html.js';
 import { formatDecade, logScale, type Scale } from './scale.js';
@@ -342,13 +342,6 @@ function insideFrame(b: Box): boolean {
 
 function overlaps(a: Box, b: Box): boolean {
   return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-}
-
-/** The ceiling a placed row's percentage is of: "compute peak on 2 threads", "L2 bandwidth on 1 thread". */
-export function peakName(row: OperatorRow, profile: Profile): string {
-  const ceiling = row.bound === 'compute' ? 'compute peak' : `${row.memoryLevel ?? 'memory'} bandwidth`;
-  const peaks = peaksOfRow(profile, row);
-  return peaks ? `${ceiling} on ${threadCount(peaks.threads)}` : ceiling;
 }
 
 function ceilingsPanel(profile: Profile): Html {

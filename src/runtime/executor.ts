@@ -1,7 +1,8 @@
 /**
  * Runs plans. A run is a loop over the plan's steps reading and writing numbered slots.
  *
- * Steps start in plan order. A kernel that computes off the calling thread returns a promise: the
+ * Steps start in plan order. A kernel whose work goes on past its call returns a promise (a device
+ * backend's always; the wasm pool's only when its join waits on the event loop): for a device the
  * loop goes on with the next steps and waits only when a step needs a value still being computed,
  * so independent branches on such backends overlap. Host kernels run inline, which keeps the
  * memory plan's lifetimes true. Between steps a run checks its AbortSignal and deadline; with a

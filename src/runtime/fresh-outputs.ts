@@ -1,7 +1,7 @@
 /**
  * The large outputs of a run, allocated early so that their pages are faulted in while the pool
  * computes. Memory fresh from the system costs a page fault on the first write to each page; an
- * LM head's 13 MB of logits is 3,141 of them, 3 to 5 ms of the calling thread on the 2-core test
+ * LM head's 13 MB of logits is 3,142 of them, 3 to 5 ms of the calling thread on the 2-core test
  * VM when the last kernel copies its result out. Allocated in the run's first pool job and
  * touched in slices at the start of the next ones (`CallerChores`), while the workers start on
  * the tiles, they are mapped by the time their kernel writes them. Memory the allocator reuses
@@ -120,8 +120,8 @@ export class FreshOutputs implements CallerChores {
     const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
     while (this.nextPage < pages) {
       const end = Math.min(pages, this.nextPage + PAGES_PER_SLICE);
-      // The memory is fresh and zero-filled and no kernel has it yet: writing a zero changes
-      // nothing but makes the system map the page now.
+      // No kernel has the memory yet, and it is zeros already or left for a kernel that writes
+      // every element: writing a zero loses nothing but makes the system map the page now.
       for (let page = this.nextPage; page < end; page++) bytes[page * PAGE_BYTES] = 0;
       this.nextPage = end;
       if (end < pages && performance.now() >= deadline) return false;

@@ -152,3 +152,26 @@ test("garbage collections: counted per run, a pause inside a step is not the ste
   const gap = collected.gaps.find((g) => g.track === 'main' && g.startUs === 70)!;
   assert.deepEqual([gap.cause, gap.detail], ['garbage collection', 'scavenge']);
 });
+
+test('a collection while the main thread waits on a device names the gap only if it paused more of it', () => {
+  const mainGap = (deviceEnd: number, start: number, end: number) =>
+    buildProfile({
+      trace: {
+        ...trace,
+        spans: [
+          ...trace.spans.filter((s) => s.args?.node !== 'b'),
+          step('b', 'Neg', 5, deviceEnd, 'device'),
+          { name: 'mark-compact', category: 'gc', track: 'main', start: T0 + start, end: T0 + end },
+        ],
+      },
+      instance,
+      model: 'diamond',
+      inputShapes: { x: [4] },
+      groupBy: 'node',
+    }).gaps.find((g) => g.track === 'main' && g.startUs === 30)!;
+  // The main thread is idle from 30 to 60; b on the device ends at 60, or at 40.
+  const whileWaiting = mainGap(60, 35, 45);
+  assert.deepEqual([whileWaiting.cause, whileWaiting.detail], ['dependency', 'b on device']);
+  const afterTheWait = mainGap(40, 42, 58);
+  assert.deepEqual([afterTheWait.cause, afterTheWait.detail], ['garbage collection', 'mark-compact']);
+});

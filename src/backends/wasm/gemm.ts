@@ -173,7 +173,10 @@ export class Gemm {
     this.packNk = generatedKernel(this.runtime, PACK_MODULE_KEY, 'pack_nk', emitPackB);
   }
 
-  /** C = activation(A·B + bias). Returns a promise only when it ran on the pool. */
+  /**
+   * C = activation(A·B + bias). Returns a promise only when the product goes on past the call
+   * (`WasmRuntime.parallel`).
+   */
   run(shape: GemmShape, operands: GemmOperands): void | Promise<void> {
     return this.runBatched(shape, operands, SINGLE);
   }

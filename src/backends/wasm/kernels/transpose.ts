@@ -66,11 +66,11 @@ export function claimsMovable(
 // ---------------------------------------------------------------------------------------------
 // Ordering
 
-/** A kernel's progress: nothing when it ran on the calling thread, a promise when on the pool. */
+/** A kernel's progress: nothing when it is done, a promise when its work goes on past the call (a pool job whose join waits on the event loop, or queued behind another). */
 export type Pending = void | Promise<void>;
 
 /**
- * Runs steps one after another, waiting for a step that went to the pool before the next: a list
+ * Runs steps one after another, waiting for a step that is still going on before the next: a list
  * of steps, or a generator that runs one each time it is resumed.
  */
 export function inOrder(steps: readonly (() => Pending)[] | Iterator<Pending>): Pending {
