@@ -13,13 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as v8 from 'node:v8';
-import {
-  ModuleBuilder,
-  OPS,
-  WasmAssemblyError,
-  webAssembly,
-  type WasmImports,
-} from '../src/backends/wasm/assembler/index.js';
+import { ModuleBuilder, OPS, WasmAssemblyError } from '../src/backends/wasm/assembler/index.js';
+import { webAssembly, type WasmImports } from '../src/core/webassembly.js';
 
 // Node 20 validates relaxed SIMD only behind this flag; later versions ignore it.
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');

@@ -104,7 +104,10 @@ export function opLabel(node: Pick<Node, 'domain' | 'opType'>): string {
 // the cost model, Gradient's rules, the wasm kernels): each gives the value when the node sets the
 // attribute with that type.
 
-export function intAttribute(node: Node, name: string, fallback: number): number {
+/** An int attribute, else `fallback` (undefined without one: where the default depends on more). */
+export function intAttribute(node: Node, name: string, fallback: number): number;
+export function intAttribute(node: Node, name: string): number | undefined;
+export function intAttribute(node: Node, name: string, fallback?: number): number | undefined {
   const found = node.attributes.get(name);
   return found?.type === 'int' ? found.value : fallback;
 }

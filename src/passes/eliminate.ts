@@ -130,8 +130,8 @@ function elementType(ctx: PassContext, value: string): DataType | undefined {
 
 /** The target of a Cast; opset 1 named it with a string, which is left alone. */
 function castTarget(node: Node): DataType | undefined {
-  const to = node.attributes.get('to');
-  return to?.type === 'int' ? dataTypeFromOnnx(to.value) : undefined;
+  const to = intAttribute(node, 'to');
+  return to === undefined ? undefined : dataTypeFromOnnx(to);
 }
 
 function sameShapeReshape(ctx: PassContext, node: Node): Bypass | undefined {

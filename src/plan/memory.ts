@@ -14,7 +14,7 @@
 
 import { HOST_DEVICE } from '../backends/backend.js';
 import { bitsOf, bytesPerElement, type DataType } from '../core/dtype.js';
-import { staticShape, type Node, type ValueType } from '../ir/graph.js';
+import { intAttribute, staticShape, type Node, type ValueType } from '../ir/graph.js';
 import type { Plan } from './plan.js';
 
 export type AllocationKind = 'graph input' | 'graph output' | 'constant' | 'arena' | 'dynamic';
@@ -236,8 +236,7 @@ function placeConcatInputs(plan: Plan, types: ReadonlyMap<string, ValueType>, gr
 
 /** True when the Concat's parts are contiguous runs of its output: every dimension before the axis is 1. */
 function contiguousParts(node: Node, dims: readonly number[]): boolean {
-  const attribute = node.attributes.get('axis');
-  const requested = attribute?.type === 'int' ? attribute.value : node.opset < 4 ? 1 : undefined;
+  const requested = intAttribute(node, 'axis') ?? (node.opset < 4 ? 1 : undefined);
   if (requested === undefined) return false;
   const axis = requested < 0 ? requested + dims.length : requested;
   return axis >= 0 && axis < dims.length && dims.slice(0, axis).every((d) => d === 1);

@@ -79,11 +79,10 @@ function causeOf(
   [from, to]: [number, number],
   producers: readonly number[],
 ): Pick<IdleGap, 'cause' | 'detail'> {
-  const during = (category: Span['category']) =>
-    run.spans.find((s) => s.category === category && s.start < to && s.end > from);
-  const compile = during('compile');
+  const inGap = (s: Span) => s.start < to && s.end > from;
+  const compile = run.spans.find((s) => s.category === 'compile' && inGap(s));
   if (compile) return { cause: 'compilation', detail: compile.name };
-  const collections = run.spans.filter((s) => s.category === 'gc' && s.start < to && s.end > from);
+  const collections = run.spans.filter((s) => s.category === 'gc' && inGap(s));
   const pausedUs = collections.reduce((sum, s) => sum + Math.min(s.end, to) - Math.max(s.start, from), 0);
   let latest: { step: number; timed: TimedSpan } | undefined;
   for (const step of producers) {
@@ -92,8 +91,8 @@ function causeOf(
       latest = { step, timed };
   }
   const waitedUs = latest ? Math.min(latest.timed.span.end, to) - from : 0;
-  if (collections.length > 0 && pausedUs > waitedUs)
-    return { cause: 'garbage collection', detail: collections[0]!.name };
+  // Only a collection in the gap makes `pausedUs` positive.
+  if (pausedUs > waitedUs) return { cause: 'garbage collection', detail: collections[0]!.name };
   if (latest) {
     const name = stepName(plan, plan.steps[latest.step]!);
     if (latest.timed.span.category === 'copy') return { cause: 'copy', detail: name };

@@ -122,22 +122,25 @@ test("a run's own tracer records that run, and the session's tracer does not", a
   assert.equal(session.trace(), undefined);
 });
 
-test('a traced run records the garbage collections that paused it, by the time it resolves', async () => {
+/** A caller's tracer that keeps its spans, calling `onSpan` after each; counters and tracks ignored. */
+function spanCollector(onSpan: (span: Span) => void = () => {}): { spans: Span[]; tracer: Tracer } {
   const spans: Span[] = [];
+  const span = (s: Span) => {
+    spans.push(s);
+    onSpan(s);
+  };
+  return { spans, tracer: { enabled: true, span, counter: () => {}, track: () => {} } };
+}
+
+test('a traced run records the garbage collections that paused it, by the time it resolves', async () => {
   let garbageMade = false;
   // Garbage made while the run is in flight (as its first step is recorded) sets off scavenges.
-  const tracer: Tracer = {
-    enabled: true,
-    span: (s) => {
-      spans.push(s);
-      if (s.category === 'step' && !garbageMade) {
-        garbageMade = true;
-        makeGarbage();
-      }
-    },
-    counter: () => {},
-    track: () => {},
-  };
+  const { spans, tracer } = spanCollector((s) => {
+    if (s.category === 'step' && !garbageMade) {
+      garbageMade = true;
+      makeGarbage();
+    }
+  });
   const session = await InferenceSession.create(tinyCnn);
   await session.run(tinyCnnFeeds(), { trace: tracer });
   const run = spans.find((s) => s.category === 'run')!;
@@ -158,18 +161,11 @@ test('a traced run records the garbage collections that paused it, by the time i
 });
 
 test('collections that begin after the run ends are not its own, though it waits for their entries', async () => {
-  const spans: Span[] = [];
   // The run's span is recorded as the run ends, before it lets the event loop turn for the
   // collections' entries: garbage made then sets off scavenges that did not pause the run.
-  const tracer: Tracer = {
-    enabled: true,
-    span: (s) => {
-      spans.push(s);
-      if (s.category === 'run') makeGarbage();
-    },
-    counter: () => {},
-    track: () => {},
-  };
+  const { spans, tracer } = spanCollector((s) => {
+    if (s.category === 'run') makeGarbage();
+  });
   const session = await InferenceSession.create(tinyCnn);
   await session.run(tinyCnnFeeds(), { trace: tracer });
   const run = spans.find((s) => s.category === 'run')!;
@@ -178,8 +174,7 @@ test('collections that begin after the run ends are not its own, though it waits
 });
 
 test("a session records into a tracer of the caller's", async () => {
-  const spans: Span[] = [];
-  const tracer: Tracer = { enabled: true, span: (s) => spans.push(s), counter: () => {}, track: () => {} };
+  const { spans, tracer } = spanCollector();
   const session = await InferenceSession.create(tinyCnn, { trace: tracer });
   await session.run(tinyCnnFeeds());
   assert.ok(spans.some((s) => s.category === 'load') && spans.some((s) => s.category === 'step'));

@@ -7,7 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ModuleBuilder, webAssembly, type FunctionBuilder } from '../../src/backends/wasm/assembler/index.js';
+import { ModuleBuilder, type FunctionBuilder } from '../../src/backends/wasm/assembler/index.js';
+import { webAssembly } from '../../src/core/webassembly.js';
 import { emitActivation, type Activation } from '../../src/backends/wasm/codegen/activation.js';
 import {
   emitErf,

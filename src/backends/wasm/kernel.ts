@@ -110,7 +110,8 @@ export function claimsFloat32(
 /**
  * Heap addresses for a kernel's operands. A tensor that lives in the heap is used where it is; one
  * that does not is copied into a scratch block of this kernel (`input`), or computed in one and
- * copied out by `finish` (`output`). Scratch blocks are kept between runs and grow as needed.
+ * copied out by `finish` (`output`) or by the kernel itself (`outputCopiedByKernel`). Scratch
+ * blocks are kept between runs and grow as needed.
  */
 export class Staging {
   private readonly blocks: { address: number; bytes: number }[] = [];

@@ -17,10 +17,12 @@
 import * as v8 from 'node:v8';
 import type { CallerChores } from '../backend.js';
 import type { WasmFeatures } from './features.js';
-import { ModuleBuilder, webAssembly } from './assembler/index.js';
+import { ModuleBuilder } from './assembler/index.js';
+import { webAssembly } from '../../core/webassembly.js';
 import { WasmHeap } from './heap.js';
 import {
-  callTile,
+  tileBounds,
+  tileCaller,
   tileCount,
   WorkerPool,
   type TileDone,
@@ -161,7 +163,7 @@ export class WasmRuntime {
     const tiles = tileCount(range.dims, range.tile);
     if (tiles === 0) return;
     if (this.threads === 1 || work < INLINE_WORK || tiles === 1) {
-      forEachTile(range, kernel.local, args, tileDone);
+      forEachTile(range, tiles, kernel.local, args, tileDone);
       return;
     }
     const caller = { first: this.choreSlice(work), tileDone };
@@ -254,31 +256,16 @@ function compileOptimizedFromTheStart(): void {
   optimizedFromTheStart = true;
 }
 
-/** Calls `kernel` on every tile of `range` in row-major order, as thread 0, and `tileDone` after each. */
+/** Calls `kernel` on the `tiles` tiles of `range` in row-major order, as thread 0, and `tileDone` after each. */
 function forEachTile(
   range: TiledRange,
+  tiles: number,
   kernel: TileFunction,
   args: readonly number[],
   tileDone?: TileDone,
 ): void {
   const { dims, tile } = range;
-  if (dims.some((size) => size === 0)) return;
-  const rank = dims.length;
-  const argv = [0, ...new Array<number>(2 * rank).fill(0), ...args];
-  const begins = new Array<number>(rank).fill(0);
-  for (;;) {
-    for (let d = 0; d < rank; d++) {
-      argv[1 + 2 * d] = begins[d]!;
-      argv[2 + 2 * d] = Math.min(begins[d]! + tile[d]!, dims[d]!);
-    }
-    callTile(kernel, argv);
-    tileDone?.(argv.slice(1, 1 + 2 * rank));
-    let d = rank - 1;
-    for (; d >= 0; d--) {
-      begins[d]! += tile[d]!;
-      if (begins[d]! < dims[d]!) break;
-      begins[d] = 0;
-    }
-    if (d < 0) return;
-  }
+  const told = tileDone && ((index: number) => tileDone(tileBounds(index, dims, tile)));
+  const call = tileCaller(0, dims, tile, args, kernel, told);
+  for (let index = 0; index < tiles; index++) call(index);
 }

@@ -285,8 +285,8 @@ function reduceRule(mean: boolean, axesInputSince: number): Rule {
 const matMulRule: Rule = (step) => {
   const a = step.input(0);
   const b = step.input(1);
-  const shapes = matmulShapes(a, b, step.ctx.fail.bind(step.ctx));
-  const { aDims, bDims, batchDims: batch, rows: m, depth: k, cols: n } = shapes;
+  const fail = step.ctx.fail.bind(step.ctx);
+  const { aDims, bDims, batchDims: batch, rows: m, depth: k, cols: n } = matmulShapes(a, b, fail);
   const aOf = broadcastIndex(aDims.slice(0, -2), batch);
   const bOf = broadcastIndex(bDims.slice(0, -2), batch);
   const g = step.grad.data;
@@ -332,10 +332,9 @@ const transposeRule: Rule = (step) => {
 const softmaxRule: Rule = (step) => {
   const y = step.output;
   const dims = y.dims;
-  const axis = step.node.attributes.get('axis');
+  const axis = intAttribute(step.node, 'axis');
   const fail = step.ctx.fail.bind(step.ctx);
-  const lanes = softmaxLanes(dims, step.node.opset, axis?.type === 'int' ? axis.value : undefined, fail);
-  const { outer, laneLength: span, inner } = lanes;
+  const { outer, laneLength: span, inner } = softmaxLanes(dims, step.node.opset, axis, fail);
   const g = step.grad.data;
   const data = new Float64Array(g.length);
   for (let o = 0; o < outer; o++) {

@@ -11,13 +11,5 @@ export type { FunctionSpec } from './function-builder.js';
 export type { Callee, Global, Label, Local, V128Shape } from './instructions.js';
 export type { LaneOp, MemoryLaneOp, MemoryOp, PlainOp } from './opcodes.js';
 export { OPS } from './opcodes.js';
-export { webAssembly } from '../../../core/webassembly.js';
-export type {
-  WasmImports,
-  WasmInstance,
-  WasmMemory,
-  WasmModule,
-  WebAssemblyApi,
-} from '../../../core/webassembly.js';
 export { PAGE_BYTES, MAX_PAGES, WasmAssemblyError } from './types.js';
 export type { BlockType, FuncSignature, MemArg, MemoryLimits, ValueType } from './types.js';

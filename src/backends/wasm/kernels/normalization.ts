@@ -257,9 +257,9 @@ function optionalTensor(
 
 /** How a row normalization runs over one set of input shapes. */
 interface RowsPlan {
-  /** The first axis of a row. */
-  readonly axis: number;
   readonly rows: number;
+  /** The dims of the mean and inverse standard deviation outputs: x's, 1 along a row's axes. */
+  readonly statisticsDims: readonly number[];
   /** Undefined when there are no elements to normalize. */
   readonly kernel: ModuleKernel | undefined;
   readonly range: TiledRange;
@@ -320,7 +320,8 @@ function planRows(
       : generatedKernel(runtime, specKey(spec), 'normalize', (module) => buildNormalize(module, spec));
   const tiles = tileTarget(runtime.threads, elements, MIN_TILE_ELEMENTS);
   const range = { dims: [rows], tile: [Math.ceil(rows / tiles)] };
-  return { axis, rows, kernel, range, work: elements * COST_PER_ELEMENT };
+  const statisticsDims = x.dims.map((d, a) => (a < axis ? d : 1));
+  return { rows, statisticsDims, kernel, range, work: elements * COST_PER_ELEMENT };
 }
 
 function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): PreparedKernel {
@@ -353,15 +354,14 @@ function prepareRows(node: Node, env: WasmEnv, form: RowNormalization): Prepared
         planRows(env.runtime, rowsNode, x, scale, bias),
       );
       if (!plan) return referenceRun();
-      const { axis, rows } = plan;
+      const { rows } = plan;
       const y = args.allocateOutput(0, 'float32', x.dims);
       const outputs: KernelOutputs = [y];
       const statistics = [0, 0];
       if (rowsNode.wantsStatistics) {
-        const statDims = x.dims.map((d, a) => (a < axis ? d : 1));
         for (const k of [1, 2]) {
           const wanted = (node.outputs[k] ?? '') !== '';
-          const tensor = wanted ? args.allocateOutput(k, 'float32', statDims) : undefined;
+          const tensor = wanted ? args.allocateOutput(k, 'float32', plan.statisticsDims) : undefined;
           outputs.push(tensor);
           statistics[k - 1] = tensor
             ? operands.output(tensor, inputCount + k)

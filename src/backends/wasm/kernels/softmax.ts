@@ -13,7 +13,7 @@
  */
 
 import { Tensor } from '../../../core/tensor.js';
-import type { Node } from '../../../ir/graph.js';
+import { intAttribute, type Node } from '../../../ir/graph.js';
 import type { KernelArgs, KernelOutputs, PreparedKernel } from '../../backend.js';
 import { softmaxLanes, type LaneLayout } from '../../reference/kernels/softmax.js';
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler/index.js';
@@ -226,14 +226,9 @@ function planSoftmax(runtime: WasmRuntime, variant: Variant, layout: LaneLayout)
   return { kernel, range: rowColumnRange(outer, inner, tiles), work };
 }
 
-function axisAttribute(node: Node): number | undefined {
-  const attribute = node.attributes.get('axis');
-  return attribute?.type === 'int' ? attribute.value : undefined;
-}
-
 function prepare(node: Node, env: WasmEnv, variant: Variant): PreparedKernel {
   const operands = new HeapOperands(env, node);
-  const axis = axisAttribute(node);
+  const axis = intAttribute(node, 'axis');
   // The plan of the last input shape: undefined when the axis is out of range for it.
   const plans = new ShapeMemo<SoftmaxPlan | 'empty' | undefined>();
   let reference: PreparedKernel | undefined;

@@ -66,7 +66,10 @@ export function claimsMovable(
 // ---------------------------------------------------------------------------------------------
 // Ordering
 
-/** A kernel's progress: nothing when it is done, a promise when its work goes on past the call (a pool job whose join waits on the event loop, or queued behind another). */
+/**
+ * A kernel's progress: nothing when it is done, a promise when its work goes on past the call (a
+ * pool job whose join waits on the event loop, or queued behind another).
+ */
 export type Pending = void | Promise<void>;
 
 /**

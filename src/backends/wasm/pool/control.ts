@@ -267,7 +267,7 @@ export class ControlBlock {
    * the back; `afterTile` after each, with its index.
    */
   runShare(thread: number, kernel: TileKernel, afterTile?: (tile: number) => void): void {
-    const call = this.tileCaller(thread, kernel, afterTile);
+    const call = this.jobTileCaller(thread, kernel, afterTile);
     for (let tile = this.claimFront(thread); tile >= 0; tile = this.claimFront(thread)) call(tile);
     for (let step = 1; step < this.threads; step++) {
       const victim = (thread + step) % this.threads;
@@ -299,29 +299,48 @@ export class ControlBlock {
   }
 
   /** Calls the kernel on one tile, given by its row-major index among the job's tiles. */
-  private tileCaller(
+  private jobTileCaller(
     thread: number,
     kernel: TileKernel,
     afterTile?: (tile: number) => void,
   ): (tile: number) => void {
     const rank = this.ints[RANK];
-    const argCount = this.ints[ARG_COUNT];
     const dims = new Array<number>(rank);
     const tile = new Array<number>(rank);
     for (let d = 0; d < rank; d++) {
       dims[d] = this.ints[DIMS + d];
       tile[d] = this.ints[TILE + d];
     }
-    // [thread, the tile's bounds (written per tile), the job's arguments]
-    const argv = new Array<number>(1 + 2 * rank + argCount).fill(0);
-    argv[0] = thread;
-    for (let i = 0; i < argCount; i++) argv[1 + 2 * rank + i] = this.args[i];
-    return (index) => {
-      writeTileBounds(index, dims, tile, argv, 1);
-      callTile(kernel, argv);
-      afterTile?.(index);
-    };
+    const args = this.args.subarray(0, this.ints[ARG_COUNT]);
+    return tileCaller(thread, dims, tile, args, kernel, afterTile);
   }
+}
+
+/**
+ * Calls `kernel` on one tile of `dims` in tiles of `tile`, given by its row-major index, as
+ * `thread` and with `args` after the tile's bounds; `afterTile` after it, with the index.
+ */
+export function tileCaller(
+  thread: number,
+  dims: readonly number[],
+  tile: readonly number[],
+  args: ArrayLike<number>,
+  kernel: TileKernel,
+  afterTile?: (tile: number) => void,
+): (tile: number) => void {
+  const rank = dims.length;
+  // callTile passes this many arguments at most: more would be dropped without a word.
+  if (rank > MAX_RANK || args.length > MAX_ARGS)
+    throw new RangeError(`a tile call takes ${MAX_RANK} dimensions and ${MAX_ARGS} arguments at most`);
+  // [thread, the tile's bounds (written per tile), the job's arguments]
+  const argv = new Array<number>(1 + 2 * rank + args.length).fill(0);
+  argv[0] = thread;
+  for (let i = 0; i < args.length; i++) argv[1 + 2 * rank + i] = args[i]!;
+  return (index) => {
+    writeTileBounds(index, dims, tile, argv, 1);
+    callTile(kernel, argv);
+    afterTile?.(index);
+  };
 }
 
 /**
@@ -330,7 +349,7 @@ export class ControlBlock {
  * list at every call, 2,000 of them a GPT run; a wasm export takes its parameters from the first
  * arguments and ignores the rest, which here read as undefined.
  */
-export function callTile(kernel: TileKernel, argv: readonly number[]): void {
+function callTile(kernel: TileKernel, argv: readonly number[]): void {
   const a = argv;
   // prettier-ignore
   kernel(

@@ -3,6 +3,6 @@
  * WebAssembly kernels on threads that share one memory.
  */
 
-export { callTile, tileCount, type TileDone } from './control.js';
+export { tileBounds, tileCaller, tileCount, type TileDone } from './control.js';
 export { PoolError, PoolModule, WorkerPool } from './pool.js';
 export type { CallerWork, PoolKernel, PoolOptions, TiledRange } from './pool.js';

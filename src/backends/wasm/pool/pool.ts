@@ -223,7 +223,7 @@ export class WorkerPool {
     const generation = this.control.release(job, this.slots.length);
     const active: ActiveJob = { generation, kind: job.kind, failures: [] };
     this.active = active;
-    const finished = caller.tileDone && new FinishedTiles(this.control, this.threads, job, caller.tileDone);
+    const finished = caller.tileDone && new FinishedTiles(this.control, job, caller.tileDone);
     let callerError: unknown;
     try {
       caller.first?.();
@@ -391,18 +391,17 @@ class FinishedTiles {
 
   constructor(
     private readonly control: ControlBlock,
-    private readonly threads: number,
     private readonly job: JobDescriptor,
     private readonly tell: TileDone,
   ) {
     this.told = new Uint8Array(tileCount(job.dims, job.tile));
-    this.toldFromFront = new Array<number>(threads).fill(0);
+    this.toldFromFront = new Array<number>(control.threads).fill(0);
   }
 
   /** After each tile the calling thread ran: that one, and what the workers have finished since. */
   readonly ranByCaller = (tile: number): void => {
     this.report(tile);
-    for (let thread = 1; thread < this.threads; thread++) {
+    for (let thread = 1; thread < this.control.threads; thread++) {
       const { begin, end } = this.control.finishedFromFront(thread, this.told.length);
       for (let index = Math.max(begin, this.toldFromFront[thread]!); index < end; index++) this.report(index);
       this.toldFromFront[thread] = end;
